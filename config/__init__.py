@@ -1,0 +1,1 @@
+"""Composition: settings, the command line, the database schema and migrations."""

@@ -1,0 +1,101 @@
+"""Settings: defaults in code, then a TOML file, then environment variables.
+
+Each package declares its own section as a frozen dataclass (``ivr.settings``,
+``flows.settings``...) and loads it with ``load_section``; nothing is read at
+import time. Secrets are only ever taken from the environment (or from a file
+named by an environment variable), never from the repository.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+ENV_PREFIX = "TELEGESTION_"
+
+
+class SettingsError(Exception):
+    pass
+
+
+def _file_values() -> dict[str, Any]:
+    path = os.environ.get(ENV_PREFIX + "CONFIG")
+    if not path:
+        return {}
+    with open(path, "rb") as handle:
+        return tomllib.load(handle)
+
+
+def _coerce(raw: str, target: Any, name: str) -> Any:
+    origin = typing.get_origin(target)
+    args = typing.get_args(target)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args:
+        non_none = [a for a in args if a is not type(None)]
+        if raw == "" and type(None) in args:
+            return None
+        target = non_none[0]
+    if target is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name}: expected a boolean, got {raw!r}")
+    if target is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{name}: expected an integer, got {raw!r}") from None
+    if target is float:
+        return float(raw)
+    if target is Path:
+        return Path(raw)
+    return raw
+
+
+def load_section(cls: type[T], section: str, env: Mapping[str, str] | None = None) -> T:
+    """Build ``cls`` from defaults, the file's ``[section]``, then the environment.
+
+    The environment variable of a field is ``TELEGESTION_<SECTION>_<FIELD>``.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    hints = typing.get_type_hints(cls)
+    file_section = _file_values().get(section, {})
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if field.name in file_section:
+            value = file_section[field.name]
+            values[field.name] = Path(value) if hints[field.name] is Path else value
+        env_name = f"{ENV_PREFIX}{section.upper()}_{field.name.upper()}"
+        if env_name in env:
+            values[field.name] = _coerce(env[env_name], hints[field.name], env_name)
+    return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class CoreSettings:
+    """Where data lives and which database to use."""
+
+    data_dir: Path = Path("var")
+    #: Empty means the embedded SQLite file in ``data_dir``.
+    database_url: str = ""
+    organisation_name: str = "Paris Domicile"
+    timezone: str = "Europe/Paris"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir.resolve() / 'telegestion.sqlite3'}"
+
+
+def core() -> CoreSettings:
+    settings = load_section(CoreSettings, "core")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings

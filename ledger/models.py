@@ -1,0 +1,410 @@
+"""The ledger's tables, as typed SQLAlchemy 2 models.
+
+Every other package's models derive from ``Base`` so that one metadata (and
+one Alembic history per package, see ``config/migrations``) covers the schema.
+All datetimes are stored in UTC.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from ledger.motives import Motive
+from ledger.pairing import Direction
+from ledger.timeutil import utc_now
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+    )
+
+
+class Civility(enum.StrEnum):
+    MR = "M"
+    MRS = "MME"
+
+
+class Antenna(Base):
+    __tablename__ = "antennas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    address: Mapped[str] = mapped_column(String(250), default="")
+    #: Arrondissements or communes covered, e.g. "75011,75012".
+    areas: Mapped[str] = mapped_column(String(250), default="")
+
+
+class Worker(Base):
+    __tablename__ = "workers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(40), unique=True)
+    civility: Mapped[Civility] = mapped_column(_enum(Civility, "civility"))
+    last_name: Mapped[str] = mapped_column(String(80))
+    first_name: Mapped[str] = mapped_column(String(80))
+    antenna_id: Mapped[int] = mapped_column(
+        ForeignKey("antennas.id", ondelete="RESTRICT"), index=True
+    )
+    #: The digits the worker keys on the phone; unique among all workers.
+    phone_code: Mapped[str] = mapped_column(String(8), unique=True)
+    active_from: Mapped[date] = mapped_column(Date)
+    active_until: Mapped[date | None] = mapped_column(Date)
+
+    antenna: Mapped[Antenna] = relationship()
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Beneficiary(Base):
+    __tablename__ = "beneficiaries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(40), unique=True)
+    civility: Mapped[Civility] = mapped_column(_enum(Civility, "civility"))
+    last_name: Mapped[str] = mapped_column(String(80))
+    first_name: Mapped[str] = mapped_column(String(80))
+    address: Mapped[str] = mapped_column(String(250))
+    postcode: Mapped[str] = mapped_column(String(10), default="")
+    city: Mapped[str] = mapped_column(String(80), default="")
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    sex: Mapped[str | None] = mapped_column(String(1))
+    #: Autonomy group (1 most dependent to 6), None when not assessed.
+    gir: Mapped[int | None] = mapped_column(Integer)
+    antenna_id: Mapped[int] = mapped_column(
+        ForeignKey("antennas.id", ondelete="RESTRICT"), index=True
+    )
+    care_start: Mapped[date] = mapped_column(Date)
+    care_end: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    antenna: Mapped[Antenna] = relationship()
+    phones: Mapped[list[Phone]] = relationship(back_populates="beneficiary")
+    care_plans: Mapped[list[CarePlan]] = relationship(back_populates="beneficiary")
+
+    __table_args__ = (CheckConstraint("gir IS NULL OR gir BETWEEN 1 AND 6", name="gir_range"),)
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Phone(Base):
+    __tablename__ = "phones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(
+        ForeignKey("beneficiaries.id", ondelete="CASCADE"), index=True
+    )
+    #: E.164, e.g. +33145678901.
+    e164: Mapped[str] = mapped_column(String(20), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # landline | mobile
+    active_from: Mapped[date] = mapped_column(Date)
+    active_until: Mapped[date | None] = mapped_column(Date)
+
+    beneficiary: Mapped[Beneficiary] = relationship(back_populates="phones")
+
+
+class AbsenceKind(enum.StrEnum):
+    HOLIDAY = "holiday"
+    HOSPITAL = "hospital"
+    OTHER_TEMPORARY = "other_temporary"
+    MOVED = "moved"
+    NURSING_HOME = "nursing_home"
+    DEATH = "death"
+
+    @property
+    def definitive(self) -> bool:
+        return self in {AbsenceKind.MOVED, AbsenceKind.NURSING_HOME, AbsenceKind.DEATH}
+
+
+class Absence(Base):
+    __tablename__ = "absences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(
+        ForeignKey("beneficiaries.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[AbsenceKind] = mapped_column(_enum(AbsenceKind, "absence_kind"))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+
+
+class FunderKind(enum.StrEnum):
+    APA = "APA"  # Département, elderly
+    ASL_ELDERLY = "ASL_PA"  # Département social aid, elderly
+    ASL_DISABLED = "ASL_PH"  # Département social aid, disabled
+    PCH = "PCH"  # Département, disability compensation
+    PENSION_FUND = "CAISSE"
+    MUTUAL = "MUTUELLE"
+    CPAM = "CPAM"
+    STATE = "ETAT"
+    PRIVATE = "PRIVE"  # full own tariff
+
+    @property
+    def is_departement(self) -> bool:
+        return self in DEPARTEMENT_FUNDERS
+
+
+DEPARTEMENT_FUNDERS = frozenset(
+    {FunderKind.APA, FunderKind.ASL_ELDERLY, FunderKind.ASL_DISABLED, FunderKind.PCH}
+)
+
+
+class Funder(Base):
+    __tablename__ = "funders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[FunderKind] = mapped_column(_enum(FunderKind, "funder_kind"))
+
+
+class CarePlan(Base):
+    __tablename__ = "care_plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(
+        ForeignKey("beneficiaries.id", ondelete="CASCADE"), index=True
+    )
+    funder_id: Mapped[int] = mapped_column(
+        ForeignKey("funders.id", ondelete="RESTRICT"), index=True
+    )
+    service_code: Mapped[str] = mapped_column(String(20))
+    #: Funder's reference of the plan (ESPPADOM ORDER reference).
+    reference: Mapped[str] = mapped_column(String(60), default="")
+    #: Maximum hours per month.
+    max_hours: Mapped[float] = mapped_column(Numeric(7, 2, asdecimal=False))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+
+    beneficiary: Mapped[Beneficiary] = relationship(back_populates="care_plans")
+    funder: Mapped[Funder] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="dates_ordered"),
+    )
+
+
+class Identification(enum.StrEnum):
+    OK = "ok"
+    UNKNOWN_NUMBER = "unknown_number"
+    WITHHELD_NUMBER = "withheld_number"
+    UNKNOWN_WORKER = "unknown_worker"
+    NO_CODE = "no_code"
+
+
+class CallOutcome(enum.StrEnum):
+    RECORDED = "recorded"
+    HANGUP_BEFORE_CODE = "hangup_before_code"
+    HANGUP_DURING_CODE = "hangup_during_code"
+    HANGUP_BEFORE_DIRECTION = "hangup_before_direction"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+
+
+class CallSource(enum.StrEnum):
+    ARI = "ari"
+    ARI_SPOOL = "ari_spool"
+    DIALPLAN_SPOOL = "dialplan_spool"
+
+
+class CallEvent(Base):
+    """An immutable raw fact from the IVR. Never updated, never deleted."""
+
+    __tablename__ = "call_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    #: Asterisk channel unique id: the idempotency key of spool replays.
+    channel_id: Mapped[str] = mapped_column(String(64), unique=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    answered_at: Mapped[datetime]
+    #: When the last digit of the worker code was keyed.
+    code_completed_at: Mapped[datetime | None]
+    caller_raw: Mapped[str | None] = mapped_column(String(40))
+    caller_e164: Mapped[str | None] = mapped_column(String(20), index=True)
+    ani_raw: Mapped[str | None] = mapped_column(String(40))
+    called_number: Mapped[str | None] = mapped_column(String(40))
+    digits: Mapped[str | None] = mapped_column(String(32))
+    beneficiary_id: Mapped[int | None] = mapped_column(
+        ForeignKey("beneficiaries.id", ondelete="RESTRICT"), index=True
+    )
+    worker_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workers.id", ondelete="RESTRICT"), index=True
+    )
+    #: Scoping key: the beneficiary's antenna, else the worker's, else None (central only).
+    antenna_id: Mapped[int | None] = mapped_column(
+        ForeignKey("antennas.id", ondelete="RESTRICT"), index=True
+    )
+    identification: Mapped[Identification] = mapped_column(_enum(Identification, "identification"))
+    direction: Mapped[Direction | None] = mapped_column(_enum(Direction, "direction"))
+    outcome: Mapped[CallOutcome] = mapped_column(_enum(CallOutcome, "call_outcome"))
+    source: Mapped[CallSource] = mapped_column(_enum(CallSource, "call_source"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class VisitStatus(enum.StrEnum):
+    COMPLETE = "complete"
+    INCOMPLETE = "incomplete"
+    MANUAL = "manual"
+    CORRECTED = "corrected"
+    DELETED = "deleted"
+
+    @property
+    def label(self) -> str:
+        return {
+            VisitStatus.COMPLETE: "Complète",
+            VisitStatus.INCOMPLETE: "Incomplète",
+            VisitStatus.MANUAL: "Saisie manuelle",
+            VisitStatus.CORRECTED: "Corrigée",
+            VisitStatus.DELETED: "Supprimée",
+        }[self]
+
+
+class Visit(Base):
+    """A visit; its columns mirror its latest version for fast queries."""
+
+    __tablename__ = "visits"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id", ondelete="RESTRICT"))
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiaries.id", ondelete="RESTRICT"))
+    antenna_id: Mapped[int] = mapped_column(ForeignKey("antennas.id", ondelete="RESTRICT"))
+    arrival_event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("call_events.id", ondelete="RESTRICT"), unique=True
+    )
+    departure_event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("call_events.id", ondelete="RESTRICT"), unique=True
+    )
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    #: Europe/Paris calendar day of the visit (of its start, else its end).
+    service_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[VisitStatus] = mapped_column(_enum(VisitStatus, "visit_status"))
+    service_code: Mapped[str | None] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    worker: Mapped[Worker] = relationship()
+    beneficiary: Mapped[Beneficiary] = relationship()
+    versions: Mapped[list[VisitVersion]] = relationship(
+        back_populates="visit", order_by="VisitVersion.version"
+    )
+
+    __table_args__ = (
+        Index("ix_visits_antenna_date", "antenna_id", "service_date"),
+        Index("ix_visits_beneficiary_date", "beneficiary_id", "service_date"),
+        Index("ix_visits_worker_date", "worker_id", "service_date"),
+        Index("ix_visits_status_date", "status", "service_date"),
+    )
+
+
+class VisitVersion(Base):
+    """Append-only history of a visit: version 1 is how it was first derived."""
+
+    __tablename__ = "visit_versions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="RESTRICT"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    status: Mapped[VisitStatus] = mapped_column(_enum(VisitStatus, "visit_status"))
+    #: None for versions written by the system from calls.
+    motive: Mapped[Motive | None] = mapped_column(_enum(Motive, "motive"))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    #: A user login, or "system:ivr" / "system:flows".
+    author: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    visit: Mapped[Visit] = relationship(back_populates="versions")
+
+    __table_args__ = (UniqueConstraint("visit_id", "version", name="uq_visit_versions_visit"),)
+
+
+class PlannedVisit(Base):
+    __tablename__ = "planned_visits"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id", ondelete="RESTRICT"))
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiaries.id", ondelete="RESTRICT"))
+    antenna_id: Mapped[int] = mapped_column(ForeignKey("antennas.id", ondelete="RESTRICT"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    service_code: Mapped[str | None] = mapped_column(String(20))
+
+    __table_args__ = (
+        Index("ix_planned_visits_antenna_start", "antenna_id", "starts_at"),
+        CheckConstraint("ends_at > starts_at", name="dates_ordered"),
+    )
+
+
+class AuditEntry(Base):
+    """Who did what and when, for every write (append-only)."""
+
+    __tablename__ = "audit_journal"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+    actor: Mapped[str] = mapped_column(String(80), index=True)
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str | None] = mapped_column(String(40))
+    antenna_id: Mapped[int | None] = mapped_column(
+        ForeignKey("antennas.id", ondelete="RESTRICT"), index=True
+    )
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Setting(Base):
+    """Key/value settings editable by administrators (kept small on purpose)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -1,0 +1,80 @@
+"""The fixed list of correction motives.
+
+Each operational motive (what a manager picks) maps onto the ESPPADOM
+``ESPPADOM_EFFECTIVITY_AJUST`` code that the Département's system expects.
+The code depends on what was missing or changed, so it is computed by
+``esppadom_code`` from the visit's state rather than stored per motive.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Motive(enum.StrEnum):
+    PHONE_OUT_OF_ORDER = "phone_out_of_order"
+    LINE_BUSY = "line_busy"
+    WORKER_FORGOT = "worker_forgot"
+    BENEFICIARY_ABSENT = "beneficiary_absent"
+    WRONG_CODE = "wrong_code"
+    NUMBER_NOT_REGISTERED = "number_not_registered"
+    NO_PHONE_AT_HOME = "no_phone_at_home"
+    CALL_FROM_OTHER_PHONE = "call_from_other_phone"
+    VISIT_CANCELLED = "visit_cancelled"
+    DUPLICATE_CALL = "duplicate_call"
+    TIME_ERROR = "time_error"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return MOTIVE_LABELS[self]
+
+
+MOTIVE_LABELS: dict[Motive, str] = {
+    Motive.PHONE_OUT_OF_ORDER: "Téléphone du bénéficiaire en panne",
+    Motive.LINE_BUSY: "Ligne du bénéficiaire occupée",
+    Motive.WORKER_FORGOT: "Oubli de l'intervenant",
+    Motive.BENEFICIARY_ABSENT: "Bénéficiaire absent",
+    Motive.WRONG_CODE: "Erreur de code intervenant",
+    Motive.NUMBER_NOT_REGISTERED: "Numéro d'appel non enregistré",
+    Motive.NO_PHONE_AT_HOME: "Pas de téléphone au domicile",
+    Motive.CALL_FROM_OTHER_PHONE: "Appel depuis un autre téléphone",
+    Motive.VISIT_CANCELLED: "Intervention annulée",
+    Motive.DUPLICATE_CALL: "Appel en double",
+    Motive.TIME_ERROR: "Horaire erroné",
+    Motive.OTHER: "Autre motif (préciser en commentaire)",
+}
+
+
+class EsppadomAdjustment(enum.StrEnum):
+    """ESPPADOM_EFFECTIVITY_AJUST codes (DELIVERY message, v1.4)."""
+
+    CRE = "CRE"  # created without any timestamp
+    MDT = "MDT"  # modified, times kept
+    SUP = "SUP"  # deleted
+    COA = "COA"  # arrival missing, completed by hand
+    COD = "COD"  # departure missing, completed by hand
+    CO2 = "CO2"  # both missing
+    HOR = "HOR"  # raw clock-in kept as is
+
+
+def esppadom_code(
+    *,
+    had_arrival_call: bool,
+    had_departure_call: bool,
+    times_changed: bool,
+    deleted: bool,
+    corrected: bool,
+) -> EsppadomAdjustment:
+    """The adjustment code of a visit as kept for billing."""
+    if deleted:
+        return EsppadomAdjustment.SUP
+    if not had_arrival_call and not had_departure_call:
+        return EsppadomAdjustment.CRE if corrected else EsppadomAdjustment.CO2
+    if not had_arrival_call:
+        return EsppadomAdjustment.COA
+    if not had_departure_call:
+        return EsppadomAdjustment.COD
+    if corrected:
+        return EsppadomAdjustment.CO2 if times_changed else EsppadomAdjustment.MDT
+    return EsppadomAdjustment.HOR

@@ -1,0 +1,532 @@
+"""The one place that writes call events, visits and their versions.
+
+Functions take a session and plain values, add rows and flush; the caller
+owns the transaction (one per call event, per request, per job).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from ledger.models import (
+    AuditEntry,
+    Beneficiary,
+    CallEvent,
+    CallOutcome,
+    CallSource,
+    Identification,
+    Phone,
+    Visit,
+    VisitStatus,
+    VisitVersion,
+    Worker,
+)
+from ledger.motives import Motive
+from ledger.pairing import (
+    MAX_OPEN_VISIT,
+    CallFact,
+    Direction,
+    Inference,
+    PairedVisit,
+    apply_call,
+    infer_direction,
+)
+from ledger.phones import kind_of, normalise
+from ledger.timeutil import as_utc, paris_date, utc_now
+
+SYSTEM_IVR = "system:ivr"
+
+
+class LedgerError(Exception):
+    """A request the ledger refuses; the message is safe to show to a user (French)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """Everything the IVR knows about a call when it ends or is confirmed."""
+
+    channel_id: str
+    received_at: datetime
+    answered_at: datetime
+    caller_raw: str | None
+    ani_raw: str | None
+    called_number: str | None
+    digits: str | None
+    code_completed_at: datetime | None
+    beneficiary_id: int | None
+    worker_id: int | None
+    identification: Identification
+    direction: Direction | None
+    outcome: CallOutcome
+    source: CallSource = CallSource.ARI
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedCall:
+    event_id: int
+    visit_id: int | None
+    already_recorded: bool
+
+
+# --- lookups the IVR needs -------------------------------------------------
+
+
+def find_beneficiary_by_number(session: Session, raw: str | None, on: date) -> Beneficiary | None:
+    """The beneficiary whose active phone list holds this number, if exactly one does."""
+    e164 = normalise(raw)
+    if e164 is None:
+        return None
+    rows = session.scalars(
+        select(Beneficiary)
+        .join(Phone, Phone.beneficiary_id == Beneficiary.id)
+        .where(
+            Phone.e164 == e164,
+            Phone.active_from <= on,
+            or_(Phone.active_until.is_(None), Phone.active_until >= on),
+        )
+        .distinct()
+    ).all()
+    # A number shared by two homes cannot identify either: a manager attaches it.
+    return rows[0] if len(rows) == 1 else None
+
+
+def find_worker_by_code(session: Session, code: str, on: date) -> Worker | None:
+    return session.scalars(
+        select(Worker).where(
+            Worker.phone_code == code,
+            Worker.active_from <= on,
+            or_(Worker.active_until.is_(None), Worker.active_until >= on),
+        )
+    ).first()
+
+
+def open_visit(session: Session, worker_id: int, beneficiary_id: int) -> Visit | None:
+    return session.scalars(
+        select(Visit)
+        .where(
+            Visit.worker_id == worker_id,
+            Visit.beneficiary_id == beneficiary_id,
+            Visit.started_at.is_not(None),
+            Visit.ended_at.is_(None),
+            Visit.status == VisitStatus.INCOMPLETE,
+        )
+        .order_by(Visit.started_at.desc())
+        .limit(1)
+    ).first()
+
+
+def last_closed_end(session: Session, worker_id: int, beneficiary_id: int) -> datetime | None:
+    return session.scalars(
+        select(Visit.ended_at)
+        .where(
+            Visit.worker_id == worker_id,
+            Visit.beneficiary_id == beneficiary_id,
+            Visit.ended_at.is_not(None),
+        )
+        .order_by(Visit.ended_at.desc())
+        .limit(1)
+    ).first()
+
+
+def _paired(visit: Visit | None) -> PairedVisit | None:
+    if visit is None:
+        return None
+    return PairedVisit(
+        visit.worker_id,
+        visit.beneficiary_id,
+        as_utc(visit.started_at) if visit.started_at else None,
+        as_utc(visit.ended_at) if visit.ended_at else None,
+        visit.arrival_event_id,
+        visit.departure_event_id,
+    )
+
+
+def direction_for(
+    session: Session, worker_id: int, beneficiary_id: int, now: datetime
+) -> Inference:
+    return infer_direction(
+        _paired(open_visit(session, worker_id, beneficiary_id)),
+        last_closed_end(session, worker_id, beneficiary_id),
+        now,
+    )
+
+
+# --- writes ----------------------------------------------------------------
+
+
+def audit(
+    session: Session,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: object | None,
+    *,
+    antenna_id: int | None = None,
+    **details: Any,
+) -> None:
+    session.add(
+        AuditEntry(
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=None if object_id is None else str(object_id),
+            antenna_id=antenna_id,
+            details=details,
+        )
+    )
+
+
+def record_call(session: Session, record: CallRecord) -> RecordedCall:
+    """Store a call event and fold it into the visits. Idempotent on the channel id."""
+    existing = session.scalars(
+        select(CallEvent).where(CallEvent.channel_id == record.channel_id)
+    ).first()
+    if existing is not None:
+        return RecordedCall(existing.id, _visit_of_event(session, existing.id), True)
+
+    antenna_id = _antenna_of(session, record.beneficiary_id, record.worker_id)
+    event = CallEvent(
+        channel_id=record.channel_id,
+        received_at=record.received_at,
+        answered_at=record.answered_at,
+        code_completed_at=record.code_completed_at,
+        caller_raw=record.caller_raw,
+        caller_e164=normalise(record.caller_raw),
+        ani_raw=record.ani_raw,
+        called_number=record.called_number,
+        digits=record.digits,
+        beneficiary_id=record.beneficiary_id,
+        worker_id=record.worker_id,
+        antenna_id=antenna_id,
+        identification=record.identification,
+        direction=record.direction,
+        outcome=record.outcome,
+        source=record.source,
+    )
+    session.add(event)
+    session.flush()
+    visit_id = None
+    if (
+        record.outcome is CallOutcome.RECORDED
+        and record.worker_id is not None
+        and record.beneficiary_id is not None
+        and record.direction is not None
+    ):
+        fact = CallFact(
+            event.id,
+            record.worker_id,
+            record.beneficiary_id,
+            as_utc(record.answered_at),
+            record.direction,
+        )
+        visit_id = _fold_call(session, fact, author=SYSTEM_IVR).id
+    audit(
+        session,
+        SYSTEM_IVR,
+        "call.recorded",
+        "call_event",
+        event.id,
+        antenna_id=antenna_id,
+        outcome=record.outcome.value,
+        visit_id=visit_id,
+    )
+    return RecordedCall(event.id, visit_id, False)
+
+
+def _fold_call(
+    session: Session,
+    fact: CallFact,
+    *,
+    author: str,
+    motive: Motive | None = None,
+    comment: str = "",
+) -> Visit:
+    current = open_visit(session, fact.worker_id, fact.beneficiary_id)
+    pairing = apply_call(_paired(current), fact)
+    if pairing.closes_open_visit:
+        assert current is not None
+        return _new_version(
+            session,
+            current,
+            started_at=pairing.visit.started_at,
+            ended_at=pairing.visit.ended_at,
+            status=VisitStatus.COMPLETE if motive is None else VisitStatus.CORRECTED,
+            author=author,
+            motive=motive,
+            comment=comment,
+            departure_event_id=fact.event_id,
+        )
+    antenna_id = _antenna_of(session, fact.beneficiary_id, fact.worker_id)
+    assert antenna_id is not None
+    visit = Visit(
+        worker_id=fact.worker_id,
+        beneficiary_id=fact.beneficiary_id,
+        antenna_id=antenna_id,
+        arrival_event_id=pairing.visit.arrival_event_id,
+        departure_event_id=pairing.visit.departure_event_id,
+        started_at=pairing.visit.started_at,
+        ended_at=pairing.visit.ended_at,
+        service_date=paris_date(fact.at),
+        status=VisitStatus.INCOMPLETE,
+        version=1,
+    )
+    session.add(visit)
+    session.flush()
+    session.add(
+        VisitVersion(
+            visit_id=visit.id,
+            version=1,
+            started_at=visit.started_at,
+            ended_at=visit.ended_at,
+            status=visit.status,
+            motive=motive,
+            comment=comment,
+            author=author,
+        )
+    )
+    return visit
+
+
+def _new_version(
+    session: Session,
+    visit: Visit,
+    *,
+    started_at: datetime | None,
+    ended_at: datetime | None,
+    status: VisitStatus,
+    author: str,
+    motive: Motive | None,
+    comment: str,
+    departure_event_id: int | None = None,
+) -> Visit:
+    before = {
+        "started_at": visit.started_at.isoformat() if visit.started_at else None,
+        "ended_at": visit.ended_at.isoformat() if visit.ended_at else None,
+        "status": visit.status.value,
+    }
+    visit.version += 1
+    visit.started_at = started_at
+    visit.ended_at = ended_at
+    visit.status = status
+    if departure_event_id is not None:
+        visit.departure_event_id = departure_event_id
+    anchor = started_at or ended_at
+    if anchor is not None:
+        visit.service_date = paris_date(anchor)
+    session.add(
+        VisitVersion(
+            visit_id=visit.id,
+            version=visit.version,
+            started_at=started_at,
+            ended_at=ended_at,
+            status=status,
+            motive=motive,
+            comment=comment,
+            author=author,
+        )
+    )
+    audit(
+        session,
+        author,
+        "visit.version",
+        "visit",
+        visit.id,
+        antenna_id=visit.antenna_id,
+        version=visit.version,
+        motive=motive.value if motive else None,
+        before=before,
+        after={
+            "started_at": started_at.isoformat() if started_at else None,
+            "ended_at": ended_at.isoformat() if ended_at else None,
+            "status": status.value,
+        },
+    )
+    session.flush()
+    return visit
+
+
+def _check_times(started_at: datetime | None, ended_at: datetime | None) -> None:
+    if started_at is None or ended_at is None:
+        raise LedgerError("L'heure d'arrivée et l'heure de départ sont obligatoires.")
+    if as_utc(ended_at) <= as_utc(started_at):
+        raise LedgerError("L'heure de départ doit suivre l'heure d'arrivée.")
+    if as_utc(ended_at) - as_utc(started_at) > MAX_OPEN_VISIT:
+        raise LedgerError("Une intervention ne peut pas dépasser 14 heures.")
+    if as_utc(started_at) > utc_now():
+        raise LedgerError("Une intervention ne peut pas commencer dans le futur.")
+
+
+def correct_visit(
+    session: Session,
+    visit: Visit,
+    *,
+    started_at: datetime | None,
+    ended_at: datetime | None,
+    motive: Motive | None,
+    comment: str,
+    author: str,
+    delete: bool = False,
+) -> Visit:
+    """A manager's correction: a new version with who, when and why."""
+    if motive is None:
+        raise LedgerError("Le motif de correction est obligatoire.")
+    if motive is Motive.OTHER and not comment.strip():
+        raise LedgerError("Précisez le motif en commentaire.")
+    if delete:
+        return _new_version(
+            session,
+            visit,
+            started_at=visit.started_at,
+            ended_at=visit.ended_at,
+            status=VisitStatus.DELETED,
+            author=author,
+            motive=motive,
+            comment=comment,
+        )
+    _check_times(started_at, ended_at)
+    return _new_version(
+        session,
+        visit,
+        started_at=started_at,
+        ended_at=ended_at,
+        status=VisitStatus.CORRECTED,
+        author=author,
+        motive=motive,
+        comment=comment,
+    )
+
+
+def enter_manual_visit(
+    session: Session,
+    *,
+    worker: Worker,
+    beneficiary: Beneficiary,
+    started_at: datetime,
+    ended_at: datetime,
+    motive: Motive | None,
+    comment: str,
+    author: str,
+    service_code: str | None = None,
+) -> Visit:
+    """A visit that could not be called in, entered by hand with its motive."""
+    if motive is None:
+        raise LedgerError("Le motif de saisie manuelle est obligatoire.")
+    _check_times(started_at, ended_at)
+    visit = Visit(
+        worker_id=worker.id,
+        beneficiary_id=beneficiary.id,
+        antenna_id=beneficiary.antenna_id,
+        started_at=started_at,
+        ended_at=ended_at,
+        service_date=paris_date(started_at),
+        status=VisitStatus.MANUAL,
+        service_code=service_code,
+        version=1,
+    )
+    session.add(visit)
+    session.flush()
+    session.add(
+        VisitVersion(
+            visit_id=visit.id,
+            version=1,
+            started_at=started_at,
+            ended_at=ended_at,
+            status=VisitStatus.MANUAL,
+            motive=motive,
+            comment=comment,
+            author=author,
+        )
+    )
+    audit(
+        session,
+        author,
+        "visit.manual",
+        "visit",
+        visit.id,
+        antenna_id=visit.antenna_id,
+        motive=motive.value,
+        worker_id=worker.id,
+        beneficiary_id=beneficiary.id,
+    )
+    session.flush()
+    return visit
+
+
+def attach_call(
+    session: Session,
+    event: CallEvent,
+    *,
+    beneficiary: Beneficiary,
+    worker: Worker,
+    direction: Direction,
+    author: str,
+    comment: str = "",
+    add_phone: bool = False,
+) -> Visit:
+    """Attach a call the IVR could not place (unknown number or code) to a visit.
+
+    The raw event is left as it was; the visit refers to it and its version
+    records who attached it and why.
+    """
+    if _visit_of_event(session, event.id) is not None:
+        raise LedgerError("Cet appel est déjà rattaché à une intervention.")
+    fact = CallFact(event.id, worker.id, beneficiary.id, as_utc(event.answered_at), direction)
+    visit = _fold_call(
+        session, fact, author=author, motive=Motive.NUMBER_NOT_REGISTERED, comment=comment
+    )
+    if add_phone and event.caller_e164:
+        known = session.scalars(
+            select(Phone).where(
+                Phone.beneficiary_id == beneficiary.id, Phone.e164 == event.caller_e164
+            )
+        ).first()
+        if known is None:
+            session.add(
+                Phone(
+                    beneficiary_id=beneficiary.id,
+                    e164=event.caller_e164,
+                    kind=kind_of(event.caller_e164),
+                    active_from=paris_date(event.answered_at),
+                )
+            )
+            audit(
+                session,
+                author,
+                "phone.added",
+                "beneficiary",
+                beneficiary.id,
+                antenna_id=beneficiary.antenna_id,
+                e164=event.caller_e164,
+            )
+    audit(
+        session,
+        author,
+        "call.attached",
+        "call_event",
+        event.id,
+        antenna_id=beneficiary.antenna_id,
+        visit_id=visit.id,
+    )
+    session.flush()
+    return visit
+
+
+def _visit_of_event(session: Session, event_id: int) -> int | None:
+    return session.scalars(
+        select(Visit.id).where(
+            or_(Visit.arrival_event_id == event_id, Visit.departure_event_id == event_id)
+        )
+    ).first()
+
+
+def _antenna_of(session: Session, beneficiary_id: int | None, worker_id: int | None) -> int | None:
+    if beneficiary_id is not None:
+        return session.get_one(Beneficiary, beneficiary_id).antenna_id
+    if worker_id is not None:
+        return session.get_one(Worker, worker_id).antenna_id
+    return None

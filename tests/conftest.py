@@ -1,0 +1,74 @@
+"""Shared fixtures: a database per test, SQLite by default or PostgreSQL.
+
+Set TELEGESTION_TEST_DATABASE_URL to a PostgreSQL URL to run the whole suite
+against it (``scripts/test`` does both).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.database import create_schema, import_all_models
+from ledger.db import make_engine, make_session_factory
+from ledger.models import Base
+from tests import factories
+
+PG_URL = os.environ.get("TELEGESTION_TEST_DATABASE_URL", "")
+
+
+@pytest.fixture(scope="session")
+def _pg_engine() -> Iterator[Engine | None]:
+    if not PG_URL:
+        yield None
+        return
+    engine = make_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    create_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, _pg_engine: Engine | None) -> str:
+    if _pg_engine is not None:
+        return PG_URL
+    return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+@pytest.fixture
+def engine(database_url: str, _pg_engine: Engine | None) -> Iterator[Engine]:
+    if _pg_engine is not None:
+        import_all_models()
+        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        with _pg_engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        yield _pg_engine
+        return
+    eng = make_engine(database_url)
+    create_schema(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as s:
+        yield s
+
+
+@pytest.fixture
+def org(session: Session) -> factories.SmallOrg:
+    return factories.small_org(session)
