@@ -46,4 +46,6 @@ def install(table: Table) -> None:
     """Attach the triggers to ``create_all`` for this table."""
     for dialect in ("sqlite", "postgresql"):
         for statement in trigger_statements(table.name, dialect):
-            event.listen(table, "after_create", DDL(statement).execute_if(dialect=dialect))
+            # DDL formats its text with %, so a literal % is doubled.
+            ddl = DDL(statement.replace("%", "%%")).execute_if(dialect=dialect)
+            event.listen(table, "after_create", ddl)

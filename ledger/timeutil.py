@@ -43,8 +43,8 @@ def paris_to_utc(local: datetime, *, fold: int = 0) -> datetime:
     aware = local.replace(tzinfo=PARIS, fold=fold)
     utc = aware.astimezone(UTC)
     if utc.astimezone(PARIS).replace(tzinfo=None) != local:
-        # Non-existent wall time: zoneinfo resolves it with the pre-gap offset.
-        utc = local.replace(tzinfo=PARIS, fold=1).astimezone(UTC)
+        # Non-existent wall time: the pre-gap offset (fold=0) moves it forward.
+        utc = local.replace(tzinfo=PARIS, fold=0).astimezone(UTC)
     return utc
 
 

@@ -70,7 +70,9 @@ def beneficiary(
             Phone(
                 beneficiary_id=obj.id,
                 e164=number,
-                kind="mobile" if number.startswith("+336") or number.startswith("+337") else "landline",
+                kind="mobile"
+                if number.startswith("+336") or number.startswith("+337")
+                else "landline",
                 active_from=date(2020, 1, 1),
             )
         )
@@ -79,7 +81,9 @@ def beneficiary(
 
 
 def funder(session: Session, kind: FunderKind = FunderKind.APA, code: str | None = None) -> Funder:
-    obj = Funder(code=code or f"{kind.value}{next(_seq)}", name=f"Financeur {kind.value}", kind=kind)
+    obj = Funder(
+        code=code or f"{kind.value}{next(_seq)}", name=f"Financeur {kind.value}", kind=kind
+    )
     session.add(obj)
     session.flush()
     return obj

@@ -1,0 +1,85 @@
+"""Alembic migrations build exactly the schema the models describe, and go back down."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from config.database import downgrade, import_all_models, migrate
+from ledger.db import make_engine
+from ledger.models import Base, CallOutcome, Identification
+from ledger.service import CallRecord, record_call
+from ledger.timeutil import utc_now
+from tests.conftest import PG_URL
+
+
+@pytest.fixture
+def empty_database_url(tmp_path: Path) -> Iterator[str]:
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path / 'migrated.sqlite3'}"
+        return
+    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS telegestion_migrations"))
+        conn.execute(text("CREATE DATABASE telegestion_migrations"))
+    admin.dispose()
+    yield (
+        make_url(PG_URL)
+        .set(database="telegestion_migrations")
+        .render_as_string(hide_password=False)
+    )
+
+
+def test_migrated_schema_matches_models(empty_database_url: str) -> None:
+    migrate(empty_database_url)
+    import_all_models()
+    engine = make_engine(empty_database_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_downgrade_to_base_removes_everything(empty_database_url: str) -> None:
+    migrate(empty_database_url)
+    downgrade(empty_database_url, "base")
+    engine = make_engine(empty_database_url)
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    engine.dispose()
+
+
+def test_migrated_database_keeps_raw_events_append_only(empty_database_url: str) -> None:
+    migrate(empty_database_url)
+    engine = make_engine(empty_database_url)
+    with Session(engine) as session:
+        record_call(
+            session,
+            CallRecord(
+                channel_id="c1",
+                received_at=utc_now(),
+                answered_at=utc_now(),
+                caller_raw=None,
+                ani_raw=None,
+                called_number=None,
+                digits=None,
+                code_completed_at=None,
+                beneficiary_id=None,
+                worker_id=None,
+                identification=Identification.WITHHELD_NUMBER,
+                direction=None,
+                outcome=CallOutcome.HANGUP_BEFORE_CODE,
+            ),
+        )
+        session.commit()
+    for statement in ("DELETE FROM call_events", "UPDATE call_events SET digits = '1'"):
+        with engine.connect() as conn, pytest.raises(DBAPIError, match="append-only"):
+            conn.execute(text(statement))
+    engine.dispose()
