@@ -27,7 +27,9 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="telegestion", description="Télégestion des interventions")
+    parser = argparse.ArgumentParser(
+        prog="telegestion", description="Télégestion des interventions"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("migrate", "init"):
