@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from config import settings as settings_module
+from config import supervisor
 from config.database import migrate
 
 #: Packages that contribute sub-commands, each through ``<package>.cli.register``.
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("migrate", "init"):
         sub = commands.add_parser(name, help="create or upgrade the database schema")
         sub.set_defaults(handler=_cmd_migrate)
+    supervisor.register(commands)
     for package in COMMAND_PACKAGES:
         module_name = f"{package}.cli"
         try:
