@@ -33,15 +33,13 @@ from ledger import service
 from ledger.db import make_engine
 from ledger.models import (
     Antenna,
+    Base,
     Beneficiary,
-    CallEvent,
     CallOutcome,
     CallSource,
     Civility,
     Identification,
-    Visit,
     VisitStatus,
-    VisitVersion,
     Worker,
 )
 from ledger.pairing import CallFact, Direction, pair_calls
@@ -49,6 +47,7 @@ from ledger.timeutil import paris_date
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 1, 1, 7, 0, tzinfo=UTC)
+TABLES = Base.metadata.tables
 
 
 def _organisation(session: Session, workers: int, beneficiaries: int) -> None:
@@ -165,9 +164,10 @@ def bench_ingest(engine: Engine, rows: list[dict[str, Any]]) -> tuple[float, flo
     baseline = time.perf_counter() - started
 
     started = time.perf_counter()
-    with Session(engine) as session:
+    # Core inserts: the ORM's per-row bookkeeping costs a third here and buys nothing.
+    with engine.begin() as conn:
         for i in range(0, len(rows), chunk):
-            session.execute(insert(CallEvent), rows[i : i + chunk])
+            conn.execute(insert(TABLES["call_events"]), rows[i : i + chunk])
         facts = [
             CallFact(r["id"], r["worker_id"], r["beneficiary_id"], r["answered_at"], r["direction"])
             for r in rows
@@ -207,9 +207,8 @@ def bench_ingest(engine: Engine, rows: list[dict[str, Any]]) -> tuple[float, flo
                 }
             )
         for i in range(0, len(visit_rows), chunk):
-            session.execute(insert(Visit), visit_rows[i : i + chunk])
-            session.execute(insert(VisitVersion), version_rows[i : i + chunk])
-        session.commit()
+            conn.execute(insert(TABLES["visits"]), visit_rows[i : i + chunk])
+            conn.execute(insert(TABLES["visit_versions"]), version_rows[i : i + chunk])
     ledger_time = time.perf_counter() - started
     return ledger_time, baseline, len(visits)
 
