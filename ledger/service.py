@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from ledger.models import (
@@ -106,18 +106,29 @@ def find_worker_by_code(session: Session, code: str, on: date) -> Worker | None:
 
 
 def open_visit(session: Session, worker_id: int, beneficiary_id: int) -> Visit | None:
-    return session.scalars(
+    """The visit a departure would close: the pair's latest called-in visit, if still open.
+
+    An older open visit is abandoned once a newer visit exists (as in
+    ``ledger.pairing.pair_calls``): it stays incomplete for a manager.
+    """
+    latest = session.scalars(
         select(Visit)
         .where(
             Visit.worker_id == worker_id,
             Visit.beneficiary_id == beneficiary_id,
-            Visit.started_at.is_not(None),
-            Visit.ended_at.is_(None),
-            Visit.status == VisitStatus.INCOMPLETE,
+            or_(Visit.arrival_event_id.is_not(None), Visit.departure_event_id.is_not(None)),
         )
-        .order_by(Visit.started_at.desc())
+        .order_by(func.coalesce(Visit.started_at, Visit.ended_at).desc(), Visit.id.desc())
         .limit(1)
     ).first()
+    if (
+        latest is not None
+        and latest.status is VisitStatus.INCOMPLETE
+        and latest.started_at is not None
+        and latest.ended_at is None
+    ):
+        return latest
+    return None
 
 
 def last_closed_end(session: Session, worker_id: int, beneficiary_id: int) -> datetime | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,6 +36,14 @@ calls = st.lists(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(raw=calls)
+@example(  # a newer arrival abandons the older one; a second departure closes nothing
+    raw=[
+        (1, 0, 0, Direction.ARRIVAL),
+        (1, 0, 1, Direction.ARRIVAL),
+        (1, 0, 2, Direction.DEPARTURE),
+        (1, 0, 3, Direction.DEPARTURE),
+    ]
+)
 def test_record_call_matches_pair_calls(
     session: Session, raw: list[tuple[int, int, int, Direction]]
 ) -> None:
