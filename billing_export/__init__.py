@@ -1,0 +1,1 @@
+"""Pre-billing and the ESPPADOM teletransmission to the Département."""

@@ -1,0 +1,342 @@
+"""Pre-billing: a month of visits split by care plan, funder and worker.
+
+Pure functions on plain data (no SQLAlchemy, no lxml): ``billing_export.adapter``
+loads the facts from the ledger, ``billing_export.esppadom`` turns the result
+into the Département's XML.
+
+The rules (see docs/decisions/0501-billing_export-allocation-rule.md):
+
+* A visit belongs to the month of its ``service_date`` (Europe/Paris day of its
+  start). Only visits with both a start and an end are billable; the others
+  are returned as ``unbillable``.
+* The **kept period** starts at the recorded start with its seconds dropped;
+  its length is the recorded length (both ends with their seconds dropped), in
+  whole minutes, rounded by the rule of the funder of the visit's first
+  candidate plan (``Rounding``; default: to the minute).
+* The **candidate plans** of a visit are the beneficiary's plans in force on
+  its service date, restricted to the visit's service code when it has one,
+  in priority order: Département funders first, then the older plan, then the
+  lower id.
+* Visits are taken in chronological order; each fills its candidate plans in
+  priority order up to each plan's monthly maximum (``WITHIN``); what is left
+  is ``BEYOND`` the first candidate plan; a visit with no candidate plan is
+  ``OUTSIDE`` any plan. The shares of a visit cut its kept period into
+  consecutive sub-periods, so no minute is lost or counted twice.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from ledger.timeutil import as_utc
+
+ALLOWED_STEPS = (1, 5, 10, 15, 30)
+_MINUTE = timedelta(minutes=1)
+
+
+class PrebillingError(ValueError):
+    """Bad rounding or plan data; the message says which value and why."""
+
+
+class RoundingMode(enum.StrEnum):
+    DOWN = "down"
+    NEAREST = "nearest"
+    UP = "up"
+
+
+@dataclass(frozen=True, slots=True)
+class Rounding:
+    """How a funder's charter turns a recorded length into billed minutes.
+
+    ``tolerance``: a length at most this many minutes short of the next step
+    is kept as that step whatever the mode (a 1h visit done in 57 min with a
+    5 min tolerance is kept as 1h).
+    """
+
+    step: int = 1
+    mode: RoundingMode = RoundingMode.NEAREST
+    tolerance: int = 0
+
+    def __post_init__(self) -> None:
+        if self.step not in ALLOWED_STEPS:
+            raise PrebillingError(f"pas d'arrondi {self.step} : attendu l'un de {ALLOWED_STEPS}")
+        if not 0 <= self.tolerance < self.step or (self.step == 1 and self.tolerance):
+            raise PrebillingError(
+                f"tolérance {self.tolerance} : attendu de 0 à {self.step - 1} minutes"
+            )
+
+    def kept_minutes(self, minutes: int) -> int:
+        if minutes < 0:
+            raise PrebillingError(f"durée négative : {minutes} min")
+        lower = minutes - minutes % self.step
+        if lower == minutes:
+            return minutes
+        upper = lower + self.step
+        if upper - minutes <= self.tolerance:
+            return upper
+        if self.mode is RoundingMode.DOWN:
+            return lower
+        if self.mode is RoundingMode.UP:
+            return upper
+        # Nearest; a tie goes up (a half-step done is a half-step owed).
+        return upper if (minutes - lower) * 2 >= self.step else lower
+
+
+DEFAULT_ROUNDING = Rounding()
+
+
+def parse_rounding_rules(spec: str) -> dict[str, Rounding]:
+    """Parse ``"APA75=15/nearest/5, PCH75=30/up"`` (funder code = step/mode[/tolerance])."""
+    rules: dict[str, Rounding] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        code, sep, rule = item.partition("=")
+        parts = rule.split("/")
+        if not sep or not code.strip() or len(parts) not in (2, 3):
+            raise PrebillingError(f"règle d'arrondi illisible : {item!r} (attendu CODE=pas/mode)")
+        try:
+            step = int(parts[0])
+            mode = RoundingMode(parts[1].strip().lower())
+            tolerance = int(parts[2]) if len(parts) == 3 else 0
+        except ValueError:
+            raise PrebillingError(
+                f"règle d'arrondi illisible : {item!r} (mode : down, nearest ou up)"
+            ) from None
+        rules[code.strip()] = Rounding(step, mode, tolerance)
+    return rules
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    start: datetime
+    end: datetime
+
+    @property
+    def minutes(self) -> int:
+        return int((self.end - self.start) // _MINUTE)
+
+    @property
+    def seconds(self) -> int:
+        return int((self.end - self.start).total_seconds())
+
+
+@dataclass(frozen=True, slots=True)
+class PlanFact:
+    plan_id: int
+    beneficiary_id: int
+    funder_code: str
+    #: ledger FunderKind value (APA, ASL_PA, ASL_PH, PCH, CAISSE...).
+    funder_kind: str
+    departement: bool
+    service_code: str
+    #: The funder's reference of the plan (ESPPADOM ORDER reference).
+    reference: str
+    max_minutes: int
+    starts_on: date
+    ends_on: date | None
+
+    def in_force(self, day: date) -> bool:
+        return self.starts_on <= day and (self.ends_on is None or day <= self.ends_on)
+
+    @property
+    def priority(self) -> tuple[int, date, int]:
+        return (0 if self.departement else 1, self.starts_on, self.plan_id)
+
+
+@dataclass(frozen=True, slots=True)
+class VisitFact:
+    visit_id: int
+    beneficiary_id: int
+    worker_id: int
+    service_date: date
+    #: The visit as recorded now (latest version), UTC; None when missing.
+    started_at: datetime | None
+    ended_at: datetime | None
+    #: The clocked calls (arrival, departure), UTC; None when not called in.
+    clocked_start: datetime | None
+    clocked_end: datetime | None
+    service_code: str | None
+    #: ESPPADOM_EFFECTIVITY_AJUST code (ledger.motives.esppadom_code).
+    adjustment: str
+    status: str
+
+    @property
+    def recorded(self) -> Period | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return Period(as_utc(self.started_at), as_utc(self.ended_at))
+
+    @property
+    def clocked(self) -> Period | None:
+        """The timestamped period, when both ends were called in."""
+        if self.clocked_start is None or self.clocked_end is None:
+            return None
+        return Period(as_utc(self.clocked_start), as_utc(self.clocked_end))
+
+
+class Category(enum.StrEnum):
+    WITHIN = "within"  # inside a plan's monthly maximum
+    BEYOND = "beyond"  # over the maximum of every candidate plan
+    OUTSIDE = "outside"  # no plan in force for this date and service
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    plan: PlanFact | None
+    category: Category
+    #: The consecutive slice of the visit's kept period given to this share.
+    kept: Period
+
+    @property
+    def minutes(self) -> int:
+        return self.kept.minutes
+
+
+@dataclass(frozen=True, slots=True)
+class VisitBilling:
+    visit: VisitFact
+    recorded: Period
+    kept: Period
+    rounding: Rounding
+    shares: tuple[Share, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LineKey:
+    beneficiary_id: int
+    funder_code: str  # "" when outside any plan
+    plan_id: int | None
+    service_code: str
+    worker_id: int
+    category: Category
+
+
+@dataclass(slots=True)
+class Line:
+    key: LineKey
+    #: Number of visit shares (a visit split between two plans counts in both lines).
+    visits: int = 0
+    kept_minutes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MonthBilling:
+    year: int
+    month: int
+    visits: tuple[VisitBilling, ...]
+    unbillable: tuple[VisitFact, ...]
+    lines: tuple[Line, ...] = field(default=())
+
+    def minutes_by_funder(self) -> dict[str, int]:
+        totals: dict[str, int] = defaultdict(int)
+        for line in self.lines:
+            totals[line.key.funder_code] += line.kept_minutes
+        return dict(totals)
+
+
+def truncate_to_minute(moment: datetime) -> datetime:
+    return as_utc(moment).replace(second=0, microsecond=0)
+
+
+def kept_period(recorded: Period, rounding: Rounding) -> Period:
+    start = truncate_to_minute(recorded.start)
+    minutes = Period(start, truncate_to_minute(recorded.end)).minutes
+    return Period(start, start + rounding.kept_minutes(minutes) * _MINUTE)
+
+
+def candidate_plans(visit: VisitFact, plans: Iterable[PlanFact]) -> list[PlanFact]:
+    in_force = [p for p in plans if p.in_force(visit.service_date)]
+    if visit.service_code is not None:
+        in_force = [p for p in in_force if p.service_code == visit.service_code]
+    return sorted(in_force, key=lambda p: p.priority)
+
+
+def _in_month(day: date, year: int, month: int) -> bool:
+    return day.year == year and day.month == month
+
+
+def prebill(
+    year: int,
+    month: int,
+    visits: Iterable[VisitFact],
+    plans: Iterable[PlanFact],
+    rules: Mapping[str, Rounding] | None = None,
+    default: Rounding = DEFAULT_ROUNDING,
+) -> MonthBilling:
+    """Split a month of visits between plans, funders and workers."""
+    rules = rules or {}
+    plans_by_ben: dict[int, list[PlanFact]] = defaultdict(list)
+    for plan in plans:
+        if plan.max_minutes < 0:
+            raise PrebillingError(f"plan {plan.reference or plan.plan_id} : maximum négatif")
+        plans_by_ben[plan.beneficiary_id].append(plan)
+
+    billable: list[tuple[datetime, int, VisitFact, Period]] = []
+    unbillable: list[VisitFact] = []
+    for visit in visits:
+        if not _in_month(visit.service_date, year, month):
+            continue
+        recorded = visit.recorded
+        if recorded is None or recorded.end < recorded.start:
+            unbillable.append(visit)
+            continue
+        billable.append((recorded.start, visit.visit_id, visit, recorded))
+    billable.sort(key=lambda item: (item[2].beneficiary_id, item[0], item[1]))
+
+    used: dict[int, int] = defaultdict(int)
+    results: list[VisitBilling] = []
+    lines: dict[LineKey, Line] = {}
+    for _start, _id, visit, recorded in billable:
+        candidates = candidate_plans(visit, plans_by_ben.get(visit.beneficiary_id, ()))
+        rounding = rules.get(candidates[0].funder_code, default) if candidates else default
+        kept = kept_period(recorded, rounding)
+        shares = _allocate(kept, candidates, used)
+        results.append(VisitBilling(visit, recorded, kept, rounding, shares))
+        for share in shares:
+            key = LineKey(
+                visit.beneficiary_id,
+                share.plan.funder_code if share.plan else "",
+                share.plan.plan_id if share.plan else None,
+                share.plan.service_code if share.plan else (visit.service_code or ""),
+                visit.worker_id,
+                share.category,
+            )
+            line = lines.get(key)
+            if line is None:
+                line = lines[key] = Line(key)
+            line.visits += 1
+            line.kept_minutes += share.minutes
+    ordered = sorted(
+        lines.values(),
+        key=lambda ln: (
+            ln.key.beneficiary_id,
+            ln.key.funder_code,
+            ln.key.plan_id or 0,
+            ln.key.category.value,
+            ln.key.worker_id,
+        ),
+    )
+    return MonthBilling(year, month, tuple(results), tuple(unbillable), tuple(ordered))
+
+
+def _allocate(kept: Period, candidates: list[PlanFact], used: dict[int, int]) -> tuple[Share, ...]:
+    remaining = kept.minutes
+    cursor = kept.start
+    shares: list[Share] = []
+    for plan in candidates:
+        if remaining == 0:
+            break
+        take = min(remaining, max(0, plan.max_minutes - used[plan.plan_id]))
+        if take:
+            used[plan.plan_id] += take
+            end = cursor + take * _MINUTE
+            shares.append(Share(plan, Category.WITHIN, Period(cursor, end)))
+            cursor, remaining = end, remaining - take
+    if remaining:
+        plan = candidates[0] if candidates else None
+        category = Category.BEYOND if plan else Category.OUTSIDE
+        shares.append(Share(plan, category, Period(cursor, kept.end)))
+    return tuple(shares)
