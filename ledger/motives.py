@@ -65,8 +65,15 @@ def esppadom_code(
     times_changed: bool,
     deleted: bool,
     corrected: bool,
+    arrival_changed: bool | None = None,
+    departure_changed: bool | None = None,
 ) -> EsppadomAdjustment:
-    """The adjustment code of a visit as kept for billing."""
+    """The adjustment code of a visit as kept for billing.
+
+    When both calls exist and a manager changed the times, ``arrival_changed``
+    and ``departure_changed`` (if given) say which end no longer is the clocked
+    one: COA for the arrival only, COD for the departure only, CO2 for both.
+    """
     if deleted:
         return EsppadomAdjustment.SUP
     if not had_arrival_call and not had_departure_call:
@@ -76,5 +83,10 @@ def esppadom_code(
     if not had_departure_call:
         return EsppadomAdjustment.COD
     if corrected:
+        if times_changed and arrival_changed is not None and departure_changed is not None:
+            if arrival_changed and not departure_changed:
+                return EsppadomAdjustment.COA
+            if departure_changed and not arrival_changed:
+                return EsppadomAdjustment.COD
         return EsppadomAdjustment.CO2 if times_changed else EsppadomAdjustment.MDT
     return EsppadomAdjustment.HOR
