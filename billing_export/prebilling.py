@@ -336,7 +336,7 @@ def _allocate(kept: Period, candidates: list[PlanFact], used: dict[int, int]) ->
             shares.append(Share(plan, Category.WITHIN, Period(cursor, end)))
             cursor, remaining = end, remaining - take
     if remaining:
-        plan = candidates[0] if candidates else None
-        category = Category.BEYOND if plan else Category.OUTSIDE
-        shares.append(Share(plan, category, Period(cursor, kept.end)))
+        first = candidates[0] if candidates else None
+        category = Category.BEYOND if first else Category.OUTSIDE
+        shares.append(Share(first, category, Period(cursor, kept.end)))
     return tuple(shares)

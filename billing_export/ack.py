@@ -1,0 +1,112 @@
+"""The Département's acknowledgement of a DELIVERY file (format: docs/flows/esppadom-ack.md).
+
+ESPPADOM defines no acknowledgement message for DELIVERY; this small format
+is ours, agreed with the Département, and parsed with the same safe parser
+and schema discipline as the DELIVERY files.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from lxml import etree
+
+from billing_export.esppadom import SCHEMA_DIR, safe_parser
+
+ACK_SCHEMA_FILE = SCHEMA_DIR / "esppadom-ack-1.xsd"
+ACK_SUFFIX = ".ack.xml"
+
+
+class AckError(Exception):
+    """An acknowledgement file that cannot be read; the message says why (French)."""
+
+
+class AckStatus(enum.StrEnum):
+    ACCEPTED = "ACCEPTE"
+    PARTIAL = "PARTIEL"
+    REJECTED = "REJETE"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    transaction_id: str
+    code: str
+    reason: str
+
+    @property
+    def visit_id(self) -> int | None:
+        """Our transaction ids are I<issued>-<visit id>-<share>."""
+        parts = self.transaction_id.split("-")
+        return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    file: str
+    sha256: str
+    status: AckStatus
+    received_at: datetime
+    rejections: tuple[Rejection, ...]
+
+
+def ack_name(delivery_name: str) -> str:
+    return delivery_name.removesuffix(".xml") + ACK_SUFFIX
+
+
+_schema: etree.XMLSchema | None = None
+
+
+def parse_ack(data: bytes) -> Ack:
+    global _schema
+    if _schema is None:
+        _schema = etree.XMLSchema(etree.parse(str(ACK_SCHEMA_FILE), safe_parser()))
+    try:
+        root = etree.fromstring(data, safe_parser())
+    except etree.XMLSyntaxError as exc:
+        raise AckError(f"accusé de réception illisible : {exc}") from None
+    if not _schema.validate(root):
+        first = _schema.error_log[0]  # type: ignore[index]
+        raise AckError(f"accusé de réception non conforme, ligne {first.line} : {first.message}")
+    rejections = tuple(
+        Rejection(r.get("transaction", ""), r.get("code", ""), (r.text or "").strip())
+        for r in root.iterfind("Rejet")
+    )
+    return Ack(
+        file=root.get("fichier", ""),
+        sha256=root.get("sha256", ""),
+        status=AckStatus(root.get("statut", "")),
+        received_at=datetime.fromisoformat(root.get("date", "")),
+        rejections=rejections,
+    )
+
+
+def write_ack(
+    path: Path,
+    *,
+    file: str,
+    sha256: str,
+    status: AckStatus,
+    received_at: datetime,
+    rejections: tuple[Rejection, ...] = (),
+) -> None:
+    """Write an acknowledgement as the Département would (tests and the demo's fake Département)."""
+    root = etree.Element(
+        "AccuseReception",
+        {
+            "fichier": file,
+            "sha256": sha256,
+            "statut": status.value,
+            "date": received_at.isoformat(timespec="seconds"),
+        },
+    )
+    for rejection in rejections:
+        element = etree.SubElement(
+            root, "Rejet", {"transaction": rejection.transaction_id, "code": rejection.code}
+        )
+        element.text = rejection.reason
+    path.write_bytes(
+        etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    )

@@ -1,0 +1,97 @@
+"""``telegestion billing``: pre-billing, teletransmission, acknowledgements."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from billing_export import services
+from billing_export.jobs import monthly_delivery, read_acknowledgements
+from billing_export.prebilling import PrebillingError
+from billing_export.settings import load
+from config import settings as settings_module
+from config.database import migrate
+from config.jobs import JobContext, JobResult, RunStatus
+from ledger.db import make_engine, make_session_factory
+
+
+def _context(args: argparse.Namespace, **params: str) -> tuple[JobContext, object]:
+    core = settings_module.core()
+    url = core.effective_database_url
+    migrate(url)
+    engine = make_engine(url)
+    ctx = JobContext(
+        session_factory=make_session_factory(engine),
+        data_dir=core.data_dir,
+        triggered_by="cli",
+        params={k: v for k, v in params.items() if v},
+    )
+    return ctx, engine
+
+
+def _report(result: JobResult) -> int:
+    print(result.message)
+    for key, value in result.counts.items():
+        print(f"  {key}: {value}")
+    for path in result.files:
+        print(f"  fichier : {path}")
+    return 0 if result.status in (RunStatus.SUCCESS, RunStatus.PARTIAL) else 1
+
+
+def _cmd_prebilling(args: argparse.Namespace) -> int:
+    try:
+        year, month = services.parse_month(args.month)
+        settings = load()
+    except (services.BillingError, PrebillingError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    ctx, engine = _context(args)
+    with ctx.session_factory() as session:
+        facts, billing = services.compute(session, year, month, settings)
+    engine.dispose()  # type: ignore[attr-defined]
+    folder = Path(args.output) if args.output else services.billing_dir(ctx.data_dir) / "prebilling"
+    summary, detail = services.write_prebilling(facts, billing, folder)
+    totals = billing.minutes_by_funder()
+    print(f"Pré-facturation {year:04d}-{month:02d} : {len(billing.visits)} interventions")
+    for code in sorted(totals):
+        minutes = totals[code]
+        print(f"  {code or '(hors plan)':<12} {minutes // 60:>7} h {minutes % 60:02d}")
+    if billing.unbillable:
+        print(f"  {len(billing.unbillable)} interventions incomplètes non facturées")
+    print(f"  fichier : {summary}\n  fichier : {detail}")
+    return 0
+
+
+def _cmd_send(args: argparse.Namespace) -> int:
+    ctx, engine = _context(args, month=args.month, funder=args.funder or "")
+    try:
+        return _report(monthly_delivery(ctx))
+    except PrebillingError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()  # type: ignore[attr-defined]
+
+
+def _cmd_acks(args: argparse.Namespace) -> int:
+    ctx, engine = _context(args)
+    try:
+        return _report(read_acknowledgements(ctx))
+    finally:
+        engine.dispose()  # type: ignore[attr-defined]
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    billing = commands.add_parser("billing", help="pre-billing and ESPPADOM teletransmission")
+    sub = billing.add_subparsers(dest="billing_command", required=True)
+    pre = sub.add_parser("prebilling", help="write the month's pre-billing CSV files")
+    pre.add_argument("--month", required=True, help="AAAA-MM")
+    pre.add_argument("--output", help="folder for the CSV files (default: data dir)")
+    pre.set_defaults(handler=_cmd_prebilling)
+    send = sub.add_parser("send", help="build, validate and (re)send the month's DELIVERY files")
+    send.add_argument("--month", required=True, help="AAAA-MM")
+    send.add_argument("--funder", help="only this Département funder code (e.g. APA75)")
+    send.set_defaults(handler=_cmd_send)
+    acks = sub.add_parser("acks", help="read the Département's acknowledgements")
+    acks.set_defaults(handler=_cmd_acks)

@@ -1,0 +1,62 @@
+"""Scheduled jobs: the monthly teletransmission and the reading of acknowledgements."""
+
+from __future__ import annotations
+
+from billing_export import services
+from billing_export.outbox import open_channel
+from billing_export.settings import BillingSettings, load
+from config.jobs import JobContext, JobResult, RunStatus, ScheduledJob
+from ledger.timeutil import paris_date, utc_now
+
+
+def _month(ctx: JobContext) -> tuple[int, int]:
+    if "month" in ctx.params:
+        return services.parse_month(str(ctx.params["month"]))
+    return services.previous_month(paris_date(utc_now()))
+
+
+def monthly_delivery(ctx: JobContext, settings: BillingSettings | None = None) -> JobResult:
+    settings = settings or load()
+    try:
+        year, month = _month(ctx)
+    except services.BillingError as exc:
+        return JobResult(RunStatus.FAILED, message=str(exc))
+    funder = ctx.params.get("funder")
+    try:
+        return services.send_month(
+            ctx.session_factory,
+            ctx.data_dir,
+            settings,
+            open_channel(ctx.data_dir, settings.remote_outbox, settings.remote_acks),
+            year,
+            month,
+            only_funder=str(funder) if funder else None,
+            triggered_by=ctx.triggered_by,
+        )
+    except services.BillingError as exc:
+        return JobResult(RunStatus.FAILED, message=str(exc))
+
+
+def read_acknowledgements(ctx: JobContext, settings: BillingSettings | None = None) -> JobResult:
+    settings = settings or load()
+    return services.read_acks(
+        ctx.data_dir, open_channel(ctx.data_dir, settings.remote_outbox, settings.remote_acks)
+    )
+
+
+def jobs() -> list[ScheduledJob]:
+    return [
+        ScheduledJob(
+            name="billing_export.monthly_delivery",
+            label="Télétransmission ESPPADOM au Département (mois précédent)",
+            # The 2nd, after the planning software's monthly service-done export of the 1st.
+            cron={"day": "2", "hour": "6", "minute": "0"},
+            run=monthly_delivery,
+        ),
+        ScheduledJob(
+            name="billing_export.read_acks",
+            label="Lecture des accusés de réception ESPPADOM",
+            cron={"hour": "7,13,18", "minute": "15"},
+            run=read_acknowledgements,
+        ),
+    ]

@@ -1,0 +1,342 @@
+"""What billing does: compute a month, write the pre-billing, send and follow the DELIVERY files.
+
+Each entry point (CLI, scheduled job) passes a session factory, the data
+directory, the settings and a channel; results come back as
+``config.jobs.JobResult`` so that the run journal shows them.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from hashlib import sha256
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from billing_export.ack import ACK_SUFFIX, AckError, AckStatus, parse_ack
+from billing_export.adapter import MonthFacts, load_month
+from billing_export.esppadom import DeliveryFile, SchemaError, build_delivery, local_iso
+from billing_export.outbox import Channel
+from billing_export.prebilling import MonthBilling, prebill
+from billing_export.settings import BillingSettings
+from config.jobs import JobResult, RunStatus
+from ledger.models import FunderKind
+from ledger.service import audit
+from ledger.timeutil import to_paris, utc_now
+
+logger = logging.getLogger(__name__)
+
+ACTOR = "system:billing"
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+class BillingError(Exception):
+    """A request billing refuses; the message is safe to show (French)."""
+
+
+def parse_month(text: str) -> tuple[int, int]:
+    match = _MONTH.match(text.strip())
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise BillingError(f"mois invalide : {text!r} (attendu AAAA-MM, par exemple 2026-10)")
+    return int(match.group(1)), int(match.group(2))
+
+
+def previous_month(today: date) -> tuple[int, int]:
+    return (today.year - 1, 12) if today.month == 1 else (today.year, today.month - 1)
+
+
+def billing_dir(data_dir: Path) -> Path:
+    return data_dir / "billing"
+
+
+def compute(
+    session: Session, year: int, month: int, settings: BillingSettings
+) -> tuple[MonthFacts, MonthBilling]:
+    facts = load_month(session, year, month)
+    return facts, prebill(year, month, facts.visits, facts.plans, settings.rounding_rules)
+
+
+# --- pre-billing files -----------------------------------------------------
+
+SUMMARY_HEADER = (
+    "mois",
+    "beneficiaire",
+    "financeur",
+    "plan",
+    "prestation",
+    "intervenant",
+    "categorie",
+    "interventions",
+    "minutes_retenues",
+    "heures_retenues",
+)
+DETAIL_HEADER = (
+    "mois",
+    "intervention",
+    "beneficiaire",
+    "intervenant",
+    "financeur",
+    "plan",
+    "categorie",
+    "code_ajustement",
+    "horodatage_debut",
+    "horodatage_fin",
+    "enregistre_debut",
+    "enregistre_fin",
+    "retenu_debut",
+    "retenu_fin",
+    "minutes_retenues",
+)
+
+
+def write_prebilling(facts: MonthFacts, billing: MonthBilling, folder: Path) -> tuple[Path, Path]:
+    """Write the summary (by beneficiary, funder, worker) and the per-share detail CSV."""
+    folder.mkdir(parents=True, exist_ok=True)
+    label = f"{billing.year:04d}-{billing.month:02d}"
+    refs = {p.plan_id: p.reference for p in facts.plans}
+    summary = folder / f"prebilling-{label}.csv"
+    with open(summary, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+        writer.writerow(SUMMARY_HEADER)
+        for line in billing.lines:
+            key = line.key
+            writer.writerow(
+                (
+                    label,
+                    facts.beneficiary_refs.get(key.beneficiary_id, key.beneficiary_id),
+                    key.funder_code,
+                    refs.get(key.plan_id, "") if key.plan_id else "",
+                    key.service_code,
+                    facts.worker_refs.get(key.worker_id, key.worker_id),
+                    key.category.value,
+                    line.visits,
+                    line.kept_minutes,
+                    f"{line.kept_minutes / 60:.2f}",
+                )
+            )
+    detail = folder / f"prebilling-{label}-detail.csv"
+    with open(detail, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+        writer.writerow(DETAIL_HEADER)
+        for vb in billing.visits:
+            visit = vb.visit
+            for share in vb.shares:
+                writer.writerow(
+                    (
+                        label,
+                        visit.visit_id,
+                        facts.beneficiary_refs.get(visit.beneficiary_id, visit.beneficiary_id),
+                        facts.worker_refs.get(visit.worker_id, visit.worker_id),
+                        share.plan.funder_code if share.plan else "",
+                        share.plan.reference if share.plan else "",
+                        share.category.value,
+                        visit.adjustment,
+                        local_iso(visit.clocked_start) if visit.clocked_start else "",
+                        local_iso(visit.clocked_end) if visit.clocked_end else "",
+                        local_iso(vb.recorded.start),
+                        local_iso(vb.recorded.end),
+                        local_iso(share.kept.start),
+                        local_iso(share.kept.end),
+                        share.minutes,
+                    )
+                )
+    return summary, detail
+
+
+# --- teletransmission ------------------------------------------------------
+
+
+def departement_funders(facts: MonthFacts, only: str | None = None) -> list[str]:
+    codes = sorted(c for c, f in facts.funders.items() if FunderKind(f.kind).is_departement)
+    if only is None:
+        return codes
+    if only not in facts.funders:
+        raise BillingError(f"financeur inconnu : {only}")
+    if only not in codes:
+        raise BillingError(f"{only} n'est pas un financeur départemental (APA, ASL, PCH)")
+    return [only]
+
+
+def delivery_files(
+    facts: MonthFacts,
+    billing: MonthBilling,
+    settings: BillingSettings,
+    issued: datetime,
+    only_funder: str | None = None,
+) -> list[DeliveryFile]:
+    """The validated DELIVERY files of the month; a funder with no intervention gets none."""
+    files = []
+    for code in departement_funders(facts, only_funder):
+        built = build_delivery(
+            billing,
+            facts.funders[code],
+            settings.provider,
+            facts.beneficiaries,
+            facts.workers,
+            issued,
+        )
+        if built.interventions:
+            files.append(built)
+    return files
+
+
+@dataclass(frozen=True)
+class SentFile:
+    path: Path
+    funder: str
+    interventions: int
+    minutes: int
+
+
+def send_month(
+    session_factory: sessionmaker[Session],
+    data_dir: Path,
+    settings: BillingSettings,
+    channel: Channel,
+    year: int,
+    month: int,
+    *,
+    only_funder: str | None = None,
+    triggered_by: str = "scheduler",
+    issued: datetime | None = None,
+) -> JobResult:
+    """Compute the month, write the pre-billing, then validate and send one file per funder.
+
+    Every file is built and validated before the first one leaves: a file
+    that breaks the schema stops the run with nothing sent.
+    """
+    issued = issued or utc_now()
+    label = f"{year:04d}-{month:02d}"
+    with session_factory() as session:
+        facts, billing = compute(session, year, month, settings)
+        summary, detail = write_prebilling(facts, billing, billing_dir(data_dir) / "prebilling")
+        try:
+            files = delivery_files(facts, billing, settings, issued, only_funder)
+        except SchemaError as exc:
+            logger.error("télétransmission %s refusée avant envoi : %s", label, exc)
+            return JobResult(
+                RunStatus.FAILED,
+                counts={"files": 0},
+                files=(summary, detail),
+                message=f"Aucun fichier envoyé pour {label} : {exc}",
+            )
+        folder = billing_dir(data_dir) / "sent" / label
+        folder.mkdir(parents=True, exist_ok=True)
+        sent: list[SentFile] = []
+        for built in files:
+            path = folder / built.name
+            path.write_bytes(built.content)
+            channel.put(path, built.name)
+            sent.append(SentFile(path, built.funder.code, len(built.interventions), built.minutes))
+            audit(
+                session,
+                triggered_by if triggered_by != "scheduler" else ACTOR,
+                "billing.delivery.sent",
+                "delivery_file",
+                built.name,
+                month=label,
+                funder=built.funder.code,
+                interventions=len(built.interventions),
+                minutes=built.minutes,
+                sha256=built.sha256,
+            )
+            logger.info(
+                "ESPPADOM %s %s : %d interventions, %d min",
+                label,
+                built.funder.code,
+                len(built.interventions),
+                built.minutes,
+            )
+        session.commit()
+    parts = [
+        f"{s.funder} : {s.interventions} interventions, {_hours(s.minutes)} ({s.path.name})"
+        for s in sent
+    ]
+    message = (
+        f"Télétransmission {label} envoyée — " + " ; ".join(parts)
+        if sent
+        else f"Télétransmission {label} : aucune intervention à transmettre"
+    )
+    if billing.unbillable:
+        message += f". {len(billing.unbillable)} interventions incomplètes non facturées"
+    return JobResult(
+        RunStatus.SUCCESS,
+        counts={
+            "files": len(sent),
+            "interventions": sum(s.interventions for s in sent),
+            "minutes": sum(s.minutes for s in sent),
+            "unbillable": len(billing.unbillable),
+        },
+        files=(*(s.path for s in sent), summary, detail),
+        message=message,
+    )
+
+
+def _hours(minutes: int) -> str:
+    return f"{minutes // 60} h {minutes % 60:02d}"
+
+
+def read_acks(data_dir: Path, channel: Channel) -> JobResult:
+    """Fetch new acknowledgements, match them to the files sent, keep them next to each file."""
+    sent = {
+        p.name: p
+        for p in (billing_dir(data_dir) / "sent").glob("*/*.xml")
+        if not p.name.endswith(ACK_SUFFIX)
+    }
+    counts = {"accepted": 0, "partial": 0, "rejected": 0, "rejected_interventions": 0, "errors": 0}
+    notes: list[str] = []
+    files: list[Path] = []
+    for name in channel.list_acks():
+        if not name.endswith(ACK_SUFFIX):
+            continue
+        delivery_name = name.removesuffix(ACK_SUFFIX) + ".xml"
+        target = sent.get(delivery_name)
+        if target is None:
+            counts["errors"] += 1
+            notes.append(f"{name} : accusé d'un fichier inconnu")
+            continue
+        stored = target.with_name(name)
+        if stored.exists():
+            continue
+        data = channel.get_ack(name)
+        try:
+            ack = parse_ack(data)
+        except AckError as exc:
+            counts["errors"] += 1
+            notes.append(f"{name} : {exc}")
+            continue
+        if ack.file != delivery_name or ack.sha256 != sha256(target.read_bytes()).hexdigest():
+            counts["errors"] += 1
+            notes.append(
+                f"{name} : l'accusé ne correspond pas au fichier envoyé (nom ou empreinte)"
+            )
+            continue
+        stored.write_bytes(data)
+        files.append(stored)
+        received = to_paris(ack.received_at).strftime("%d/%m/%Y %H:%M")
+        if ack.status is AckStatus.ACCEPTED:
+            counts["accepted"] += 1
+            notes.append(f"{delivery_name} : accepté le {received}")
+            continue
+        counts["partial" if ack.status is AckStatus.PARTIAL else "rejected"] += 1
+        counts["rejected_interventions"] += len(ack.rejections)
+        details = ", ".join(
+            f"intervention {r.visit_id or r.transaction_id} ({r.code} : {r.reason})"
+            for r in ack.rejections[:20]
+        )
+        more = len(ack.rejections) - 20
+        notes.append(
+            f"{delivery_name} : {'rejeté' if ack.status is AckStatus.REJECTED else 'rejet partiel'}"
+            f" le {received} — {details}{f' et {more} autres' if more > 0 else ''}"
+        )
+    problems = counts["partial"] + counts["rejected"] + counts["errors"]
+    return JobResult(
+        RunStatus.PARTIAL if problems else RunStatus.SUCCESS,
+        counts=counts,
+        files=tuple(files),
+        message=" ; ".join(notes) if notes else "Aucun nouvel accusé de réception",
+    )

@@ -1,0 +1,48 @@
+"""Billing settings: who we are for the Département, and each funder's rounding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from billing_export.esppadom import Provider
+from billing_export.prebilling import Rounding, parse_rounding_rules
+from config.settings import load_section
+
+
+@dataclass(frozen=True)
+class BillingSettings:
+    #: The service's teletransmission identifier given by the Département (often its FINESS).
+    provider_id: str = "750000000"
+    provider_name: str = "Paris Domicile"
+    provider_siret: str = "00000000000000"
+    provider_address: str = "1 place de l'Hôtel de Ville"
+    provider_postcode: str = "75004"
+    provider_city: str = "Paris"
+    #: Per funder code: "APA75=15/nearest/5, PCH75=30/up" (step/mode[/tolerance]).
+    #: Funders not listed are kept to the minute (seconds dropped).
+    rounding: str = ""
+    #: Remote folder (under the transport's root) where DELIVERY files are put.
+    remote_outbox: str = "esppadom/depot"
+    #: Remote folder where the Département puts its acknowledgements.
+    remote_acks: str = "esppadom/retours"
+
+    @property
+    def provider(self) -> Provider:
+        return Provider(
+            teletransmission_id=self.provider_id,
+            name=self.provider_name,
+            siret=self.provider_siret,
+            address=self.provider_address,
+            postcode=self.provider_postcode,
+            city=self.provider_city,
+        )
+
+    @property
+    def rounding_rules(self) -> dict[str, Rounding]:
+        return parse_rounding_rules(self.rounding)
+
+
+def load() -> BillingSettings:
+    settings = load_section(BillingSettings, "billing")
+    settings.rounding_rules  # noqa: B018 - fail at start on a bad rule, not at month end
+    return settings
