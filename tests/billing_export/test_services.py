@@ -1,0 +1,210 @@
+"""A month from the ledger: pre-billing, the DELIVERY files, sending and acknowledgements."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from billing_export import services
+from billing_export.ack import AckStatus, Rejection, ack_name, write_ack
+from billing_export.esppadom import read_delivery
+from billing_export.outbox import LocalOutbox
+from billing_export.prebilling import Category
+from billing_export.settings import BillingSettings
+from config.jobs import RunStatus
+from ledger.models import Beneficiary
+from tests.billing_export.conftest import October
+
+ISSUED = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)
+
+
+def outbox(tmp_path: Path) -> LocalOutbox:
+    return LocalOutbox(tmp_path / "remote", "depot", "retours")
+
+
+def test_prebilling_of_october(
+    session: Session, october: October, settings: BillingSettings
+) -> None:
+    facts, billing = services.compute(session, 2026, 10, settings)
+    org = october.org
+    by_ben: dict[tuple[int, str, Category], int] = defaultdict(int)
+    for line in billing.lines:
+        by_ben[(line.key.beneficiary_id, line.key.funder_code, line.key.category)] += (
+            line.kept_minutes
+        )
+    a1, a2, b1 = org.ben_a1.id, org.ben_a2.id, org.ben_b1.id
+    cnav = next(p.funder_code for p in facts.plans if p.funder_kind == "CAISSE")
+    assert {k: v for k, v in by_ben.items() if k[0] in (a1, a2, b1)} == {
+        (a1, cnav, Category.WITHIN): 90,
+        (a1, october.apa_code, Category.WITHIN): 75 + 60,
+        (a2, october.apa_code, Category.WITHIN): 120,
+        (a2, october.pch_code, Category.WITHIN): 30 + 60,
+        (b1, october.pch_code, Category.WITHIN): 120,
+    }
+    codes = {vb.visit.visit_id: vb.visit.adjustment for vb in billing.visits}
+    assert codes[october.corrected] == "COD"
+    assert codes[october.manual] == "CRE"
+    assert codes[october.dst] == "HOR"
+    assert october.deleted not in codes
+    # The timestamped and the kept periods side by side: the corrected visit keeps its clock-out.
+    corrected = next(vb for vb in billing.visits if vb.visit.visit_id == october.corrected)
+    assert corrected.visit.clocked is not None
+    assert corrected.visit.clocked.minutes == 40 and corrected.kept.minutes == 60
+
+
+def test_send_writes_one_valid_file_per_departement_funder(
+    session_factory: sessionmaker[Session],
+    session: Session,
+    october: October,
+    settings: BillingSettings,
+    tmp_path: Path,
+) -> None:
+    channel = outbox(tmp_path)
+    result = services.send_month(
+        session_factory, tmp_path, settings, channel, 2026, 10, issued=ISSUED
+    )
+    assert result.status is RunStatus.SUCCESS, result.message
+    sent = sorted(channel.outbox.iterdir())
+    assert [p.name.split("-")[3] for p in sent] == sorted([october.apa_code, october.pch_code])
+    minutes = {}
+    for path in sent:
+        interventions = read_delivery(path.read_bytes())  # schema-validated on the way in
+        for item in interventions:
+            assert round(item.quantity * 60) == item.kept.minutes
+        minutes[path.name.split("-")[3]] = sum(i.kept.minutes for i in interventions)
+        lonely = october.mutual_only_ref.encode()
+        assert b">" + lonely + b"<" not in path.read_bytes()
+    assert minutes == {october.apa_code: 75 + 60 + 120, october.pch_code: 30 + 60 + 120}
+    assert result.counts["files"] == 2 and result.counts["minutes"] == 465
+    # Kept locally next to the pre-billing, listed for the run journal.
+    assert {p.name for p in result.files} >= {p.name for p in sent} | {"prebilling-2026-10.csv"}
+
+
+def test_a_file_that_breaks_the_schema_is_not_sent(
+    session_factory: sessionmaker[Session],
+    session: Session,
+    october: October,
+    settings: BillingSettings,
+    tmp_path: Path,
+) -> None:
+    ben = session.get_one(Beneficiary, october.org.ben_b1.id)
+    ben.postcode = "PARIS"
+    session.commit()
+    channel = outbox(tmp_path)
+    result = services.send_month(
+        session_factory, tmp_path, settings, channel, 2026, 10, issued=ISSUED
+    )
+    assert result.status is RunStatus.FAILED
+    assert "PostcodeCode" in result.message
+    assert not channel.outbox.exists() or not list(channel.outbox.iterdir())
+
+
+def test_acknowledgements_are_read_back_once(
+    session_factory: sessionmaker[Session],
+    october: October,
+    settings: BillingSettings,
+    tmp_path: Path,
+) -> None:
+    channel = outbox(tmp_path)
+    services.send_month(session_factory, tmp_path, settings, channel, 2026, 10, issued=ISSUED)
+    apa_file, pch_file = sorted(
+        channel.outbox.iterdir(), key=lambda p: p.name.split("-")[3] != october.apa_code
+    )
+    channel.acks.mkdir(parents=True)
+    write_ack(
+        channel.acks / ack_name(apa_file.name),
+        file=apa_file.name,
+        sha256=hashlib.sha256(apa_file.read_bytes()).hexdigest(),
+        status=AckStatus.ACCEPTED,
+        received_at=datetime(2026, 11, 2, 9, 0, tzinfo=UTC),
+    )
+    transaction = f"I20261102060000-{october.dst}-1"
+    write_ack(
+        channel.acks / ack_name(pch_file.name),
+        file=pch_file.name,
+        sha256=hashlib.sha256(pch_file.read_bytes()).hexdigest(),
+        status=AckStatus.PARTIAL,
+        received_at=datetime(2026, 11, 2, 9, 5, tzinfo=UTC),
+        rejections=(Rejection(transaction, "PLAN_INCONNU", "Plan d'aide inconnu"),),
+    )
+    (channel.acks / "ESPPADOM-DELIVERY-other.ack.xml").write_bytes(b"<nope/>")
+
+    result = services.read_acks(tmp_path, channel)
+    assert result.status is RunStatus.PARTIAL
+    assert result.counts == {
+        "accepted": 1,
+        "partial": 1,
+        "rejected": 0,
+        "rejected_interventions": 1,
+        "errors": 1,
+    }
+    assert f"intervention {october.dst} (PLAN_INCONNU : Plan d'aide inconnu)" in result.message
+    assert "accepté le 02/11/2026 10:00" in result.message
+    assert {p.name for p in result.files} == {ack_name(apa_file.name), ack_name(pch_file.name)}
+    again = services.read_acks(tmp_path, channel)
+    assert again.counts["accepted"] == 0 and again.counts["partial"] == 0
+
+
+def test_an_acknowledgement_of_another_content_is_refused(
+    session_factory: sessionmaker[Session],
+    october: October,
+    settings: BillingSettings,
+    tmp_path: Path,
+) -> None:
+    channel = outbox(tmp_path)
+    services.send_month(session_factory, tmp_path, settings, channel, 2026, 10, issued=ISSUED)
+    sent = next(iter(channel.outbox.iterdir()))
+    channel.acks.mkdir(parents=True)
+    write_ack(
+        channel.acks / ack_name(sent.name),
+        file=sent.name,
+        sha256="0" * 64,
+        status=AckStatus.ACCEPTED,
+        received_at=datetime(2026, 11, 2, 9, 0, tzinfo=UTC),
+    )
+    result = services.read_acks(tmp_path, channel)
+    assert result.counts["errors"] == 1 and result.counts["accepted"] == 0
+    assert "empreinte" in result.message
+
+
+def test_resend_one_funder_on_demand(
+    session_factory: sessionmaker[Session],
+    october: October,
+    settings: BillingSettings,
+    tmp_path: Path,
+) -> None:
+    channel = outbox(tmp_path)
+    services.send_month(session_factory, tmp_path, settings, channel, 2026, 10, issued=ISSUED)
+    later = datetime(2026, 11, 5, 8, 0, tzinfo=UTC)
+    again = services.send_month(
+        session_factory,
+        tmp_path,
+        settings,
+        channel,
+        2026,
+        10,
+        only_funder=october.apa_code,
+        issued=later,
+    )
+    assert again.status is RunStatus.SUCCESS and again.counts["files"] == 1
+    names = sorted(p.name for p in channel.outbox.iterdir())
+    assert len(names) == 3
+    assert sum(october.apa_code in n for n in names) == 2
+
+
+def test_a_non_departement_funder_cannot_be_sent(
+    session_factory: sessionmaker[Session],
+    session: Session,
+    october: October,
+    settings: BillingSettings,
+    tmp_path: Path,
+) -> None:
+    facts, _billing = services.compute(session, 2026, 10, settings)
+    cnav = next(p.funder_code for p in facts.plans if p.funder_kind == "CAISSE")
+    with pytest.raises(services.BillingError, match="départemental"):
+        services.departement_funders(facts, cnav)
