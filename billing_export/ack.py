@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from billing_export.esppadom import SCHEMA_DIR, safe_parser
+from billing_export.esppadom import SCHEMA_DIR, SchemaError, parse_untrusted, safe_parser
 
 ACK_SCHEMA_FILE = SCHEMA_DIR / "esppadom-ack-1.xsd"
 ACK_SUFFIX = ".ack.xml"
@@ -64,9 +64,9 @@ def parse_ack(data: bytes) -> Ack:
     if _schema is None:
         _schema = etree.XMLSchema(etree.parse(str(ACK_SCHEMA_FILE), safe_parser()))
     try:
-        root = etree.fromstring(data, safe_parser())
-    except etree.XMLSyntaxError as exc:
-        raise AckError(f"accusé de réception illisible : {exc}") from None
+        root = parse_untrusted(data).getroot()
+    except SchemaError as exc:
+        raise AckError(f"accusé de réception : {exc}") from None
     if not _schema.validate(root):
         first = _schema.error_log[0]  # type: ignore[index]
         raise AckError(f"accusé de réception non conforme, ligne {first.line} : {first.message}")

@@ -62,17 +62,25 @@ def schema() -> etree.XMLSchema:
 def validate(document: etree._ElementTree | etree._Element) -> None:
     xsd = schema()
     if not xsd.validate(document):
-        errors = "; ".join(
-            f"ligne {e.line} : {e.message}" for e in xsd.error_log.filter_from_errors()[:5]
-        )
+        log: Any = xsd.error_log
+        errors = "; ".join(f"ligne {e.line} : {e.message}" for e in list(log)[:5])
         raise SchemaError(f"fichier ESPPADOM non conforme au schéma : {errors}")
 
 
-def validate_bytes(data: bytes) -> etree._ElementTree:
+def parse_untrusted(data: bytes) -> etree._ElementTree:
+    """Parse bytes from outside; a document type declaration (entities) is refused outright."""
     try:
-        tree = etree.ElementTree(etree.fromstring(data, safe_parser()))
+        root = etree.fromstring(data, safe_parser())
     except etree.XMLSyntaxError as exc:
-        raise SchemaError(f"fichier ESPPADOM illisible : {exc}") from None
+        raise SchemaError(f"fichier XML illisible : {exc}") from None
+    tree = root.getroottree()
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise SchemaError("fichier XML refusé : déclaration DOCTYPE interdite")
+    return tree
+
+
+def validate_bytes(data: bytes) -> etree._ElementTree:
+    tree = parse_untrusted(data)
     validate(tree)
     return tree
 
