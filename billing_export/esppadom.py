@@ -74,7 +74,8 @@ def parse_untrusted(data: bytes) -> etree._ElementTree:
     except etree.XMLSyntaxError as exc:
         raise SchemaError(f"fichier XML illisible : {exc}") from None
     tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    info: Any = tree.docinfo
+    if info.doctype or info.internalDTD is not None:
         raise SchemaError("fichier XML refusé : déclaration DOCTYPE interdite")
     return tree
 

@@ -1,0 +1,84 @@
+"""The service-done file, the pre-billing and the teletransmission agree to the minute.
+
+Until the flows package's monthly service-done export exists, ``service_done``
+computes what that file carries from the ledger tables directly (one line per
+visit of the month that is neither deleted nor incomplete: start, end, length
+in minutes with seconds dropped), without the billing adapter.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing_export import services
+from billing_export.esppadom import read_delivery
+from billing_export.settings import BillingSettings
+from ledger.demo import load_demo
+from ledger.models import Visit, VisitStatus
+from ledger.timeutil import as_utc
+
+
+def service_done(session: Session, year: int, month: int) -> dict[int, int]:
+    first = date(year, month, 1)
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    rows = session.execute(
+        select(Visit.id, Visit.started_at, Visit.ended_at).where(
+            Visit.service_date >= first,
+            Visit.service_date < following,
+            Visit.status != VisitStatus.DELETED,
+            Visit.started_at.is_not(None),
+            Visit.ended_at.is_not(None),
+        )
+    ).all()
+    out = {}
+    for vid, start, end in rows:
+        start_min = as_utc(start).replace(second=0, microsecond=0)
+        end_min = as_utc(end).replace(second=0, microsecond=0)
+        out[vid] = int((end_min - start_min).total_seconds() // 60)
+    return out
+
+
+def test_demo_month_agrees_to_the_minute(session: Session, settings: BillingSettings) -> None:
+    load_demo(
+        session,
+        seed=11,
+        workers=20,
+        beneficiaries=150,
+        days=31,
+        now=datetime(2026, 10, 31, 21, 0, tzinfo=UTC),
+    )
+    session.commit()
+    done = service_done(session, 2026, 10)
+    facts, billing = services.compute(session, 2026, 10, settings)
+    assert len(done) > 500
+
+    # Pre-billing: every visit of the service-done file, with the same minutes, split or not.
+    prebilled = {vb.visit.visit_id: sum(s.minutes for s in vb.shares) for vb in billing.visits}
+    assert prebilled == done
+    assert sum(line.kept_minutes for line in billing.lines) == sum(done.values())
+
+    # Teletransmission: per funder and per visit, what the pre-billing gave that funder.
+    expected: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for vb in billing.visits:
+        for share in vb.shares:
+            if share.plan is not None and share.plan.departement:
+                expected[share.plan.funder_code][vb.visit.visit_id] += share.minutes
+    files = services.delivery_files(facts, billing, settings, datetime(2026, 11, 2, 5, tzinfo=UTC))
+    assert {f.funder.code for f in files} == set(expected)
+    kinds = {facts.funders[f.funder.code].kind for f in files}
+    assert kinds <= {"APA", "ASL_PA", "ASL_PH", "PCH"} and "APA" in kinds
+    for built in files:
+        sent: dict[int, int] = defaultdict(int)
+        for item in read_delivery(built.content):
+            visit_id = int(item.transaction_id.split("-")[1])
+            assert round(item.quantity * 60) == item.kept.minutes
+            sent[visit_id] += item.kept.minutes
+        assert sent == expected[built.funder.code]
+    # Nothing sent for a visit outside the Département's plans, nothing sent twice.
+    departement_total = sum(sum(v.values()) for v in expected.values())
+    assert sum(f.minutes for f in files) == departement_total
+    assert departement_total < sum(done.values())

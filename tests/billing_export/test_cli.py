@@ -1,0 +1,70 @@
+"""``telegestion billing`` on the demo organisation, as a user runs it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from billing_export.ack import AckStatus, ack_name, write_ack
+from billing_export.services import previous_month
+from ledger.timeutil import paris_date, utc_now
+
+
+def telegestion(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TELEGESTION_CORE_DATA_DIR": str(data_dir)}
+    env.pop("TELEGESTION_CORE_DATABASE_URL", None)
+    env["TELEGESTION_BILLING_PROVIDER_SIRET"] = "12345678900011"
+    return subprocess.run(
+        [sys.executable, "-m", "config.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def test_demo_month_prebilling_send_and_acknowledgement(tmp_path: Path) -> None:
+    demo = telegestion(
+        "demo", "--workers", "15", "--beneficiaries", "80", "--days", "45", data_dir=tmp_path
+    )
+    assert demo.returncode == 0, demo.stderr
+    year, month = previous_month(paris_date(utc_now()))
+    label = f"{year:04d}-{month:02d}"
+
+    pre = telegestion("billing", "prebilling", "--month", label, data_dir=tmp_path)
+    assert pre.returncode == 0, pre.stderr
+    assert f"Pré-facturation {label}" in pre.stdout and "APA75" in pre.stdout
+    summary = tmp_path / "billing" / "prebilling" / f"prebilling-{label}.csv"
+    header = summary.read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("mois;beneficiaire;financeur;plan")
+
+    sent = telegestion("billing", "send", "--month", label, data_dir=tmp_path)
+    assert sent.returncode == 0, sent.stderr
+    assert f"Télétransmission {label} envoyée" in sent.stdout
+    outbox = tmp_path / "billing" / "remote" / "esppadom" / "depot"
+    files = sorted(outbox.glob("ESPPADOM-DELIVERY-*.xml"))
+    assert files and all("-APA75-" in f.name or "75-" in f.name for f in files)
+
+    acks = outbox.parent / "retours"
+    acks.mkdir(parents=True)
+    for path in files:
+        write_ack(
+            acks / ack_name(path.name),
+            file=path.name,
+            sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+            status=AckStatus.ACCEPTED,
+            received_at=datetime.now(UTC).replace(microsecond=0),
+        )
+    read = telegestion("billing", "acks", data_dir=tmp_path)
+    assert read.returncode == 0, read.stderr
+    assert f"accepted: {len(files)}" in read.stdout
+
+    bad = telegestion("billing", "send", "--month", "2026-13", data_dir=tmp_path)
+    assert bad.returncode == 1 and "mois invalide" in bad.stdout
+    wrong = telegestion("billing", "send", "--month", label, "--funder", "CNAV", data_dir=tmp_path)
+    assert wrong.returncode == 1 and "départemental" in wrong.stdout
