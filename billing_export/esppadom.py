@@ -12,11 +12,12 @@ Field by field: docs/flows/esppadom-delivery.md.
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lxml import etree
 
@@ -286,33 +287,66 @@ def _despatch_advice(
     _sub(product, QDT, "Name", share.plan.service_code)
 
 
-def build_delivery(
+#: Despatch advices validated and serialised together; bounds memory on large months.
+CHUNK = 2000
+
+
+def _new_root() -> etree._Element:
+    return etree.Element(f"{{{NS}}}delivery", {"versionID": VERSION}, nsmap=NSMAP)  # type: ignore[arg-type]
+
+
+def _header_and_footer() -> tuple[bytes, bytes]:
+    root = _new_root()
+    etree.SubElement(root, f"{{{NS}}}CrossIndustryDespatchAdvice")
+    text = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    head, _sep, _rest = text.partition(b"\n  <ns:CrossIndustryDespatchAdvice")
+    return head + b"\n", b"</ns:delivery>\n"
+
+
+def write_delivery(
+    out: BinaryIO,
     month_billing: MonthBilling,
     funder: FunderInfo,
     provider: Provider,
     beneficiaries: dict[int, BeneficiaryInfo],
     workers: dict[int, WorkerInfo],
     issued: datetime,
-) -> DeliveryFile:
-    """The validated DELIVERY file of one Département funder for the month.
+    chunk: int = CHUNK,
+) -> tuple[tuple[int, int], ...]:
+    """Write the validated DELIVERY file of one Département funder for the month.
 
     Every share of the month whose plan belongs to this funder becomes one
     despatch advice (within or beyond the plan's maximum: the Département
     receives the service done and applies its own ceiling). Minutes outside
     any plan are never sent to a funder.
+
+    Advices are built, validated against the schema and serialised ``chunk``
+    at a time under the same root, so the output is byte for byte the pretty
+    print of the whole document while memory stays bounded. Raises
+    ``SchemaError`` at the first chunk that breaks the schema: the caller
+    discards what was written. Returns (visit id, minutes) per advice.
     """
     issued_text = local_iso(issued)
     stamp = to_paris(issued).strftime("%Y%m%d%H%M%S")
-    root = etree.Element(f"{{{NS}}}delivery", {"versionID": VERSION}, nsmap=NSMAP)  # type: ignore[arg-type]
+    header, footer = _header_and_footer()
+    out.write(header)
     interventions: list[tuple[int, int]] = []
+    root = _new_root()
+    pending = 0
+
+    def flush() -> None:
+        validate(root)
+        body = etree.tostring(root, encoding="UTF-8", pretty_print=True)
+        start = body.index(b">\n") + 2
+        out.write(body[start : body.rindex(b"</ns:delivery>")])
+
     for billing in month_billing.visits:
         for index, share in enumerate(billing.shares):
             if share.plan is None or share.plan.funder_code != funder.code:
                 continue
-            transaction_id = f"I{stamp}-{billing.visit.visit_id}-{index + 1}"
             _despatch_advice(
                 root,
-                transaction_id,
+                f"I{stamp}-{billing.visit.visit_id}-{index + 1}",
                 issued_text,
                 provider,
                 funder,
@@ -322,11 +356,32 @@ def build_delivery(
                 workers[billing.visit.worker_id],
             )
             interventions.append((billing.visit.visit_id, share.minutes))
-    tree = etree.ElementTree(root)
-    validate(tree)
-    content = etree.tostring(tree, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+            pending += 1
+            if pending == chunk:
+                flush()
+                root, pending = _new_root(), 0
+    if pending:
+        flush()
+    out.write(footer)
+    return tuple(interventions)
+
+
+def build_delivery(
+    month_billing: MonthBilling,
+    funder: FunderInfo,
+    provider: Provider,
+    beneficiaries: dict[int, BeneficiaryInfo],
+    workers: dict[int, WorkerInfo],
+    issued: datetime,
+    chunk: int = CHUNK,
+) -> DeliveryFile:
+    """``write_delivery`` into memory (tests, small months)."""
+    buffer = io.BytesIO()
+    interventions = write_delivery(
+        buffer, month_billing, funder, provider, beneficiaries, workers, issued, chunk
+    )
     name = file_name(provider, funder, month_billing.year, month_billing.month, issued)
-    return DeliveryFile(funder, name, content, tuple(interventions))
+    return DeliveryFile(funder, name, buffer.getvalue(), interventions)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,14 +12,21 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from hashlib import sha256
+from hashlib import file_digest
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing_export.ack import ACK_SUFFIX, AckError, AckStatus, parse_ack
 from billing_export.adapter import MonthFacts, load_month
-from billing_export.esppadom import DeliveryFile, SchemaError, build_delivery, local_iso
+from billing_export.esppadom import (
+    DeliveryFile,
+    SchemaError,
+    build_delivery,
+    file_name,
+    local_iso,
+    write_delivery,
+)
 from billing_export.outbox import Channel
 from billing_export.prebilling import MonthBilling, prebill
 from billing_export.settings import BillingSettings
@@ -47,6 +54,11 @@ def parse_month(text: str) -> tuple[int, int]:
 
 def previous_month(today: date) -> tuple[int, int]:
     return (today.year - 1, 12) if today.month == 1 else (today.year, today.month - 1)
+
+
+def file_sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return file_digest(handle, "sha256").hexdigest()
 
 
 def billing_dir(data_dir: Path) -> Path:
@@ -185,11 +197,66 @@ def delivery_files(
 
 
 @dataclass(frozen=True)
-class SentFile:
+class WrittenFile:
     path: Path
     funder: str
     interventions: int
     minutes: int
+    sha256: str
+
+
+def write_files(
+    facts: MonthFacts,
+    billing: MonthBilling,
+    settings: BillingSettings,
+    issued: datetime,
+    folder: Path,
+    only_funder: str | None = None,
+) -> list[WrittenFile]:
+    """Write and validate every file of the month into ``folder``; all or nothing.
+
+    Each file is written under a ``.part`` name and renamed when complete; on
+    a schema error every file of this run is removed and ``SchemaError`` is
+    raised, so nothing of a broken month can be sent.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[WrittenFile] = []
+    partial: Path | None = None
+    try:
+        for code in departement_funders(facts, only_funder):
+            funder = facts.funders[code]
+            name = file_name(settings.provider, funder, billing.year, billing.month, issued)
+            partial = folder / (name + ".part")
+            with open(partial, "wb") as out:
+                interventions = write_delivery(
+                    out,
+                    billing,
+                    funder,
+                    settings.provider,
+                    facts.beneficiaries,
+                    facts.workers,
+                    issued,
+                )
+            if not interventions:
+                partial.unlink()
+                continue
+            path = partial.replace(folder / name)
+            written.append(
+                WrittenFile(
+                    path,
+                    code,
+                    len(interventions),
+                    sum(m for _v, m in interventions),
+                    file_sha256(path),
+                )
+            )
+    except SchemaError:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+        for item in written:
+            item.path.unlink(missing_ok=True)
+        raise
+    return written
 
 
 def send_month(
@@ -214,8 +281,9 @@ def send_month(
     with session_factory() as session:
         facts, billing = compute(session, year, month, settings)
         summary, detail = write_prebilling(facts, billing, billing_dir(data_dir) / "prebilling")
+        folder = billing_dir(data_dir) / "sent" / label
         try:
-            files = delivery_files(facts, billing, settings, issued, only_funder)
+            written = write_files(facts, billing, settings, issued, folder, only_funder)
         except SchemaError as exc:
             logger.error("télétransmission %s refusée avant envoi : %s", label, exc)
             return JobResult(
@@ -224,41 +292,35 @@ def send_month(
                 files=(summary, detail),
                 message=f"Aucun fichier envoyé pour {label} : {exc}",
             )
-        folder = billing_dir(data_dir) / "sent" / label
-        folder.mkdir(parents=True, exist_ok=True)
-        sent: list[SentFile] = []
-        for built in files:
-            path = folder / built.name
-            path.write_bytes(built.content)
-            channel.put(path, built.name)
-            sent.append(SentFile(path, built.funder.code, len(built.interventions), built.minutes))
+        for item in written:
+            channel.put(item.path, item.path.name)
             audit(
                 session,
                 triggered_by if triggered_by != "scheduler" else ACTOR,
                 "billing.delivery.sent",
                 "delivery_file",
-                built.name,
+                item.path.name,
                 month=label,
-                funder=built.funder.code,
-                interventions=len(built.interventions),
-                minutes=built.minutes,
-                sha256=built.sha256,
+                funder=item.funder,
+                interventions=item.interventions,
+                minutes=item.minutes,
+                sha256=item.sha256,
             )
             logger.info(
                 "ESPPADOM %s %s : %d interventions, %d min",
                 label,
-                built.funder.code,
-                len(built.interventions),
-                built.minutes,
+                item.funder,
+                item.interventions,
+                item.minutes,
             )
         session.commit()
     parts = [
         f"{s.funder} : {s.interventions} interventions, {_hours(s.minutes)} ({s.path.name})"
-        for s in sent
+        for s in written
     ]
     message = (
         f"Télétransmission {label} envoyée — " + " ; ".join(parts)
-        if sent
+        if written
         else f"Télétransmission {label} : aucune intervention à transmettre"
     )
     if billing.unbillable:
@@ -266,12 +328,12 @@ def send_month(
     return JobResult(
         RunStatus.SUCCESS,
         counts={
-            "files": len(sent),
-            "interventions": sum(s.interventions for s in sent),
-            "minutes": sum(s.minutes for s in sent),
+            "files": len(written),
+            "interventions": sum(s.interventions for s in written),
+            "minutes": sum(s.minutes for s in written),
             "unbillable": len(billing.unbillable),
         },
-        files=(*(s.path for s in sent), summary, detail),
+        files=(*(s.path for s in written), summary, detail),
         message=message,
     )
 
@@ -309,7 +371,7 @@ def read_acks(data_dir: Path, channel: Channel) -> JobResult:
             counts["errors"] += 1
             notes.append(f"{name} : {exc}")
             continue
-        if ack.file != delivery_name or ack.sha256 != sha256(target.read_bytes()).hexdigest():
+        if ack.file != delivery_name or ack.sha256 != file_sha256(target):
             counts["errors"] += 1
             notes.append(
                 f"{name} : l'accusé ne correspond pas au fichier envoyé (nom ou empreinte)"

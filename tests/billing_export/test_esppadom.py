@@ -24,7 +24,7 @@ from billing_export.esppadom import (
     safe_parser,
     validate_bytes,
 )
-from billing_export.prebilling import prebill
+from billing_export.prebilling import PlanFact, VisitFact, prebill
 from tests.billing_export.builders import plan, visit
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -42,7 +42,7 @@ PEOPLE = {
 WORKERS = {7: WorkerInfo("SAL00007", "Awa", "Diallo"), 8: WorkerInfo("SAL00008", "Luc", "Petit")}
 
 
-def golden_file() -> DeliveryFile:
+def golden_data() -> tuple[list[PlanFact], list[VisitFact]]:
     plans = [
         plan(ben=1, hours=2, plan_id=101),
         plan(
@@ -70,6 +70,11 @@ def golden_file() -> DeliveryFile:
         manual,
         departure_fixed,  # straddles the APA maximum: 15 min APA, the rest pension fund
     ]
+    return plans, visits
+
+
+def golden_file() -> DeliveryFile:
+    plans, visits = golden_data()
     billing = prebill(2026, 10, visits, plans)
     return build_delivery(billing, APA, PROVIDER, PEOPLE, WORKERS, ISSUED)
 
@@ -83,6 +88,15 @@ def test_golden_delivery_file() -> None:
     assert built.name == "ESPPADOM-DELIVERY-750012345-APA75-202610-20261102060000.xml"
     # Beneficiary by beneficiary, in time order; visit 4 only gets what is left of the 2 h.
     assert built.interventions == ((1, 60), (3, 45), (4, 15), (2, 120))
+
+
+def test_chunked_writing_gives_the_same_bytes() -> None:
+    whole = golden_file()
+    for chunk in (1, 2, 3):
+        plans, visits = golden_data()
+        billing = prebill(2026, 10, visits, plans)
+        again = build_delivery(billing, APA, PROVIDER, PEOPLE, WORKERS, ISSUED, chunk=chunk)
+        assert again.content == whole.content
 
 
 def test_golden_file_is_valid_and_reads_back() -> None:

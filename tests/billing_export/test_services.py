@@ -102,6 +102,8 @@ def test_a_file_that_breaks_the_schema_is_not_sent(
     assert result.status is RunStatus.FAILED
     assert "PostcodeCode" in result.message
     assert not channel.outbox.exists() or not list(channel.outbox.iterdir())
+    # The other funder's file, valid, was removed too: a month is sent whole or not at all.
+    assert not list((tmp_path / "billing" / "sent").glob("*/*"))
 
 
 def test_acknowledgements_are_read_back_once(
