@@ -1,0 +1,1 @@
+"""Signed monthly statements ("états mensuels du service fait") and their ten-year store."""

@@ -1,0 +1,192 @@
+"""``telegestion archive ...``: init-pki, run, verify, export, purge."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from archive import pipeline, store
+from archive.export import export_archive
+from archive.pki import TRIAL_LABEL, PkiError, init_pki, pki_paths
+from archive.settings import load as load_settings
+from archive.statement import StatementError
+from archive.verify import default_processes, verify_archive
+from config import settings as settings_module
+from config.database import migrate
+from ledger.db import make_engine, make_session_factory
+
+
+class _Progress:
+    """One line on stderr, rewritten in place: count, rate and time left."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.started = time.perf_counter()
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done < total and now - self.last < 0.5:
+            return
+        self.last = now
+        elapsed = now - self.started
+        rate = done / elapsed if elapsed else 0.0
+        left = (total - done) / rate if rate else 0.0
+        end = "\n" if done >= total else ""
+        print(
+            f"\r{self.label} : {done}/{total} ({rate:.1f}/s, reste {left:.0f} s)   ",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def parse_month(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d{4})-(\d{2})", text)
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise argparse.ArgumentTypeError(f"mois attendu au format AAAA-MM : {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _cmd_init_pki(args: argparse.Namespace) -> int:
+    core = settings_module.core()
+    paths = pki_paths(core.data_dir)
+    if paths.exists() and not args.force:
+        if args.if_missing:
+            return 0
+        print(f"La PKI d'essai existe déjà dans {paths.root} (--force pour la refaire).")
+        return 1
+    init_pki(core.data_dir, core.organisation_name)
+    print(f"PKI d'essai créée dans {paths.root} : {TRIAL_LABEL}.")
+    print("Autorité locale, cachet RSA-3072 et horodatage local : pour essai seulement.")
+    return 0
+
+
+def _session_factory():  # type: ignore[no-untyped-def]
+    core = settings_module.core()
+    migrate(core.effective_database_url)
+    return core, make_session_factory(make_engine(core.effective_database_url))
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    core, factory = _session_factory()
+    settings = load_settings()
+    year, month = args.month
+    try:
+        summary = pipeline.run_month(
+            factory,
+            core,
+            settings,
+            year,
+            month,
+            triggered_by=args.by,
+            beneficiary_ids=args.beneficiary or None,
+            progress=_Progress(f"États {year}-{month:02d}"),
+            processes=args.processes,
+        )
+    except (PkiError, StatementError) as exc:
+        print(f"Archivage impossible : {exc}", file=sys.stderr)
+        return 1
+    rate = summary.signed / summary.seconds if summary.seconds else 0.0
+    print(
+        f"{summary.statements} état(s) pour {year}-{month:02d} : {summary.signed} signé(s) "
+        f"dont {summary.new_versions} nouvelle(s) version(s), {summary.unchanged} inchangé(s), "
+        f"en {summary.seconds:.1f} s ({rate:.1f} états/s)."
+    )
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    core, factory = _session_factory()
+    settings = load_settings()
+    as_of = None
+    if args.as_of:
+        as_of = datetime.combine(args.as_of, datetime.min.time(), tzinfo=UTC)
+    started = time.perf_counter()
+    with factory() as session:
+        try:
+            report = verify_archive(
+                session,
+                settings,
+                core.data_dir,
+                as_of=as_of,
+                processes=args.processes or default_processes(),
+                progress=_Progress("Vérification"),
+            )
+        except PkiError as exc:
+            print(f"Vérification impossible : {exc}", file=sys.stderr)
+            return 2
+    for fault in report.faults:
+        print(fault)
+    seconds = time.perf_counter() - started
+    if report.ok:
+        print(
+            f"Archive intègre : {report.statements} état(s), {report.journal_entries} "
+            f"entrée(s) de journal vérifiés en {seconds:.1f} s."
+        )
+        return 0
+    print(f"{len(report.faults)} anomalie(s) trouvée(s) en {seconds:.1f} s.")
+    return 1
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    core, factory = _session_factory()
+    settings = load_settings()
+    with factory() as session:
+        result = export_archive(session, settings, core, args.directory)
+    print(
+        f"Export de {result.files} fichier(s) dans {args.directory} : "
+        f"bordereau SEDA 2.2 {result.manifest.name}, journal {result.journal.name}."
+    )
+    return 0
+
+
+def _cmd_purge(args: argparse.Namespace) -> int:
+    core, factory = _session_factory()
+    settings = load_settings()
+    with factory() as session:
+        purged = store.purge_expired(
+            session, retention_years=settings.retention_years, actor=args.by
+        )
+        session.commit()
+    store.delete_purged_files(store.FileStore.under(core.data_dir), purged)
+    print(f"{len(purged)} état(s) purgé(s) après {settings.retention_years} ans.")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser("archive", help="signed monthly statements and their archive")
+    sub = parser.add_subparsers(dest="archive_command", required=True)
+
+    cmd = sub.add_parser("init-pki", help="make the trial CA, seal certificate and local TSA")
+    cmd.add_argument("--if-missing", action="store_true", help="do nothing if it exists")
+    cmd.add_argument("--force", action="store_true", help="replace an existing trial PKI")
+    cmd.set_defaults(handler=_cmd_init_pki)
+
+    cmd = sub.add_parser("run", help="build, sign and store a month's statements")
+    cmd.add_argument("--month", type=parse_month, required=True, help="AAAA-MM")
+    cmd.add_argument("--processes", type=int, default=None, help="default: one per core")
+    cmd.add_argument("--beneficiary", type=int, action="append", help="only these ids")
+    cmd.add_argument("--by", default="cli", help="who triggered the run (journal)")
+    cmd.set_defaults(handler=_cmd_run)
+
+    cmd = sub.add_parser("verify", help="check every file, signature, timestamp and the journal")
+    cmd.add_argument("--as-of", type=date.fromisoformat, help="validate as of this date")
+    cmd.add_argument("--processes", type=int, default=0)
+    cmd.set_defaults(handler=_cmd_verify)
+
+    cmd = sub.add_parser("export", help="copy the archive with its journal and SEDA manifest")
+    cmd.add_argument("directory", type=Path)
+    cmd.set_defaults(handler=_cmd_export)
+
+    cmd = sub.add_parser("purge", help="delete files past the retention period (journaled)")
+    cmd.add_argument("--by", default="cli")
+    cmd.set_defaults(handler=_cmd_purge)
+
+
+logger = logging.getLogger(__name__)

@@ -1,0 +1,54 @@
+"""The archive's scheduled job: last month's statements, after the correction deadline."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+
+from archive import pipeline
+from archive.settings import ArchiveSettings
+from archive.settings import load as load_settings
+from config import settings as settings_module
+from config.jobs import JobContext, JobResult, RunStatus, ScheduledJob
+from ledger.timeutil import to_paris, utc_now
+
+
+def previous_month(today: date) -> tuple[int, int]:
+    return (today.year - 1, 12) if today.month == 1 else (today.year, today.month - 1)
+
+
+def run_monthly(ctx: JobContext) -> JobResult:
+    """Archive a month: ``params["month"]`` ("2026-10") or the one before today's."""
+    settings = load_settings()
+    core = settings_module.core()
+    core = dataclasses.replace(core, data_dir=ctx.data_dir)
+    if "month" in ctx.params:
+        year, month = (int(part) for part in str(ctx.params["month"]).split("-"))
+    else:
+        year, month = previous_month(to_paris(utc_now()).date())
+    summary = pipeline.run_month(
+        ctx.session_factory, core, settings, year, month, triggered_by=ctx.triggered_by
+    )
+    return JobResult(
+        RunStatus.SUCCESS,
+        counts={
+            "statements": summary.statements,
+            "signed": summary.signed,
+            "new_versions": summary.new_versions,
+            "unchanged": summary.unchanged,
+        },
+        message=f"{summary.signed} état(s) signé(s) pour {year}-{month:02d}",
+    )
+
+
+def jobs(settings: ArchiveSettings | None = None) -> list[ScheduledJob]:
+    settings = settings or load_settings()
+    return [
+        ScheduledJob(
+            name="archive.monthly_statements",
+            label="États mensuels signés du mois précédent",
+            # The day after the correction deadline, at night.
+            cron={"day": str(settings.correction_deadline_day + 1), "hour": "2", "minute": "30"},
+            run=run_monthly,
+        )
+    ]

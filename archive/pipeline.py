@@ -1,0 +1,213 @@
+"""The monthly run: build, seal and store every statement of a month on all cores.
+
+The parent process loads the month from the ledger, hands plain
+``StatementInput`` values to a process pool (one ``Sealer`` per worker, built
+once by the pool's initialiser), and records the results serially, because
+the journal is one hash chain. Workers write the signed files themselves
+(content-addressed, so a retried task rewrites nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive import journal, store
+from archive.figures import Organisation, StatementFigures, StatementInput, compute_figures
+from archive.loader import load_inputs
+from archive.settings import ArchiveSettings
+from archive.signing import Sealer
+from archive.statement import render_pdf, to_pdfa
+from config.settings import CoreSettings
+from ledger.timeutil import utc_now
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Task:
+    data: StatementInput
+    #: Figures digest of the latest archived version, if any.
+    previous_digest: str | None
+    previous_version: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    beneficiary_id: int
+    antenna_id: int
+    figures_digest: str
+    #: None when the figures equal the archived version's (nothing signed).
+    sha256: str | None
+    size: int
+    signed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    year: int
+    month: int
+    statements: int
+    signed: int
+    unchanged: int
+    new_versions: int
+    seconds: float
+
+
+def figures_digest(figures: StatementFigures) -> str:
+    """A digest of everything the statement shows (frozen dataclasses have a stable repr)."""
+    return hashlib.sha256(repr(figures).encode()).hexdigest()
+
+
+class Worker:
+    """Builds and seals statements in one process (its ``Sealer`` is reused)."""
+
+    def __init__(self, settings: ArchiveSettings, data_dir: Path) -> None:
+        self.sealer = Sealer(settings, data_dir)
+        self.files = store.FileStore.under(data_dir)
+
+    def run(self, task: Task) -> Outcome:
+        data = task.data
+        figures = compute_figures(data)
+        digest = figures_digest(figures)
+        ben = data.beneficiary
+        if digest == task.previous_digest:
+            return Outcome(ben.beneficiary_id, ben.antenna_id, digest, None, 0, None)
+        version = task.previous_version + 1
+        pdf = to_pdfa(render_pdf(data, figures, version=version))
+        signed = self.sealer.seal(pdf)
+        signed_at = utc_now()
+        sha = self.files.put(signed)
+        return Outcome(ben.beneficiary_id, ben.antenna_id, digest, sha, len(signed), signed_at)
+
+
+_worker: Worker | None = None
+
+
+def _init_worker(settings: ArchiveSettings, data_dir: Path) -> None:
+    global _worker
+    logging.getLogger("pyhanko").setLevel(logging.ERROR)
+    _worker = Worker(settings, data_dir)
+
+
+def _run_task(task: Task) -> Outcome:
+    assert _worker is not None
+    return _worker.run(task)
+
+
+def organisation(core: CoreSettings, settings: ArchiveSettings) -> Organisation:
+    return Organisation(
+        name=core.organisation_name,
+        address=settings.organisation_address,
+        siret=settings.organisation_siret,
+        phone=settings.organisation_phone,
+    )
+
+
+def process_count(settings: ArchiveSettings) -> int:
+    return settings.processes or os.cpu_count() or 1
+
+
+def _outcomes(
+    tasks: Sequence[Task], settings: ArchiveSettings, data_dir: Path, processes: int
+) -> Iterator[Outcome]:
+    if processes <= 1:
+        _init_worker(settings, data_dir)
+        for task in tasks:
+            yield _run_task(task)
+        return
+    with ProcessPoolExecutor(
+        max_workers=processes, initializer=_init_worker, initargs=(settings, data_dir)
+    ) as pool:
+        chunk = max(1, min(16, len(tasks) // (processes * 8) or 1))
+        yield from pool.map(_run_task, tasks, chunksize=chunk)
+
+
+def run_month(
+    session_factory: sessionmaker[Session],
+    core: CoreSettings,
+    settings: ArchiveSettings,
+    year: int,
+    month: int,
+    *,
+    triggered_by: str,
+    beneficiary_ids: Sequence[int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    processes: int | None = None,
+) -> RunSummary:
+    """Archive every statement of the month whose figures changed (or are new)."""
+    started = utc_now()
+    org = organisation(core, settings)
+    with session_factory() as session:
+        inputs = load_inputs(session, org, year, month, beneficiary_ids)
+        tasks = []
+        for data in inputs:
+            previous = store.latest_version(session, data.beneficiary.beneficiary_id, year, month)
+            tasks.append(
+                Task(
+                    data,
+                    previous.figures_digest if previous else None,
+                    previous.version if previous else 0,
+                )
+            )
+    count = processes if processes is not None else process_count(settings)
+    signed = unchanged = new_versions = 0
+    done = 0
+    batch: list[Outcome] = []
+
+    def flush(session: Session) -> None:
+        nonlocal signed, new_versions
+        for outcome in batch:
+            assert outcome.sha256 is not None and outcome.signed_at is not None
+            previous = store.latest_version(session, outcome.beneficiary_id, year, month)
+            store.record(
+                session,
+                beneficiary_id=outcome.beneficiary_id,
+                antenna_id=outcome.antenna_id,
+                year=year,
+                month=month,
+                sha256=outcome.sha256,
+                size=outcome.size,
+                figures_digest=outcome.figures_digest,
+                signed_at=outcome.signed_at,
+                triggered_by=triggered_by,
+                previous=previous,
+            )
+            signed += 1
+            new_versions += previous is not None
+        batch.clear()
+        session.commit()
+
+    with session_factory() as session:
+        sealer_for_seals: Sealer | None = None
+        for outcome in _outcomes(tasks, settings, core.data_dir, count):
+            done += 1
+            if outcome.sha256 is None:
+                unchanged += 1
+            else:
+                batch.append(outcome)
+            if len(batch) >= 200:
+                flush(session)
+                if journal.entries_since_seal(session) >= settings.seal_every:
+                    sealer_for_seals = sealer_for_seals or Sealer(settings, core.data_dir)
+                    journal.seal(session, sealer_for_seals.timestamper)
+                    session.commit()
+            if progress is not None:
+                progress(done, len(tasks))
+        flush(session)
+        if signed:
+            sealer_for_seals = sealer_for_seals or Sealer(settings, core.data_dir)
+            journal.seal(session, sealer_for_seals.timestamper)
+            session.commit()
+    seconds = (utc_now() - started).total_seconds()
+    summary = RunSummary(year, month, len(tasks), signed, unchanged, new_versions, seconds)
+    logger.info("archive run %s", asdict(summary))
+    return summary

@@ -1,0 +1,64 @@
+"""Archive settings: the ``[archive]`` section, and its secrets from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from config.settings import ENV_PREFIX, SettingsError, load_section
+
+PASSPHRASE_ENV = ENV_PREFIX + "ARCHIVE_PKCS12_PASSPHRASE"
+PASSPHRASE_FILE_ENV = ENV_PREFIX + "ARCHIVE_PKCS12_PASSPHRASE_FILE"
+
+
+@dataclass(frozen=True)
+class ArchiveSettings:
+    """Where the archive lives, which key signs and which authority timestamps."""
+
+    #: The organisation's PKCS#12 (key and certificate chain); empty means the
+    #: trial one made by ``telegestion archive init-pki`` under the data dir.
+    pkcs12_path: str = ""
+    #: RFC 3161 timestamp authority URL; empty means the trial local authority.
+    tsa_url: str = ""
+    #: Extra trust roots (PEM or DER files, comma separated) for a real PKI.
+    trust_roots: str = ""
+    #: Day of the month after which the previous month is archived (the
+    #: correction deadline); the monthly job runs on the next day at 02:30.
+    correction_deadline_day: int = 5
+    #: Processes used to build and sign statements (0 means one per core).
+    processes: int = 0
+    #: Journal entries between two timestamped seals.
+    seal_every: int = 500
+    #: Years a statement is kept before it may be purged.
+    retention_years: int = 10
+    organisation_address: str = "12 rue du Temple, 75004 Paris"
+    organisation_siret: str = "000 000 000 00000"
+    organisation_phone: str = "01 00 00 00 00"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.correction_deadline_day <= 27:
+            raise SettingsError(
+                "archive.correction_deadline_day: expected a day between 1 and 27, "
+                f"got {self.correction_deadline_day}"
+            )
+        if self.processes < 0:
+            raise SettingsError(f"archive.processes: expected 0 or more, got {self.processes}")
+        if self.seal_every < 1:
+            raise SettingsError(f"archive.seal_every: expected 1 or more, got {self.seal_every}")
+
+
+def load() -> ArchiveSettings:
+    return load_section(ArchiveSettings, "archive")
+
+
+def passphrase_from_env(default_file: Path | None = None) -> bytes | None:
+    """The PKCS#12 passphrase: from the environment, a file it names, or the trial file."""
+    if PASSPHRASE_ENV in os.environ:
+        return os.environ[PASSPHRASE_ENV].encode()
+    path = os.environ.get(PASSPHRASE_FILE_ENV)
+    if path:
+        return Path(path).read_bytes().strip()
+    if default_file is not None and default_file.exists():
+        return default_file.read_bytes().strip()
+    return None
