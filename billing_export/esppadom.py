@@ -11,18 +11,22 @@ Field by field: docs/flows/esppadom-delivery.md.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
 from billing_export.prebilling import MonthBilling, Period, Share, VisitBilling
 from ledger.timeutil import to_paris
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 SCHEMA_FILE = SCHEMA_DIR / "esppadom-delivery-1.4.xsd"
@@ -181,28 +185,8 @@ def _address(parent: etree._Element, line: str, postcode: str, city: str) -> Non
     _sub(address, PIE, "CountryID", "FR")
 
 
-def _despatch_advice(
-    root: etree._Element,
-    transaction_id: str,
-    issued: str,
-    provider: Provider,
-    funder: FunderInfo,
-    billing: VisitBilling,
-    share: Share,
-    beneficiary: BeneficiaryInfo,
-    worker: WorkerInfo,
-) -> None:
-    assert share.plan is not None
-    advice = _sub(root, NS, "CrossIndustryDespatchAdvice")
-    context = _sub(advice, NS, "CIDDHExchangedDocumentContext")
-    _sub(context, RAM, "VersionID", VERSION)
-    _sub(context, RAM, "SpecifiedTransactionID", transaction_id)
-    document = _sub(advice, NS, "CIDDHExchangedDocument")
-    _sub(document, RAM, "ID", transaction_id)
-    _sub(document, RAM, "IssueDateTime", issued)
-
-    transaction = _sub(advice, NS, "CIDDHSupplyChainTradeTransaction")
-    agreement = _sub(transaction, RAM, "ApplicableCIDDHSupplyChainTradeAgreement")
+def _agreement(funder: FunderInfo) -> etree._Element:
+    agreement = etree.Element(f"{{{RAM}}}ApplicableCIDDHSupplyChainTradeAgreement")
     issuer = _sub(
         _sub(agreement, RAM, "BuyerOrderReferencedCIReferencedDocument"), RAM, "IssuerCITradeParty"
     )
@@ -210,9 +194,11 @@ def _despatch_advice(
     _sub(issuer, PIE, "Name", funder.name)
     contract = _sub(agreement, RAM, "ContractReferencedCIReferencedDocument")
     _sub(contract, QDT, "GlobalID", CONTRACT_KIND, schemeAgencyName="token", schemeID="token")
+    return agreement
 
-    delivery = _sub(transaction, RAM, "ApplicableCIDDHSupplyChainTradeDelivery")
-    ship_to = _sub(delivery, RAM, "ShipToCITradeParty")
+
+def _ship_to(beneficiary: BeneficiaryInfo) -> etree._Element:
+    ship_to = etree.Element(f"{{{RAM}}}ShipToCITradeParty")
     _token_id(ship_to, PIE, beneficiary.external_id)
     _sub(ship_to, PIE, "Name", f"{beneficiary.first_name} {beneficiary.last_name}".strip())
     if beneficiary.first_name:
@@ -221,8 +207,11 @@ def _despatch_advice(
     if beneficiary.birth_date is not None:
         _sub(ship_to, PIE, "BirthDate", beneficiary.birth_date.isoformat())
     _address(ship_to, beneficiary.address, beneficiary.postcode, beneficiary.city)
+    return ship_to
 
-    ship_from = _sub(delivery, RAM, "ShipFromCITradeParty")
+
+def _ship_from(provider: Provider, worker: WorkerInfo) -> etree._Element:
+    ship_from = etree.Element(f"{{{RAM}}}ShipFromCITradeParty")
     _token_id(ship_from, PIE, provider.teletransmission_id)
     _sub(ship_from, PIE, "Name", provider.name)
     _sub(ship_from, PIE, "SIRET", provider.siret)
@@ -238,6 +227,64 @@ def _despatch_advice(
         listID="ESPPADOM_CONTACT_PRESTATAIRE",
     )
     _address(ship_from, provider.address, provider.postcode, provider.city)
+    return ship_from
+
+
+class _Parts:
+    """Sub-trees that repeat from one advice to the next, built once and copied."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        funder: FunderInfo,
+        beneficiaries: dict[int, BeneficiaryInfo],
+        workers: dict[int, WorkerInfo],
+    ) -> None:
+        self.provider = provider
+        self.beneficiaries = beneficiaries
+        self.workers = workers
+        self.agreement = _agreement(funder)
+        # Visits come beneficiary by beneficiary: keep only the current one.
+        self._ship_to: tuple[int, etree._Element] | None = None
+        self._ship_from: dict[int, etree._Element] = {}
+
+    def ship_to(self, beneficiary_id: int) -> etree._Element:
+        if self._ship_to is None or self._ship_to[0] != beneficiary_id:
+            self._ship_to = (beneficiary_id, _ship_to(self.beneficiaries[beneficiary_id]))
+        return copy.deepcopy(self._ship_to[1])
+
+    def ship_from(self, worker_id: int) -> etree._Element:
+        element = self._ship_from.get(worker_id)
+        if element is None:
+            element = self._ship_from[worker_id] = _ship_from(
+                self.provider, self.workers[worker_id]
+            )
+        return copy.deepcopy(element)
+
+
+def _despatch_advice(
+    root: etree._Element,
+    transaction_id: str,
+    issued: str,
+    parts: _Parts,
+    funder: FunderInfo,
+    billing: VisitBilling,
+    share: Share,
+) -> None:
+    assert share.plan is not None
+    advice = _sub(root, NS, "CrossIndustryDespatchAdvice")
+    context = _sub(advice, NS, "CIDDHExchangedDocumentContext")
+    _sub(context, RAM, "VersionID", VERSION)
+    _sub(context, RAM, "SpecifiedTransactionID", transaction_id)
+    document = _sub(advice, NS, "CIDDHExchangedDocument")
+    _sub(document, RAM, "ID", transaction_id)
+    _sub(document, RAM, "IssueDateTime", issued)
+
+    transaction = _sub(advice, NS, "CIDDHSupplyChainTradeTransaction")
+    transaction.append(copy.deepcopy(parts.agreement))
+    delivery = _sub(transaction, RAM, "ApplicableCIDDHSupplyChainTradeDelivery")
+    delivery.append(parts.ship_to(billing.visit.beneficiary_id))
+    delivery.append(parts.ship_from(billing.visit.worker_id))
 
     event = _sub(delivery, RAM, "ActualDespatchCISupplyChainEvent")
     _sub(
@@ -304,7 +351,7 @@ def _header_and_footer() -> tuple[bytes, bytes]:
 
 
 def write_delivery(
-    out: BinaryIO,
+    out: SupportsWrite[bytes],
     month_billing: MonthBilling,
     funder: FunderInfo,
     provider: Provider,
@@ -333,6 +380,7 @@ def write_delivery(
     interventions: list[tuple[int, int]] = []
     root = _new_root()
     pending = 0
+    parts = _Parts(provider, funder, beneficiaries, workers)
 
     def flush() -> None:
         validate(root)
@@ -348,12 +396,10 @@ def write_delivery(
                 root,
                 f"I{stamp}-{billing.visit.visit_id}-{index + 1}",
                 issued_text,
-                provider,
+                parts,
                 funder,
                 billing,
                 share,
-                beneficiaries[billing.visit.beneficiary_id],
-                workers[billing.visit.worker_id],
             )
             interventions.append((billing.visit.visit_id, share.minutes))
             pending += 1
