@@ -293,19 +293,22 @@ def send_month(
                 message=f"Aucun fichier envoyé pour {label} : {exc}",
             )
         for item in written:
-            channel.put(item.path, item.path.name)
+            # Journal first (a database error stops before anything leaves), then send.
             audit(
                 session,
                 triggered_by if triggered_by != "scheduler" else ACTOR,
                 "billing.delivery.sent",
                 "delivery_file",
-                item.path.name,
+                f"{label}/{item.funder}",
+                file=item.path.name,
                 month=label,
                 funder=item.funder,
                 interventions=item.interventions,
                 minutes=item.minutes,
                 sha256=item.sha256,
             )
+            session.flush()
+            channel.put(item.path, item.path.name)
             logger.info(
                 "ESPPADOM %s %s : %d interventions, %d min",
                 label,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing_export import services
@@ -17,7 +18,7 @@ from billing_export.outbox import LocalOutbox
 from billing_export.prebilling import Category
 from billing_export.settings import BillingSettings
 from config.jobs import RunStatus
-from ledger.models import Beneficiary
+from ledger.models import AuditEntry, Beneficiary
 from tests.billing_export.conftest import October
 
 ISSUED = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)
@@ -81,6 +82,10 @@ def test_send_writes_one_valid_file_per_departement_funder(
         assert b">" + lonely + b"<" not in path.read_bytes()
     assert minutes == {october.apa_code: 75 + 60 + 120, october.pch_code: 30 + 60 + 120}
     assert result.counts["files"] == 2 and result.counts["minutes"] == 465
+    journal = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "billing.delivery.sent")
+    ).all()
+    assert sorted(e.details["file"] for e in journal) == [p.name for p in sent]
     # Kept locally next to the pre-billing, listed for the run journal.
     assert {p.name for p in result.files} >= {p.name for p in sent} | {"prebilling-2026-10.csv"}
 
