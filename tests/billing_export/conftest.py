@@ -11,39 +11,25 @@ from sqlalchemy.orm import Session
 
 from billing_export.settings import BillingSettings
 from ledger.models import (
-    CallOutcome,
     FunderKind,
-    Identification,
     Visit,
 )
 from ledger.motives import Motive
 from ledger.pairing import Direction
-from ledger.service import CallRecord, correct_visit, enter_manual_visit, record_call
+from ledger.service import correct_visit, enter_manual_visit, record_call
 from ledger.timeutil import paris_to_utc
 from tests import factories
 from tests.factories import SmallOrg
+from tests.ledger.test_service import record
 
 _channels = count(1)
 
 
 def call(session: Session, worker_id: int, ben_id: int, at: datetime, direction: Direction) -> int:
+    channel = f"billing-{next(_channels)}"
     recorded = record_call(
         session,
-        CallRecord(
-            channel_id=f"billing-{next(_channels)}",
-            received_at=at - timedelta(seconds=1),
-            answered_at=at,
-            caller_raw=None,
-            ani_raw=None,
-            called_number="0800123456",
-            digits="1234",
-            code_completed_at=at + timedelta(seconds=5),
-            beneficiary_id=ben_id,
-            worker_id=worker_id,
-            identification=Identification.OK,
-            direction=direction,
-            outcome=CallOutcome.RECORDED,
-        ),
+        record(channel, at, worker_id=worker_id, beneficiary_id=ben_id, direction=direction),
     )
     assert recorded.visit_id is not None
     return recorded.visit_id

@@ -36,6 +36,7 @@ def service_done(session: Session, year: int, month: int) -> dict[int, int]:
     ).all()
     out = {}
     for vid, start, end in rows:
+        assert start is not None and end is not None
         start_min = as_utc(start).replace(second=0, microsecond=0)
         end_min = as_utc(end).replace(second=0, microsecond=0)
         out[vid] = int((end_min - start_min).total_seconds() // 60)

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from billing_export.ack import AckStatus, ack_name, write_ack
 from billing_export.services import previous_month
 from ledger.timeutil import paris_date, utc_now
-
-
-def telegestion(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TELEGESTION_CORE_DATA_DIR": str(data_dir)}
-    env.pop("TELEGESTION_CORE_DATABASE_URL", None)
-    env["TELEGESTION_BILLING_PROVIDER_SIRET"] = "12345678900011"
-    return subprocess.run(
-        [sys.executable, "-m", "config.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+from tests.config.test_cli import telegestion
 
 
 def test_demo_month_prebilling_send_and_acknowledgement(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import os
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -123,7 +124,8 @@ def _mutate(xpath: str, value: str) -> bytes:
         "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:8",
         "pie": "urn:un:unece:uncefact:data:standard:PersonInformationEntity:1",
     }
-    root.xpath(xpath, namespaces=ns)[0].text = value
+    found: Any = root.xpath(xpath, namespaces=ns)
+    found[0].text = value
     return etree.tostring(root)
 
 

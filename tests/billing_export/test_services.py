@@ -6,6 +6,7 @@ import hashlib
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from billing_export.esppadom import read_delivery
 from billing_export.outbox import LocalOutbox
 from billing_export.prebilling import Category
 from billing_export.settings import BillingSettings
-from config.jobs import RunStatus
+from config.jobs import JobResult, RunStatus
 from ledger.models import AuditEntry, Beneficiary
 from tests.billing_export.conftest import October
 
@@ -26,6 +27,17 @@ ISSUED = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)
 
 def outbox(tmp_path: Path) -> LocalOutbox:
     return LocalOutbox(tmp_path / "remote", "depot", "retours")
+
+
+def send(
+    factory: sessionmaker[Session],
+    tmp_path: Path,
+    settings: BillingSettings,
+    channel: LocalOutbox,
+    **kwargs: Any,
+) -> JobResult:
+    kwargs.setdefault("issued", ISSUED)
+    return services.send_month(factory, tmp_path, settings, channel, 2026, 10, **kwargs)
 
 
 def test_prebilling_of_october(
@@ -66,9 +78,7 @@ def test_send_writes_one_valid_file_per_departement_funder(
     tmp_path: Path,
 ) -> None:
     channel = outbox(tmp_path)
-    result = services.send_month(
-        session_factory, tmp_path, settings, channel, 2026, 10, issued=ISSUED
-    )
+    result = send(session_factory, tmp_path, settings, channel)
     assert result.status is RunStatus.SUCCESS, result.message
     sent = sorted(channel.outbox.iterdir())
     assert [p.name.split("-")[3] for p in sent] == sorted([october.apa_code, october.pch_code])
@@ -101,9 +111,7 @@ def test_a_file_that_breaks_the_schema_is_not_sent(
     ben.postcode = "PARIS"
     session.commit()
     channel = outbox(tmp_path)
-    result = services.send_month(
-        session_factory, tmp_path, settings, channel, 2026, 10, issued=ISSUED
-    )
+    result = send(session_factory, tmp_path, settings, channel)
     assert result.status is RunStatus.FAILED
     assert "PostcodeCode" in result.message
     assert not channel.outbox.exists() or not list(channel.outbox.iterdir())
@@ -118,7 +126,7 @@ def test_acknowledgements_are_read_back_once(
     tmp_path: Path,
 ) -> None:
     channel = outbox(tmp_path)
-    services.send_month(session_factory, tmp_path, settings, channel, 2026, 10, issued=ISSUED)
+    send(session_factory, tmp_path, settings, channel)
     apa_file, pch_file = sorted(
         channel.outbox.iterdir(), key=lambda p: p.name.split("-")[3] != october.apa_code
     )
@@ -164,7 +172,7 @@ def test_an_acknowledgement_of_another_content_is_refused(
     tmp_path: Path,
 ) -> None:
     channel = outbox(tmp_path)
-    services.send_month(session_factory, tmp_path, settings, channel, 2026, 10, issued=ISSUED)
+    send(session_factory, tmp_path, settings, channel)
     sent = next(iter(channel.outbox.iterdir()))
     channel.acks.mkdir(parents=True)
     write_ack(
@@ -186,17 +194,10 @@ def test_resend_one_funder_on_demand(
     tmp_path: Path,
 ) -> None:
     channel = outbox(tmp_path)
-    services.send_month(session_factory, tmp_path, settings, channel, 2026, 10, issued=ISSUED)
+    send(session_factory, tmp_path, settings, channel)
     later = datetime(2026, 11, 5, 8, 0, tzinfo=UTC)
-    again = services.send_month(
-        session_factory,
-        tmp_path,
-        settings,
-        channel,
-        2026,
-        10,
-        only_funder=october.apa_code,
-        issued=later,
+    again = send(
+        session_factory, tmp_path, settings, channel, only_funder=october.apa_code, issued=later
     )
     assert again.status is RunStatus.SUCCESS and again.counts["files"] == 1
     names = sorted(p.name for p in channel.outbox.iterdir())
