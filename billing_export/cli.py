@@ -67,9 +67,6 @@ def _cmd_send(args: argparse.Namespace) -> int:
     ctx, engine = _context(args, month=args.month, funder=args.funder or "")
     try:
         return _report(monthly_delivery(ctx))
-    except PrebillingError as exc:
-        print(exc, file=sys.stderr)
-        return 2
     finally:
         engine.dispose()  # type: ignore[attr-defined]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from billing_export import services
 from billing_export.outbox import open_channel
+from billing_export.prebilling import PrebillingError
 from billing_export.settings import BillingSettings, load
 from config.jobs import JobContext, JobResult, RunStatus, ScheduledJob
 from ledger.timeutil import paris_date, utc_now
@@ -16,10 +17,10 @@ def _month(ctx: JobContext) -> tuple[int, int]:
 
 
 def monthly_delivery(ctx: JobContext, settings: BillingSettings | None = None) -> JobResult:
-    settings = settings or load()
     try:
+        settings = settings or load()
         year, month = _month(ctx)
-    except services.BillingError as exc:
+    except (services.BillingError, PrebillingError) as exc:
         return JobResult(RunStatus.FAILED, message=str(exc))
     funder = ctx.params.get("funder")
     try:

@@ -1,0 +1,58 @@
+"""The jobs the flows scheduler collects, run through their JobContext as it runs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from billing_export.jobs import jobs, monthly_delivery, read_acknowledgements
+from billing_export.settings import BillingSettings
+from config.jobs import JobContext, RunStatus
+from tests.billing_export.conftest import October
+
+
+def test_jobs_are_declared_for_the_scheduler() -> None:
+    declared = {job.name: job for job in jobs()}
+    assert set(declared) == {"billing_export.monthly_delivery", "billing_export.read_acks"}
+    assert declared["billing_export.monthly_delivery"].cron["day"] == "2"
+    assert all(job.label for job in declared.values())
+
+
+def test_monthly_job_sends_the_month_named_in_its_parameters(
+    session_factory: sessionmaker[Session],
+    october: October,
+    settings: BillingSettings,
+    tmp_path: Path,
+) -> None:
+    ctx = JobContext(session_factory, tmp_path, "manager", {"month": "2026-10"})
+    result = monthly_delivery(ctx, settings)
+    assert result.status is RunStatus.SUCCESS, result.message
+    deposit = tmp_path / "billing" / "remote" / settings.remote_outbox
+    assert len(list(deposit.glob("*.xml"))) == result.counts["files"] == 2
+    acks = read_acknowledgements(ctx, settings)
+    assert acks.status is RunStatus.SUCCESS and acks.message == "Aucun nouvel accusé de réception"
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [({"month": "2026-13"}, "mois invalide"), ({"month": "2026-10", "funder": "X"}, "inconnu")],
+)
+def test_monthly_job_reports_bad_parameters(
+    session_factory: sessionmaker[Session],
+    settings: BillingSettings,
+    tmp_path: Path,
+    params: dict[str, str],
+    expected: str,
+) -> None:
+    result = monthly_delivery(JobContext(session_factory, tmp_path, "manager", params), settings)
+    assert result.status is RunStatus.FAILED and expected in result.message
+
+
+def test_a_bad_rounding_rule_fails_the_run_clearly(
+    session_factory: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TELEGESTION_BILLING_ROUNDING", "APA75=7/down")
+    result = monthly_delivery(JobContext(session_factory, tmp_path, "scheduler", {}))
+    assert result.status is RunStatus.FAILED and "pas d'arrondi 7" in result.message
