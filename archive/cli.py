@@ -15,6 +15,7 @@ from archive.export import export_archive
 from archive.pki import TRIAL_LABEL, PkiError, init_pki, pki_paths
 from archive.settings import load as load_settings
 from archive.statement import StatementError
+from archive.store import StoreError
 from archive.verify import default_processes, verify_archive
 from config import settings as settings_module
 from config.database import migrate
@@ -138,7 +139,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     core, factory = _session_factory()
     settings = load_settings()
     with factory() as session:
-        result = export_archive(session, settings, core, args.directory)
+        try:
+            result = export_archive(session, settings, core, args.directory)
+        except StoreError as exc:
+            print(f"Export interrompu : {exc}", file=sys.stderr)
+            return 1
     print(
         f"Export de {result.files} fichier(s) dans {args.directory} : "
         f"bordereau SEDA 2.2 {result.manifest.name}, journal {result.journal.name}."

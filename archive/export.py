@@ -27,7 +27,7 @@ from archive.models import ArchivedStatement, JournalEntry
 from archive.pki import pki_paths
 from archive.settings import ArchiveSettings
 from archive.statement import month_label
-from archive.store import FileStore
+from archive.store import FileStore, StoreError
 from config.settings import CoreSettings
 from ledger.timeutil import as_utc, utc_now
 
@@ -117,6 +117,11 @@ def export_archive(
     copied = 0
     for index, archived in enumerate(statements, start=1):
         source = files.path_of(archived.sha256)
+        if not source.exists():
+            raise StoreError(
+                f"fichier absent : {source} (état {archived.id}) ; "
+                "lancez `telegestion archive verify`"
+            )
         target = content / f"{archived.sha256}.pdf"
         shutil.copy2(source, target)
         copied += 1
