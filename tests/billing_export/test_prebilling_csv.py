@@ -1,0 +1,32 @@
+"""The pre-billing CSV files: golden, with the timestamped, recorded and kept periods side by side."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from billing_export.adapter import MonthFacts
+from billing_export.prebilling import prebill
+from billing_export.services import write_prebilling
+from tests.billing_export.test_esppadom import APA, GOLDEN, PEOPLE, WORKERS, golden_data
+
+
+def test_golden_prebilling_csv(tmp_path: Path) -> None:
+    plans, visits = golden_data()
+    facts = MonthFacts(
+        year=2026,
+        month=10,
+        visits=visits,
+        plans=plans,
+        funders={APA.code: APA},
+        beneficiaries=PEOPLE,
+        workers=WORKERS,
+        beneficiary_refs={k: v.external_id for k, v in PEOPLE.items()},
+        worker_refs={k: v.external_id for k, v in WORKERS.items()},
+    )
+    summary, detail = write_prebilling(facts, prebill(2026, 10, visits, plans), tmp_path)
+    for produced in (summary, detail):
+        golden = GOLDEN / produced.name
+        if os.environ.get("UPDATE_GOLDEN"):
+            golden.write_bytes(produced.read_bytes())
+        assert produced.read_bytes() == golden.read_bytes()
