@@ -236,14 +236,12 @@ class _Parts:
     def __init__(
         self,
         provider: Provider,
-        funder: FunderInfo,
         beneficiaries: dict[int, BeneficiaryInfo],
         workers: dict[int, WorkerInfo],
     ) -> None:
         self.provider = provider
         self.beneficiaries = beneficiaries
         self.workers = workers
-        self.agreement = _agreement(funder)
         # Visits come beneficiary by beneficiary: keep only the current one.
         self._ship_to: tuple[int, etree._Element] | None = None
         self._ship_from: dict[int, etree._Element] = {}
@@ -262,64 +260,38 @@ class _Parts:
         return copy.deepcopy(element)
 
 
-def _despatch_advice(
-    root: etree._Element,
-    transaction_id: str,
-    issued: str,
-    parts: _Parts,
-    funder: FunderInfo,
-    billing: VisitBilling,
-    share: Share,
-) -> None:
-    assert share.plan is not None
-    advice = _sub(root, NS, "CrossIndustryDespatchAdvice")
+def _skeleton(funder: FunderInfo, issued: str) -> etree._Element:
+    """One advice with every fixed part in place; ``_despatch_advice`` copies and fills it."""
+    advice = etree.Element(f"{{{NS}}}CrossIndustryDespatchAdvice")
     context = _sub(advice, NS, "CIDDHExchangedDocumentContext")
     _sub(context, RAM, "VersionID", VERSION)
-    _sub(context, RAM, "SpecifiedTransactionID", transaction_id)
+    _sub(context, RAM, "SpecifiedTransactionID")
     document = _sub(advice, NS, "CIDDHExchangedDocument")
-    _sub(document, RAM, "ID", transaction_id)
+    _sub(document, RAM, "ID")
     _sub(document, RAM, "IssueDateTime", issued)
 
     transaction = _sub(advice, NS, "CIDDHSupplyChainTradeTransaction")
-    transaction.append(copy.deepcopy(parts.agreement))
+    transaction.append(_agreement(funder))
     delivery = _sub(transaction, RAM, "ApplicableCIDDHSupplyChainTradeDelivery")
-    delivery.append(parts.ship_to(billing.visit.beneficiary_id))
-    delivery.append(parts.ship_from(billing.visit.worker_id))
-
     event = _sub(delivery, RAM, "ActualDespatchCISupplyChainEvent")
     _sub(
         event,
         RAM,
         "TypeCode",
-        billing.visit.adjustment,
         listAgencyName="EDESS",
         listID="ESPPADOM_EFFECTIVITY_AJUST",
     )
     occurrence = _sub(event, RAM, "OccurrenceCISpecifiedPeriod")
-    _sub(occurrence, QDT, "StartDateTime", local_iso(share.kept.start))
-    _sub(occurrence, QDT, "EndDateTime", local_iso(share.kept.end))
-
-    visit = billing.visit
-    if visit.clocked_start is not None or visit.clocked_end is not None:
-        effective = _sub(
-            _sub(delivery, RAM, "AdditionalReferencedCIReferencedDocument"),
-            RAM,
-            "EffectiveCISpecifiedPeriod",
-        )
-        if visit.clocked_start is not None:
-            start = _sub(effective, RAM, "StartDateTime")
-            _sub(start, RAM, "CertifiedDateTime", local_iso(visit.clocked_start))
-        if visit.clocked_end is not None:
-            end = _sub(effective, RAM, "EndDateTime")
-            _sub(end, RAM, "CertifiedDateTime", local_iso(visit.clocked_end))
+    _sub(occurrence, QDT, "StartDateTime")
+    _sub(occurrence, QDT, "EndDateTime")
 
     _sub(transaction, RAM, "ApplicableCIDDHSupplyChainTradeSettlement")
     item = _sub(transaction, RAM, "IncludedCIDDLSupplyChainTradeLineItem")
     line = _sub(item, RAM, "AssociatedCIDDLDocumentLineDocument")
-    _sub(line, RAM, "LineID", transaction_id)
-    _sub(line, RAM, "OrderLineID", share.plan.reference or f"PLAN-{share.plan.plan_id}")
+    _sub(line, RAM, "LineID")
+    _sub(line, RAM, "OrderLineID")
     quantity = _sub(item, RAM, "SpecifiedCIDDLSupplyChainTradeDelivery")
-    _sub(quantity, RAM, "BilledQuantity", decimal_hours(share.minutes), unitCode="HUR")
+    _sub(quantity, RAM, "BilledQuantity", unitCode="HUR")
     settlement = _sub(item, RAM, "SpecifiedCIDDLSupplyChainTradeSettlement")
     _sub(
         settlement,
@@ -331,7 +303,52 @@ def _despatch_advice(
     )
     product = _sub(item, RAM, "SpecifiedCITradeProduct")
     _sub(product, QDT, "ID", funder.kind, listID="ESPPADOM_TYPE_AIDE", listAgencyName="EDESS")
-    _sub(product, QDT, "Name", share.plan.service_code)
+    _sub(product, QDT, "Name")
+    return advice
+
+
+def _effective(clocked_start: datetime | None, clocked_end: datetime | None) -> etree._Element:
+    document = etree.Element(f"{{{RAM}}}AdditionalReferencedCIReferencedDocument")
+    effective = _sub(document, RAM, "EffectiveCISpecifiedPeriod")
+    if clocked_start is not None:
+        start = _sub(effective, RAM, "StartDateTime")
+        _sub(start, RAM, "CertifiedDateTime", local_iso(clocked_start))
+    if clocked_end is not None:
+        end = _sub(effective, RAM, "EndDateTime")
+        _sub(end, RAM, "CertifiedDateTime", local_iso(clocked_end))
+    return document
+
+
+def _despatch_advice(
+    root: etree._Element,
+    transaction_id: str,
+    skeleton: etree._Element,
+    parts: _Parts,
+    billing: VisitBilling,
+    share: Share,
+) -> None:
+    """Append one advice: a copy of the skeleton, filled (child positions follow ``_skeleton``)."""
+    assert share.plan is not None
+    visit = billing.visit
+    advice = copy.deepcopy(skeleton)
+    advice[0][1].text = transaction_id
+    advice[1][0].text = transaction_id
+    transaction = advice[2]
+    delivery = transaction[1]
+    delivery.insert(0, parts.ship_to(visit.beneficiary_id))
+    delivery.insert(1, parts.ship_from(visit.worker_id))
+    event = delivery[2]
+    event[0].text = visit.adjustment
+    event[1][0].text = local_iso(share.kept.start)
+    event[1][1].text = local_iso(share.kept.end)
+    if visit.clocked_start is not None or visit.clocked_end is not None:
+        delivery.append(_effective(visit.clocked_start, visit.clocked_end))
+    item = transaction[3]
+    item[0][0].text = transaction_id
+    item[0][1].text = share.plan.reference or f"PLAN-{share.plan.plan_id}"
+    item[1][0].text = decimal_hours(share.minutes)
+    item[3][1].text = share.plan.service_code
+    root.append(advice)
 
 
 #: Despatch advices validated and serialised together; bounds memory on large months.
@@ -380,7 +397,8 @@ def write_delivery(
     interventions: list[tuple[int, int]] = []
     root = _new_root()
     pending = 0
-    parts = _Parts(provider, funder, beneficiaries, workers)
+    parts = _Parts(provider, beneficiaries, workers)
+    skeleton = _skeleton(funder, issued_text)
 
     def flush() -> None:
         validate(root)
@@ -395,9 +413,8 @@ def write_delivery(
             _despatch_advice(
                 root,
                 f"I{stamp}-{billing.visit.visit_id}-{index + 1}",
-                issued_text,
+                skeleton,
                 parts,
-                funder,
                 billing,
                 share,
             )
