@@ -20,9 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing_export.ack import ACK_SUFFIX, AckError, AckStatus, parse_ack
 from billing_export.adapter import MonthFacts, load_month
 from billing_export.esppadom import (
-    DeliveryFile,
     SchemaError,
-    build_delivery,
     file_name,
     local_iso,
     write_delivery,
@@ -171,29 +169,6 @@ def departement_funders(facts: MonthFacts, only: str | None = None) -> list[str]
     if only not in codes:
         raise BillingError(f"{only} n'est pas un financeur départemental (APA, ASL, PCH)")
     return [only]
-
-
-def delivery_files(
-    facts: MonthFacts,
-    billing: MonthBilling,
-    settings: BillingSettings,
-    issued: datetime,
-    only_funder: str | None = None,
-) -> list[DeliveryFile]:
-    """The validated DELIVERY files of the month; a funder with no intervention gets none."""
-    files = []
-    for code in departement_funders(facts, only_funder):
-        built = build_delivery(
-            billing,
-            facts.funders[code],
-            settings.provider,
-            facts.beneficiaries,
-            facts.workers,
-            issued,
-        )
-        if built.interventions:
-            files.append(built)
-    return files
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,7 +44,9 @@ def service_done(session: Session, year: int, month: int) -> dict[int, int]:
     return out
 
 
-def test_demo_month_agrees_to_the_minute(session: Session, settings: BillingSettings) -> None:
+def test_demo_month_agrees_to_the_minute(
+    session: Session, settings: BillingSettings, tmp_path: Path
+) -> None:
     load_demo(
         session,
         seed=11,
@@ -68,17 +71,19 @@ def test_demo_month_agrees_to_the_minute(session: Session, settings: BillingSett
         for share in vb.shares:
             if share.plan is not None and share.plan.departement:
                 expected[share.plan.funder_code][vb.visit.visit_id] += share.minutes
-    files = services.delivery_files(facts, billing, settings, datetime(2026, 11, 2, 5, tzinfo=UTC))
-    assert {f.funder.code for f in files} == set(expected)
-    kinds = {facts.funders[f.funder.code].kind for f in files}
+    issued = datetime(2026, 11, 2, 5, tzinfo=UTC)
+    files = services.write_files(facts, billing, settings, issued, tmp_path)
+    assert {f.funder for f in files} == set(expected)
+    kinds = {facts.funders[f.funder].kind for f in files}
     assert kinds <= {"APA", "ASL_PA", "ASL_PH", "PCH"} and "APA" in kinds
-    for built in files:
+    for written in files:
         sent: dict[int, int] = defaultdict(int)
-        for item in read_delivery(built.content):
+        for item in read_delivery(written.path.read_bytes()):
             visit_id = int(item.transaction_id.split("-")[1])
             assert round(item.quantity * 60) == item.kept.minutes
             sent[visit_id] += item.kept.minutes
-        assert sent == expected[built.funder.code]
+        assert sent == expected[written.funder]
+        assert written.minutes == sum(sent.values())
     # Nothing sent for a visit outside the Département's plans, nothing sent twice.
     departement_total = sum(sum(v.values()) for v in expected.values())
     assert sum(f.minutes for f in files) == departement_total

@@ -1,4 +1,4 @@
-"""The pre-billing CSV files: golden, with the timestamped, recorded and kept periods side by side."""
+"""The pre-billing CSV files (golden): timestamped, recorded and kept periods side by side."""
 
 from __future__ import annotations
 
