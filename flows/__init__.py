@@ -1,0 +1,1 @@
+"""Flat-file exchanges with the planning software, transports and the scheduler."""
