@@ -98,13 +98,23 @@ def pki_paths(data_dir: Path) -> PkiPaths:
     return PkiPaths(data_dir / "archive" / "pki")
 
 
+def _fit(text: str, limit: int = 64) -> str:
+    """Shorten to ``limit`` UTF-8 bytes, the X.509 upper bound of these attributes."""
+    while len(text.encode()) > limit:
+        text = text[:-1]
+    return text.rstrip()
+
+
 def _name(organisation: str, role: str) -> x509.Name:
+    suffix = f" - {role} (essai)"
     return x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _fit(organisation)),
             x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, TRIAL_LABEL),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"{organisation} - {role} (essai)"),
+            x509.NameAttribute(
+                NameOID.COMMON_NAME, _fit(organisation, 64 - len(suffix.encode())) + suffix
+            ),
         ]
     )
 
@@ -190,10 +200,10 @@ def init_pki(data_dir: Path, organisation: str, *, now: datetime | None = None) 
     paths.root.mkdir(parents=True, exist_ok=True)
     start = (now or datetime.now(UTC)) - timedelta(minutes=5)
     ca_key, signer_key, tsa_key = _key(), _key(), _key()
-    ca_name = _name(organisation, "autorité de certification")
+    ca_name = _name(organisation, "AC")
     ca_cert = _issue(ca_name, ca_key, ca_name, ca_key, start, CA_YEARS, ca=True)
     signer_cert = _issue(
-        _name(organisation, "cachet serveur"), signer_key, ca_name, ca_key, start, SIGNER_YEARS
+        _name(organisation, "cachet"), signer_key, ca_name, ca_key, start, SIGNER_YEARS
     )
     tsa_cert = _issue(
         _name(organisation, "horodatage"),

@@ -77,7 +77,7 @@ def test_flipped_byte_in_signed_content_fails(sealed: bytes, sealer: Sealer) -> 
 def test_a_foreign_trust_root_is_refused(sealed: bytes, tmp_path: Path) -> None:
     from archive.pki import init_pki
 
-    init_pki(tmp_path, "Autre organisation")
+    init_pki(tmp_path, "Autre organisation d'aide et d'accompagnement à domicile de Paris Est")
     other = load_trust(ArchiveSettings(), tmp_path)
     check = check_signature(sealed, TrustMaterial(other.roots, other.crls))
     assert not check.ok

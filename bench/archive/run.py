@@ -1,0 +1,163 @@
+"""Archive benchmark: a month of signed statements on both cores, and a full verify.
+
+    .venv/bin/python -m bench.archive.run [--beneficiaries 2800] [--sample 40] [--processes 2]
+
+On a fresh SQLite data dir with the demo organisation (60 days, so the
+previous calendar month is complete) and the trial PKI, it prints:
+  * baseline: the straightforward single-process pipeline on a sample
+    (reportlab, PDF/A-2b, stock pyHanko ``SimpleSigner`` and
+    ``DummyTimeStamper`` re-parsing their keys, size estimated by a dry-run
+    signature, B-LTA plus one extension), per statement and extrapolated to
+    the month;
+  * the archive's pipeline (``archive.pipeline.run_month``: cached key,
+    attributes encoded once, process pool): statements per second and the
+    time of the whole month, including loading it from the ledger and
+    recording the journal;
+  * ``archive verify`` of everything stored (hash, seal, timestamps, journal).
+No assertion on time: the figures are printed for the reader.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from pyhanko.keys import load_cert_from_pemder, load_private_key_from_pemder
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import signers
+from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from archive import pipeline
+from archive.loader import load_inputs
+from archive.pki import init_pki, pki_paths
+from archive.settings import ArchiveSettings, passphrase_from_env
+from archive.signing import load_trust, validation_context
+from archive.statement import build_statement
+from archive.verify import verify_archive
+from config.database import migrate
+from config.settings import CoreSettings
+from ledger.db import make_engine, make_session_factory
+from ledger.demo import load_demo
+
+
+def previous_month(today: date) -> tuple[int, int]:
+    return (today.year - 1, 12) if today.month == 1 else (today.year, today.month - 1)
+
+
+def baseline(core: CoreSettings, settings: ArchiveSettings, inputs: list, sample: int) -> float:
+    """Seconds per statement for the straightforward pipeline, on one core."""
+    paths = pki_paths(core.data_dir)
+    trust = load_trust(settings, core.data_dir)
+    context = validation_context(trust)
+    started = time.perf_counter()
+    for data in inputs[:sample]:
+        _figures, pdf = build_statement(data)
+        signer = signers.SimpleSigner.load_pkcs12(
+            str(paths.signer_p12), passphrase=passphrase_from_env(paths.signer_pass)
+        )
+        assert signer is not None
+        tsa = DummyTimeStamper(
+            load_cert_from_pemder(str(paths.tsa_cert)),
+            load_private_key_from_pemder(str(paths.tsa_key), passphrase=None),
+            certs_to_embed=SimpleCertificateStore.from_certs(list(trust.roots)),
+        )
+        meta = signers.PdfSignatureMetadata(
+            field_name="Cachet",
+            md_algorithm="sha256",
+            subfilter=SigSeedSubFilter.PADES,
+            embed_validation_info=True,
+            use_pades_lta=True,
+            validation_context=context,
+        )
+        out = io.BytesIO()
+        signers.PdfSigner(meta, signer=signer, timestamper=tsa).sign_pdf(
+            IncrementalPdfFileWriter(io.BytesIO(pdf)), output=out
+        )
+        extended = io.BytesIO()
+        signers.PdfTimeStamper(tsa).update_archival_timestamp_chain(
+            PdfFileReader(io.BytesIO(out.getvalue())), context, in_place=False, output=extended
+        )
+    return (time.perf_counter() - started) / sample
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--beneficiaries", type=int, default=2800)
+    parser.add_argument("--workers", type=int, default=440)
+    parser.add_argument("--sample", type=int, default=40)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--keep", type=Path, help="use this data dir (kept afterwards)")
+    args = parser.parse_args()
+    logging.getLogger("pyhanko").setLevel(logging.ERROR)
+
+    data_dir = args.keep or Path(tempfile.mkdtemp(prefix="bench-archive-"))
+    core = CoreSettings(data_dir=data_dir, organisation_name="Paris Domicile (banc d'essai)")
+    settings = ArchiveSettings(processes=args.processes)
+    url = core.effective_database_url
+    migrate(url)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    started = time.perf_counter()
+    with factory() as session:
+        load_demo(session, seed=7, workers=args.workers, beneficiaries=args.beneficiaries, days=60)
+        session.commit()
+    print(f"demo organisation loaded in {time.perf_counter() - started:.1f} s ({data_dir})")
+    init_pki(data_dir, core.organisation_name)
+    year, month = previous_month(date.today())
+
+    with factory() as session:
+        inputs = load_inputs(session, pipeline.organisation(core, settings), year, month)
+    count = len(inputs)
+    visits = sum(len(i.visits) for i in inputs)
+    print(f"month {year}-{month:02d}: {count} statements, {visits} visits")
+
+    per_doc = baseline(core, settings, inputs, min(args.sample, count))
+    print(
+        f"baseline (straightforward, 1 process, sample of {min(args.sample, count)}): "
+        f"{per_doc * 1000:.0f} ms/statement, {1 / per_doc:.1f} statements/s, "
+        f"month extrapolated {per_doc * count:.0f} s"
+    )
+
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - last[0] > 10 or done == total:
+            last[0] = now
+            print(f"  {done}/{total}", flush=True)
+
+    started = time.perf_counter()
+    summary = pipeline.run_month(
+        factory, core, settings, year, month, triggered_by="bench", progress=progress
+    )
+    seconds = time.perf_counter() - started
+    print(
+        f"archive pipeline ({args.processes} processes): {summary.signed} statements signed "
+        f"and stored in {seconds:.1f} s, {summary.signed / seconds:.1f} statements/s, "
+        f"{seconds * 1000 * args.processes / max(summary.signed, 1):.0f} ms/statement/core; "
+        f"speed-up over the baseline {per_doc * count / seconds:.1f}x"
+    )
+
+    started = time.perf_counter()
+    with factory() as session:
+        report = verify_archive(session, settings, data_dir, processes=args.processes)
+    seconds = time.perf_counter() - started
+    print(
+        f"verify ({args.processes} processes): {report.statements} statements, "
+        f"{report.journal_entries} journal entries, {len(report.faults)} fault(s) "
+        f"in {seconds:.1f} s ({report.statements / seconds:.1f} statements/s)"
+    )
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
