@@ -1,0 +1,1 @@
+"""The IVR: an Asterisk ARI application that records arrivals and departures."""

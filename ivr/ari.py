@@ -1,0 +1,295 @@
+"""A thin typed ARI client: httpx for requests, ``websockets`` for events.
+
+One reader task receives every event and puts it, in order, on the queue of
+the channel it concerns; one coroutine per call consumes that queue. Ids of
+channels and playbacks are chosen by us, because an event can arrive before
+the HTTP answer that created the object. A 404 or 409 means the call is gone.
+The event websocket reconnects by itself; after each (re)connection the client
+reconciles: the calls still in our Stasis application get no new StasisStart,
+so they are handed back to the application through ``on_adopt``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import httpx
+import websockets
+
+logger = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+
+
+class AriError(Exception):
+    """ARI answered with an unexpected status."""
+
+
+class CallGone(AriError):
+    """The channel or playback no longer exists (404) or is not in our application (409)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelInfo:
+    id: str
+    state: str
+    caller_number: str
+    created_at: datetime | None
+    app_name: str
+    app_data: str
+
+    @classmethod
+    def from_json(cls, data: Event) -> ChannelInfo:
+        dialplan = data.get("dialplan") or {}
+        return cls(
+            id=data["id"],
+            state=data.get("state", ""),
+            caller_number=(data.get("caller") or {}).get("number", ""),
+            created_at=parse_ari_time(data.get("creationtime")),
+            app_name=dialplan.get("app_name", ""),
+            app_data=dialplan.get("app_data", ""),
+        )
+
+
+def parse_ari_time(text: str | None) -> datetime | None:
+    """ARI's times look like 2026-11-23T15:08:57.390+0000."""
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def event_channel_id(event: Event) -> str | None:
+    """The channel an event concerns, if any (playbacks name it in target_uri)."""
+    channel = event.get("channel")
+    if isinstance(channel, dict) and "id" in channel:
+        return str(channel["id"])
+    playback = event.get("playback")
+    if isinstance(playback, dict):
+        target = str(playback.get("target_uri", ""))
+        if target.startswith("channel:"):
+            return target.removeprefix("channel:")
+    return None
+
+
+@dataclass
+class CallChannel:
+    """One call's channel: its ordered event queue and the client to act on it."""
+
+    id: str
+    client: AriClient
+    events: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+
+    async def answer(self) -> None:
+        await self.client.request("POST", f"/channels/{self.id}/answer")
+
+    async def hangup(self) -> None:
+        with contextlib.suppress(CallGone):
+            await self.client.request("DELETE", f"/channels/{self.id}")
+
+    async def play(self, media: Sequence[str], playback_id: str | None = None) -> str:
+        playback_id = playback_id or new_id("pb")
+        await self.client.request(
+            "POST",
+            f"/channels/{self.id}/play/{playback_id}",
+            params={"media": ",".join(media), "lang": "fr"},
+        )
+        return playback_id
+
+    async def stop_playback(self, playback_id: str) -> None:
+        with contextlib.suppress(CallGone):
+            await self.client.request("DELETE", f"/playbacks/{playback_id}")
+
+    async def variable(self, name: str) -> str | None:
+        try:
+            data = await self.client.request(
+                "GET", f"/channels/{self.id}/variable", params={"variable": name}
+            )
+        except CallGone:
+            raise
+        except AriError:
+            return None
+        value = data.get("value") if isinstance(data, dict) else None
+        return str(value) if value is not None else None
+
+
+StartHandler = Callable[[CallChannel, Event], Awaitable[None]]
+AdoptHandler = Callable[[CallChannel, ChannelInfo], Awaitable[None]]
+
+
+class AriClient:
+    """Owns the HTTP client, the event websocket, reconnection and readiness."""
+
+    def __init__(
+        self,
+        base_url: str,
+        user: str,
+        password: str,
+        app: str,
+        *,
+        on_start: StartHandler,
+        on_adopt: AdoptHandler | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.app = app
+        self._auth = (user, password)
+        self._on_start = on_start
+        self._on_adopt = on_adopt
+        self._http = httpx.AsyncClient(auth=self._auth, timeout=10.0)
+        self.channels: dict[str, CallChannel] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: True while the event websocket is connected and reconciled.
+        self.ready = asyncio.Event()
+
+    # --- HTTP ------------------------------------------------------------
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = await self._http.request(method, self.base_url + path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise AriError(f"{method} {path}: {exc}") from exc
+        if response.status_code in (404, 409, 422) and "/channels/" in path:
+            raise CallGone(f"{method} {path}: {response.status_code}")
+        if response.status_code in (404, 409) and "/playbacks/" in path:
+            raise CallGone(f"{method} {path}: {response.status_code}")
+        if response.status_code >= 400:
+            raise AriError(f"{method} {path}: {response.status_code} {response.text[:200]}")
+        if not response.content:
+            return None
+        return response.json()
+
+    async def ping(self) -> bool:
+        try:
+            await self.request("GET", "/asterisk/ping")
+        except AriError:
+            return False
+        return True
+
+    async def list_channels(self) -> list[ChannelInfo]:
+        data = await self.request("GET", "/channels")
+        return [ChannelInfo.from_json(item) for item in data or []]
+
+    async def originate_local(
+        self,
+        extension_context: str,
+        phone_context: str,
+        *,
+        caller: str,
+        channel_id: str,
+        other_channel_id: str,
+        variables: dict[str, str],
+        timeout: int = 30,
+    ) -> None:
+        """A Local channel: the half named ``other_channel_id`` runs the IVR dialplan."""
+        await self.request(
+            "POST",
+            "/channels",
+            params={
+                "endpoint": f"Local/s@{extension_context}/n",
+                "context": phone_context,
+                "extension": "s",
+                "priority": 1,
+                "callerId": caller,
+                "channelId": channel_id,
+                "otherChannelId": other_channel_id,
+                "timeout": timeout,
+            },
+            json={"variables": variables},
+        )
+
+    # --- events ----------------------------------------------------------
+
+    def _ws_url(self) -> str:
+        parts = urlsplit(self.base_url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        query = urlencode(
+            {
+                "app": self.app,
+                "api_key": f"{self._auth[0]}:{self._auth[1]}",
+                "subscribeAll": "false",
+            }
+        )
+        return urlunsplit((scheme, parts.netloc, parts.path + "/events", query, ""))
+
+    async def run(self) -> None:
+        """Receive events forever, reconnecting whenever the websocket drops."""
+        async for ws in websockets.connect(
+            self._ws_url(), ping_interval=5, ping_timeout=10, open_timeout=5, max_size=2**22
+        ):
+            try:
+                logger.info("ARI connected (%s)", self.app)
+                await self._reconcile()
+                self.ready.set()
+                async for message in ws:
+                    logger.debug("event %s", message)
+                    self.dispatch(json.loads(message))
+            except websockets.ConnectionClosed:
+                logger.warning("ARI websocket closed; reconnecting")
+            except AriError as exc:
+                logger.warning("ARI reconcile failed (%s); reconnecting", exc)
+            finally:
+                self.ready.clear()
+
+    async def _reconcile(self) -> None:
+        if self._on_adopt is None:
+            return
+        for info in await self.list_channels():
+            if info.id in self.channels or info.app_name.lower() != "stasis":
+                continue
+            if info.app_data.split(",")[0] != self.app:
+                continue
+            logger.info("taking back call %s after reconnect", info.id)
+            channel = CallChannel(info.id, self)
+            self.channels[info.id] = channel
+            self._spawn(channel, self._on_adopt(channel, info))
+
+    def dispatch(self, event: Event) -> None:
+        """Route one event to its channel's queue, in arrival order (no await here)."""
+        kind = event.get("type")
+        channel_id = event_channel_id(event)
+        if channel_id is None:
+            return
+        if kind == "StasisStart" and channel_id not in self.channels:
+            channel = CallChannel(channel_id, self)
+            self.channels[channel_id] = channel
+            self._spawn(channel, self._on_start(channel, event))
+            return
+        existing = self.channels.get(channel_id)
+        if existing is not None:
+            existing.events.put_nowait(event)
+
+    def _spawn(self, channel: CallChannel, work: Awaitable[None]) -> None:
+        async def _run() -> None:
+            try:
+                await work
+            except Exception:
+                logger.exception("call %s failed", channel.id)
+            finally:
+                self.channels.pop(channel.id, None)
+
+        task = asyncio.ensure_future(_run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait for the calls in progress (on shutdown)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
+    async def close(self) -> None:
+        await self._http.aclose()

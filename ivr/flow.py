@@ -1,0 +1,340 @@
+"""The call flow as explicit states: each state's ``run`` returns the next state.
+
+Answer -> Identify -> AskCode -> (AskDirection) -> Record -> Confirm -> end.
+A hang-up at any step ends in ``record_incomplete`` with what was known. When
+the database cannot be reached the flow goes on without it (``offline``):
+it still collects the code, spools what it has and confirms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from ivr.dtmf import CallHungUp, Collected, Prompter
+from ivr.services import DatabaseUnavailable, Ledger, Progress, RawCall, Recorder, identification
+from ledger.models import CallOutcome, CallSource
+from ledger.pairing import Direction, Inference
+from ledger.phones import masked, normalise
+from ledger.service import CallRecord
+from ledger.timeutil import to_paris, utc_now
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+PROMPTS = "sound:telegestion/"
+
+
+def sound(name: str) -> str:
+    return PROMPTS + name
+
+
+def time_media(moment: datetime) -> list[str]:
+    """'<H> heures <M>' in Europe/Paris time, from the number prompts."""
+    local = to_paris(moment)
+    media = [sound(f"n-{local.hour}"), sound("hours")]
+    if local.minute:
+        media.append(sound(f"n-{local.minute}"))
+    return media
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    max_code_digits: int = 8
+    attempts: int = 3
+    first_digit_timeout: float = 8.0
+    inter_digit_timeout: float = 4.0
+
+
+class Channel(Protocol):
+    id: str
+    events: asyncio.Queue[dict[str, Any]]
+
+    async def answer(self) -> None: ...
+
+    async def hangup(self) -> None: ...
+
+    async def play(self, media: Any, playback_id: str | None = None) -> str: ...
+
+    async def stop_playback(self, playback_id: str) -> None: ...
+
+
+@dataclass
+class Call:
+    """What is known about one call so far."""
+
+    channel: Channel
+    received_at: datetime
+    caller: str | None
+    ani: str | None
+    called: str | None
+    started_at: datetime = field(default_factory=utc_now)
+    answered_at: datetime | None = None
+    beneficiary_id: int | None = None
+    offline: bool = False
+    attempts: list[str] = field(default_factory=list)
+    code_completed_at: datetime | None = None
+    worker_id: int | None = None
+    direction: Direction | None = None
+    recorded: bool = False
+    committed_at: datetime | None = None
+    spooled: bool = False
+
+    @property
+    def digits(self) -> str | None:
+        return ",".join(self.attempts) if self.attempts else None
+
+
+class Services:
+    """The ledger and the recorder, used from the event loop through a thread pool."""
+
+    def __init__(self, ledger: Ledger, recorder: Recorder, executor: Executor | None) -> None:
+        self.ledger = ledger
+        self.recorder = recorder
+        self.executor = executor
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+
+class State:
+    async def run(self, call: Call, flow: Flow) -> State | None:
+        raise NotImplementedError
+
+
+class Answer(State):
+    async def run(self, call: Call, flow: Flow) -> State | None:
+        await call.channel.answer()
+        call.answered_at = utc_now()
+        return Identify()
+
+
+class Identify(State):
+    async def run(self, call: Call, flow: Flow) -> State | None:
+        assert call.answered_at is not None
+        try:
+            call.beneficiary_id = await flow.services.run(
+                flow.services.ledger.beneficiary_for, call.caller, call.ani, call.answered_at
+            )
+        except DatabaseUnavailable as exc:
+            logger.warning(
+                "call %s: ledger unavailable (%s), going on offline", call.channel.id, exc
+            )
+            call.offline = True
+        logger.info(
+            "call %s from %s: beneficiary %s",
+            call.channel.id,
+            masked(normalise(call.caller)),
+            call.beneficiary_id if call.beneficiary_id is not None else "not identified",
+        )
+        return AskCode()
+
+
+class AskCode(State):
+    async def run(self, call: Call, flow: Flow) -> State | None:
+        config = flow.config
+        prompt = [sound("welcome"), sound("code-request")]
+        for attempt in range(1, config.attempts + 1):
+            collected = await flow.collect(prompt)
+            prompt = [sound("code-request")]
+            if not collected.digits:
+                continue
+            call.attempts.append(collected.digits)
+            call.code_completed_at = collected.completed_at
+            if call.offline:
+                return Record()
+            try:
+                call.worker_id = await flow.services.run(
+                    flow.services.ledger.worker_for, collected.digits, call.answered_at
+                )
+            except DatabaseUnavailable:
+                call.offline = True
+                return Record()
+            if call.worker_id is not None:
+                return ChooseDirection()
+            logger.info("call %s: wrong code (attempt %d)", call.channel.id, attempt)
+            if attempt < config.attempts:
+                prompt = [sound("code-wrong"), sound("code-retry"), sound("code-request")]
+        return TooManyAttempts()
+
+
+class ChooseDirection(State):
+    async def run(self, call: Call, flow: Flow) -> State | None:
+        assert call.worker_id is not None and call.answered_at is not None
+        if call.beneficiary_id is not None:
+            try:
+                inferred = await flow.services.run(
+                    flow.services.ledger.direction,
+                    call.worker_id,
+                    call.beneficiary_id,
+                    call.answered_at,
+                )
+            except DatabaseUnavailable:
+                call.offline = True
+                return Record()
+            if inferred is not Inference.ASK:
+                call.direction = Direction(inferred.value)
+                return Record()
+        for _ in range(flow.config.attempts):
+            collected = await flow.collect([sound("direction-request")], max_digits=1)
+            if collected.digits == "1":
+                call.direction = Direction.ARRIVAL
+                return Record()
+            if collected.digits == "2":
+                call.direction = Direction.DEPARTURE
+                return Record()
+        # No answer: the call is recorded without a direction, for a manager.
+        return Record()
+
+
+class Record(State):
+    async def run(self, call: Call, flow: Flow) -> State | None:
+        await flow.record(call, CallOutcome.RECORDED, Progress.CONFIRMED)
+        return Confirm()
+
+
+class Confirm(State):
+    async def run(self, call: Call, flow: Flow) -> State | None:
+        assert call.answered_at is not None
+        if call.offline or call.beneficiary_id is None or call.direction is None:
+            media = [sound("degraded-recorded")]
+        elif call.direction is Direction.ARRIVAL:
+            media = [sound("arrival-recorded"), *time_media(call.answered_at)]
+        else:
+            media = [sound("departure-recorded"), *time_media(call.answered_at)]
+        await flow.prompter.play([*media, sound("goodbye")])
+        return None
+
+
+class TooManyAttempts(State):
+    async def run(self, call: Call, flow: Flow) -> State | None:
+        await flow.record(call, CallOutcome.TOO_MANY_ATTEMPTS, Progress.NO_CODE)
+        await flow.prompter.play([sound("too-many-attempts"), sound("goodbye")])
+        return None
+
+
+class Flow:
+    """Runs one call from StasisStart (or adoption after a reconnect) to its end."""
+
+    def __init__(
+        self,
+        call: Call,
+        services: Services,
+        config: FlowConfig,
+        *,
+        metrics: Path | None = None,
+        start: State | None = None,
+    ) -> None:
+        self.call = call
+        self.services = services
+        self.config = config
+        self.prompter = Prompter(call.channel)
+        self.metrics = metrics
+        self.start = start or Answer()
+
+    async def collect(self, media: list[str], max_digits: int | None = None) -> Collected:
+        return await self.prompter.collect(
+            media,
+            max_digits=max_digits or self.config.max_code_digits,
+            first_timeout=self.config.first_digit_timeout,
+            inter_timeout=self.config.inter_digit_timeout,
+        )
+
+    async def run(self) -> None:
+        call = self.call
+        state: State | None = self.start
+        try:
+            while state is not None:
+                state = await state.run(call, self)
+        except CallHungUp:
+            logger.info("call %s: caller hung up", call.channel.id)
+        finally:
+            if not call.recorded and call.answered_at is not None:
+                await self.record_incomplete()
+            await call.channel.hangup()
+            self._write_metrics()
+
+    async def record_incomplete(self) -> None:
+        call = self.call
+        if call.worker_id is not None and call.direction is None:
+            outcome, progress = CallOutcome.HANGUP_BEFORE_DIRECTION, Progress.CONFIRMED
+        elif call.attempts:
+            outcome, progress = CallOutcome.HANGUP_DURING_CODE, Progress.DURING_CODE
+        else:
+            outcome, progress = CallOutcome.HANGUP_BEFORE_CODE, Progress.BEFORE_CODE
+        await self.record(call, outcome, progress)
+
+    async def record(self, call: Call, outcome: CallOutcome, progress: str) -> None:
+        """Commit (or spool) the call event; only then may the confirmation play."""
+        assert call.answered_at is not None
+        item: CallRecord | RawCall
+        if call.offline:
+            item = RawCall(
+                channel_id=call.channel.id,
+                received_at=call.received_at,
+                answered_at=call.answered_at,
+                caller_raw=call.caller,
+                ani_raw=call.ani,
+                called_number=call.called,
+                digits=call.digits,
+                code_completed_at=call.code_completed_at,
+                progress=progress,
+                source=CallSource.ARI,
+            )
+        else:
+            item = CallRecord(
+                channel_id=call.channel.id,
+                received_at=call.received_at,
+                answered_at=call.answered_at,
+                caller_raw=call.caller,
+                ani_raw=call.ani,
+                called_number=call.called,
+                digits=call.digits,
+                code_completed_at=call.code_completed_at,
+                beneficiary_id=call.beneficiary_id,
+                worker_id=call.worker_id,
+                identification=identification(
+                    call.caller, call.beneficiary_id, call.digits, call.worker_id
+                ),
+                direction=call.direction,
+                outcome=outcome,
+                source=CallSource.ARI,
+            )
+        result = await self.services.run(self.services.recorder.record, item)
+        call.recorded = True
+        call.spooled = result is None
+        call.committed_at = utc_now()
+        logger.info(
+            "call %s %s: %s%s",
+            call.channel.id,
+            "spooled" if call.spooled else "recorded",
+            outcome.value,
+            f" ({call.direction.value})" if call.direction else "",
+        )
+
+    def _write_metrics(self) -> None:
+        if self.metrics is None:
+            return
+        call = self.call
+
+        def iso(moment: datetime | None) -> str | None:
+            return moment.isoformat() if moment else None
+
+        line = {
+            "channel": call.channel.id,
+            "started": iso(call.started_at),
+            "first_prompt": iso(self.prompter.first_prompt_at),
+            "code_completed": iso(call.code_completed_at),
+            "committed": iso(call.committed_at),
+            "spooled": call.spooled,
+        }
+        with self.metrics.open("a") as handle:
+            handle.write(json.dumps(line) + "\n")

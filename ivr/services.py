@@ -1,0 +1,316 @@
+"""What the IVR does with the ledger: identify, check codes, record, spool, replay.
+
+Every function here is synchronous and runs in a worker thread; each call
+event is one transaction (commit at the end, roll back on any error). When
+the database cannot be reached the event goes to the spool, and the replayer
+loads the spool when the database is back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ivr.spool import Spool
+from ledger.models import CallOutcome, CallSource, Identification
+from ledger.pairing import Direction, Inference
+from ledger.phones import is_withheld
+from ledger.service import (
+    CallRecord,
+    RecordedCall,
+    direction_for,
+    find_beneficiary_by_number,
+    find_worker_by_code,
+    record_call,
+)
+from ledger.timeutil import as_utc, paris_date
+
+logger = logging.getLogger(__name__)
+
+
+class DatabaseUnavailable(Exception):
+    """The ledger could not be read or written; the caller goes on without it."""
+
+
+#: What a hang-up or an ending means when the ledger was not there to say more.
+class Progress:
+    CONFIRMED = "confirmed"
+    BEFORE_CODE = "answered"
+    DURING_CODE = "code"
+    NO_CODE = "no_code"
+
+
+@dataclass(frozen=True, slots=True)
+class RawCall:
+    """A call known only from the telephone side (database down, or dialplan path)."""
+
+    channel_id: str
+    received_at: datetime
+    answered_at: datetime
+    caller_raw: str | None
+    ani_raw: str | None
+    called_number: str | None
+    digits: str | None
+    code_completed_at: datetime | None
+    progress: str
+    source: CallSource
+
+
+class Ledger:
+    """The IVR's gateway to the ledger, one short transaction per operation."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self.session_factory = session_factory
+
+    def _run(self, work: Any) -> Any:
+        try:
+            with self.session_factory() as session:
+                return work(session)
+        except SQLAlchemyError as exc:
+            raise DatabaseUnavailable(str(exc).splitlines()[0]) from exc
+
+    def ping(self) -> bool:
+        try:
+            self._run(lambda s: s.execute(text("SELECT 1")))
+        except DatabaseUnavailable:
+            return False
+        return True
+
+    def beneficiary_for(self, caller: str | None, ani: str | None, at: datetime) -> int | None:
+        def work(session: Session) -> int | None:
+            return _beneficiary_id(session, caller, ani, at)
+
+        result: int | None = self._run(work)
+        return result
+
+    def worker_for(self, code: str, at: datetime) -> int | None:
+        def work(session: Session) -> int | None:
+            worker = find_worker_by_code(session, code, paris_date(at))
+            return worker.id if worker is not None else None
+
+        result: int | None = self._run(work)
+        return result
+
+    def direction(self, worker_id: int, beneficiary_id: int, at: datetime) -> Inference:
+        result: Inference = self._run(
+            lambda session: direction_for(session, worker_id, beneficiary_id, at)
+        )
+        return result
+
+    def record(self, record: CallRecord) -> RecordedCall:
+        def work(session: Session) -> RecordedCall:
+            try:
+                recorded = record_call(session, record)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            return recorded
+
+        result: RecordedCall = self._run(work)
+        return result
+
+    def load_raw(self, raw: RawCall) -> RecordedCall:
+        """Identify and record a call known only from the telephone side."""
+
+        def work(session: Session) -> RecordedCall:
+            try:
+                recorded = record_call(session, resolve(session, raw))
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            return recorded
+
+        result: RecordedCall = self._run(work)
+        return result
+
+
+def _beneficiary_id(
+    session: Session, caller: str | None, ani: str | None, at: datetime
+) -> int | None:
+    on = paris_date(at)
+    for number in (caller, ani):
+        if is_withheld(number):
+            continue
+        found = find_beneficiary_by_number(session, number, on)
+        if found is not None:
+            return found.id
+    return None
+
+
+def resolve(session: Session, raw: RawCall) -> CallRecord:
+    """The CallRecord the live flow would have made, from what the telephone side kept."""
+    beneficiary_id = _beneficiary_id(session, raw.caller_raw, raw.ani_raw, raw.answered_at)
+    code = raw.digits.split(",")[-1] if raw.digits else ""
+    worker = find_worker_by_code(session, code, paris_date(raw.answered_at)) if code else None
+    worker_id = worker.id if worker is not None else None
+    direction: Direction | None = None
+    if worker_id is not None and beneficiary_id is not None:
+        inferred = direction_for(session, worker_id, beneficiary_id, as_utc(raw.answered_at))
+        direction = None if inferred is Inference.ASK else Direction(inferred.value)
+    if raw.progress == Progress.CONFIRMED:
+        outcome = CallOutcome.RECORDED
+    elif raw.progress == Progress.NO_CODE:
+        outcome = CallOutcome.TOO_MANY_ATTEMPTS
+    elif raw.digits:
+        outcome = CallOutcome.HANGUP_DURING_CODE
+    else:
+        outcome = CallOutcome.HANGUP_BEFORE_CODE
+    return CallRecord(
+        channel_id=raw.channel_id,
+        received_at=raw.received_at,
+        answered_at=raw.answered_at,
+        caller_raw=raw.caller_raw,
+        ani_raw=raw.ani_raw,
+        called_number=raw.called_number,
+        digits=raw.digits or None,
+        code_completed_at=raw.code_completed_at,
+        beneficiary_id=beneficiary_id,
+        worker_id=worker_id,
+        identification=identification(raw.caller_raw, beneficiary_id, raw.digits, worker_id),
+        direction=direction,
+        outcome=outcome,
+        source=raw.source,
+    )
+
+
+def identification(
+    caller: str | None, beneficiary_id: int | None, digits: str | None, worker_id: int | None
+) -> Identification:
+    if beneficiary_id is None:
+        return (
+            Identification.WITHHELD_NUMBER if is_withheld(caller) else Identification.UNKNOWN_NUMBER
+        )
+    if worker_id is None:
+        return Identification.UNKNOWN_WORKER if digits else Identification.NO_CODE
+    return Identification.OK
+
+
+# --- spool lines -------------------------------------------------------------
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()
+    return value
+
+
+def spool_line(item: CallRecord | RawCall) -> str:
+    kind = "record" if isinstance(item, CallRecord) else "raw"
+    fields = {key: _encode(value) for key, value in asdict(item).items()}
+    return json.dumps({"v": 1, "kind": kind, "call": fields}, ensure_ascii=False)
+
+
+def _time(value: Any) -> datetime | None:
+    return None if value is None else as_utc(datetime.fromisoformat(value))
+
+
+def parse_spool_line(line: str) -> CallRecord | RawCall:
+    data = json.loads(line)
+    call = dict(data["call"])
+    for key in ("received_at", "answered_at", "code_completed_at"):
+        call[key] = _time(call.get(key))
+    call["source"] = CallSource(call["source"])
+    if data["kind"] == "raw":
+        return RawCall(**call)
+    call["identification"] = Identification(call["identification"])
+    call["outcome"] = CallOutcome(call["outcome"])
+    call["direction"] = Direction(call["direction"]) if call.get("direction") else None
+    return CallRecord(**call)
+
+
+def parse_dialplan_line(line: str) -> RawCall:
+    """Parse ``v1|uniqueid|received|answered|code_at|caller|ani|dnid|digits|state``.
+
+    The line is written by the dialplan's degraded path (asterisk/etc/extensions.conf).
+    """
+    parts = line.split("|")
+    if len(parts) != 10 or parts[0] != "v1":
+        raise ValueError("not a v1 dialplan spool line")
+    _, uniqueid, received, answered, code_at, caller, ani, dnid, digits, state = parts
+    if not uniqueid or not answered:
+        raise ValueError("no unique id or answer time")
+
+    def epoch(text: str) -> datetime | None:
+        return datetime.fromtimestamp(float(text), tz=UTC) if text else None
+
+    answered_at = epoch(answered)
+    assert answered_at is not None
+    progress = {
+        "confirmed": Progress.CONFIRMED,
+        "no_code": Progress.NO_CODE,
+        "code": Progress.DURING_CODE,
+    }.get(state, Progress.BEFORE_CODE)
+    return RawCall(
+        channel_id=uniqueid,
+        received_at=epoch(received) or answered_at,
+        answered_at=answered_at,
+        caller_raw=caller or None,
+        ani_raw=ani or None,
+        called_number=dnid or None,
+        digits=digits or None,
+        code_completed_at=epoch(code_at) if digits else None,
+        progress=progress,
+        source=CallSource.DIALPLAN_SPOOL,
+    )
+
+
+class Recorder:
+    """Commit a call event, or spool it durably when the ledger is unreachable."""
+
+    def __init__(self, ledger: Ledger, spool: Spool) -> None:
+        self.ledger = ledger
+        self.spool = spool
+
+    def record(self, item: CallRecord | RawCall) -> RecordedCall | None:
+        """Returns None when the event went to the spool (it is safe either way)."""
+        try:
+            if isinstance(item, CallRecord):
+                return self.ledger.record(item)
+            return self.ledger.load_raw(item)
+        except DatabaseUnavailable as exc:
+            logger.warning("ledger unavailable (%s): call %s spooled", exc, item.channel_id)
+            self.spool.append(spool_line(replace(item, source=CallSource.ARI_SPOOL)))
+            return None
+
+
+def replay(ledger: Ledger, spool: Spool, *, dialplan: bool) -> int:
+    """Load every pending line of a spool; stop at the first database failure.
+
+    Returns how many lines were loaded. A line that cannot be parsed is set
+    aside in ``<spool>.rejected`` with the reason, never dropped silently.
+    """
+    loaded = 0
+    for offset, line in spool.pending():
+        if not line.strip():
+            spool.mark(offset)
+            continue
+        try:
+            item: CallRecord | RawCall = (
+                parse_dialplan_line(line) if dialplan else parse_spool_line(line)
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            spool.reject(line, f"unreadable: {exc}")
+            spool.mark(offset)
+            continue
+        try:
+            if isinstance(item, CallRecord):
+                ledger.record(item)
+            else:
+                ledger.load_raw(item)
+        except DatabaseUnavailable as exc:
+            logger.info("replay of %s paused: %s", spool.path.name, exc)
+            return loaded
+        spool.mark(offset)
+        loaded += 1
+    if loaded:
+        logger.info("replayed %d call(s) from %s", loaded, spool.path.name)
+    return loaded
