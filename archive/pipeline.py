@@ -73,6 +73,8 @@ class Worker:
     def __init__(self, settings: ArchiveSettings, data_dir: Path) -> None:
         self.sealer = Sealer(settings, data_dir)
         self.files = store.FileStore.under(data_dir)
+        self.check_every = settings.pdfa_check_every
+        self.built = 0
 
     def run(self, task: Task) -> Outcome:
         data = task.data
@@ -82,7 +84,9 @@ class Worker:
         if digest == task.previous_digest:
             return Outcome(ben.beneficiary_id, ben.antenna_id, digest, None, 0, None)
         version = task.previous_version + 1
-        pdf = to_pdfa(render_pdf(data, figures, version=version))
+        validate = self.built % self.check_every == 0
+        self.built += 1
+        pdf = to_pdfa(render_pdf(data, figures, version=version), validate=validate)
         signed = self.sealer.seal(pdf)
         signed_at = utc_now()
         sha = self.files.put(signed)

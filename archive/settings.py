@@ -28,6 +28,9 @@ class ArchiveSettings:
     correction_deadline_day: int = 5
     #: Processes used to build and sign statements (0 means one per core).
     processes: int = 0
+    #: Validate the written PDF/A of one statement in this many (1: every one);
+    #: the first statement of each process is always validated.
+    pdfa_check_every: int = 20
     #: Journal entries between two timestamped seals.
     seal_every: int = 500
     #: Years a statement is kept before it may be purged.
@@ -44,6 +47,10 @@ class ArchiveSettings:
             )
         if self.processes < 0:
             raise SettingsError(f"archive.processes: expected 0 or more, got {self.processes}")
+        if self.pdfa_check_every < 1:
+            raise SettingsError(
+                f"archive.pdfa_check_every: expected 1 or more, got {self.pdfa_check_every}"
+            )
         if self.seal_every < 1:
             raise SettingsError(f"archive.seal_every: expected 1 or more, got {self.seal_every}")
 

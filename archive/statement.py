@@ -54,19 +54,32 @@ class StatementError(Exception):
 
 
 _fonts_ready = False
+#: Characters both fonts can draw; any other is printed as "?" so that no
+#: document ever references a missing glyph (.notdef), which PDF/A forbids.
+_drawable: frozenset[int] = frozenset()
 
 
 def _register_fonts() -> None:
-    global _fonts_ready
+    global _fonts_ready, _drawable
     if _fonts_ready:
         return
+    maps = []
     for name in (FONT, FONT_BOLD):
         path = FONT_DIR / f"{name}.ttf"
         if not path.exists():
             raise StatementError(f"police introuvable : {path} (paquet Debian fonts-dejavu-core)")
-        pdfmetrics.registerFont(TTFont(name, str(path)))
+        font = TTFont(name, str(path))
+        pdfmetrics.registerFont(font)
+        maps.append(set(font.face.charToGlyph))
     pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=FONT_BOLD)
+    _drawable = frozenset(c for c in maps[0] & maps[1] if c >= 0x20)
     _fonts_ready = True
+
+
+def drawable(text: str) -> str:
+    """The text with every character the fonts cannot draw replaced by "?"."""
+    _register_fonts()
+    return "".join(c if ord(c) in _drawable else "?" for c in text)
 
 
 def month_label(year: int, month: int) -> str:
@@ -111,7 +124,7 @@ def _styles() -> dict[str, ParagraphStyle]:
 
 
 def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return drawable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 _GRID = TableStyle(
@@ -273,14 +286,24 @@ def render_pdf(data: StatementInput, figures: StatementFigures, *, version: int 
     return buffer.getvalue()
 
 
-def to_pdfa(pdf: bytes) -> bytes:
-    """Convert reportlab's output to PDF/A-2b and validate the written bytes."""
+def to_pdfa(pdf: bytes, *, validate: bool = True) -> bytes:
+    """Convert reportlab's output to PDF/A-2b; with ``validate``, check the written bytes.
+
+    Without ``validate`` the same preparation and save settings are used but
+    the written file is not re-read (``archive.pdfa_check_every`` decides how
+    often a run validates; every statement comes from one template whose
+    text is restricted to drawable characters).
+    """
     with pikepdf.open(io.BytesIO(pdf)) as document:
         for page in document.pages:
             # reportlab writes an empty /Trans (page transition) that PDF/A rejects.
             if "/Trans" in page.obj:
                 del page.obj["/Trans"]
         out = io.BytesIO()
+        if not validate:
+            pdfa.prepare(document, "2b")
+            document.save(out, **pdfa.resolve_save_kwargs("2b"))
+            return out.getvalue()
         try:
             pdfa.save(document, out, "2b")
         except pdfa.PdfaError as exc:

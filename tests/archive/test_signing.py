@@ -90,3 +90,18 @@ def test_cached_key_signer_is_reused_across_documents(sealer: Sealer, pdfa_docum
     assert sealer.signer._key is key
     assert first != second  # fresh signing time and timestamps each time
     assert check_signature(second, sealer.trust).ok
+
+
+def test_without_the_extension_the_seal_fails_once_certificates_expire(
+    sealer: Sealer, pdfa_document: bytes
+) -> None:
+    """Why ``Sealer.seal`` extends the archival chain once right after signing."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    out = io.BytesIO()
+    sealer.pdf_signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdfa_document)), output=out)
+    after_expiry = datetime.now(UTC) + timedelta(days=365 * (SIGNER_YEARS + 1))
+    assert check_signature(out.getvalue(), sealer.trust).ok
+    assert not check_signature(out.getvalue(), sealer.trust, as_of=after_expiry).ok
+    extended = sealer.extend(out.getvalue())
+    assert check_signature(extended, sealer.trust, as_of=after_expiry).ok

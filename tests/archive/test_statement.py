@@ -100,3 +100,35 @@ def test_incomplete_visit_is_listed_but_not_counted(
     assert figures.incomplete_visits == 1
     assert figures.counted_visits == 5
     assert "1 incomplète(s) non comptée(s)" in pdf_text(pdf, tmp_path)
+
+
+def test_undrawable_characters_never_break_pdfa(
+    session: Session, october: factories.SmallOrg, tmp_path: Path
+) -> None:
+    visit = session.scalars(select(Visit).where(Visit.beneficiary_id == october.ben_b1.id)).one()
+    correct_visit(
+        session,
+        visit,
+        started_at=visit.started_at,
+        ended_at=visit.ended_at,
+        motive=Motive.OTHER,
+        comment="appel 漢字\x07 reçu",
+        author="manager",
+    )
+    session.commit()
+    [data] = load_inputs(session, ORG, 2026, 10, [october.ben_b1.id])
+    _figures, pdf = build_statement(data)  # validates the written PDF/A-2b
+    words = pdf_text(pdf, tmp_path).split()
+    assert "???" in words and "reçu" in words and "漢字" not in words
+
+
+def test_unvalidated_save_writes_the_same_conformance(
+    session: Session, october: factories.SmallOrg
+) -> None:
+    from archive.figures import compute_figures
+    from archive.statement import render_pdf, to_pdfa
+
+    [data] = load_inputs(session, ORG, 2026, 10, [october.ben_a1.id])
+    fast = to_pdfa(render_pdf(data, compute_figures(data)), validate=False)
+    with pikepdf.open(io.BytesIO(fast)) as document:
+        assert pdfa.check(document, "2b").verdict == "pass"
