@@ -7,6 +7,8 @@ from billing_export.outbox import open_channel
 from billing_export.prebilling import PrebillingError
 from billing_export.settings import BillingSettings, load
 from config.jobs import JobContext, JobResult, RunStatus, ScheduledJob
+from config.settings import SettingsError
+from flows.transport import TransportError
 from ledger.timeutil import paris_date, utc_now
 
 
@@ -24,25 +26,28 @@ def monthly_delivery(ctx: JobContext, settings: BillingSettings | None = None) -
         return JobResult(RunStatus.FAILED, message=str(exc))
     funder = ctx.params.get("funder")
     try:
-        return services.send_month(
-            ctx.session_factory,
-            ctx.data_dir,
-            settings,
-            open_channel(ctx.data_dir, settings.remote_outbox, settings.remote_acks),
-            year,
-            month,
-            only_funder=str(funder) if funder else None,
-            triggered_by=ctx.triggered_by,
-        )
-    except services.BillingError as exc:
+        with open_channel(ctx.data_dir) as channel:
+            return services.send_month(
+                ctx.session_factory,
+                ctx.data_dir,
+                settings,
+                channel,
+                year,
+                month,
+                only_funder=str(funder) if funder else None,
+                triggered_by=ctx.triggered_by,
+            )
+    except (services.BillingError, TransportError, SettingsError) as exc:
         return JobResult(RunStatus.FAILED, message=str(exc))
 
 
 def read_acknowledgements(ctx: JobContext, settings: BillingSettings | None = None) -> JobResult:
-    settings = settings or load()
-    return services.read_acks(
-        ctx.data_dir, open_channel(ctx.data_dir, settings.remote_outbox, settings.remote_acks)
-    )
+    try:
+        settings = settings or load()
+        with open_channel(ctx.data_dir) as channel:
+            return services.read_acks(ctx.data_dir, channel, settings.remote_acks)
+    except (PrebillingError, TransportError, SettingsError) as exc:
+        return JobResult(RunStatus.FAILED, message=str(exc))
 
 
 def jobs() -> list[ScheduledJob]:

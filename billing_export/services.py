@@ -25,10 +25,10 @@ from billing_export.esppadom import (
     local_iso,
     write_delivery,
 )
-from billing_export.outbox import Channel
 from billing_export.prebilling import MonthBilling, prebill
 from billing_export.settings import BillingSettings
 from config.jobs import JobResult, RunStatus
+from flows.transport import Transport
 from ledger.models import FunderKind
 from ledger.service import audit
 from ledger.timeutil import to_paris, utc_now
@@ -238,7 +238,7 @@ def send_month(
     session_factory: sessionmaker[Session],
     data_dir: Path,
     settings: BillingSettings,
-    channel: Channel,
+    channel: Transport,
     year: int,
     month: int,
     *,
@@ -283,7 +283,7 @@ def send_month(
                 sha256=item.sha256,
             )
             session.flush()
-            channel.put(item.path, item.path.name)
+            channel.put(item.path, settings.remote_outbox, item.path.name)
             logger.info(
                 "ESPPADOM %s %s : %d interventions, %d min",
                 label,
@@ -320,8 +320,14 @@ def _hours(minutes: int) -> str:
     return f"{minutes // 60} h {minutes % 60:02d}"
 
 
-def read_acks(data_dir: Path, channel: Channel) -> JobResult:
-    """Fetch new acknowledgements, match them to the files sent, keep them next to each file."""
+def read_acks(data_dir: Path, channel: Transport, folder: str) -> JobResult:
+    """Fetch new acknowledgements, match them to the files sent, keep them next to each file.
+
+    An acknowledgement is moved to ``<folder>/processed`` on the remote side
+    only once its copy is kept locally; one that cannot be read or matched
+    to a file sent stays in place and is reported at every run until someone
+    deals with it.
+    """
     sent = {
         p.name: p
         for p in (billing_dir(data_dir) / "sent").glob("*/*.xml")
@@ -330,7 +336,7 @@ def read_acks(data_dir: Path, channel: Channel) -> JobResult:
     counts = {"accepted": 0, "partial": 0, "rejected": 0, "rejected_interventions": 0, "errors": 0}
     notes: list[str] = []
     files: list[Path] = []
-    for name in channel.list_acks():
+    for name in channel.list(folder):
         if not name.endswith(ACK_SUFFIX):
             continue
         delivery_name = name.removesuffix(ACK_SUFFIX) + ".xml"
@@ -341,8 +347,9 @@ def read_acks(data_dir: Path, channel: Channel) -> JobResult:
             continue
         stored = target.with_name(name)
         if stored.exists():
+            channel.mark_processed(folder, name)
             continue
-        data = channel.get_ack(name)
+        data = channel.read(folder, name)
         try:
             ack = parse_ack(data)
         except AckError as exc:
@@ -356,6 +363,7 @@ def read_acks(data_dir: Path, channel: Channel) -> JobResult:
             )
             continue
         stored.write_bytes(data)
+        channel.mark_processed(folder, name)
         files.append(stored)
         received = to_paris(ack.received_at).strftime("%d/%m/%Y %H:%M")
         if ack.status is AckStatus.ACCEPTED:

@@ -30,7 +30,7 @@ def test_demo_month_prebilling_send_and_acknowledgement(tmp_path: Path) -> None:
     sent = telegestion("billing", "send", "--month", label, data_dir=tmp_path)
     assert sent.returncode == 0, sent.stderr
     assert f"Télétransmission {label} envoyée" in sent.stdout
-    outbox = tmp_path / "billing" / "remote" / "esppadom" / "depot"
+    outbox = tmp_path / "flows" / "remote" / "esppadom" / "depot"
     files = sorted(outbox.glob("ESPPADOM-DELIVERY-*.xml"))
     assert files and all("-APA75-" in f.name or "75-" in f.name for f in files)
 

@@ -29,7 +29,7 @@ def test_monthly_job_sends_the_month_named_in_its_parameters(
     ctx = JobContext(session_factory, tmp_path, "manager", {"month": "2026-10"})
     result = monthly_delivery(ctx, settings)
     assert result.status is RunStatus.SUCCESS, result.message
-    deposit = tmp_path / "billing" / "remote" / settings.remote_outbox
+    deposit = tmp_path / "flows" / "remote" / settings.remote_outbox
     assert len(list(deposit.glob("*.xml"))) == result.counts["files"] == 2
     acks = read_acknowledgements(ctx, settings)
     assert acks.status is RunStatus.SUCCESS and acks.message == "Aucun nouvel accusé de réception"

@@ -15,25 +15,37 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing_export import services
 from billing_export.ack import AckStatus, Rejection, ack_name, write_ack
 from billing_export.esppadom import read_delivery
-from billing_export.outbox import LocalOutbox
 from billing_export.prebilling import Category
 from billing_export.settings import BillingSettings
 from config.jobs import JobResult, RunStatus
+from flows.transport import LocalFolderTransport
 from ledger.models import AuditEntry, Beneficiary
 from tests.billing_export.conftest import October
 
 ISSUED = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)
 
 
-def outbox(tmp_path: Path) -> LocalOutbox:
-    return LocalOutbox(tmp_path / "remote", "depot", "retours")
+class Remote(LocalFolderTransport):
+    """The flows local transport, with the deposit and acknowledgement folders at hand."""
+
+    def __init__(self, root: Path, settings: BillingSettings) -> None:
+        super().__init__(root, attempts=1, backoff=0)
+        self.outbox = root / settings.remote_outbox
+        self.acks = root / settings.remote_acks
+
+    def deposited(self) -> list[Path]:
+        return sorted(self.outbox.glob("*.xml")) if self.outbox.is_dir() else []
+
+
+def outbox(tmp_path: Path, settings: BillingSettings) -> Remote:
+    return Remote(tmp_path / "remote", settings)
 
 
 def send(
     factory: sessionmaker[Session],
     tmp_path: Path,
     settings: BillingSettings,
-    channel: LocalOutbox,
+    channel: Remote,
     **kwargs: Any,
 ) -> JobResult:
     kwargs.setdefault("issued", ISSUED)
@@ -77,10 +89,10 @@ def test_send_writes_one_valid_file_per_departement_funder(
     settings: BillingSettings,
     tmp_path: Path,
 ) -> None:
-    channel = outbox(tmp_path)
+    channel = outbox(tmp_path, settings)
     result = send(session_factory, tmp_path, settings, channel)
     assert result.status is RunStatus.SUCCESS, result.message
-    sent = sorted(channel.outbox.iterdir())
+    sent = channel.deposited()
     assert [p.name.split("-")[3] for p in sent] == sorted([october.apa_code, october.pch_code])
     minutes = {}
     for path in sent:
@@ -110,11 +122,11 @@ def test_a_file_that_breaks_the_schema_is_not_sent(
     ben = session.get_one(Beneficiary, october.org.ben_b1.id)
     ben.postcode = "PARIS"
     session.commit()
-    channel = outbox(tmp_path)
+    channel = outbox(tmp_path, settings)
     result = send(session_factory, tmp_path, settings, channel)
     assert result.status is RunStatus.FAILED
     assert "PostcodeCode" in result.message
-    assert not channel.outbox.exists() or not list(channel.outbox.iterdir())
+    assert channel.deposited() == []
     # The other funder's file, valid, was removed too: a month is sent whole or not at all.
     assert not list((tmp_path / "billing" / "sent").glob("*/*"))
 
@@ -125,10 +137,10 @@ def test_acknowledgements_are_read_back_once(
     settings: BillingSettings,
     tmp_path: Path,
 ) -> None:
-    channel = outbox(tmp_path)
+    channel = outbox(tmp_path, settings)
     send(session_factory, tmp_path, settings, channel)
     apa_file, pch_file = sorted(
-        channel.outbox.iterdir(), key=lambda p: p.name.split("-")[3] != october.apa_code
+        channel.deposited(), key=lambda p: p.name.split("-")[3] != october.apa_code
     )
     channel.acks.mkdir(parents=True)
     write_ack(
@@ -149,7 +161,7 @@ def test_acknowledgements_are_read_back_once(
     )
     (channel.acks / "ESPPADOM-DELIVERY-other.ack.xml").write_bytes(b"<nope/>")
 
-    result = services.read_acks(tmp_path, channel)
+    result = services.read_acks(tmp_path, channel, settings.remote_acks)
     assert result.status is RunStatus.PARTIAL
     assert result.counts == {
         "accepted": 1,
@@ -161,7 +173,11 @@ def test_acknowledgements_are_read_back_once(
     assert f"intervention {october.dst} (PLAN_INCONNU : Plan d'aide inconnu)" in result.message
     assert "accepté le 02/11/2026 10:00" in result.message
     assert {p.name for p in result.files} == {ack_name(apa_file.name), ack_name(pch_file.name)}
-    again = services.read_acks(tmp_path, channel)
+    # Kept on the remote side, moved aside once read; the unknown one stays for a person.
+    processed = sorted(p.name for p in (channel.acks / "processed").iterdir())
+    assert processed == sorted([ack_name(apa_file.name), ack_name(pch_file.name)])
+    assert channel.list(settings.remote_acks) == ["ESPPADOM-DELIVERY-other.ack.xml"]
+    again = services.read_acks(tmp_path, channel, settings.remote_acks)
     assert again.counts["accepted"] == 0 and again.counts["partial"] == 0
 
 
@@ -171,9 +187,9 @@ def test_an_acknowledgement_of_another_content_is_refused(
     settings: BillingSettings,
     tmp_path: Path,
 ) -> None:
-    channel = outbox(tmp_path)
+    channel = outbox(tmp_path, settings)
     send(session_factory, tmp_path, settings, channel)
-    sent = next(iter(channel.outbox.iterdir()))
+    sent = channel.deposited()[0]
     channel.acks.mkdir(parents=True)
     write_ack(
         channel.acks / ack_name(sent.name),
@@ -182,7 +198,7 @@ def test_an_acknowledgement_of_another_content_is_refused(
         status=AckStatus.ACCEPTED,
         received_at=datetime(2026, 11, 2, 9, 0, tzinfo=UTC),
     )
-    result = services.read_acks(tmp_path, channel)
+    result = services.read_acks(tmp_path, channel, settings.remote_acks)
     assert result.counts["errors"] == 1 and result.counts["accepted"] == 0
     assert "empreinte" in result.message
 
@@ -193,14 +209,14 @@ def test_resend_one_funder_on_demand(
     settings: BillingSettings,
     tmp_path: Path,
 ) -> None:
-    channel = outbox(tmp_path)
+    channel = outbox(tmp_path, settings)
     send(session_factory, tmp_path, settings, channel)
     later = datetime(2026, 11, 5, 8, 0, tzinfo=UTC)
     again = send(
         session_factory, tmp_path, settings, channel, only_funder=october.apa_code, issued=later
     )
     assert again.status is RunStatus.SUCCESS and again.counts["files"] == 1
-    names = sorted(p.name for p in channel.outbox.iterdir())
+    names = [p.name for p in channel.deposited()]
     assert len(names) == 3
     assert sum(october.apa_code in n for n in names) == 2
 
