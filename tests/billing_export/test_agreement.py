@@ -1,13 +1,17 @@
 """The service-done file, the pre-billing and the teletransmission agree to the minute.
 
-Until the flows package's monthly service-done export exists, ``service_done``
-computes what that file carries from the ledger tables directly (one line per
-visit of the month that is neither deleted nor incomplete: start, end, length
-in minutes with seconds dropped), without the billing adapter.
+The service-done file is the one the planning software receives, written by
+``flows.exporter.export_service_done`` and read back as a file. While that
+module is not in the tree, ``_ledger_service_done`` computes what the file
+carries from the ledger tables directly (one line per visit of the month
+that is neither deleted nor incomplete, its length in minutes with seconds
+dropped), without the billing adapter.
 """
 
 from __future__ import annotations
 
+import csv
+import importlib
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -23,7 +27,21 @@ from ledger.models import Visit, VisitStatus
 from ledger.timeutil import as_utc
 
 
-def service_done(session: Session, year: int, month: int) -> dict[int, int]:
+def service_done(session: Session, year: int, month: int, data_dir: Path) -> dict[int, int]:
+    """Visit id -> minutes, from the planning software's monthly file."""
+    try:
+        exporter = importlib.import_module("flows.exporter")
+    except ModuleNotFoundError as exc:
+        if exc.name != "flows.exporter":
+            raise
+        return _ledger_service_done(session, year, month)
+    path = exporter.export_service_done(session, year, month, data_dir).path
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter=";"))
+    return {int(row["id_visite"]): int(row["duree_minutes"]) for row in rows}
+
+
+def _ledger_service_done(session: Session, year: int, month: int) -> dict[int, int]:
     first = date(year, month, 1)
     following = date(year + (month == 12), month % 12 + 1, 1)
     rows = session.execute(
@@ -56,7 +74,7 @@ def test_demo_month_agrees_to_the_minute(
         now=datetime(2026, 10, 31, 21, 0, tzinfo=UTC),
     )
     session.commit()
-    done = service_done(session, 2026, 10)
+    done = service_done(session, 2026, 10, tmp_path / "data")
     facts, billing = services.compute(session, 2026, 10, settings)
     assert len(done) > 500
 
