@@ -1,0 +1,839 @@
+"""Import of the planning software's daily files (formats: ``flows.formats``).
+
+``import_file`` reads a file as a stream (bounded memory, in chunks of
+``CHUNK_LINES``), validates every line, applies the valid ones and writes
+each invalid one to a reject file with its line number, field and reason.
+The whole file is one transaction: a crash halfway applies nothing. Applying
+the same file twice changes nothing the second time. Past values are kept:
+phone numbers and care plans are closed and reopened by dates, and every
+change of an existing row is written to the audit journal with its old value.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from flows import formats
+from flows.formats import FileFormat
+from flows.transport import safe_name
+from ledger.models import (
+    Antenna,
+    Beneficiary,
+    CarePlan,
+    Funder,
+    Phone,
+    PlannedVisit,
+    Worker,
+)
+from ledger.phones import kind_of
+from ledger.service import audit
+from ledger.timeutil import as_utc, paris_day_bounds
+
+logger = logging.getLogger(__name__)
+
+ACTOR = "system:flows"
+CHUNK_LINES = 2000
+#: Refuse to end more than this share of the active people at once (a truncated file).
+MAX_END_SHARE = 0.5
+MIN_END_GUARD = 20
+
+
+class FileRefused(Exception):
+    """The whole file is refused; nothing was applied. The message is French."""
+
+
+@dataclass
+class Reject:
+    line: int
+    field: str
+    reason: str
+    content: str
+
+
+@dataclass
+class ImportReport:
+    file_name: str
+    kind: str
+    file_date: date | None
+    lines: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    ended: int = 0
+    removed: int = 0
+    rejected: int = 0
+    refused: str = ""
+    reject_path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            "lignes": self.lines,
+            "creees": self.created,
+            "modifiees": self.updated,
+            "inchangees": self.unchanged,
+            "terminees": self.ended,
+            "supprimees": self.removed,
+            "rejetees": self.rejected,
+        }
+
+
+# --- reading --------------------------------------------------------------
+
+
+def decode_line(raw: bytes) -> str:
+    """UTF-8, else Windows-1252 (Latin-1); control characters are refused."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("cp1252")
+        except UnicodeDecodeError:
+            raise formats.FieldError(
+                "encodage illisible (ni UTF-8 ni Latin-1/Windows-1252)"
+            ) from None
+    if any(ord(c) < 32 and c != "\t" for c in text):
+        raise formats.FieldError("encodage illisible (caractères de contrôle)")
+    return text
+
+
+def read_lines(handle: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, raw bytes without EOL), or None for a line over the size limit."""
+    number = 0
+    while True:
+        raw = handle.readline(formats.MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > formats.MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            # Skip the rest of the over-long line without keeping it.
+            while True:
+                more = handle.readline(formats.MAX_LINE_BYTES)
+                if not more or more.endswith(b"\n"):
+                    break
+            yield number, None
+            continue
+        yield number, raw.rstrip(b"\r\n")
+
+
+class _RejectWriter:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.partial = path.with_name(f".{path.name}.part")
+        self.count = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(self.partial, "wb")  # noqa: SIM115 (closed in finish/abort)
+        self._handle.write(formats.encode_row(["ligne", "champ", "motif", "contenu"]))
+
+    def add(self, reject: Reject) -> None:
+        self.count += 1
+        content = reject.content[:500]
+        self._handle.write(
+            formats.encode_row([str(reject.line), reject.field, reject.reason, content])
+        )
+
+    def finish(self) -> Path | None:
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        if self.count == 0:
+            self.partial.unlink(missing_ok=True)
+            return None
+        self.partial.replace(self.path)
+        return self.path
+
+    def abort(self) -> None:
+        self._handle.close()
+        self.partial.unlink(missing_ok=True)
+
+
+# --- appliers -------------------------------------------------------------
+
+
+Row = tuple[int, dict[str, Any], str]  # line number, typed values, raw text
+
+
+class _Applier:
+    fmt: FileFormat
+
+    def __init__(self, session: Session, file_date: date, report: ImportReport, full: bool):
+        self.session = session
+        self.day = file_date
+        self.report = report
+        self.full = full
+        self.seen: dict[str, int] = {}
+
+    def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
+        return []
+
+    def apply_chunk(self, rows: list[Row], reject: _RejectWriter) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        return None
+
+    def _changed(self, obj: Any, wanted: dict[str, Any]) -> dict[str, list[Any]]:
+        changes: dict[str, list[Any]] = {}
+        for name, value in wanted.items():
+            old = getattr(obj, name)
+            if old != value:
+                changes[name] = [_jsonable(old), _jsonable(value)]
+                setattr(obj, name, value)
+        return changes
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if hasattr(value, "value"):
+        return value.value
+    return value
+
+
+def _end_guard(report: ImportReport, to_end: int, active: int, what: str) -> bool:
+    limit = max(MIN_END_GUARD, int(active * MAX_END_SHARE))
+    if to_end > limit:
+        report.notes.append(
+            f"{to_end} {what} absents du fichier sur {active} : fichier incomplet ? "
+            "Aucun n'a été terminé."
+        )
+        return False
+    return True
+
+
+class _Workers(_Applier):
+    fmt = formats.WORKERS
+
+    def __init__(self, session: Session, file_date: date, report: ImportReport, full: bool):
+        super().__init__(session, file_date, report, full)
+        self.antennas = {a.code: a.id for a in session.scalars(select(Antenna))}
+        self.code_owner: dict[str, str] = dict(
+            session.execute(select(Worker.phone_code, Worker.external_id)).tuples().all()
+        )
+        self.antenna_addresses: set[str] = set()
+
+    def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
+        errors = []
+        code = values.get("code_telephone")
+        if code is not None and not (code.isdigit() and 4 <= len(code) <= 8):
+            errors.append(("code_telephone", "4 à 8 chiffres attendus"))
+        if values.get("code_antenne") is not None and values["code_antenne"] not in self.antennas:
+            errors.append(("code_antenne", f"antenne inconnue {values['code_antenne']!r}"))
+        start, end = values.get("date_debut"), values.get("date_fin")
+        if start and end and end < start:
+            errors.append(("date_fin", "fin avant le début"))
+        return errors
+
+    def apply_chunk(self, rows: list[Row], reject: _RejectWriter) -> None:
+        ids = [values["id_planning"] for _, values, _ in rows]
+        existing = {
+            w.external_id: w
+            for w in self.session.scalars(select(Worker).where(Worker.external_id.in_(ids)))
+        }
+        for line, values, raw in rows:
+            ext = values["id_planning"]
+            code = values["code_telephone"]
+            owner = self.code_owner.get(code)
+            if owner is not None and owner != ext:
+                reject.add(
+                    Reject(line, "code_telephone", "code déjà attribué à un autre intervenant", raw)
+                )
+                continue
+            address = values["adresse_antenne"]
+            if address and values["code_antenne"] not in self.antenna_addresses:
+                self.antenna_addresses.add(values["code_antenne"])
+                antenna = self.session.get(Antenna, self.antennas[values["code_antenne"]])
+                assert antenna is not None
+                changes = self._changed(antenna, {"address": address})
+                if changes:
+                    audit(
+                        self.session,
+                        ACTOR,
+                        "flows.antenna_updated",
+                        "antenna",
+                        antenna.id,
+                        antenna_id=antenna.id,
+                        changes=changes,
+                        file=self.report.file_name,
+                    )
+            wanted: dict[str, Any] = {
+                "civility": values["civilite"],
+                "last_name": values["nom"],
+                "first_name": values["prenom"],
+                "antenna_id": self.antennas[values["code_antenne"]],
+                "phone_code": code,
+                "active_until": values["date_fin"],
+            }
+            worker = existing.get(ext)
+            if worker is None:
+                worker = Worker(
+                    external_id=ext, active_from=values["date_debut"] or self.day, **wanted
+                )
+                self.session.add(worker)
+                self.report.created += 1
+            else:
+                if values["date_debut"]:
+                    wanted["active_from"] = values["date_debut"]
+                old_code = worker.phone_code
+                changes = self._changed(worker, wanted)
+                if changes:
+                    self.report.updated += 1
+                    if "phone_code" in changes:
+                        self.code_owner.pop(old_code, None)
+                        # Free the old code in the database before another row takes it.
+                        self.session.flush()
+                    audit(
+                        self.session,
+                        ACTOR,
+                        "flows.worker_updated",
+                        "worker",
+                        worker.id,
+                        antenna_id=worker.antenna_id,
+                        changes=changes,
+                        file=self.report.file_name,
+                    )
+                else:
+                    self.report.unchanged += 1
+            self.code_owner[code] = ext
+        self.session.flush()
+
+    def finish(self) -> None:
+        if not self.full:
+            return
+        yesterday = self.day - timedelta(days=1)
+        active = self.session.execute(
+            select(Worker.id, Worker.external_id).where(
+                (Worker.active_until.is_(None)) | (Worker.active_until >= self.day)
+            )
+        ).all()
+        missing = [wid for wid, ext in active if ext not in self.seen]
+        if not missing or not _end_guard(self.report, len(missing), len(active), "intervenants"):
+            return
+        for start in range(0, len(missing), CHUNK_LINES):
+            for worker in self.session.scalars(
+                select(Worker).where(Worker.id.in_(missing[start : start + CHUNK_LINES]))
+            ):
+                audit(
+                    self.session,
+                    ACTOR,
+                    "flows.worker_ended",
+                    "worker",
+                    worker.id,
+                    antenna_id=worker.antenna_id,
+                    changes={
+                        "active_until": [_jsonable(worker.active_until), yesterday.isoformat()]
+                    },
+                    file=self.report.file_name,
+                )
+                worker.active_until = yesterday
+                self.report.ended += 1
+            self.session.flush()
+            self.session.expunge_all()
+
+
+class _Beneficiaries(_Applier):
+    fmt = formats.BENEFICIARIES
+
+    def __init__(self, session: Session, file_date: date, report: ImportReport, full: bool):
+        super().__init__(session, file_date, report, full)
+        self.antennas = {a.code: a.id for a in session.scalars(select(Antenna))}
+        self.funders = {f.code: f.id for f in session.scalars(select(Funder))}
+
+    def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
+        errors = []
+        if values.get("code_antenne") is not None and values["code_antenne"] not in self.antennas:
+            errors.append(("code_antenne", f"antenne inconnue {values['code_antenne']!r}"))
+        if (
+            values.get("code_financeur") is not None
+            and values["code_financeur"] not in self.funders
+        ):
+            errors.append(("code_financeur", f"financeur inconnu {values['code_financeur']!r}"))
+        for start, end in (
+            ("date_debut_prise_en_charge", "date_fin_prise_en_charge"),
+            ("date_debut_plan", "date_fin_plan"),
+        ):
+            if values.get(start) and values.get(end) and values[end] < values[start]:
+                errors.append((end, "fin avant le début"))
+        hours = values.get("heures_max")
+        if hours is not None and (hours >= Decimal(100000) or hours != round(hours, 2)):
+            errors.append(("heures_max", "au plus 99999,99 avec deux décimales"))
+        phones = [values.get(f"telephone_{n}") for n in (1, 2, 3)]
+        present = [p for p in phones if p]
+        if len(set(present)) != len(present):
+            errors.append(("telephone_2", "numéro en double sur la ligne"))
+        return errors
+
+    def apply_chunk(self, rows: list[Row], reject: _RejectWriter) -> None:
+        session = self.session
+        ids = [values["id_planning"] for _, values, _ in rows]
+        existing = {
+            b.external_id: b
+            for b in session.scalars(select(Beneficiary).where(Beneficiary.external_id.in_(ids)))
+        }
+        by_row: list[tuple[Beneficiary, dict[str, Any]]] = []
+        for _line, values, _raw in rows:
+            wanted: dict[str, Any] = {
+                "civility": values["civilite"],
+                "last_name": values["nom"],
+                "first_name": values["prenom"],
+                "address": values["adresse"],
+                "postcode": values["code_postal"] or "",
+                "city": values["ville"] or "",
+                "birth_date": values["date_naissance"],
+                "gir": values["gir"],
+                "antenna_id": self.antennas[values["code_antenne"]],
+                "care_start": values["date_debut_prise_en_charge"],
+                "care_end": values["date_fin_prise_en_charge"],
+            }
+            ben = existing.get(values["id_planning"])
+            if ben is None:
+                ben = Beneficiary(external_id=values["id_planning"], **wanted)
+                session.add(ben)
+                self.report.created += 1
+                by_row.append((ben, values))
+                continue
+            changes = self._changed(ben, wanted)
+            by_row.append((ben, values))
+            if changes:
+                audit(
+                    session,
+                    ACTOR,
+                    "flows.beneficiary_updated",
+                    "beneficiary",
+                    ben.id,
+                    antenna_id=ben.antenna_id,
+                    changes=changes,
+                    file=self.report.file_name,
+                )
+                values["_changed"] = True
+        session.flush()
+        ben_ids = [b.id for b, _ in by_row]
+        phones: dict[int, list[Phone]] = {}
+        for phone in session.scalars(
+            select(Phone).where(
+                Phone.beneficiary_id.in_(ben_ids),
+                (Phone.active_until.is_(None)) | (Phone.active_until >= self.day),
+            )
+        ):
+            phones.setdefault(phone.beneficiary_id, []).append(phone)
+        plans: dict[int, list[CarePlan]] = {}
+        for plan in session.scalars(
+            select(CarePlan)
+            .where(CarePlan.beneficiary_id.in_(ben_ids))
+            .order_by(CarePlan.starts_on, CarePlan.id)
+        ):
+            plans.setdefault(plan.beneficiary_id, []).append(plan)
+        for ben, values in by_row:
+            is_new = values["id_planning"] not in existing
+            changed = bool(values.get("_changed"))
+            changed |= self._phones(ben, values, phones.get(ben.id, []), is_new)
+            changed |= self._plan(ben, values, plans.get(ben.id, []))
+            if not is_new:
+                if changed:
+                    self.report.updated += 1
+                else:
+                    self.report.unchanged += 1
+        session.flush()
+
+    def _phones(
+        self, ben: Beneficiary, values: dict[str, Any], active: list[Phone], is_new: bool
+    ) -> bool:
+        wanted = [values[f"telephone_{n}"] for n in (1, 2, 3) if values[f"telephone_{n}"]]
+        current = {p.e164 for p in active}
+        changed = False
+        yesterday = self.day - timedelta(days=1)
+        for phone in active:
+            if phone.e164 not in wanted:
+                phone.active_until = yesterday
+                changed = True
+                audit(
+                    self.session,
+                    ACTOR,
+                    "flows.phone_closed",
+                    "phone",
+                    phone.id,
+                    antenna_id=ben.antenna_id,
+                    beneficiary=ben.external_id,
+                    active_until=yesterday.isoformat(),
+                    file=self.report.file_name,
+                )
+        # A new beneficiary's numbers are valid from the start of care; a new
+        # number of a known beneficiary from the file's date.
+        starts = min(self.day, ben.care_start) if is_new else self.day
+        for e164 in wanted:
+            if e164 in current:
+                continue
+            phone = Phone(beneficiary_id=ben.id, e164=e164, kind=kind_of(e164), active_from=starts)
+            self.session.add(phone)
+            if not is_new:
+                changed = True
+                audit(
+                    self.session,
+                    ACTOR,
+                    "flows.phone_added",
+                    "beneficiary",
+                    ben.id,
+                    antenna_id=ben.antenna_id,
+                    active_from=starts.isoformat(),
+                    file=self.report.file_name,
+                )
+        return changed
+
+    def _plan(self, ben: Beneficiary, values: dict[str, Any], plans: list[CarePlan]) -> bool:
+        wanted = {
+            "funder_id": self.funders[values["code_financeur"]],
+            "service_code": values["code_prestation"],
+            "reference": values["reference_plan"] or "",
+            "max_hours": float(values["heures_max"]),
+            "ends_on": values["date_fin_plan"],
+        }
+        file_start: date = values["date_debut_plan"]
+        current = plans[-1] if plans else None
+        if current is None:
+            self.session.add(CarePlan(beneficiary_id=ben.id, starts_on=file_start, **wanted))
+            return False
+        same = all(getattr(current, k) == v for k, v in wanted.items())
+        if same and file_start <= current.starts_on:
+            if file_start < current.starts_on and len(plans) == 1:
+                changes = self._changed(current, {"starts_on": file_start})
+                audit(
+                    self.session,
+                    ACTOR,
+                    "flows.care_plan_updated",
+                    "care_plan",
+                    current.id,
+                    antenna_id=ben.antenna_id,
+                    changes=changes,
+                    file=self.report.file_name,
+                )
+                return True
+            return False
+        new_start = max(file_start, self.day)
+        if current.starts_on < new_start:
+            old_end = current.ends_on
+            close = new_start - timedelta(days=1)
+            if old_end is None or old_end > close:
+                current.ends_on = close
+            audit(
+                self.session,
+                ACTOR,
+                "flows.care_plan_closed",
+                "care_plan",
+                current.id,
+                antenna_id=ben.antenna_id,
+                changes={"ends_on": [_jsonable(old_end), _jsonable(current.ends_on)]},
+                file=self.report.file_name,
+            )
+            if wanted["ends_on"] is not None and wanted["ends_on"] < new_start:
+                # The plan now ends before today: closing the current one is the change.
+                current.ends_on = (
+                    wanted["ends_on"] if wanted["ends_on"] >= current.starts_on else close
+                )
+                return True
+            self.session.add(CarePlan(beneficiary_id=ben.id, starts_on=new_start, **wanted))
+            return True
+        # The current plan has not started yet: it has no past, correct it in place.
+        changes = self._changed(current, {**wanted, "starts_on": new_start})
+        audit(
+            self.session,
+            ACTOR,
+            "flows.care_plan_updated",
+            "care_plan",
+            current.id,
+            antenna_id=ben.antenna_id,
+            changes=changes,
+            file=self.report.file_name,
+        )
+        return True
+
+    def finish(self) -> None:
+        if not self.full:
+            return
+        yesterday = self.day - timedelta(days=1)
+        active = self.session.execute(
+            select(Beneficiary.id, Beneficiary.external_id).where(
+                (Beneficiary.care_end.is_(None)) | (Beneficiary.care_end >= self.day)
+            )
+        ).all()
+        missing = [bid for bid, ext in active if ext not in self.seen]
+        if not missing or not _end_guard(self.report, len(missing), len(active), "bénéficiaires"):
+            return
+        for start in range(0, len(missing), CHUNK_LINES):
+            for ben in self.session.scalars(
+                select(Beneficiary).where(Beneficiary.id.in_(missing[start : start + CHUNK_LINES]))
+            ):
+                audit(
+                    self.session,
+                    ACTOR,
+                    "flows.beneficiary_ended",
+                    "beneficiary",
+                    ben.id,
+                    antenna_id=ben.antenna_id,
+                    changes={"care_end": [_jsonable(ben.care_end), yesterday.isoformat()]},
+                    file=self.report.file_name,
+                )
+                ben.care_end = yesterday
+                self.report.ended += 1
+            self.session.flush()
+            self.session.expunge_all()
+
+
+class _Planned(_Applier):
+    fmt = formats.PLANNED
+
+    def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
+        start, end = values.get("debut"), values.get("fin")
+        if start and end and end <= start:
+            return [("fin", "fin avant le début")]
+        return []
+
+    def apply_chunk(self, rows: list[Row], reject: _RejectWriter) -> None:
+        session = self.session
+        worker_ids = {v["id_intervenant"] for _, v, _ in rows}
+        ben_ids = {v["id_beneficiaire"] for _, v, _ in rows}
+        workers = dict(
+            session.execute(
+                select(Worker.external_id, Worker.id).where(Worker.external_id.in_(worker_ids))
+            )
+            .tuples()
+            .all()
+        )
+        bens = {
+            ext: (bid, antenna)
+            for ext, bid, antenna in session.execute(
+                select(Beneficiary.external_id, Beneficiary.id, Beneficiary.antenna_id).where(
+                    Beneficiary.external_id.in_(ben_ids)
+                )
+            ).tuples()
+        }
+        existing = {
+            p.external_id: p
+            for p in session.scalars(
+                select(PlannedVisit).where(
+                    PlannedVisit.external_id.in_([v["id_planning"] for _, v, _ in rows])
+                )
+            )
+        }
+        for line, values, raw in rows:
+            if values["id_intervenant"] not in workers:
+                reject.add(Reject(line, "id_intervenant", "intervenant inconnu", raw))
+                continue
+            if values["id_beneficiaire"] not in bens:
+                reject.add(Reject(line, "id_beneficiaire", "bénéficiaire inconnu", raw))
+                continue
+            ben_id, antenna_id = bens[values["id_beneficiaire"]]
+            wanted = {
+                "worker_id": workers[values["id_intervenant"]],
+                "beneficiary_id": ben_id,
+                "antenna_id": antenna_id,
+                "starts_at": values["debut"],
+                "ends_at": values["fin"],
+                "service_code": values["code_prestation"],
+            }
+            planned = existing.get(values["id_planning"])
+            if planned is None:
+                session.add(PlannedVisit(external_id=values["id_planning"], **wanted))
+                self.report.created += 1
+                continue
+            planned.starts_at = as_utc(planned.starts_at)
+            planned.ends_at = as_utc(planned.ends_at)
+            if self._changed(planned, wanted):
+                self.report.updated += 1
+            else:
+                self.report.unchanged += 1
+        session.flush()
+
+    def finish(self) -> None:
+        if not self.full:
+            return
+        day_start, _ = paris_day_bounds(self.day)
+        future = self.session.execute(
+            select(PlannedVisit.id, PlannedVisit.external_id).where(
+                PlannedVisit.starts_at >= day_start
+            )
+        ).all()
+        gone = [pid for pid, ext in future if ext not in self.seen]
+        for start in range(0, len(gone), CHUNK_LINES):
+            self.session.execute(
+                delete(PlannedVisit).where(PlannedVisit.id.in_(gone[start : start + CHUNK_LINES]))
+            )
+        self.report.removed = len(gone)
+
+
+_APPLIERS: dict[str, type[_Applier]] = {
+    formats.WORKERS.key: _Workers,
+    formats.BENEFICIARIES.key: _Beneficiaries,
+    formats.PLANNED.key: _Planned,
+}
+
+
+# --- the entry point --------------------------------------------------------
+
+
+def reject_path_for(data_dir: Path, name: str) -> Path:
+    stem = name[:-4] if name.lower().endswith(".csv") else name
+    return data_dir / "flows" / "rejects" / f"{stem}_rejets.csv"
+
+
+def import_file(
+    session_factory: sessionmaker[Session],
+    path: Path,
+    data_dir: Path,
+    *,
+    name: str | None = None,
+    full: bool = True,
+    max_bytes: int = 0,
+) -> ImportReport:
+    """Import one daily file; see the module docstring. Never raises for bad content.
+
+    ``name`` is the file's name as received (default: ``path.name``): it picks
+    the format and the file's date. A refused file (bad name, header,
+    encoding, empty, too big) applies nothing and its reject file says why.
+    """
+    name = name or path.name
+    try:
+        safe_name(name)
+        found = formats.format_for_name(name)
+    except ValueError:
+        found = None
+    report = ImportReport(
+        file_name=name, kind=found[0].key if found else "", file_date=found[1] if found else None
+    )
+    reject_name = name if found else "fichier_refuse.csv"
+    try:
+        reject_name = safe_name(reject_name)
+    except ValueError:
+        reject_name = "fichier_refuse.csv"
+    reject = _RejectWriter(reject_path_for(data_dir, reject_name))
+    try:
+        if found is None:
+            raise FileRefused(
+                "nom de fichier refusé : attendu intervenants_AAAAMMJJ.csv, "
+                "beneficiaires_AAAAMMJJ.csv ou interventions_prevues_AAAAMMJJ.csv"
+            )
+        size = path.stat().st_size
+        if max_bytes and size > max_bytes:
+            raise FileRefused(f"fichier trop volumineux ({size} octets, {max_bytes} au plus)")
+        fmt, file_date = found
+        with session_factory() as session, session.begin():
+            applier = _APPLIERS[fmt.key](session, file_date, report, full)
+            _stream(path, fmt, applier, report, reject)
+            applier.finish()
+            audit(session, ACTOR, "flows.import", "file", name[:40], **report.counts)
+    except FileRefused as exc:
+        report.refused = str(exc)
+        report.created = report.updated = report.unchanged = report.ended = report.removed = 0
+        reject.add(Reject(0, "", str(exc), ""))
+    except BaseException:
+        reject.abort()
+        raise
+    report.reject_path = reject.finish()
+    report.rejected = max(0, reject.count - (1 if report.refused else 0))
+    logger.info(
+        "import %s: %s%s",
+        name,
+        report.counts,
+        f" refused: {report.refused}" if report.refused else "",
+    )
+    return report
+
+
+def _stream(
+    path: Path, fmt: FileFormat, applier: _Applier, report: ImportReport, reject: _RejectWriter
+) -> None:
+    expected_columns = len(fmt.fields)
+    chunk: list[Row] = []
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head:
+            raise FileRefused("encodage UTF-16 non pris en charge : attendu UTF-8 ou Latin-1")
+        handle.seek(3 if head[:3] == b"\xef\xbb\xbf" else 0)
+        lines = read_lines(handle)
+        first = next(lines, None)
+        if first is None:
+            raise FileRefused("fichier vide : aucune ligne, rien n'a été modifié")
+        _, raw_header = first
+        try:
+            header = decode_line(raw_header or b"").strip()
+        except formats.FieldError as exc:
+            raise FileRefused(f"en-tête illisible : {exc}") from None
+        if [h.strip().lower() for h in header.split(formats.SEPARATOR)] != list(fmt.names):
+            raise FileRefused(f"en-tête inattendu : attendu {fmt.header!r}")
+        for number, raw in lines:
+            if raw is None:
+                report.lines += 1
+                reject.add(
+                    Reject(
+                        number,
+                        "",
+                        f"ligne trop longue (plus de {formats.MAX_LINE_BYTES} octets)",
+                        "",
+                    )
+                )
+                continue
+            if not raw.strip():
+                continue
+            report.lines += 1
+            try:
+                text = decode_line(raw)
+            except formats.FieldError as exc:
+                reject.add(Reject(number, "", str(exc), raw.decode("latin-1")))
+                continue
+            values = text.split(formats.SEPARATOR)
+            if len(values) != expected_columns:
+                reject.add(
+                    Reject(
+                        number, "", f"{len(values)} colonnes au lieu de {expected_columns}", text
+                    )
+                )
+                continue
+            typed, errors = formats.parse_values(fmt, values)
+            ext = typed.get("id_planning")
+            if ext is not None:
+                if ext in applier.seen:
+                    errors.insert(
+                        0,
+                        ("id_planning", f"identifiant en double (déjà ligne {applier.seen[ext]})"),
+                    )
+                else:
+                    applier.seen[ext] = number
+            if not errors:
+                errors = applier.check(typed)
+            if errors:
+                field_name, reason = errors[0]
+                if len(errors) > 1:
+                    reason += (
+                        f" (+{len(errors) - 1} autre(s) : "
+                        + ", ".join(f for f, _ in errors[1:])
+                        + ")"
+                    )
+                reject.add(Reject(number, field_name, reason, text))
+                continue
+            chunk.append((number, typed, text))
+            if len(chunk) >= CHUNK_LINES:
+                _apply(applier, chunk, reject)
+                chunk = []
+        if chunk:
+            _apply(applier, chunk, reject)
+        if report.lines == 0:
+            raise FileRefused("fichier vide : aucune ligne après l'en-tête, rien n'a été modifié")
+
+
+def _apply(applier: _Applier, chunk: list[Row], reject: _RejectWriter) -> None:
+    applier.apply_chunk(chunk, reject)
+    applier.session.flush()
+    # Bounded memory: the transaction stays open, the identity map is emptied.
+    applier.session.expunge_all()

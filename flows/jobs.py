@@ -1,0 +1,184 @@
+"""The flows package's scheduled jobs (collected by ``flows.scheduler``).
+
+- ``flows.daily_import`` (06:00): fetch the planning software's files from the
+  incoming folder, import each (one transaction each), then move it to
+  ``processed/`` on the remote side. ``params``: ``file`` (a local file to
+  import instead), ``full`` ("0" when a file is not complete).
+- ``flows.daily_export`` (21:00): the day's timestamps. ``params``: ``date``.
+- ``flows.monthly_export`` (1st, 04:00): last month's service done.
+  ``params``: ``month`` ("2026-10").
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from pathlib import Path
+
+from config.jobs import JobContext, JobResult, RunStatus, ScheduledJob
+from flows import exporter, formats
+from flows.importer import ImportReport, import_file
+from flows.settings import FlowsSettings, load
+from flows.transport import TransportError, open_transport, safe_name
+from ledger.timeutil import to_paris, utc_now
+
+logger = logging.getLogger(__name__)
+
+#: Import order: people before what refers to them.
+IMPORT_ORDER = {fmt.key: n for n, fmt in enumerate(formats.IN_FORMATS)}
+
+
+def _today() -> date:
+    return to_paris(utc_now()).date()
+
+
+def inbox(data_dir: Path) -> Path:
+    return data_dir / "flows" / "inbox"
+
+
+def _sort_key(name: str) -> tuple[date, int, str]:
+    found = formats.format_for_name(name)
+    assert found is not None
+    return found[1], IMPORT_ORDER[found[0].key], name
+
+
+def _summarise(reports: list[ImportReport]) -> JobResult:
+    counts: dict[str, int] = {"fichiers": len(reports)}
+    for report in reports:
+        for key, value in report.counts.items():
+            counts[key] = counts.get(key, 0) + value
+    refused = [r for r in reports if r.refused]
+    counts["fichiers_refuses"] = len(refused)
+    files = tuple(r.reject_path for r in reports if r.reject_path is not None)
+    notes = [f"{r.file_name} : {r.refused}" for r in refused]
+    notes += [f"{r.file_name} : {note}" for r in reports for note in r.notes]
+    status = RunStatus.SUCCESS
+    if refused or counts.get("rejetees") or notes:
+        status = RunStatus.PARTIAL
+    summary = (
+        f"{len(reports)} fichier(s), {counts.get('creees', 0)} création(s), "
+        f"{counts.get('modifiees', 0)} modification(s), {counts.get('terminees', 0)} fin(s), "
+        f"{counts.get('rejetees', 0)} ligne(s) rejetée(s)"
+    )
+    if not reports:
+        summary = "Aucun fichier à importer"
+    return JobResult(status, counts, files, "; ".join([summary, *notes]))
+
+
+def run_daily_import(ctx: JobContext, settings: FlowsSettings | None = None) -> JobResult:
+    settings = settings or load()
+    full = str(ctx.params.get("full", "1")) not in ("0", "false", "non")
+    if "file" in ctx.params:
+        path = Path(str(ctx.params["file"]))
+        report = import_file(
+            ctx.session_factory, path, ctx.data_dir, full=full, max_bytes=settings.max_file_bytes
+        )
+        return _summarise([report])
+    reports: list[ImportReport] = []
+    with open_transport(settings, ctx.data_dir) as transport:
+        names = transport.list(settings.incoming_dir)
+        ignored = [n for n in names if formats.format_for_name(n) is None]
+        for name in ignored:
+            logger.warning("incoming file %r ignored: unknown name", name)
+        day_dir = inbox(ctx.data_dir) / _today().isoformat()
+        for name in sorted((n for n in names if n not in ignored), key=_sort_key):
+            local = day_dir / safe_name(name)
+            transport.get(settings.incoming_dir, name, local)
+            report = import_file(
+                ctx.session_factory,
+                local,
+                ctx.data_dir,
+                full=full,
+                max_bytes=settings.max_file_bytes,
+            )
+            reports.append(report)
+            # Committed (or refused with its reject file): now the source can move.
+            transport.mark_processed(settings.incoming_dir, name)
+    result = _summarise(reports)
+    if ignored:
+        message = f"{result.message}; {len(ignored)} fichier(s) au nom inconnu laissé(s) en place"
+        return JobResult(RunStatus.PARTIAL, result.counts, result.files, message)
+    return result
+
+
+def _send(settings: FlowsSettings, data_dir: Path, path: Path) -> str:
+    with open_transport(settings, data_dir) as transport:
+        return transport.put(path, settings.outgoing_dir)
+
+
+def run_daily_export(ctx: JobContext, settings: FlowsSettings | None = None) -> JobResult:
+    settings = settings or load()
+    day = date.fromisoformat(str(ctx.params["date"])) if "date" in ctx.params else _today()
+    with ctx.session_factory() as session:
+        result = exporter.export_timestamps(session, day, ctx.data_dir)
+    digest = _send(settings, ctx.data_dir, result.path)
+    return JobResult(
+        RunStatus.SUCCESS,
+        {"lignes": result.rows},
+        (result.path,),
+        f"{result.path.name} : {result.rows} ligne(s) envoyée(s) (sha256 {digest[:12]})",
+    )
+
+
+def previous_month(today: date) -> tuple[int, int]:
+    last = today.replace(day=1) - timedelta(days=1)
+    return last.year, last.month
+
+
+def run_monthly_export(ctx: JobContext, settings: FlowsSettings | None = None) -> JobResult:
+    settings = settings or load()
+    if "month" in ctx.params:
+        year, month = (int(p) for p in str(ctx.params["month"]).split("-"))
+    else:
+        year, month = previous_month(_today())
+    with ctx.session_factory() as session:
+        result = exporter.export_service_done(session, year, month, ctx.data_dir)
+    digest = _send(settings, ctx.data_dir, result.path)
+    return JobResult(
+        RunStatus.SUCCESS,
+        {"lignes": result.rows},
+        (result.path,),
+        f"{result.path.name} : {result.rows} ligne(s) envoyée(s) (sha256 {digest[:12]})",
+    )
+
+
+def resend(
+    run_files: list[str], data_dir: Path, settings: FlowsSettings | None = None
+) -> list[str]:
+    """Upload again the output files of a past run (paths relative to the data dir)."""
+    settings = settings or load()
+    out = exporter.outbox(data_dir).resolve()
+    sent = []
+    with open_transport(settings, data_dir) as transport:
+        for relative in run_files:
+            path = (data_dir / relative).resolve()
+            if path.parent != out:
+                continue
+            if not path.is_file():
+                raise TransportError(f"fichier introuvable : {relative}")
+            transport.put(path, settings.outgoing_dir)
+            sent.append(relative)
+    return sent
+
+
+def jobs() -> list[ScheduledJob]:
+    return [
+        ScheduledJob(
+            "flows.daily_import",
+            "Import quotidien du logiciel de planification",
+            {"hour": "6", "minute": "0"},
+            run_daily_import,
+        ),
+        ScheduledJob(
+            "flows.daily_export",
+            "Export quotidien des horodatages",
+            {"hour": "21", "minute": "0"},
+            run_daily_export,
+        ),
+        ScheduledJob(
+            "flows.monthly_export",
+            "Export mensuel du service fait",
+            {"day": "1", "hour": "4", "minute": "0"},
+            run_monthly_export,
+        ),
+    ]
