@@ -30,10 +30,10 @@ RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir . \
  && ln -s /opt/venv/bin/telegestion /usr/local/bin/telegestion
 
-# Asterisk configuration and French prompts, as asterisk/provision installs them in its chroot.
-RUN asterisk/install-config /etc/asterisk /usr/share/asterisk/sounds
-
 VOLUME /var/lib/telegestion
 EXPOSE 8000 5060/udp
 ENTRYPOINT ["tini", "--"]
-CMD ["sh", "-c", "asterisk -f & exec telegestion run"]
+# Asterisk's configuration and French prompts are installed at start, as
+# asterisk/provision does in its chroot: the ARI password is a secret from the
+# environment (TELEGESTION_IVR_ARI_PASSWORD) and must not be baked into the image.
+CMD ["sh", "-c", "ASTERISK_ARI_PASSWORD=\"$TELEGESTION_IVR_ARI_PASSWORD\" asterisk/install-config /etc/asterisk /usr/share/asterisk/sounds && (asterisk -f &) && exec telegestion run"]
