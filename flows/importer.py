@@ -132,18 +132,27 @@ class _RejectWriter:
         self.path = path
         self.partial = path.with_name(f".{path.name}.part")
         self.count = 0
+        self.pending: list[Reject] = []
         path.parent.mkdir(parents=True, exist_ok=True)
         self._handle = open(self.partial, "wb")  # noqa: SIM115 (closed in finish/abort)
         self._handle.write(formats.encode_row(["ligne", "champ", "motif", "contenu"]))
 
     def add(self, reject: Reject) -> None:
+        """Keep a reject until ``flush``, which writes the pending ones in line order."""
         self.count += 1
-        content = reject.content[:500]
-        self._handle.write(
-            formats.encode_row([str(reject.line), reject.field, reject.reason, content])
-        )
+        self.pending.append(reject)
+
+    def flush(self) -> None:
+        for reject in sorted(self.pending, key=lambda r: r.line):
+            self._handle.write(
+                formats.encode_row(
+                    [str(reject.line), reject.field, reject.reason, reject.content[:500]]
+                )
+            )
+        self.pending.clear()
 
     def finish(self) -> Path | None:
+        self.flush()
         self._handle.flush()
         os.fsync(self._handle.fileno())
         self._handle.close()
@@ -221,7 +230,7 @@ class _Workers(_Applier):
         super().__init__(session, file_date, report, full)
         self.antennas = {a.code: a.id for a in session.scalars(select(Antenna))}
         self.code_owner: dict[str, str] = dict(
-            session.execute(select(Worker.phone_code, Worker.external_id)).tuples().all()
+            session.execute(select(Worker.phone_code, Worker.external_id)).all()
         )
         self.antenna_addresses: set[str] = set()
 
@@ -607,9 +616,7 @@ class _Planned(_Applier):
         workers = dict(
             session.execute(
                 select(Worker.external_id, Worker.id).where(Worker.external_id.in_(worker_ids))
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         bens = {
             ext: (bid, antenna)
@@ -617,7 +624,7 @@ class _Planned(_Applier):
                 select(Beneficiary.external_id, Beneficiary.id, Beneficiary.antenna_id).where(
                     Beneficiary.external_id.in_(ben_ids)
                 )
-            ).tuples()
+            )
         }
         existing = {
             p.external_id: p
@@ -823,17 +830,18 @@ def _stream(
                 reject.add(Reject(number, field_name, reason, text))
                 continue
             chunk.append((number, typed, text))
-            if len(chunk) >= CHUNK_LINES:
+            if len(chunk) >= CHUNK_LINES or len(reject.pending) >= CHUNK_LINES:
                 _apply(applier, chunk, reject)
                 chunk = []
-        if chunk:
-            _apply(applier, chunk, reject)
+        _apply(applier, chunk, reject)
         if report.lines == 0:
             raise FileRefused("fichier vide : aucune ligne après l'en-tête, rien n'a été modifié")
 
 
 def _apply(applier: _Applier, chunk: list[Row], reject: _RejectWriter) -> None:
-    applier.apply_chunk(chunk, reject)
+    if chunk:
+        applier.apply_chunk(chunk, reject)
+    reject.flush()
     applier.session.flush()
     # Bounded memory: the transaction stays open, the identity map is emptied.
     applier.session.expunge_all()
