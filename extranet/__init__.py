@@ -1,0 +1,1 @@
+"""The extranet: antenna managers and central referents follow and correct visits."""

@@ -1,0 +1,179 @@
+"""The customer's alerts. Each one is a query: it disappears when its cause is resolved.
+
+* incomplete calls of the current month: resolved by a correction or an attachment;
+* new beneficiaries with a Département aid, and without: resolved when a manager
+  marks the file as checked (an ``AlertAck``);
+* care plans ending within two months: resolved by the renewed plan arriving
+  from the planning software, or by a manager noting that renewal was requested.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Exists, and_, exists, or_, select
+from sqlalchemy.orm import Session, aliased, joinedload
+
+from extranet.calls.queries import Incomplete, incomplete
+from extranet.models import AlertAck, User
+from extranet.scope import scope
+from ledger.models import DEPARTEMENT_FUNDERS, Beneficiary, CarePlan, Funder
+
+#: A beneficiary whose care started this many days ago or less is new.
+NEW_DAYS = 30
+#: Plans ending within this many days are announced.
+ENDING_DAYS = 61
+LIMIT = 200
+
+
+class AlertKind(enum.StrEnum):
+    INCOMPLETE_CALL = "incomplete_call"
+    NEW_WITH_DEPARTEMENT = "new_with_departement"
+    NEW_WITHOUT_DEPARTEMENT = "new_without_departement"
+    PLAN_ENDING = "plan_ending"
+
+    @property
+    def label(self) -> str:
+        return {
+            AlertKind.INCOMPLETE_CALL: "Appels incomplets du mois",
+            AlertKind.NEW_WITH_DEPARTEMENT: "Nouveaux bénéficiaires avec une aide du Département",
+            AlertKind.NEW_WITHOUT_DEPARTEMENT: "Nouveaux bénéficiaires sans aide du Département",
+            AlertKind.PLAN_ENDING: "Plans d'aide se terminant dans les deux mois",
+        }[self]
+
+    @property
+    def ack_label(self) -> str:
+        return "Renouvellement demandé" if self is AlertKind.PLAN_ENDING else "Dossier vérifié"
+
+
+@dataclass(frozen=True)
+class Alerts:
+    incomplete: list[Incomplete]
+    new_with: list[Beneficiary]
+    new_without: list[Beneficiary]
+    plans_ending: list[CarePlan]
+
+    @property
+    def total(self) -> int:
+        return (
+            len(self.incomplete)
+            + len(self.new_with)
+            + len(self.new_without)
+            + len(self.plans_ending)
+        )
+
+
+def _not_acked(kind: AlertKind, column: Any) -> ColumnElement[bool]:
+    return ~exists().where(AlertAck.kind == kind.value, AlertAck.object_id == column)
+
+
+def _departement_plan(today: date) -> Exists:
+    return exists().where(
+        CarePlan.beneficiary_id == Beneficiary.id,
+        CarePlan.funder_id == Funder.id,
+        Funder.kind.in_(sorted(DEPARTEMENT_FUNDERS)),
+        or_(CarePlan.ends_on.is_(None), CarePlan.ends_on >= today),
+    )
+
+
+def new_beneficiaries(
+    session: Session, user: User, today: date, *, departement: bool, antenna_id: int | None = None
+) -> list[Beneficiary]:
+    kind = AlertKind.NEW_WITH_DEPARTEMENT if departement else AlertKind.NEW_WITHOUT_DEPARTEMENT
+    has_plan = _departement_plan(today)
+    query = (
+        select(Beneficiary)
+        .options(joinedload(Beneficiary.antenna))
+        .where(
+            Beneficiary.care_start >= today - timedelta(days=NEW_DAYS),
+            Beneficiary.care_start <= today,
+            has_plan if departement else ~has_plan,
+            _not_acked(kind, Beneficiary.id),
+        )
+        .order_by(Beneficiary.care_start, Beneficiary.id)
+        .limit(LIMIT)
+    )
+    if antenna_id is not None:
+        query = query.where(Beneficiary.antenna_id == antenna_id)
+    return list(session.scalars(scope(query, user, Beneficiary)).all())
+
+
+def plans_ending(
+    session: Session, user: User, today: date, antenna_id: int | None = None
+) -> list[CarePlan]:
+    later = aliased(CarePlan)
+    renewed = exists().where(
+        later.beneficiary_id == CarePlan.beneficiary_id,
+        later.funder_id == CarePlan.funder_id,
+        later.id != CarePlan.id,
+        later.starts_on > CarePlan.starts_on,
+        or_(later.ends_on.is_(None), later.ends_on > CarePlan.ends_on),
+    )
+    query = (
+        select(CarePlan)
+        .join(Beneficiary, Beneficiary.id == CarePlan.beneficiary_id)
+        .options(joinedload(CarePlan.funder), joinedload(CarePlan.beneficiary))
+        .where(
+            and_(
+                CarePlan.ends_on >= today, CarePlan.ends_on <= today + timedelta(days=ENDING_DAYS)
+            ),
+            ~renewed,
+            _not_acked(AlertKind.PLAN_ENDING, CarePlan.id),
+            or_(Beneficiary.care_end.is_(None), Beneficiary.care_end > CarePlan.ends_on),
+        )
+        .order_by(CarePlan.ends_on, CarePlan.id)
+        .limit(LIMIT)
+    )
+    if antenna_id is not None:
+        query = query.where(Beneficiary.antenna_id == antenna_id)
+    return list(session.scalars(scope(query, user, CarePlan)).all())
+
+
+def all_alerts(
+    session: Session, user: User, today: date, now: datetime, antenna_id: int | None = None
+) -> Alerts:
+    return Alerts(
+        incomplete=incomplete(
+            session, user, since=today.replace(day=1), until=today, now=now, antenna_id=antenna_id
+        ),
+        new_with=new_beneficiaries(session, user, today, departement=True, antenna_id=antenna_id),
+        new_without=new_beneficiaries(
+            session, user, today, departement=False, antenna_id=antenna_id
+        ),
+        plans_ending=plans_ending(session, user, today, antenna_id),
+    )
+
+
+@dataclass(frozen=True)
+class OpenAlert:
+    kind: AlertKind
+    object_id: int
+    text: str
+
+
+def open_alerts_for_beneficiary(
+    session: Session, user: User, beneficiary: Beneficiary, today: date
+) -> list[OpenAlert]:
+    """The acknowledgeable alerts about one beneficiary (shown on their page)."""
+    found: list[OpenAlert] = []
+    for departement in (True, False):
+        kind = AlertKind.NEW_WITH_DEPARTEMENT if departement else AlertKind.NEW_WITHOUT_DEPARTEMENT
+        rows = new_beneficiaries(
+            session, user, today, departement=departement, antenna_id=beneficiary.antenna_id
+        )
+        if any(b.id == beneficiary.id for b in rows):
+            found.append(OpenAlert(kind, beneficiary.id, kind.label))
+    for plan in plans_ending(session, user, today, beneficiary.antenna_id):
+        if plan.beneficiary_id == beneficiary.id:
+            found.append(
+                OpenAlert(
+                    AlertKind.PLAN_ENDING,
+                    plan.id,
+                    f"Le plan d'aide {plan.funder.name} se termine le "
+                    f"{plan.ends_on.strftime('%d/%m/%Y') if plan.ends_on else ''}",
+                )
+            )
+    return found

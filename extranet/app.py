@@ -1,0 +1,150 @@
+"""The composition root of the extranet: ``create_app(config)`` builds the Flask app."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, g, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.orm import Session, sessionmaker
+
+from extranet import formatting
+from extranet.passwords import Throttle
+from extranet.settings import ExtranetSettings
+from extranet.web import current_user
+from ledger.timeutil import utc_now
+
+logger = logging.getLogger(__name__)
+
+#: Feature modules, each ``extranet.<name>.blueprint.bp``; order is the navigation's.
+MODULES = (
+    "auth",
+    "visits",
+    "calls",
+    "planning",
+    "alerts",
+    "people",
+    "stats",
+    "runs",
+    "audit",
+    "statements",
+    "admin",
+)
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+csrf = CSRFProtect()
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    session_factory: sessionmaker[Session]
+    data_dir: Path
+    secret_key: str
+    settings: ExtranetSettings = field(default_factory=ExtranetSettings)
+    #: The current instant (tests may pin it).
+    clock: Callable[[], datetime] = utc_now
+
+    @property
+    def throttle(self) -> Throttle:
+        return Throttle(
+            self.settings.max_failed_logins, timedelta(minutes=self.settings.lockout_minutes)
+        )
+
+
+def create_app(config: AppConfig) -> Flask:
+    if not config.secret_key:
+        raise ValueError("the extranet needs a secret key")
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        SESSION_COOKIE_NAME="telegestion_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=config.settings.session_minutes),
+        SESSION_REFRESH_EACH_REQUEST=True,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        WTF_CSRF_SSL_STRICT=False,  # behind a TLS proxy the Referer check adds nothing
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+    app.extensions["telegestion"] = config
+    csrf.init_app(app)
+    app.jinja_env.filters.update(formatting.FILTERS)
+    app.jinja_env.globals["month_name"] = formatting.month_name
+
+    for name in MODULES:
+        module = importlib.import_module(f"extranet.{name}.blueprint")
+        app.register_blueprint(module.bp)
+
+    @app.context_processor
+    def _inject() -> dict[str, Any]:
+        return {
+            "current_user": current_user(),
+            "refresh_seconds": config.settings.refresh_seconds,
+        }
+
+    @app.teardown_appcontext
+    def _close_db(exc: BaseException | None) -> None:
+        db = g.pop("db", None)
+        if db is not None:
+            if exc is not None:
+                db.rollback()
+            db.close()
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Referrer-Policy"] = "same-origin"
+        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        if config.settings.secure_cookies:
+            headers["Strict-Transport-Security"] = "max-age=31536000"
+        if not request.path.startswith("/static/"):
+            headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(error: CSRFError) -> tuple[str, int]:
+        logger.info("CSRF refused on %s: %s", request.path, error.description)
+        return render_template("error.html", code=400, message=_CSRF_MESSAGE), 400
+
+    for code, message in _ERRORS.items():
+        app.register_error_handler(code, _error_page(code, message))
+
+    @app.get("/sante")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+_CSRF_MESSAGE = (
+    "Le formulaire a expiré ou ne vient pas de cette application. Rechargez la page et recommencez."
+)
+
+_ERRORS = {
+    403: "Vous n'avez pas accès à cette page.",
+    404: "Cette page n'existe pas ou ne vous est pas accessible.",
+    405: "Cette action n'est pas permise ici.",
+    413: "La demande est trop volumineuse.",
+}
+
+
+def _error_page(code: int, message: str) -> Callable[[Exception], tuple[str, int]]:
+    def handler(_error: Exception) -> tuple[str, int]:
+        return render_template("error.html", code=code, message=message), code
+
+    return handler

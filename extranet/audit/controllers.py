@@ -1,0 +1,80 @@
+"""The audit journal: who did what and when, filterable."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import render_template, request
+from sqlalchemy import select
+
+from extranet.scope import scope
+from extranet.visits.controllers import antennas
+from extranet.web import db, int_arg, login_required, user
+from ledger.models import AuditEntry
+from ledger.timeutil import paris_day_bounds
+
+PAGE = 100
+
+
+def _day(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+@login_required
+def index() -> str:
+    query = select(AuditEntry).order_by(AuditEntry.id.desc())
+    actor = request.args.get("auteur", "").strip()
+    action = request.args.get("action", "").strip()
+    object_type = request.args.get("objet", "").strip()
+    object_id = request.args.get("numero", "").strip()
+    first, last = _day("du"), _day("au")
+    antenna_id = int_arg("antenne")
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if object_type:
+        query = query.where(AuditEntry.object_type == object_type)
+    if object_id:
+        query = query.where(AuditEntry.object_id == object_id)
+    if first:
+        query = query.where(AuditEntry.at >= paris_day_bounds(first)[0])
+    if last:
+        query = query.where(AuditEntry.at < paris_day_bounds(last)[1])
+    if antenna_id is not None:
+        query = query.where(AuditEntry.antenna_id == antenna_id)
+    before = int_arg("avant")
+    if before is not None:
+        query = query.where(AuditEntry.id < before)
+    entries = db().scalars(scope(query.limit(PAGE + 1), user(), AuditEntry)).all()
+    recent = paris_day_bounds(date.today() - timedelta(days=90))[0]
+    actions = (
+        db()
+        .scalars(
+            scope(
+                select(AuditEntry.action).distinct().where(AuditEntry.at >= recent),
+                user(),
+                AuditEntry,
+            )
+        )
+        .all()
+    )
+    return render_template(
+        "audit/index.html",
+        entries=entries[:PAGE],
+        next_before=entries[PAGE - 1].id if len(entries) > PAGE else None,
+        actions=sorted(actions),
+        filters={
+            "auteur": actor,
+            "action": action,
+            "objet": object_type,
+            "numero": object_id,
+            "du": first.isoformat() if first else "",
+            "au": last.isoformat() if last else "",
+        },
+        antennas=antennas(),
+        antenna_id=antenna_id,
+    )

@@ -1,0 +1,66 @@
+"""Jinja filters: UTC instants shown in Europe/Paris, French dates and durations."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from ledger.timeutil import to_paris
+
+DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+
+
+def hour(moment: datetime | None) -> str:
+    return "—" if moment is None else to_paris(moment).strftime("%H:%M")
+
+
+def date_time(moment: datetime | None) -> str:
+    return "—" if moment is None else to_paris(moment).strftime("%d/%m/%Y %H:%M")
+
+
+def day(value: date | None) -> str:
+    return "—" if value is None else value.strftime("%d/%m/%Y")
+
+
+def long_day(value: date) -> str:
+    return f"{DAYS[value.weekday()]} {value.day} {MONTHS[value.month - 1]} {value.year}"
+
+
+def month_name(year: int, month: int) -> str:
+    return f"{MONTHS[month - 1]} {year}"
+
+
+def hours(value: timedelta | float | None) -> str:
+    """A duration as 3 h 05 (or hours as a float)."""
+    if value is None:
+        return "—"
+    minutes = round(value.total_seconds() / 60 if isinstance(value, timedelta) else value * 60)
+    return f"{minutes // 60} h {minutes % 60:02d}"
+
+
+def local_input(moment: datetime | None) -> str:
+    """The value of a datetime-local input, in Paris time."""
+    return "" if moment is None else to_paris(moment).strftime("%Y-%m-%dT%H:%M")
+
+
+FILTERS = {
+    "hour": hour,
+    "date_time": date_time,
+    "day": day,
+    "long_day": long_day,
+    "hours": hours,
+    "local_input": local_input,
+}

@@ -1,0 +1,112 @@
+"""Extranet tables: user accounts with their role, and acknowledged alerts."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ledger.models import Antenna, Base, _enum
+from ledger.timeutil import utc_now
+
+
+class Role(enum.StrEnum):
+    ANTENNA_MANAGER = "antenna_manager"
+    CENTRAL_REFERENT = "central_referent"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.ANTENNA_MANAGER: "Responsable d'antenne",
+    Role.CENTRAL_REFERENT: "Référent central",
+    Role.ADMIN: "Administrateur",
+}
+
+
+class User(Base):
+    __tablename__ = "extranet_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"))
+    #: The only antenna an antenna manager sees; None for the other roles.
+    antenna_id: Mapped[int | None] = mapped_column(
+        ForeignKey("antennas.id", ondelete="RESTRICT"), index=True
+    )
+    #: argon2id hash (argon2-cffi); None for an account that only logs in through SSO.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    #: Subject of the account at an OpenID Connect provider (reserved, not used yet).
+    external_subject: Mapped[str | None] = mapped_column(String(255), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Consecutive failed logins since the last success (throttling).
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[datetime | None]
+    #: Logins are refused until then, even with the right password.
+    locked_until: Mapped[datetime | None]
+    #: Bumped on a password change or deactivation: older sessions stop working.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    antenna: Mapped[Antenna | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(
+            "role != 'antenna_manager' OR antenna_id IS NOT NULL", name="manager_has_antenna"
+        ),
+    )
+
+    @property
+    def can_write(self) -> bool:
+        """Whether the user may correct visits, enter them by hand and attach calls."""
+        return self.role in (Role.ANTENNA_MANAGER, Role.ADMIN)
+
+    @property
+    def sees_all_antennas(self) -> bool:
+        return self.role in (Role.CENTRAL_REFERENT, Role.ADMIN)
+
+    @property
+    def can_see_statistics(self) -> bool:
+        return self.role in (Role.CENTRAL_REFERENT, Role.ADMIN)
+
+    @property
+    def can_see_run_journal(self) -> bool:
+        """Exchange files hold every antenna's data: central roles only."""
+        return self.role in (Role.CENTRAL_REFERENT, Role.ADMIN)
+
+    @property
+    def can_manage_users(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+class AlertAck(Base):
+    """A manager's acknowledgement of an alert that no data change resolves."""
+
+    __tablename__ = "extranet_alert_acks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: An ``extranet.alerts.AlertKind`` value.
+    kind: Mapped[str] = mapped_column(String(40))
+    #: The beneficiary or care plan the alert is about.
+    object_id: Mapped[int] = mapped_column(Integer)
+    antenna_id: Mapped[int | None] = mapped_column(
+        ForeignKey("antennas.id", ondelete="RESTRICT"), index=True
+    )
+    acked_by: Mapped[str] = mapped_column(String(80))
+    acked_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    __table_args__ = (UniqueConstraint("kind", "object_id", name="uq_extranet_alert_acks_kind"),)

@@ -1,0 +1,157 @@
+"""Beneficiary and worker pages, and the lists that lead to them."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import render_template, request
+from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
+
+from extranet.alerts.queries import open_alerts_for_beneficiary
+from extranet.scope import scope
+from extranet.visits.controllers import antennas
+from extranet.visits.queries import display_status, visits_between
+from extranet.web import db, int_arg, load_or_404, login_required, now, user
+from ledger.models import Beneficiary, CarePlan, Phone, Visit, VisitStatus, Worker
+from ledger.timeutil import duration, paris_date
+
+PAGE = 100
+COUNTED = (VisitStatus.COMPLETE, VisitStatus.CORRECTED, VisitStatus.MANUAL)
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def done_hours(visits: list[Visit]) -> float:
+    """Hours of the visits that count (complete, corrected or entered, with both times)."""
+    total = sum(
+        (
+            duration(v.started_at, v.ended_at)
+            for v in visits
+            if v.status in COUNTED and v.started_at is not None and v.ended_at is not None
+        ),
+        timedelta(),
+    )
+    return total.total_seconds() / 3600
+
+
+def _search(model: type[Beneficiary] | type[Worker]) -> str:
+    query = (
+        select(model)
+        .options(joinedload(model.antenna))
+        .order_by(model.last_name, model.first_name, model.id)
+    )
+    text = request.args.get("q", "").strip()
+    if text:
+        pattern = f"%{text}%"
+        query = query.where(
+            or_(
+                model.last_name.ilike(pattern),
+                model.first_name.ilike(pattern),
+                model.external_id.ilike(pattern),
+            )
+        )
+    antenna_id = int_arg("antenne")
+    if antenna_id is not None:
+        query = query.where(model.antenna_id == antenna_id)
+    page = max(int_arg("page") or 1, 1)
+    rows = db().scalars(scope(query, user(), model).offset((page - 1) * PAGE).limit(PAGE + 1)).all()
+    template = "people/beneficiaries.html" if model is Beneficiary else "people/workers.html"
+    return render_template(
+        template,
+        rows=rows[:PAGE],
+        has_next=len(rows) > PAGE,
+        page=page,
+        q=text,
+        antenna_id=antenna_id,
+        antennas=antennas(),
+    )
+
+
+@login_required
+def beneficiaries() -> str:
+    return _search(Beneficiary)
+
+
+@login_required
+def workers() -> str:
+    return _search(Worker)
+
+
+@login_required
+def beneficiary(beneficiary_id: int) -> str:
+    found = load_or_404(Beneficiary, beneficiary_id)
+    session = db()
+    today = paris_date(now())
+    first, nxt = _month_start(today), _next_month(today)
+    phones = session.scalars(
+        scope(
+            select(Phone).where(Phone.beneficiary_id == found.id).order_by(Phone.active_from),
+            user(),
+            Phone,
+        )
+    ).all()
+    plans = session.scalars(
+        scope(
+            select(CarePlan)
+            .options(joinedload(CarePlan.funder))
+            .where(CarePlan.beneficiary_id == found.id)
+            .order_by(CarePlan.starts_on.desc()),
+            user(),
+            CarePlan,
+        )
+    ).all()
+    month_visits = list(
+        visits_between(session, user(), first, nxt - timedelta(days=1), beneficiary_id=found.id)
+    )
+    earlier = visits_between(
+        session,
+        user(),
+        _month_start(first - timedelta(days=1)),
+        first - timedelta(days=1),
+        beneficiary_id=found.id,
+        limit=200,
+    )
+    active_plans = [
+        p for p in plans if p.starts_on < nxt and (p.ends_on is None or p.ends_on >= first)
+    ]
+    planned_hours = sum(p.max_hours for p in active_plans)
+    return render_template(
+        "people/beneficiary.html",
+        b=found,
+        phones=phones,
+        plans=plans,
+        active_plan_ids={p.id for p in active_plans},
+        month_visits=month_visits,
+        earlier=earlier,
+        done=done_hours(month_visits),
+        planned=planned_hours,
+        today=today,
+        statuses={v.id: display_status(v, now()) for v in [*month_visits, *earlier]},
+        alerts=open_alerts_for_beneficiary(session, user(), found, today),
+    )
+
+
+@login_required
+def worker(worker_id: int) -> str:
+    found = load_or_404(Worker, worker_id)
+    today = paris_date(now())
+    first = _month_start(today)
+    visits = list(
+        visits_between(db(), user(), first - timedelta(days=7), today, worker_id=found.id)
+    )
+    this_month = [v for v in visits if v.service_date >= first]
+    return render_template(
+        "people/worker.html",
+        w=found,
+        visits=visits,
+        done=done_hours(this_month),
+        today=today,
+        statuses={v.id: display_status(v, now()) for v in visits},
+    )

@@ -1,0 +1,87 @@
+"""Planned visits (imported from the planning software): due soon, late, missed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Exists, exists, func, select
+from sqlalchemy.orm import Session
+
+from extranet.models import User
+from extranet.scope import scope
+from ledger.models import Beneficiary, PlannedVisit, Visit, VisitStatus, Worker
+from ledger.timeutil import as_utc, paris_date, paris_day_bounds
+
+#: A planned visit not started this long after its time is late.
+LATE_AFTER = timedelta(minutes=15)
+#: A call this long before the planned start still counts as that visit.
+EARLY_MARGIN = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class PlannedRow:
+    planned: PlannedVisit
+    worker: Worker
+    beneficiary: Beneficiary
+    #: "due", "late" or "missed".
+    state: str
+
+    @property
+    def state_label(self) -> str:
+        return {"due": "À venir", "late": "En retard", "missed": "Manquée"}[self.state]
+
+
+def _started() -> Exists:
+    anchor = func.coalesce(Visit.started_at, Visit.ended_at)
+    return exists().where(
+        Visit.worker_id == PlannedVisit.worker_id,
+        Visit.beneficiary_id == PlannedVisit.beneficiary_id,
+        Visit.status != VisitStatus.DELETED,
+        anchor >= PlannedVisit.starts_at - EARLY_MARGIN,
+        anchor <= PlannedVisit.ends_at,
+    )
+
+
+def _rows(session: Session, user: User, query, state_of) -> list[PlannedRow]:  # type: ignore[no-untyped-def]
+    query = (
+        query.add_columns(Worker, Beneficiary)
+        .join(Worker, Worker.id == PlannedVisit.worker_id)
+        .join(Beneficiary, Beneficiary.id == PlannedVisit.beneficiary_id)
+        .order_by(PlannedVisit.starts_at, PlannedVisit.id)
+        .limit(500)
+    )
+    return [
+        PlannedRow(planned, worker, beneficiary, state_of(planned))
+        for planned, worker, beneficiary in session.execute(scope(query, user, PlannedVisit))
+    ]
+
+
+def due_soon(
+    session: Session, user: User, now: datetime, antenna_id: int | None = None
+) -> list[PlannedRow]:
+    query = select(PlannedVisit).where(
+        PlannedVisit.starts_at >= now, PlannedVisit.starts_at <= now + timedelta(hours=1)
+    )
+    if antenna_id is not None:
+        query = query.where(PlannedVisit.antenna_id == antenna_id)
+    return _rows(session, user, query, lambda _p: "due")
+
+
+def late_or_missed(
+    session: Session, user: User, now: datetime, antenna_id: int | None = None
+) -> list[PlannedRow]:
+    day_start, _ = paris_day_bounds(paris_date(now))
+    query = select(PlannedVisit).where(
+        PlannedVisit.starts_at >= day_start,
+        PlannedVisit.starts_at <= now - LATE_AFTER,
+        ~_started(),
+    )
+    if antenna_id is not None:
+        query = query.where(PlannedVisit.antenna_id == antenna_id)
+    return _rows(
+        session,
+        user,
+        query,
+        lambda p: "missed" if as_utc(p.ends_at) <= as_utc(now) else "late",
+    )

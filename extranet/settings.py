@@ -1,0 +1,71 @@
+"""Extranet settings (``[extranet]``) and its secret key, read only from the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from config.settings import ENV_PREFIX, SettingsError, load_section
+
+SECRET_KEY_ENV = ENV_PREFIX + "EXTRANET_SECRET_KEY"
+#: File holding the key generated for the embedded default (SQLite) only.
+SECRET_KEY_FILE = "extranet-secret-key"  # noqa: S105 - a file name, not a secret
+
+
+@dataclass(frozen=True)
+class ExtranetSettings:
+    bind: str = "127.0.0.1:8000"
+    workers: int = 2
+    threads: int = 4
+    #: Send the session cookie only over HTTPS. Browsers treat http://127.0.0.1
+    #: and http://localhost as secure, so the embedded default keeps it on.
+    secure_cookies: bool = True
+    #: Minutes of inactivity after which a session ends.
+    session_minutes: int = 480
+    #: Failed logins in a row that lock an account, and for how long.
+    max_failed_logins: int = 10
+    lockout_minutes: int = 15
+    #: Seconds between two refreshes of the live pages.
+    refresh_seconds: int = 20
+
+    def __post_init__(self) -> None:
+        if self.workers < 1 or self.threads < 1:
+            raise SettingsError("extranet.workers and extranet.threads must be 1 or more")
+        if self.max_failed_logins < 1:
+            raise SettingsError("extranet.max_failed_logins must be 1 or more")
+        if not 5 <= self.refresh_seconds <= 300:
+            raise SettingsError("extranet.refresh_seconds must be between 5 and 300")
+
+
+def load(env: Mapping[str, str] | None = None) -> ExtranetSettings:
+    return load_section(ExtranetSettings, "extranet", env)
+
+
+def secret_key(data_dir: Path, *, embedded: bool, env: Mapping[str, str] | None = None) -> str:
+    """The session signing key.
+
+    Production (a PostgreSQL database) must set TELEGESTION_EXTRANET_SECRET_KEY;
+    a missing key is an error. The embedded default may instead keep a key it
+    generated in the data directory, readable by its owner only (0600).
+    """
+    env = os.environ if env is None else env
+    key = env.get(SECRET_KEY_ENV, "")
+    if key:
+        if len(key) < 32:
+            raise SettingsError(f"{SECRET_KEY_ENV} must be at least 32 characters long")
+        return key
+    if not embedded:
+        raise SettingsError(
+            f"{SECRET_KEY_ENV} is not set: the extranet needs a secret key in production"
+        )
+    path = data_dir / SECRET_KEY_FILE
+    if not path.exists():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    if path.stat().st_mode & 0o077:
+        raise SettingsError(f"{path} must be readable by its owner only (chmod 600)")
+    return path.read_text().strip()

@@ -1,0 +1,6 @@
+from flask import Blueprint
+
+from extranet.stats import controllers
+
+bp = Blueprint("stats", __name__)
+bp.add_url_rule("/statistiques", view_func=controllers.index)

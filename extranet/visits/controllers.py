@@ -1,0 +1,249 @@
+"""Visits: the day's visits live, one visit with its history, corrections, manual entry, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from extranet.formatting import date_time
+from extranet.forms import motive_of
+from extranet.scope import scope
+from extranet.visits import queries
+from extranet.visits.forms import CorrectionForm, ManualVisitForm
+from extranet.web import db, int_arg, load_or_404, login_required, now, requires, user
+from ledger.models import Antenna, Beneficiary, Visit, VisitStatus, Worker
+from ledger.service import LedgerError, audit, correct_visit, enter_manual_visit
+from ledger.timeutil import as_utc, paris_date, paris_to_utc, to_paris
+
+EXPORT_MAX_DAYS = 62
+
+
+def _date_arg(name: str, default: date) -> date:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return default
+
+
+def antennas() -> list[Antenna]:
+    """Antennas shown in filters: all for central roles, one for a manager."""
+    return (
+        list(db().scalars(select(Antenna).order_by(Antenna.name)).all())
+        if (user().sees_all_antennas)
+        else [a for a in [user().antenna] if a is not None]
+    )
+
+
+@login_required
+def today() -> str:
+    moment = now()
+    day = _date_arg("jour", paris_date(moment))
+    view = "beneficiaires" if request.args.get("vue") == "beneficiaires" else "intervenants"
+    antenna_id = int_arg("antenne")
+    visits = queries.visits_of_day(db(), user(), day, antenna_id)
+    groups: dict[int, list[Visit]] = defaultdict(list)
+    for visit in visits:
+        groups[visit.worker_id if view == "intervenants" else visit.beneficiary_id].append(visit)
+    counts: dict[str, int] = defaultdict(int)
+    statuses = {}
+    for visit in visits:
+        statuses[visit.id] = queries.display_status(visit, moment)
+        counts[statuses[visit.id][0]] += 1
+    context = {
+        "day": day,
+        "view": view,
+        "groups": sorted(
+            groups.values(),
+            key=lambda vs: (
+                vs[0].worker.last_name if view == "intervenants" else vs[0].beneficiary.last_name
+            ),
+        ),
+        "statuses": statuses,
+        "counts": counts,
+        "total": len(visits),
+        "updated_at": moment,
+        "antenna_id": antenna_id,
+    }
+    if request.args.get("fragment"):
+        return render_template("visits/_today_table.html", **context)
+    return render_template("visits/today.html", antennas=antennas(), **context)
+
+
+@login_required
+def detail(visit_id: int) -> ResponseReturnValue:
+    visit = load_or_404(Visit, visit_id)
+    form = CorrectionForm(
+        data={
+            "started_at": _local(visit.started_at),
+            "ended_at": _local(visit.ended_at),
+        }
+    )
+    return _render_detail(visit, form)
+
+
+def _local(moment: datetime | None) -> datetime | None:
+    """A stored UTC instant as the naive Paris wall time a form shows."""
+    return None if moment is None else to_paris(moment).replace(tzinfo=None)
+
+
+def _render_detail(
+    visit: Visit, form: CorrectionForm, error: str | None = None
+) -> ResponseReturnValue:
+    status = 200 if error is None and not form.errors else 422
+    calls = queries.raw_calls(db(), user(), visit)
+    return render_template(
+        "visits/detail.html",
+        visit=visit,
+        form=form,
+        error=error,
+        calls=calls,
+        status=queries.display_status(visit, now()),
+    ), status
+
+
+@requires("can_write")
+def correct(visit_id: int) -> ResponseReturnValue:
+    visit = load_or_404(Visit, visit_id)
+    if visit.status is VisitStatus.DELETED:
+        abort(409)
+    form = CorrectionForm()
+    if not form.validate_on_submit():
+        return _render_detail(visit, form)
+    session = db()
+    try:
+        correct_visit(
+            session,
+            visit,
+            started_at=paris_to_utc(form.started_at.data) if form.started_at.data else None,
+            ended_at=paris_to_utc(form.ended_at.data) if form.ended_at.data else None,
+            motive=motive_of(form.motive.data),
+            comment=form.comment.data or "",
+            author=user().login,
+            delete=bool(form.delete.data),
+        )
+    except LedgerError as refused:
+        session.rollback()
+        visit = load_or_404(Visit, visit_id)
+        return _render_detail(visit, form, str(refused))
+    session.commit()
+    flash("Intervention corrigée.", "success")
+    return redirect(url_for("visits.detail", visit_id=visit.id))
+
+
+@requires("can_write")
+def manual() -> ResponseReturnValue:
+    session = db()
+    form = ManualVisitForm()
+    form.beneficiary_id.choices = queries.choices(session, user(), Beneficiary)
+    form.worker_id.choices = queries.choices(session, user(), Worker)
+    if request.method == "GET" and int_arg("beneficiaire"):
+        form.beneficiary_id.data = int_arg("beneficiaire")
+    error = None
+    if form.validate_on_submit():
+        beneficiary = load_or_404(Beneficiary, form.beneficiary_id.data)
+        worker = load_or_404(Worker, form.worker_id.data)
+        try:
+            visit = enter_manual_visit(
+                session,
+                worker=worker,
+                beneficiary=beneficiary,
+                started_at=paris_to_utc(form.started_at.data),
+                ended_at=paris_to_utc(form.ended_at.data),
+                motive=motive_of(form.motive.data),
+                comment=form.comment.data or "",
+                author=user().login,
+            )
+        except LedgerError as refused:
+            session.rollback()
+            error = str(refused)
+        else:
+            session.commit()
+            flash("Intervention saisie.", "success")
+            return redirect(url_for("visits.detail", visit_id=visit.id))
+    status = 422 if (error or form.errors) else 200
+    return render_template("visits/manual.html", form=form, error=error), status
+
+
+@login_required
+def export() -> Response:
+    """The visits of a period as CSV (semicolons, UTF-8 with BOM, for spreadsheets)."""
+    today_ = paris_date(now())
+    first = _date_arg("du", today_.replace(day=1))
+    last = _date_arg("au", today_)
+    if last < first or (last - first) > timedelta(days=EXPORT_MAX_DAYS):
+        abort(400)
+    antenna_id = int_arg("antenne")
+    query = (
+        select(Visit, Worker, Beneficiary, Antenna)
+        .join(Worker, Worker.id == Visit.worker_id)
+        .join(Beneficiary, Beneficiary.id == Visit.beneficiary_id)
+        .join(Antenna, Antenna.id == Visit.antenna_id)
+        .where(Visit.service_date >= first, Visit.service_date <= last)
+        .order_by(Visit.service_date, Visit.started_at, Visit.id)
+    )
+    if antenna_id is not None:
+        query = query.where(Visit.antenna_id == antenna_id)
+    rows = db().execute(scope(query, user(), Visit)).all()
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(
+        [
+            "intervention",
+            "date",
+            "antenne",
+            "intervenant",
+            "bénéficiaire",
+            "arrivée",
+            "départ",
+            "durée (min)",
+            "statut",
+        ]
+    )
+    for visit, worker, beneficiary, antenna in rows:
+        minutes = (
+            round((as_utc(visit.ended_at) - as_utc(visit.started_at)).total_seconds() / 60)
+            if visit.started_at and visit.ended_at
+            else ""
+        )
+        writer.writerow(
+            [
+                visit.id,
+                visit.service_date.isoformat(),
+                antenna.code,
+                f"{worker.last_name} {worker.first_name} ({worker.external_id})",
+                f"{beneficiary.last_name} {beneficiary.first_name} ({beneficiary.external_id})",
+                _csv_time(visit.started_at),
+                _csv_time(visit.ended_at),
+                minutes,
+                visit.status.label,
+            ]
+        )
+    audit(
+        db(),
+        user().login,
+        "visits.exported",
+        "visit",
+        None,
+        antenna_id=antenna_id,
+        first=first.isoformat(),
+        last=last.isoformat(),
+        rows=len(rows),
+    )
+    db().commit()
+    name = f"interventions-{first.isoformat()}-{last.isoformat()}.csv"
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _csv_time(moment: datetime | None) -> str:
+    return "" if moment is None else date_time(moment)

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+
+from extranet.forms import motive_field, paris_datetime_field
+
+
+class CorrectionForm(FlaskForm):
+    started_at = paris_datetime_field("Arrivée (heure de Paris)", required=False)
+    ended_at = paris_datetime_field("Départ (heure de Paris)", required=False)
+    motive = motive_field("Motif de la correction")
+    comment = TextAreaField("Commentaire", validators=[Optional(), Length(max=2000)])
+    delete = BooleanField("Supprimer cette intervention (annulée ou en double)")
+
+
+class ManualVisitForm(FlaskForm):
+    beneficiary_id = SelectField(
+        "Bénéficiaire", coerce=int, validators=[InputRequired("Choisissez le bénéficiaire.")]
+    )
+    worker_id = SelectField(
+        "Intervenant", coerce=int, validators=[InputRequired("Choisissez l'intervenant.")]
+    )
+    started_at = paris_datetime_field("Arrivée (heure de Paris)")
+    ended_at = paris_datetime_field("Départ (heure de Paris)")
+    motive = motive_field("Motif de la saisie manuelle")
+    comment = TextAreaField("Commentaire", validators=[Optional(), Length(max=2000)])

@@ -1,0 +1,125 @@
+"""Read queries of visits, always scoped to the user."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from extranet.models import User
+from extranet.scope import scope
+from ledger.models import Beneficiary, CallEvent, Visit, VisitStatus, Worker
+from ledger.pairing import MAX_OPEN_VISIT
+from ledger.timeutil import as_utc, paris_day_bounds
+
+
+def display_status(visit: Visit, now: datetime) -> tuple[str, str]:
+    """(css class, French label) of a visit as a manager reads it now."""
+    if visit.status is VisitStatus.INCOMPLETE:
+        if visit.started_at is not None and visit.ended_at is None:
+            if as_utc(now) - as_utc(visit.started_at) < MAX_OPEN_VISIT:
+                return "en-cours", "En cours"
+            return "incomplete", "Arrivée sans départ"
+        if visit.started_at is None:
+            return "incomplete", "Départ sans arrivée"
+    return visit.status.value, visit.status.label
+
+
+def visits_of_day(
+    session: Session, user: User, day: date, antenna_id: int | None = None
+) -> Sequence[Visit]:
+    query = (
+        select(Visit)
+        .options(joinedload(Visit.worker), joinedload(Visit.beneficiary))
+        .where(Visit.service_date == day, Visit.status != VisitStatus.DELETED)
+        .order_by(Visit.started_at, Visit.ended_at, Visit.id)
+    )
+    if antenna_id is not None:
+        query = query.where(Visit.antenna_id == antenna_id)
+    return session.scalars(scope(query, user, Visit)).all()
+
+
+def visits_between(
+    session: Session,
+    user: User,
+    first: date,
+    last: date,
+    *,
+    antenna_id: int | None = None,
+    beneficiary_id: int | None = None,
+    worker_id: int | None = None,
+    limit: int | None = None,
+) -> Sequence[Visit]:
+    query = (
+        select(Visit)
+        .options(joinedload(Visit.worker), joinedload(Visit.beneficiary))
+        .where(Visit.service_date >= first, Visit.service_date <= last)
+        .order_by(Visit.service_date.desc(), Visit.started_at.desc(), Visit.id.desc())
+    )
+    if antenna_id is not None:
+        query = query.where(Visit.antenna_id == antenna_id)
+    if beneficiary_id is not None:
+        query = query.where(Visit.beneficiary_id == beneficiary_id)
+    if worker_id is not None:
+        query = query.where(Visit.worker_id == worker_id)
+    if limit is not None:
+        query = query.limit(limit)
+    return session.scalars(scope(query, user, Visit)).all()
+
+
+@dataclass(frozen=True)
+class RawCalls:
+    """The calls behind a visit, and the other calls from that home that day."""
+
+    own: list[CallEvent]
+    nearby: list[CallEvent]
+
+
+def raw_calls(session: Session, user: User, visit: Visit) -> RawCalls:
+    ids = [i for i in (visit.arrival_event_id, visit.departure_event_id) if i is not None]
+    own = list(
+        session.scalars(
+            scope(
+                select(CallEvent).where(CallEvent.id.in_(ids)).order_by(CallEvent.answered_at),
+                user,
+                CallEvent,
+            )
+        ).all()
+    )
+    start, end = paris_day_bounds(visit.service_date)
+    nearby = session.scalars(
+        scope(
+            select(CallEvent)
+            .where(
+                CallEvent.answered_at >= start,
+                CallEvent.answered_at < end + timedelta(hours=6),
+                or_(
+                    CallEvent.beneficiary_id == visit.beneficiary_id,
+                    CallEvent.worker_id == visit.worker_id,
+                ),
+                CallEvent.id.not_in(ids or [0]),
+            )
+            .order_by(CallEvent.answered_at)
+            .limit(50),
+            user,
+            CallEvent,
+        )
+    ).all()
+    return RawCalls(own, list(nearby))
+
+
+def choices(session: Session, user: User, model: type[Worker] | type[Beneficiary]) -> list:
+    """(id, label) of the workers or beneficiaries the user may pick, by name."""
+    rows = session.execute(
+        scope(
+            select(model.id, model.last_name, model.first_name, model.external_id).order_by(
+                model.last_name, model.first_name
+            ),
+            user,
+            model,
+        )
+    ).all()
+    return [(row.id, f"{row.last_name} {row.first_name} ({row.external_id})") for row in rows]

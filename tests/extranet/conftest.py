@@ -1,0 +1,273 @@
+"""Extranet fixtures: the app on the test database, users of every role, and a scenario
+with objects of every kind in two antennas (A: NORD, B: SUD)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive.models import ArchivedStatement
+from archive.store import FileStore
+from config.jobs import RunStatus
+from extranet.app import AppConfig, create_app
+from extranet.models import Role, User
+from extranet.passwords import hash_password
+from extranet.settings import ExtranetSettings
+from flows.models import JobRun
+from ledger import service
+from ledger.models import (
+    Antenna,
+    Beneficiary,
+    CallEvent,
+    FunderKind,
+    Identification,
+    PlannedVisit,
+    Visit,
+    Worker,
+)
+from ledger.pairing import Direction
+from tests import factories
+from tests.factories import SmallOrg
+from tests.ledger.test_service import record
+
+#: The app's pinned "now": Friday 20 November 2026, 16:00 in Paris.
+NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+TODAY = date(2026, 11, 20)
+PASSWORD = "correct horse battery staple"
+SECRET = "s" * 48
+#: Hashed once: argon2 is slow on purpose.
+PASSWORD_HASH = hash_password(PASSWORD)
+
+
+@dataclass
+class Side:
+    """One antenna's objects of every kind."""
+
+    antenna: Antenna
+    worker: Worker
+    beneficiary: Beneficiary
+    new_beneficiary: Beneficiary
+    complete_visit: Visit
+    incomplete_visit: Visit
+    unknown_call: CallEvent
+    plan_id: int
+    statement_id: int
+    manager: str
+
+
+@dataclass
+class Scenario:
+    a: Side
+    b: Side
+    run_id: int
+    bad_run_id: int
+
+
+def _visit(session: Session, visit_id: int | None) -> Visit:
+    assert visit_id is not None
+    return session.get_one(Visit, visit_id)
+
+
+def _side(
+    session: Session,
+    data_dir: Path,
+    antenna: Antenna,
+    worker: Worker,
+    ben: Beneficiary,
+    tag: str,
+    manager: str,
+) -> Side:
+    other_worker = factories.worker(session, antenna)
+    other_ben = factories.beneficiary(session, antenna, (f"+3314567{tag}99",))
+    arrival = NOW - timedelta(hours=4)
+    service.record_call(
+        session,
+        record(
+            f"{tag}-1",
+            arrival,
+            worker_id=worker.id,
+            beneficiary_id=ben.id,
+            direction=Direction.ARRIVAL,
+        ),
+    )
+    done = service.record_call(
+        session,
+        record(
+            f"{tag}-2",
+            arrival + timedelta(hours=1),
+            worker_id=worker.id,
+            beneficiary_id=ben.id,
+            direction=Direction.DEPARTURE,
+        ),
+    )
+    # A departure without an arrival: incomplete at once.
+    orphan = service.record_call(
+        session,
+        record(
+            f"{tag}-3",
+            NOW - timedelta(hours=2),
+            worker_id=other_worker.id,
+            beneficiary_id=other_ben.id,
+            direction=Direction.DEPARTURE,
+        ),
+    )
+    unknown = service.record_call(
+        session,
+        record(
+            f"{tag}-4",
+            NOW - timedelta(hours=1),
+            worker_id=worker.id,
+            beneficiary_id=None,
+            direction=Direction.ARRIVAL,
+            identification=Identification.UNKNOWN_NUMBER,
+            caller=f"01 99 00 00 {tag}",
+        ),
+    )
+    apa = factories.funder(session, FunderKind.APA)
+    plan = factories.care_plan(session, ben, apa, ends_on=TODAY + timedelta(days=30))
+    new = factories.beneficiary(session, antenna)
+    new.care_start = TODAY - timedelta(days=3)
+    factories.care_plan(session, new, apa, starts_on=TODAY - timedelta(days=3))
+    for offset in (timedelta(minutes=30), timedelta(hours=-1)):
+        session.add(
+            PlannedVisit(
+                worker_id=other_worker.id,
+                beneficiary_id=ben.id,
+                antenna_id=antenna.id,
+                starts_at=NOW + offset,
+                ends_at=NOW + offset + timedelta(hours=1),
+            )
+        )
+    sha = FileStore.under(data_dir).put(f"%PDF-1.7 état {tag}".encode())
+    statement = ArchivedStatement(
+        beneficiary_id=ben.id,
+        antenna_id=antenna.id,
+        year=2026,
+        month=10,
+        version=1,
+        sha256=sha,
+        size=10,
+        figures_digest="0" * 64,
+        signed_at=NOW - timedelta(days=14),
+        triggered_by="scheduler",
+    )
+    session.add(statement)
+    session.flush()
+    return Side(
+        antenna=antenna,
+        worker=worker,
+        beneficiary=ben,
+        new_beneficiary=new,
+        complete_visit=_visit(session, done.visit_id),
+        incomplete_visit=_visit(session, orphan.visit_id),
+        unknown_call=session.get_one(CallEvent, unknown.event_id),
+        plan_id=plan.id,
+        statement_id=statement.id,
+        manager=manager,
+    )
+
+
+def add_user(session: Session, login: str, role: Role, antenna_id: int | None = None) -> User:
+    user = User(
+        login=login,
+        name=login.title(),
+        role=role,
+        antenna_id=antenna_id,
+        password_hash=PASSWORD_HASH,
+        active=True,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def scenario(session: Session, org: SmallOrg, data_dir: Path) -> Scenario:
+    a = _side(session, data_dir, org.antenna_a, org.worker_a1, org.ben_a1, "01", "resp-a")
+    b = _side(session, data_dir, org.antenna_b, org.worker_b1, org.ben_b1, "02", "resp-b")
+    add_user(session, "resp-a", Role.ANTENNA_MANAGER, org.antenna_a.id)
+    add_user(session, "resp-b", Role.ANTENNA_MANAGER, org.antenna_b.id)
+    add_user(session, "referent", Role.CENTRAL_REFERENT)
+    add_user(session, "admin", Role.ADMIN)
+    rejects = data_dir / "flows" / "rejects"
+    rejects.mkdir(parents=True)
+    (rejects / "rejets-planning.csv").write_text("ligne;motif\n3;code inconnu\n")
+    (data_dir.parent / "outside.txt").write_text("secret")
+    good = JobRun(
+        job_name="flows.daily_import",
+        label="Import du planning",
+        started_at=NOW - timedelta(hours=10),
+        finished_at=NOW - timedelta(hours=10) + timedelta(seconds=5),
+        status=RunStatus.PARTIAL,
+        triggered_by="scheduler",
+        counts={"lignes": 10, "rejetées": 1},
+        files=["flows/rejects/rejets-planning.csv"],
+        message="1 ligne rejetée",
+    )
+    bad = JobRun(
+        job_name="flows.daily_import",
+        label="Import du planning",
+        started_at=NOW - timedelta(hours=9),
+        status=RunStatus.FAILED,
+        triggered_by="scheduler",
+        files=["../outside.txt"],
+    )
+    session.add_all([good, bad])
+    session.commit()
+    return Scenario(a, b, good.id, bad.id)
+
+
+def make_app(session_factory: sessionmaker[Session], data_dir: Path, **settings: object) -> Flask:
+    return create_app(
+        AppConfig(
+            session_factory=session_factory,
+            data_dir=data_dir,
+            secret_key=SECRET,
+            settings=ExtranetSettings(**settings),  # type: ignore[arg-type]
+            clock=lambda: NOW,
+        )
+    )
+
+
+@pytest.fixture
+def app(session_factory: sessionmaker[Session], data_dir: Path) -> Flask:
+    return make_app(session_factory, data_dir)
+
+
+@pytest.fixture
+def client(app: Flask) -> Iterator[FlaskClient]:
+    with app.test_client() as test_client:
+        yield test_client
+
+
+TOKEN = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str = "/connexion") -> str:
+    page = client.get(path)
+    found = TOKEN.search(page.get_data(as_text=True))
+    assert found, f"no CSRF token on {path} ({page.status_code})"
+    return found.group(1)
+
+
+def login(client: FlaskClient, user: str, password: str = PASSWORD) -> int:
+    token = csrf_token(client)
+    response = client.post(
+        "/connexion", data={"login": user, "password": password, "csrf_token": token}
+    )
+    return response.status_code

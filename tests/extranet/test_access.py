@@ -1,0 +1,126 @@
+"""Who gets what: every URL of the extranet for every role, and CSRF on every form."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.extranet.conftest import Scenario, csrf_token, login
+
+ROLES = ("anonymous", "resp-a", "referent", "admin")
+
+#: name -> (URL builder, expected status for anonymous, manager of A, referent, admin).
+GET_MATRIX: dict[str, tuple[Callable[[Scenario], str], tuple[int, int, int, int]]] = {
+    "health": (lambda s: "/sante", (200, 200, 200, 200)),
+    "login": (lambda s: "/connexion", (200, 302, 302, 302)),
+    "home": (lambda s: "/", (302, 302, 302, 302)),
+    "today": (lambda s: "/interventions/aujourdhui", (302, 200, 200, 200)),
+    "today_by_beneficiary": (
+        lambda s: "/interventions/aujourdhui?vue=beneficiaires",
+        (302, 200, 200, 200),
+    ),
+    "today_fragment": (lambda s: "/interventions/aujourdhui?fragment=1", (302, 200, 200, 200)),
+    "visit_a": (lambda s: f"/interventions/{s.a.incomplete_visit.id}", (302, 200, 200, 200)),
+    "visit_b": (lambda s: f"/interventions/{s.b.incomplete_visit.id}", (302, 404, 200, 200)),
+    "manual": (lambda s: "/interventions/saisie", (302, 200, 403, 200)),
+    "export": (lambda s: "/interventions/export.csv", (302, 200, 200, 200)),
+    "incomplete": (lambda s: "/appels/incomplets", (302, 200, 200, 200)),
+    "attach_a": (lambda s: f"/appels/{s.a.unknown_call.id}/rattacher", (302, 200, 403, 200)),
+    "attach_b": (lambda s: f"/appels/{s.b.unknown_call.id}/rattacher", (302, 404, 403, 200)),
+    "planning": (lambda s: "/planning", (302, 200, 200, 200)),
+    "planning_fragment": (lambda s: "/planning?fragment=1", (302, 200, 200, 200)),
+    "alerts": (lambda s: "/alertes", (302, 200, 200, 200)),
+    "beneficiaries": (lambda s: "/beneficiaires", (302, 200, 200, 200)),
+    "beneficiary_a": (lambda s: f"/beneficiaires/{s.a.beneficiary.id}", (302, 200, 200, 200)),
+    "beneficiary_b": (lambda s: f"/beneficiaires/{s.b.beneficiary.id}", (302, 404, 200, 200)),
+    "workers": (lambda s: "/intervenants", (302, 200, 200, 200)),
+    "worker_a": (lambda s: f"/intervenants/{s.a.worker.id}", (302, 200, 200, 200)),
+    "worker_b": (lambda s: f"/intervenants/{s.b.worker.id}", (302, 404, 200, 200)),
+    "stats": (lambda s: "/statistiques", (302, 403, 200, 200)),
+    "runs": (lambda s: "/echanges", (302, 403, 200, 200)),
+    "run_file": (lambda s: f"/echanges/{s.run_id}/fichiers/0", (302, 403, 200, 200)),
+    "run_file_outside": (lambda s: f"/echanges/{s.bad_run_id}/fichiers/0", (302, 403, 404, 404)),
+    "audit": (lambda s: "/journal", (302, 200, 200, 200)),
+    "statements": (lambda s: "/etats-mensuels", (302, 200, 200, 200)),
+    "statement_a": (lambda s: f"/etats-mensuels/{s.a.statement_id}.pdf", (302, 200, 200, 200)),
+    "statement_b": (lambda s: f"/etats-mensuels/{s.b.statement_id}.pdf", (302, 404, 200, 200)),
+    "users": (lambda s: "/administration/utilisateurs", (302, 403, 403, 200)),
+}
+
+#: POST endpoints with an empty but CSRF-valid form: the gate answers before the data does.
+POST_MATRIX: dict[str, tuple[Callable[[Scenario], str], tuple[int, int, int, int]]] = {
+    "correct_a": (
+        lambda s: f"/interventions/{s.a.incomplete_visit.id}/corriger",
+        (302, 422, 403, 422),
+    ),
+    "correct_b": (
+        lambda s: f"/interventions/{s.b.incomplete_visit.id}/corriger",
+        (302, 404, 403, 422),
+    ),
+    "manual": (lambda s: "/interventions/saisie", (302, 422, 403, 422)),
+    "attach_a": (lambda s: f"/appels/{s.a.unknown_call.id}/rattacher", (302, 422, 403, 422)),
+    "attach_b": (lambda s: f"/appels/{s.b.unknown_call.id}/rattacher", (302, 404, 403, 422)),
+    "acknowledge": (lambda s: "/alertes/prise-en-compte", (302, 400, 403, 400)),
+    "logout": (lambda s: "/deconnexion", (302, 302, 302, 302)),
+}
+
+#: Endpoints the matrices cover (every URL rule of the app must be in one).
+COVERED = {
+    "static",
+    "health",
+    "auth.login",
+    "auth.logout",
+    "visits.home",
+    "visits.today",
+    "visits.detail",
+    "visits.correct",
+    "visits.manual",
+    "visits.export",
+    "calls.incomplete",
+    "calls.attach",
+    "planning.index",
+    "alerts.index",
+    "alerts.acknowledge",
+    "people.beneficiaries",
+    "people.beneficiary",
+    "people.workers",
+    "people.worker",
+    "stats.index",
+    "runs.index",
+    "runs.download",
+    "audit.index",
+    "statements.index",
+    "statements.download",
+    "admin.users",
+}
+
+
+def test_every_url_rule_is_in_the_matrix(app: Flask) -> None:
+    assert {rule.endpoint for rule in app.url_map.iter_rules()} == COVERED
+
+
+def _as(client: FlaskClient, role: str) -> None:
+    if role != "anonymous":
+        assert login(client, role) == 302
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(GET_MATRIX))
+def test_get_matrix(client: FlaskClient, scenario: Scenario, name: str, role: str) -> None:
+    url, expected = GET_MATRIX[name]
+    _as(client, role)
+    response = client.get(url(scenario))
+    assert response.status_code == expected[ROLES.index(role)], response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(POST_MATRIX))
+def test_post_matrix(client: FlaskClient, scenario: Scenario, name: str, role: str) -> None:
+    url, expected = POST_MATRIX[name]
+    _as(client, role)
+    token = csrf_token(client, "/connexion" if role == "anonymous" else "/beneficiaires")
+    response = client.post(url(scenario), data={"csrf_token": token})
+    assert response.status_code == expected[ROLES.index(role)], response.get_data(as_text=True)
