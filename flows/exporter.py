@@ -44,7 +44,7 @@ def outbox(data_dir: Path) -> Path:
     return data_dir / "flows" / "outbox"
 
 
-def _write(path: Path, header: str, rows: Iterator[list[str]]) -> int:
+def write_csv(path: Path, header: str, rows: Iterator[list[str]]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.part")
     count = 0
@@ -130,7 +130,7 @@ def timestamps_rows(session: Session, day: date) -> Iterator[list[str]]:
 
 def export_timestamps(session: Session, day: date, data_dir: Path) -> ExportResult:
     path = outbox(data_dir) / f"horodatages_{day:%Y%m%d}.csv"
-    rows = _write(path, formats.TIMESTAMPS.header, timestamps_rows(session, day))
+    rows = write_csv(path, formats.TIMESTAMPS.header, timestamps_rows(session, day))
     return ExportResult(path, rows)
 
 
@@ -206,5 +206,5 @@ def service_done_rows(session: Session, year: int, month: int) -> Iterator[list[
 
 def export_service_done(session: Session, year: int, month: int, data_dir: Path) -> ExportResult:
     path = outbox(data_dir) / f"prestations_{year:04d}{month:02d}.csv"
-    rows = _write(path, formats.SERVICE_DONE.header, service_done_rows(session, year, month))
+    rows = write_csv(path, formats.SERVICE_DONE.header, service_done_rows(session, year, month))
     return ExportResult(path, rows)
