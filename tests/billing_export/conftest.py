@@ -20,6 +20,9 @@ from ledger.service import correct_visit, enter_manual_visit, record_call
 from ledger.timeutil import paris_to_utc
 from tests import factories
 from tests.factories import SmallOrg
+
+# The flows tests' real OpenSSH server (session-scoped) and its emptied root.
+from tests.flows.conftest import sftp_root, sshd  # noqa: F401
 from tests.ledger.test_service import record
 
 _channels = count(1)
