@@ -180,6 +180,8 @@ class Scheduler:
 
     def shutdown(self, wait: bool = True) -> None:
         global _runtime
+        # Paused first: the scheduler thread then submits nothing while stopping.
+        self.scheduler.pause()
         self.scheduler.shutdown(wait=wait)
         with _runtime_lock:
             _runtime = None
