@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from config.jobs import RunStatus
+from config.jobs import RunStatus, ScheduledJob
 from flows import jobs as flows_jobs
 from flows import snapshot
 from flows.models import JobRun
@@ -29,7 +29,7 @@ from tests.ledger.test_service import record
 DAY = date(2026, 11, 23)
 
 
-def job(name: str) -> object:
+def job(name: str) -> ScheduledJob:
     return {j.name: j for j in collect_jobs()}[name]
 
 
@@ -99,7 +99,7 @@ def test_a_scheduled_day_on_the_demo_organisation(
     _edit(w_file, {}, drop=dropped.external_id)
     (incoming / "notes.txt").write_text("pas un fichier de flux")
 
-    run = run_job(job("flows.daily_import"), session_factory, data_dir)  # type: ignore[arg-type]
+    run = run_job(job("flows.daily_import"), session_factory, data_dir)
     assert run.status is RunStatus.PARTIAL, run.message  # the unknown notes.txt stays, reported
     assert run.counts["fichiers"] == 2 and run.counts["rejetees"] == 0
     assert (run.counts["creees"], run.counts["terminees"]) == (1, 1)
@@ -138,7 +138,7 @@ def test_a_scheduled_day_on_the_demo_organisation(
 
     run = run_job(
         job("flows.daily_export"), session_factory, data_dir, params={"date": "2026-11-23"}
-    )  # type: ignore[arg-type]
+    )
     assert run.status is RunStatus.SUCCESS, run.message
     assert run.files == ["flows/outbox/horodatages_20261123.csv"]
     sent = (sftp_root / "out" / "horodatages_20261123.csv").read_bytes().decode()
@@ -150,7 +150,7 @@ def test_a_scheduled_day_on_the_demo_organisation(
 
     monthly = run_job(
         job("flows.monthly_export"), session_factory, data_dir, params={"month": "2026-11"}
-    )  # type: ignore[arg-type]
+    )
     assert monthly.status is RunStatus.SUCCESS, monthly.message
     done = (sftp_root / "out" / "prestations_202611.csv").read_bytes().decode().split("\r\n")[1:-1]
     expected = session.scalars(
