@@ -8,6 +8,7 @@ and schema discipline as the DELIVERY files.
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -83,6 +84,32 @@ def parse_ack(data: bytes) -> Ack:
     )
 
 
+def acknowledge(
+    delivery: Path,
+    folder: Path,
+    status: AckStatus,
+    received_at: datetime,
+    rejections: tuple[Rejection, ...] = (),
+    sha256: str | None = None,
+) -> Path:
+    """Acknowledge a DELIVERY file into ``folder`` as the Département would (tests, demos).
+
+    ``sha256`` defaults to the digest of the file's bytes.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ack_name(delivery.name)
+    digest = sha256 or hashlib.sha256(delivery.read_bytes()).hexdigest()
+    write_ack(
+        path,
+        file=delivery.name,
+        sha256=digest,
+        status=status,
+        received_at=received_at,
+        rejections=rejections,
+    )
+    return path
+
+
 def write_ack(
     path: Path,
     *,
@@ -92,7 +119,7 @@ def write_ack(
     received_at: datetime,
     rejections: tuple[Rejection, ...] = (),
 ) -> None:
-    """Write an acknowledgement as the Département would (tests and the demo's fake Département)."""
+    """Write an acknowledgement file (the format of docs/flows/esppadom-ack.md)."""
     root = etree.Element(
         "AccuseReception",
         {

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
-from billing_export.ack import AckStatus, ack_name, write_ack
+from billing_export.ack import AckStatus, acknowledge
 from billing_export.services import previous_month
 from ledger.timeutil import paris_date, utc_now
 from tests.config.test_cli import telegestion
@@ -34,16 +33,8 @@ def test_demo_month_prebilling_send_and_acknowledgement(tmp_path: Path) -> None:
     files = sorted(outbox.glob("ESPPADOM-DELIVERY-*.xml"))
     assert files and all("-APA75-" in f.name or "75-" in f.name for f in files)
 
-    acks = outbox.parent / "retours"
-    acks.mkdir(parents=True)
     for path in files:
-        write_ack(
-            acks / ack_name(path.name),
-            file=path.name,
-            sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-            status=AckStatus.ACCEPTED,
-            received_at=datetime.now(UTC).replace(microsecond=0),
-        )
+        acknowledge(path, outbox.parent / "retours", AckStatus.ACCEPTED, datetime.now(UTC))
     read = telegestion("billing", "acks", data_dir=tmp_path)
     assert read.returncode == 0, read.stderr
     assert f"accepted: {len(files)}" in read.stdout

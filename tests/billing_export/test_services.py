@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing_export import services
-from billing_export.ack import AckStatus, Rejection, ack_name, write_ack
+from billing_export.ack import AckStatus, Rejection, ack_name, acknowledge
 from billing_export.esppadom import read_delivery
 from billing_export.prebilling import Category
 from billing_export.settings import BillingSettings
@@ -142,22 +141,14 @@ def test_acknowledgements_are_read_back_once(
     apa_file, pch_file = sorted(
         channel.deposited(), key=lambda p: p.name.split("-")[3] != october.apa_code
     )
-    channel.acks.mkdir(parents=True)
-    write_ack(
-        channel.acks / ack_name(apa_file.name),
-        file=apa_file.name,
-        sha256=hashlib.sha256(apa_file.read_bytes()).hexdigest(),
-        status=AckStatus.ACCEPTED,
-        received_at=datetime(2026, 11, 2, 9, 0, tzinfo=UTC),
-    )
+    acknowledge(apa_file, channel.acks, AckStatus.ACCEPTED, datetime(2026, 11, 2, 9, tzinfo=UTC))
     transaction = f"I20261102060000-{october.dst}-1"
-    write_ack(
-        channel.acks / ack_name(pch_file.name),
-        file=pch_file.name,
-        sha256=hashlib.sha256(pch_file.read_bytes()).hexdigest(),
-        status=AckStatus.PARTIAL,
-        received_at=datetime(2026, 11, 2, 9, 5, tzinfo=UTC),
-        rejections=(Rejection(transaction, "PLAN_INCONNU", "Plan d'aide inconnu"),),
+    acknowledge(
+        pch_file,
+        channel.acks,
+        AckStatus.PARTIAL,
+        datetime(2026, 11, 2, 9, 5, tzinfo=UTC),
+        (Rejection(transaction, "PLAN_INCONNU", "Plan d'aide inconnu"),),
     )
     (channel.acks / "ESPPADOM-DELIVERY-other.ack.xml").write_bytes(b"<nope/>")
 
@@ -190,14 +181,8 @@ def test_an_acknowledgement_of_another_content_is_refused(
     channel = outbox(tmp_path, settings)
     send(session_factory, tmp_path, settings, channel)
     sent = channel.deposited()[0]
-    channel.acks.mkdir(parents=True)
-    write_ack(
-        channel.acks / ack_name(sent.name),
-        file=sent.name,
-        sha256="0" * 64,
-        status=AckStatus.ACCEPTED,
-        received_at=datetime(2026, 11, 2, 9, 0, tzinfo=UTC),
-    )
+    at = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    acknowledge(sent, channel.acks, AckStatus.ACCEPTED, at, sha256="0" * 64)
     result = services.read_acks(tmp_path, channel, settings.remote_acks)
     assert result.counts["errors"] == 1 and result.counts["accepted"] == 0
     assert "empreinte" in result.message

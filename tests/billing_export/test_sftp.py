@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from billing_export.ack import AckStatus, Rejection, ack_name, write_ack
+from billing_export.ack import AckStatus, Rejection, ack_name, acknowledge
 from billing_export.esppadom import read_delivery
 from billing_export.jobs import monthly_delivery, read_acknowledgements
 from billing_export.settings import BillingSettings
@@ -67,19 +67,12 @@ def test_demo_month_over_sftp_with_acknowledgements(
 
     # The Département answers: the first file accepted, the others with one rejection each.
     returns = sftp_root / settings.remote_acks
-    returns.mkdir(parents=True)
-    for index, path in enumerate(remote):
+    at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    acknowledge(remote[0], returns, AckStatus.ACCEPTED, at)
+    for path in remote[1:]:
         first_advice = read_delivery(path.read_bytes())[0].transaction_id
-        write_ack(
-            returns / ack_name(path.name),
-            file=path.name,
-            sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-            status=AckStatus.ACCEPTED if index == 0 else AckStatus.PARTIAL,
-            received_at=datetime(2026, 11, 2, 9, 0, tzinfo=UTC),
-            rejections=()
-            if index == 0
-            else (Rejection(first_advice, "BENEF_INCONNU", "Bénéficiaire inconnu"),),
-        )
+        rejection = Rejection(first_advice, "BENEF_INCONNU", "Bénéficiaire inconnu")
+        acknowledge(path, returns, AckStatus.PARTIAL, at, (rejection,))
     acks = read_acknowledgements(ctx, settings)
     assert acks.counts["accepted"] == 1
     assert acks.counts["partial"] == len(remote) - 1
