@@ -1,0 +1,191 @@
+"""A manager of antenna A asks for antenna B's objects every way there is, and gets nothing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ledger.models import AuditEntry, Phone, Visit, VisitVersion
+from tests.extranet.conftest import Scenario, csrf_token, login
+
+
+@pytest.fixture
+def manager_a(client: FlaskClient, scenario: Scenario) -> FlaskClient:
+    assert login(client, "resp-a") == 302
+    return client
+
+
+def _b_names(s: Scenario) -> list[str]:
+    return [
+        s.b.beneficiary.last_name,
+        s.b.new_beneficiary.last_name,
+        s.b.worker.last_name,
+    ]
+
+
+def _b_links(s: Scenario) -> list[str]:
+    b = s.b
+    return [
+        f'/beneficiaires/{b.beneficiary.id}"',
+        f'/beneficiaires/{b.new_beneficiary.id}"',
+        f'/intervenants/{b.worker.id}"',
+        f'/interventions/{b.complete_visit.id}"',
+        f'/interventions/{b.incomplete_visit.id}"',
+        f"/appels/{b.unknown_call.id}/",
+        f"/etats-mensuels/{b.statement_id}.pdf",
+    ]
+
+
+def _mentions(text: str, name: str) -> bool:
+    return re.search(rf"\b{re.escape(name)}\b", text) is not None
+
+
+def test_b_objects_by_id_are_not_found(manager_a: FlaskClient, scenario: Scenario) -> None:
+    b = scenario.b
+    for url in (
+        f"/interventions/{b.complete_visit.id}",
+        f"/interventions/{b.incomplete_visit.id}",
+        f"/appels/{b.unknown_call.id}/rattacher",
+        f"/beneficiaires/{b.beneficiary.id}",
+        f"/beneficiaires/{b.new_beneficiary.id}",
+        f"/intervenants/{b.worker.id}",
+        f"/etats-mensuels/{b.statement_id}.pdf",
+    ):
+        response = manager_a.get(url)
+        assert response.status_code == 404, url
+        for name in _b_names(scenario):
+            assert not _mentions(response.get_data(as_text=True), name)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/interventions/aujourdhui?antenne={b}",
+        "/interventions/aujourdhui?antenne={b}&vue=beneficiaires",
+        "/interventions/aujourdhui?antenne={b}&fragment=1",
+        "/appels/incomplets?antenne={b}&depuis=2026-01-01",
+        "/planning?antenne={b}",
+        "/alertes?antenne={b}",
+        "/beneficiaires?antenne={b}",
+        "/intervenants?antenne={b}",
+        "/journal?antenne={b}",
+        "/etats-mensuels?antenne={b}",
+        "/etats-mensuels?beneficiaire={ben_b}",
+        "/beneficiaires?q={ben_b_name}",
+        "/intervenants?q={worker_b_name}",
+    ],
+)
+def test_b_objects_by_list_filter_are_absent(
+    manager_a: FlaskClient, scenario: Scenario, path: str
+) -> None:
+    b = scenario.b
+    url = path.format(
+        b=b.antenna.id,
+        ben_b=b.beneficiary.id,
+        ben_b_name=b.beneficiary.last_name,
+        worker_b_name=b.worker.last_name,
+    )
+    response = manager_a.get(url)
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    for link in _b_links(scenario):
+        assert link not in text, url
+    if "q=" not in url:  # a search box shows what was searched
+        for name in _b_names(scenario):
+            assert not _mentions(text, name), url
+
+
+def test_the_same_lists_do_show_a_to_its_manager(
+    manager_a: FlaskClient, scenario: Scenario
+) -> None:
+    """The filters above are not empty for an antenna the manager does see."""
+    a = scenario.a
+    for url, needle in (
+        (f"/interventions/aujourdhui?antenne={a.antenna.id}", a.beneficiary.last_name),
+        (f"/appels/incomplets?antenne={a.antenna.id}", f"/interventions/{a.incomplete_visit.id}"),
+        (f"/planning?antenne={a.antenna.id}", a.beneficiary.last_name),
+        (f"/alertes?antenne={a.antenna.id}", a.new_beneficiary.last_name),
+        (f"/etats-mensuels?antenne={a.antenna.id}", f"/etats-mensuels/{a.statement_id}.pdf"),
+        (f"/journal?antenne={a.antenna.id}", "call.recorded"),
+    ):
+        assert needle in manager_a.get(url).get_data(as_text=True), url
+
+
+def test_b_visits_are_not_exported(manager_a: FlaskClient, scenario: Scenario) -> None:
+    for query in ("", f"&antenne={scenario.b.antenna.id}"):
+        response = manager_a.get(f"/interventions/export.csv?du=2026-11-01&au=2026-11-30{query}")
+        assert response.status_code == 200
+        text = response.get_data(as_text=True)
+        for name in _b_names(scenario):
+            assert not _mentions(text, name)
+    own = manager_a.get("/interventions/export.csv?du=2026-11-01&au=2026-11-30")
+    assert scenario.a.beneficiary.last_name in own.get_data(as_text=True)
+
+
+def test_b_objects_cannot_be_changed(
+    manager_a: FlaskClient, scenario: Scenario, session: Session
+) -> None:
+    b = scenario.b
+    versions_before = session.scalar(select(func.count()).select_from(VisitVersion))
+    token = csrf_token(manager_a, "/beneficiaires")
+    correction = manager_a.post(
+        f"/interventions/{b.incomplete_visit.id}/corriger",
+        data={
+            "csrf_token": token,
+            "started_at": "2026-11-20T13:00",
+            "ended_at": "2026-11-20T14:00",
+            "motive": "worker_forgot",
+        },
+    )
+    assert correction.status_code == 404
+    attach = manager_a.post(
+        f"/appels/{b.unknown_call.id}/rattacher",
+        data={
+            "csrf_token": token,
+            "beneficiary_id": b.beneficiary.id,
+            "worker_id": b.worker.id,
+            "direction": "arrival",
+            "add_phone": "y",
+        },
+    )
+    assert attach.status_code == 404
+    ack = manager_a.post(
+        "/alertes/prise-en-compte",
+        data={"csrf_token": token, "kind": "plan_ending", "object_id": b.plan_id},
+    )
+    assert ack.status_code == 404
+    manual = manager_a.post(
+        "/interventions/saisie",
+        data={
+            "csrf_token": token,
+            "beneficiary_id": b.beneficiary.id,
+            "worker_id": b.worker.id,
+            "started_at": "2026-11-19T09:00",
+            "ended_at": "2026-11-19T10:00",
+            "motive": "phone_out_of_order",
+        },
+    )
+    assert manual.status_code == 422  # B's beneficiary is not among the choices
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(VisitVersion)) == versions_before
+    assert (
+        session.scalar(
+            select(func.count()).select_from(Visit).where(Visit.beneficiary_id == b.beneficiary.id)
+        )
+        == 1
+    )
+    assert (
+        session.scalar(
+            select(func.count()).select_from(Phone).where(Phone.beneficiary_id == b.beneficiary.id)
+        )
+        == 1
+    )
+    assert not session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.actor == "resp-a", AuditEntry.antenna_id == b.antenna.id
+        )
+    ).all()
