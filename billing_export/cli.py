@@ -52,11 +52,14 @@ def _cmd_prebilling(args: argparse.Namespace) -> int:
     engine.dispose()  # type: ignore[attr-defined]
     folder = Path(args.output) if args.output else services.billing_dir(ctx.data_dir) / "prebilling"
     summary, detail = services.write_prebilling(facts, billing, folder)
-    totals = billing.minutes_by_funder()
+    totals: dict[tuple[str, str], int] = {}
+    for line in billing.lines:
+        key = (line.key.funder_code or "(hors plan)", line.key.category.value)
+        totals[key] = totals.get(key, 0) + line.kept_minutes
     print(f"Pré-facturation {year:04d}-{month:02d} : {len(billing.visits)} interventions")
-    for code in sorted(totals):
-        minutes = totals[code]
-        print(f"  {code or '(hors plan)':<12} {minutes // 60:>7} h {minutes % 60:02d}")
+    labels = {"within": "dans le plan", "beyond": "au-delà du plan", "outside": "hors plan"}
+    for (code, category), minutes in sorted(totals.items()):
+        print(f"  {code:<12} {labels[category]:<16} {minutes // 60:>7} h {minutes % 60:02d}")
     if billing.unbillable:
         print(f"  {len(billing.unbillable)} interventions incomplètes non facturées")
     print(f"  fichier : {summary}\n  fichier : {detail}")
