@@ -1,65 +1,31 @@
 """The service-done file, the pre-billing and the teletransmission agree to the minute.
 
 The service-done file is the one the planning software receives, written by
-``flows.exporter.export_service_done`` and read back as a file. While that
-module is not in the tree, ``_ledger_service_done`` computes what the file
-carries from the ledger tables directly (one line per visit of the month
-that is neither deleted nor incomplete, its length in minutes with seconds
-dropped), without the billing adapter.
+``flows.exporter.export_service_done`` and read back as a file.
 """
 
 from __future__ import annotations
 
 import csv
-import importlib
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing_export import services
 from billing_export.esppadom import read_delivery
 from billing_export.settings import BillingSettings
+from flows.exporter import export_service_done
 from ledger.demo import load_demo
-from ledger.models import Visit, VisitStatus
-from ledger.timeutil import as_utc
 
 
 def service_done(session: Session, year: int, month: int, data_dir: Path) -> dict[int, int]:
     """Visit id -> minutes, from the planning software's monthly file."""
-    try:
-        exporter = importlib.import_module("flows.exporter")
-    except ModuleNotFoundError as exc:
-        if exc.name != "flows.exporter":
-            raise
-        return _ledger_service_done(session, year, month)
-    path = exporter.export_service_done(session, year, month, data_dir).path
+    path = export_service_done(session, year, month, data_dir).path
     with open(path, encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter=";"))
     return {int(row["id_visite"]): int(row["duree_minutes"]) for row in rows}
-
-
-def _ledger_service_done(session: Session, year: int, month: int) -> dict[int, int]:
-    first = date(year, month, 1)
-    following = date(year + (month == 12), month % 12 + 1, 1)
-    rows = session.execute(
-        select(Visit.id, Visit.started_at, Visit.ended_at).where(
-            Visit.service_date >= first,
-            Visit.service_date < following,
-            Visit.status != VisitStatus.DELETED,
-            Visit.started_at.is_not(None),
-            Visit.ended_at.is_not(None),
-        )
-    ).all()
-    out = {}
-    for vid, start, end in rows:
-        assert start is not None and end is not None
-        start_min = as_utc(start).replace(second=0, microsecond=0)
-        end_min = as_utc(end).replace(second=0, microsecond=0)
-        out[vid] = int((end_min - start_min).total_seconds() // 60)
-    return out
 
 
 def test_demo_month_agrees_to_the_minute(

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing_export.ack import AckStatus, Rejection, acknowledge
+from billing_export.esppadom import read_delivery
 from billing_export.jobs import jobs, monthly_delivery, read_acknowledgements
 from billing_export.settings import BillingSettings
 from config.jobs import JobContext, RunStatus
+from flows.models import JobRun
+from flows.scheduler import collect_jobs, run_job
 from tests.billing_export.conftest import October
 
 
@@ -56,3 +62,43 @@ def test_a_bad_rounding_rule_fails_the_run_clearly(
     monkeypatch.setenv("TELEGESTION_BILLING_ROUNDING", "APA75=7/down")
     result = monthly_delivery(JobContext(session_factory, tmp_path, "scheduler", {}))
     assert result.status is RunStatus.FAILED and "pas d'arrondi 7" in result.message
+
+
+def test_the_run_journal_shows_what_was_sent_and_what_came_back(
+    session_factory: sessionmaker[Session],
+    session: Session,
+    october: October,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through the flows scheduler's own ``run_job``, as the extranet's journal page reads it."""
+    monkeypatch.setenv("TELEGESTION_BILLING_PROVIDER_SIRET", "12345678900011")
+    declared = {job.name: job for job in collect_jobs()}
+    send_job = declared["billing_export.monthly_delivery"]
+    run = run_job(
+        send_job, session_factory, tmp_path, triggered_by="referent", params={"month": "2026-10"}
+    )
+    assert run.status is RunStatus.SUCCESS and run.finished_at is not None
+    assert run.message.startswith("Télétransmission 2026-10 envoyée")
+    assert run.counts["files"] == 2
+    sent = [f for f in run.files if f.endswith(".xml")]
+    assert len(sent) == 2 and all(f.startswith("billing/sent/2026-10/") for f in sent)
+
+    deposit = tmp_path / "flows" / "remote" / "esppadom" / "depot"
+    rejected = sorted(deposit.glob("*.xml"))[0]
+    transaction = read_delivery(rejected.read_bytes())[0].transaction_id
+    acknowledge(
+        rejected,
+        deposit.parent / "retours",
+        AckStatus.REJECTED,
+        datetime(2026, 11, 2, 9, 0, tzinfo=UTC),
+        (Rejection(transaction, "HORS_DELAI", "Fichier reçu hors délai"),),
+    )
+    run = run_job(declared["billing_export.read_acks"], session_factory, tmp_path)
+    assert run.status is RunStatus.PARTIAL
+    assert "rejeté le 02/11/2026 10:00" in run.message and "HORS_DELAI" in run.message
+    stored = session.scalars(select(JobRun).order_by(JobRun.id)).all()
+    assert [r.job_name for r in stored] == [
+        "billing_export.monthly_delivery",
+        "billing_export.read_acks",
+    ]
