@@ -80,7 +80,10 @@ def export_archive(
     trust_dir = directory / "trust"
     trust_dir.mkdir(exist_ok=True)
     paths = pki_paths(core.data_dir)
-    for source in (paths.ca_cert, paths.crl):
+    sources = [paths.ca_cert, paths.crl]
+    if paths.crl_history.is_dir():
+        sources += sorted(paths.crl_history.glob("*.pem"))
+    for source in sources:
         if source.exists():
             shutil.copy2(source, trust_dir / source.name)
     for extra in filter(None, (p.strip() for p in settings.trust_roots.split(","))):

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from archive import journal, store
 from archive.figures import Organisation, StatementFigures, StatementInput, compute_figures
 from archive.loader import load_inputs
+from archive.pki import ensure_fresh_crl, pki_paths
 from archive.settings import ArchiveSettings
 from archive.signing import Sealer
 from archive.statement import render_pdf, to_pdfa
@@ -162,6 +163,9 @@ def run_month(
                     previous.version if previous else 0,
                 )
             )
+    paths = pki_paths(core.data_dir)
+    if not settings.pkcs12_path and paths.ca_key.exists():
+        ensure_fresh_crl(paths)  # once here, so that the workers find it fresh
     count = processes if processes is not None else process_count(settings)
     signed = unchanged = new_versions = 0
     done = 0

@@ -41,7 +41,7 @@ Ces fichiers ont été créés par `telegestion archive init-pki` :
   signer.p12             cachet de l'organisation (RSA-{KEY_SIZE}, {SIGNER_YEARS} ans)
   signer.pass            sa phrase de passe (lue seulement si l'environnement n'en donne pas)
   tsa.pem / tsa-key.pem  autorité d'horodatage locale RFC 3161 ({TSA_YEARS} ans)
-  crl.pem                liste de révocation de l'autorité locale
+  crl.pem, crls/         liste de révocation de l'autorité locale, et toutes les précédentes
 
 Personne en dehors de cette installation ne fait confiance à cette autorité :
 les états signés avec elle ne prouvent rien à un tiers. En production,
@@ -86,6 +86,10 @@ class PkiPaths:
     @property
     def crl(self) -> Path:
         return self.root / "crl.pem"
+
+    @property
+    def crl_history(self) -> Path:
+        return self.root / "crls"
 
     def exists(self) -> bool:
         return all(
@@ -253,5 +257,22 @@ def refresh_crl(paths: PkiPaths, *, now: datetime | None = None) -> bytes:
         )
         .sign(ca_key, hashes.SHA256())
     )
-    paths.crl.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    pem = crl.public_bytes(serialization.Encoding.PEM)
+    # Every CRL is kept: a verifier checks old timestamps against the CRL of their time.
+    paths.crl_history.mkdir(exist_ok=True)
+    (paths.crl_history / f"crl-{moment.strftime('%Y%m%dT%H%M%S%fZ')}.pem").write_bytes(pem)
+    tmp = paths.crl.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_bytes(pem)
+    os.replace(tmp, paths.crl)
     return crl.public_bytes(serialization.Encoding.DER)
+
+
+def ensure_fresh_crl(paths: PkiPaths, *, now: datetime | None = None) -> None:
+    """Re-issue the trial CA's CRL when it is missing or past half its life."""
+    moment = now or datetime.now(UTC)
+    if paths.crl.exists():
+        current = x509.load_pem_x509_crl(paths.crl.read_bytes())
+        next_update = current.next_update_utc
+        if next_update is not None and next_update - moment > timedelta(days=CRL_DAYS / 2):
+            return
+    refresh_crl(paths, now=moment)

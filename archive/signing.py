@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from asn1crypto import cms, core, keys, tsp
 from asn1crypto import x509 as asn1_x509
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -43,19 +44,21 @@ from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError, set_tsp_headers
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation.ades import ades_lta_validation
+from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.policy_decl import (
     PdfSignatureValidationSpec,
     RevinfoOnlineFetchingRule,
     RevocationInfoGatheringSpec,
     SignatureValidationSpec,
 )
-from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.context import CertValidationPolicySpec
 from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
+from pyhanko_certvalidator.path import ValidationPath
 from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
 from pyhanko_certvalidator.registry import SimpleCertificateStore, SimpleTrustManager
 
-from archive.pki import PkiError, pki_paths, refresh_crl
+from archive.pki import PkiError, ensure_fresh_crl, pki_paths
 from archive.settings import ArchiveSettings, passphrase_from_env
 
 logger = logging.getLogger(__name__)
@@ -179,11 +182,12 @@ def load_trust(settings: ArchiveSettings, data_dir: Path) -> TrustMaterial:
         roots.append(load_cert_from_pemder(str(paths.ca_cert)))
     for name in filter(None, (p.strip() for p in settings.trust_roots.split(","))):
         roots.extend(load_certs_from_pemder([name]))
-    if paths.crl.exists():
-        from cryptography import x509
-
+    crl_files = sorted(paths.crl_history.glob("*.pem")) if paths.crl_history.is_dir() else []
+    if not crl_files and paths.crl.exists():
+        crl_files = [paths.crl]
+    for crl_file in crl_files:
         crls.append(
-            x509.load_pem_x509_crl(paths.crl.read_bytes()).public_bytes(serialization.Encoding.DER)
+            x509.load_pem_x509_crl(crl_file.read_bytes()).public_bytes(serialization.Encoding.DER)
         )
     if not roots:
         raise PkiError(
@@ -246,8 +250,8 @@ class Sealer:
     def __init__(self, settings: ArchiveSettings, data_dir: Path) -> None:
         paths = pki_paths(data_dir)
         if not settings.pkcs12_path and paths.ca_key.exists():
-            # The trial CA publishes a fresh CRL at each start, as a real CA would.
-            refresh_crl(paths)
+            # The trial CA keeps a fresh CRL published, as a real CA would.
+            ensure_fresh_crl(paths)
         self.trust = load_trust(settings, data_dir)
         self.signer = _load_signer(settings, data_dir)
         self.timestamper = _load_timestamper(settings, data_dir)
@@ -269,6 +273,7 @@ class Sealer:
         #: Room for the signature container, measured on the first seal then reused:
         #: pyHanko otherwise signs a dummy document at every seal to estimate it.
         self._reserved: int | None = None
+        self._tsa_path: ValidationPath | None = None
 
     def seal(self, pdf: bytes) -> bytes:
         signed = io.BytesIO()
@@ -284,12 +289,42 @@ class Sealer:
         return self.extend(signed.getvalue())
 
     def extend(self, pdf: bytes) -> bytes:
-        """Add the last timestamp's validation data and a new document timestamp."""
-        out = io.BytesIO()
-        self.doc_timestamper.update_archival_timestamp_chain(
-            PdfFileReader(io.BytesIO(pdf)), self.context, in_place=False, output=out
+        """Add the last timestamp's validation data and a new document timestamp.
+
+        The first call per sealer is pyHanko's ``update_archival_timestamp_chain``,
+        which validates the last timestamp before extending. With the local
+        authority the timestamp's certificate path never changes, so later
+        calls reuse that path instead of validating again (about 40 ms
+        instead of 100 ms); the result is the same DSS and timestamp.
+        """
+        if self._tsa_path is None or not isinstance(self.timestamper, LocalTimeStamper):
+            out = io.BytesIO()
+            self.doc_timestamper.update_archival_timestamp_chain(
+                PdfFileReader(io.BytesIO(pdf)), self.context, in_place=False, output=out
+            )
+            if isinstance(self.timestamper, LocalTimeStamper):
+                self._tsa_path = asyncio.run(
+                    CertificateValidator(
+                        self.timestamper.tsa_cert, validation_context=self.context
+                    ).async_validate_usage(set(), {"time_stamping"})
+                )
+            return out.getvalue()
+        last = PdfFileReader(io.BytesIO(pdf)).embedded_timestamp_signatures[-1]
+        buffer = io.BytesIO(pdf)
+        writer = IncrementalPdfFileWriter(buffer)
+        DocumentSecurityStore.supply_dss_in_writer(
+            writer,
+            last.pkcs7_content,
+            paths=(self._tsa_path,),
+            validation_context=self.context,
+            embed_roots=True,
         )
-        return out.getvalue()
+        asyncio.run(
+            self.doc_timestamper.async_timestamp_pdf(
+                writer, "sha256", self.context, in_place=True, embed_roots=True
+            )
+        )
+        return buffer.getvalue()
 
 
 @dataclass(frozen=True)

@@ -301,3 +301,21 @@ def test_journal_seal_detects_a_rewritten_chain(
     report = verify(session, core, archive_settings)
     sealed_seq = len(entries)
     assert any(f.where == f"journal n° {sealed_seq}" for f in report.faults)
+
+
+def test_every_crl_is_kept_and_old_seals_still_verify(
+    archived: list[ArchivedStatement],
+    session: Session,
+    core: CoreSettings,
+    archive_settings: ArchiveSettings,
+) -> None:
+    from archive.pki import pki_paths, refresh_crl
+    from archive.signing import load_trust
+
+    paths = pki_paths(core.data_dir)
+    before = len(load_trust(archive_settings, core.data_dir).crls)
+    refresh_crl(paths)
+    refresh_crl(paths)
+    assert len(load_trust(archive_settings, core.data_dir).crls) == before + 2
+    report = verify(session, core, archive_settings)
+    assert report.ok, [str(f) for f in report.faults]

@@ -89,7 +89,11 @@ def test_cached_key_signer_is_reused_across_documents(sealer: Sealer, pdfa_docum
     second = sealer.seal(pdfa_document)
     assert sealer.signer._key is key
     assert first != second  # fresh signing time and timestamps each time
+    # Later seals extend with the cached timestamp path: same long-term result.
+    assert sealer._tsa_path is not None
+    later = datetime.now(UTC) + timedelta(days=365 * 10 + 3)
     assert check_signature(second, sealer.trust).ok
+    assert check_signature(second, sealer.trust, as_of=later).ok
 
 
 def test_without_the_extension_the_seal_fails_once_certificates_expire(
