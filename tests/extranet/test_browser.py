@@ -1,0 +1,125 @@
+"""The manager's main journey in Debian's Chromium, against a real server on loopback."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from tests.extranet.conftest import PASSWORD, Scenario
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "extranet"
+
+
+@pytest.fixture
+def server(app: Flask, scenario: Scenario) -> Iterator[str]:
+    httpd: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(server: str) -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (scripts/system-packages.txt)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        context = browser.new_context(
+            base_url=server, locale="fr-FR", viewport={"width": 1024, "height": 768}
+        )
+        tab = context.new_page()
+        yield tab
+        context.close()
+        browser.close()
+
+
+def shot(page: object, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def test_manager_corrects_an_incomplete_call_and_its_alert_goes(
+    page: object, scenario: Scenario
+) -> None:
+    expect = playwright_api.expect
+    p = page  # typed loosely: playwright's Page
+    visit_id = scenario.a.incomplete_visit.id
+    alert_link = f'a[href="/interventions/{visit_id}"]'
+
+    p.goto("/connexion")  # type: ignore[attr-defined]
+    p.keyboard.press("Tab")  # type: ignore[attr-defined]
+    expect(p.locator(":focus")).to_have_text("Aller au contenu")  # type: ignore[attr-defined]
+    p.get_by_label("Identifiant").fill("resp-a")  # type: ignore[attr-defined]
+    p.get_by_label("Mot de passe").fill(PASSWORD)  # type: ignore[attr-defined]
+    shot(p, "01-connexion")
+    p.get_by_role("button", name="Se connecter").click()  # type: ignore[attr-defined]
+    expect(p.get_by_role("heading", level=1)).to_contain_text("Interventions du")  # type: ignore[attr-defined]
+    expect(p.get_by_text(scenario.a.beneficiary.last_name).first).to_be_visible()  # type: ignore[attr-defined]
+    shot(p, "02-interventions-du-jour")
+
+    p.get_by_role("link", name="Alertes").click()  # type: ignore[attr-defined]
+    expect(p.locator(alert_link)).to_have_count(1)  # type: ignore[attr-defined]
+    shot(p, "03-alertes-avant")
+
+    p.get_by_role("link", name="Appels incomplets").click()  # type: ignore[attr-defined]
+    expect(p.get_by_text("Départ sans arrivée").first).to_be_visible()  # type: ignore[attr-defined]
+    shot(p, "04-appels-incomplets")
+    p.get_by_role("link", name=f"Corriger l'intervention {visit_id}").click()  # type: ignore[attr-defined]
+
+    expect(p.get_by_role("heading", name="Corriger l'intervention")).to_be_visible()  # type: ignore[attr-defined]
+    p.get_by_label("Arrivée (heure de Paris)").fill("2026-11-20T13:00")  # type: ignore[attr-defined]
+    p.get_by_label("Motif de la correction").select_option(label="Oubli de l'intervenant")  # type: ignore[attr-defined]
+    p.get_by_label("Commentaire").fill("Arrivée non pointée, confirmée par la bénéficiaire")  # type: ignore[attr-defined]
+    shot(p, "05-correction")
+    p.get_by_role("button", name="Enregistrer la correction").click()  # type: ignore[attr-defined]
+    expect(p.get_by_role("status")).to_contain_text("Intervention corrigée")  # type: ignore[attr-defined]
+    expect(p.get_by_role("cell", name="Oubli de l'intervenant")).to_be_visible()  # type: ignore[attr-defined]
+    shot(p, "06-intervention-corrigee")
+
+    p.get_by_role("link", name="Alertes").click()  # type: ignore[attr-defined]
+    expect(p.locator(alert_link)).to_have_count(0)  # type: ignore[attr-defined]
+    shot(p, "07-alertes-apres")
+
+
+def test_pages_on_a_tablet(page: object, scenario: Scenario) -> None:
+    expect = playwright_api.expect
+    p = page
+    p.set_viewport_size({"width": 768, "height": 1024})  # type: ignore[attr-defined]
+    p.goto("/connexion")  # type: ignore[attr-defined]
+    p.get_by_label("Identifiant").fill("referent")  # type: ignore[attr-defined]
+    p.get_by_label("Mot de passe").fill(PASSWORD)  # type: ignore[attr-defined]
+    p.get_by_label("Mot de passe").press("Enter")  # type: ignore[attr-defined]
+    expect(p.get_by_role("heading", level=1)).to_contain_text("Interventions du")  # type: ignore[attr-defined]
+    for name, path in (
+        ("10-tablette-jour", "/interventions/aujourdhui?vue=beneficiaires"),
+        ("11-tablette-beneficiaire", f"/beneficiaires/{scenario.a.beneficiary.id}"),
+        ("12-tablette-planning", "/planning"),
+        ("13-tablette-statistiques", "/statistiques"),
+        ("14-tablette-echanges", "/echanges"),
+        ("15-tablette-journal", "/journal"),
+    ):
+        p.goto(path)  # type: ignore[attr-defined]
+        expect(p.locator("main h1")).to_be_visible()  # type: ignore[attr-defined]
+        width = p.evaluate("document.documentElement.scrollWidth")  # type: ignore[attr-defined]
+        shot(p, name)
+        assert width <= 768 + 1, f"{path} scrolls sideways on a tablet ({width}px)"
