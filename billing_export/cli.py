@@ -6,37 +6,44 @@ import argparse
 import sys
 from pathlib import Path
 
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
 from billing_export import services
-from billing_export.jobs import monthly_delivery, read_acknowledgements
+from billing_export.jobs import jobs
 from billing_export.prebilling import PrebillingError
 from billing_export.settings import load
 from config import settings as settings_module
 from config.database import migrate
-from config.jobs import JobContext, JobResult, RunStatus
+from config.jobs import RunStatus
+from flows.scheduler import run_job
 from ledger.db import make_engine, make_session_factory
 
 
-def _context(args: argparse.Namespace, **params: str) -> tuple[JobContext, object]:
+def _session_factory() -> tuple[sessionmaker[Session], Engine, Path]:
     core = settings_module.core()
     url = core.effective_database_url
     migrate(url)
     engine = make_engine(url)
-    ctx = JobContext(
-        session_factory=make_session_factory(engine),
-        data_dir=core.data_dir,
-        triggered_by="cli",
-        params={k: v for k, v in params.items() if v},
-    )
-    return ctx, engine
+    return make_session_factory(engine), engine, core.data_dir
 
 
-def _report(result: JobResult) -> int:
-    print(result.message)
-    for key, value in result.counts.items():
+def _run(job_name: str, by: str, **params: str) -> int:
+    """Run one of our jobs through the scheduler's ``run_job``: it lands in the run journal."""
+    job = next(j for j in jobs() if j.name == job_name)
+    factory, engine, data_dir = _session_factory()
+    try:
+        run = run_job(
+            job, factory, data_dir, triggered_by=by, params={k: v for k, v in params.items() if v}
+        )
+    finally:
+        engine.dispose()
+    print(f"exécution {run.id} : {run.status_label} — {run.message}")
+    for key, value in run.counts.items():
         print(f"  {key}: {value}")
-    for path in result.files:
+    for path in run.files:
         print(f"  fichier : {path}")
-    return 0 if result.status in (RunStatus.SUCCESS, RunStatus.PARTIAL) else 1
+    return 0 if run.status in (RunStatus.SUCCESS, RunStatus.PARTIAL) else 1
 
 
 def _cmd_prebilling(args: argparse.Namespace) -> int:
@@ -46,11 +53,11 @@ def _cmd_prebilling(args: argparse.Namespace) -> int:
     except (services.BillingError, PrebillingError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    ctx, engine = _context(args)
-    with ctx.session_factory() as session:
+    factory, engine, data_dir = _session_factory()
+    with factory() as session:
         facts, billing = services.compute(session, year, month, settings)
-    engine.dispose()  # type: ignore[attr-defined]
-    folder = Path(args.output) if args.output else services.billing_dir(ctx.data_dir) / "prebilling"
+    engine.dispose()
+    folder = Path(args.output) if args.output else services.billing_dir(data_dir) / "prebilling"
     summary, detail = services.write_prebilling(facts, billing, folder)
     totals: dict[tuple[str, str], int] = {}
     for line in billing.lines:
@@ -67,19 +74,13 @@ def _cmd_prebilling(args: argparse.Namespace) -> int:
 
 
 def _cmd_send(args: argparse.Namespace) -> int:
-    ctx, engine = _context(args, month=args.month, funder=args.funder or "")
-    try:
-        return _report(monthly_delivery(ctx))
-    finally:
-        engine.dispose()  # type: ignore[attr-defined]
+    return _run(
+        "billing_export.monthly_delivery", args.by, month=args.month, funder=args.funder or ""
+    )
 
 
 def _cmd_acks(args: argparse.Namespace) -> int:
-    ctx, engine = _context(args)
-    try:
-        return _report(read_acknowledgements(ctx))
-    finally:
-        engine.dispose()  # type: ignore[attr-defined]
+    return _run("billing_export.read_acks", args.by)
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -92,6 +93,8 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     send = sub.add_parser("send", help="build, validate and (re)send the month's DELIVERY files")
     send.add_argument("--month", required=True, help="AAAA-MM")
     send.add_argument("--funder", help="only this Département funder code (e.g. APA75)")
+    send.add_argument("--by", default="cli", help="who asks (shown in the run journal)")
     send.set_defaults(handler=_cmd_send)
     acks = sub.add_parser("acks", help="read the Département's acknowledgements")
+    acks.add_argument("--by", default="cli", help="who asks (shown in the run journal)")
     acks.set_defaults(handler=_cmd_acks)

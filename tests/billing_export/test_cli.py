@@ -26,9 +26,9 @@ def test_demo_month_prebilling_send_and_acknowledgement(tmp_path: Path) -> None:
     header = summary.read_text(encoding="utf-8").splitlines()[0]
     assert header.startswith("mois;beneficiaire;financeur;plan")
 
-    sent = telegestion("billing", "send", "--month", label, data_dir=tmp_path)
+    sent = telegestion("billing", "send", "--month", label, "--by", "referent", data_dir=tmp_path)
     assert sent.returncode == 0, sent.stderr
-    assert f"Télétransmission {label} envoyée" in sent.stdout
+    assert f"Réussi — Télétransmission {label} envoyée" in sent.stdout
     outbox = tmp_path / "flows" / "remote" / "esppadom" / "depot"
     files = sorted(outbox.glob("ESPPADOM-DELIVERY-*.xml"))
     assert files and all("-APA75-" in f.name or "75-" in f.name for f in files)
@@ -43,3 +43,10 @@ def test_demo_month_prebilling_send_and_acknowledgement(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "mois invalide" in bad.stdout
     wrong = telegestion("billing", "send", "--month", label, "--funder", "CNAV", data_dir=tmp_path)
     assert wrong.returncode == 1 and "départemental" in wrong.stdout
+
+    # Every run by hand is in the run journal, as the scheduled ones are.
+    journal = telegestion("jobs", "history", data_dir=tmp_path)
+    assert journal.returncode == 0, journal.stderr
+    lines = journal.stdout.splitlines()
+    assert sum("billing_export.monthly_delivery" in line for line in lines) == 3
+    assert sum("billing_export.read_acks" in line for line in lines) == 1
