@@ -1,0 +1,278 @@
+"""Extranet benchmark: the main pages under 10 concurrent users, on PostgreSQL.
+
+    .venv/bin/python -m bench.extranet.run [--visits 1200000] [--rounds 5] [--users 10]
+    .venv/bin/python -m bench.extranet.run --big          # 10 million visits (long)
+
+Builds a throwaway PostgreSQL (scripts/postgres, port 55503) with the first
+customer's organisation (``ledger.demo``: 6 antennas, 330 workers, 2,100
+beneficiaries, a month of real calls and visits) plus ``--visits`` historical
+visits over five years, generated in the database with one INSERT ... SELECT.
+Then starts the extranet with gunicorn (``telegestion extranet serve``) and has
+``--users`` threads (each logged in as an antenna manager or a central referent)
+request every main page ``--rounds`` times. Prints p50/p95 per page, against a
+baseline in the same run: ``/sante``, the cheapest request through the same
+gunicorn, session-less (the cost of the server and the network alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select, text
+
+from config.database import migrate
+from extranet.demo import create_demo_users
+from ledger.db import make_engine, make_session_factory
+from ledger.demo import load_demo
+from ledger.models import Beneficiary, Visit, Worker
+from ledger.timeutil import paris_date, utc_now
+
+ROOT = Path(__file__).resolve().parents[2]
+PORT = 55503
+PASSWORD = "mot de passe du banc d'essai"  # noqa: S105 - a throwaway bench account
+
+HISTORY_SQL = """
+CREATE TEMP TABLE bench_pairs AS
+SELECT (row_number() OVER (ORDER BY b.id) - 1) AS k, b.id AS beneficiary_id, b.antenna_id,
+       (SELECT w.id FROM workers w WHERE w.antenna_id = b.antenna_id
+        ORDER BY (w.id * 7919 + b.id * 104729) % 1009 LIMIT 1) AS worker_id
+FROM beneficiaries b;
+INSERT INTO visits (worker_id, beneficiary_id, antenna_id, started_at, ended_at,
+                    service_date, status, version)
+SELECT p.worker_id, p.beneficiary_id, p.antenna_id,
+       (d + time '07:00' + (s % 12) * interval '1 hour') AT TIME ZONE 'Europe/Paris',
+       (d + time '08:00' + (s % 12) * interval '1 hour' + (s % 3) * interval '30 minutes')
+           AT TIME ZONE 'Europe/Paris',
+       d::date,
+       CASE WHEN (s + extract(doy FROM d)::int) % 40 = 0 THEN 'corrected' ELSE 'complete' END,
+       1
+FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') AS d
+CROSS JOIN generate_series(0, :per_day - 1) AS s
+JOIN bench_pairs p ON p.k = (s * 3 + extract(doy FROM d)::int) % :pairs;
+"""
+
+
+def _start_postgres() -> str:
+    pgdir = ROOT / "var" / "bench-extranet-postgres"
+    if pgdir.exists():
+        subprocess.run([str(ROOT / "scripts" / "postgres"), "stop", str(pgdir)], check=False)
+        shutil.rmtree(pgdir)
+    return subprocess.check_output(
+        [str(ROOT / "scripts" / "postgres"), "start", str(pgdir), str(PORT)], text=True
+    ).strip()
+
+
+def build_database(url: str, visits: int) -> dict[str, int]:
+    migrate(url)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    started = time.perf_counter()
+    with factory() as session:
+        load_demo(session)
+        os.environ["TELEGESTION_DEMO_PASSWORD"] = PASSWORD
+        create_demo_users(session)
+        session.commit()
+    demo_seconds = time.perf_counter() - started
+    today = paris_date(utc_now())
+    last = today - timedelta(days=31)
+    days = 5 * 365
+    first = last - timedelta(days=days - 1)
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        pairs = conn.scalar(text("SELECT count(*) FROM beneficiaries"))
+        for statement in HISTORY_SQL.split(";\n"):
+            if statement.strip():
+                conn.execute(
+                    text(statement),
+                    {
+                        "first": first,
+                        "last": last,
+                        "per_day": max(1, visits // days),
+                        "pairs": pairs,
+                    },
+                )
+    history_seconds = time.perf_counter() - started
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+    with factory() as session:
+        counts = {
+            "visits": session.scalar(select(func.count()).select_from(Visit)) or 0,
+            "demo_s": round(demo_seconds),
+            "history_s": round(history_seconds),
+            "beneficiary": session.scalar(select(func.min(Beneficiary.id))) or 0,
+            "worker": session.scalar(select(func.min(Worker.id))) or 0,
+            "visit": session.scalar(select(func.max(Visit.id))) or 0,
+        }
+    engine.dispose()
+    return counts
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_extranet(
+    url: str, data_dir: Path, workers: int, threads: int
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "TELEGESTION_CORE_DATABASE_URL": url,
+        "TELEGESTION_CORE_DATA_DIR": str(data_dir),
+        "TELEGESTION_EXTRANET_SECRET_KEY": secrets.token_urlsafe(48),
+        "TELEGESTION_EXTRANET_WORKERS": str(workers),
+        "TELEGESTION_EXTRANET_THREADS": str(threads),
+        # The bench talks plain HTTP through httpx, whose cookie jar keeps Secure
+        # cookies for https only.
+        "TELEGESTION_EXTRANET_SECURE_COOKIES": "false",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "config.cli", "extranet", "serve", "--bind", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/sante", timeout=2).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.terminate()
+    raise RuntimeError("the extranet did not start")
+
+
+TOKEN = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
+
+
+def login(client: httpx.Client, user: str) -> None:
+    page = client.get("/connexion")
+    found = TOKEN.search(page.text)
+    assert found
+    answer = client.post(
+        "/connexion", data={"login": user, "password": PASSWORD, "csrf_token": found.group(1)}
+    )
+    assert answer.status_code == 302, answer.status_code
+
+
+def pages(ids: dict[str, int], central: bool) -> dict[str, str]:
+    today = paris_date(utc_now()).isoformat()
+    found = {
+        "interventions du jour": "/interventions/aujourdhui",
+        "fragment live": "/interventions/aujourdhui?fragment=1",
+        "appels incomplets": "/appels/incomplets",
+        "planning": "/planning",
+        "alertes": "/alertes",
+        "bénéficiaires": "/beneficiaires",
+        "journal": "/journal",
+        "export du jour": f"/interventions/export.csv?du={today}&au={today}",
+    }
+    if central:
+        found["fiche bénéficiaire"] = f"/beneficiaires/{ids['beneficiary']}"
+        found["fiche intervenant"] = f"/intervenants/{ids['worker']}"
+        found["intervention"] = f"/interventions/{ids['visit']}"
+        found["statistiques (6 mois)"] = "/statistiques"
+    return found
+
+
+def run_users(base: str, ids: dict[str, int], users: int, rounds: int) -> dict[str, list[float]]:
+    timings: dict[str, list[float]] = defaultdict(list)
+    lock = threading.Lock()
+    errors: list[str] = []
+    logins = ["referent"] + [
+        f"resp-{code}" for code in ("centre", "riveg", "ouest", "nord", "est", "sud")
+    ]
+
+    def user_loop(index: int) -> None:
+        login_name = logins[index % len(logins)]
+        with httpx.Client(base_url=base, timeout=60) as client:
+            login(client, login_name)
+            for _ in range(rounds):
+                for name, path in pages(ids, login_name == "referent").items():
+                    started = time.perf_counter()
+                    answer = client.get(path)
+                    elapsed = time.perf_counter() - started
+                    if answer.status_code != 200:
+                        errors.append(f"{path}: {answer.status_code}")
+                    with lock:
+                        timings[name].append(elapsed)
+                with httpx.Client(base_url=base, timeout=60) as bare:
+                    started = time.perf_counter()
+                    bare.get("/sante")
+                    with lock:
+                        timings["baseline /sante"].append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=user_loop, args=(i,)) for i in range(users)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        print(f"  {len(errors)} errors, e.g. {errors[:3]}")
+    return timings
+
+
+def report(timings: dict[str, list[float]]) -> None:
+    print(f"  {'page':<26} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    for name, values in sorted(timings.items(), key=lambda item: item[0] != "baseline /sante"):
+        ordered = sorted(values)
+        p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+        print(
+            f"  {name:<26} {len(values):>4} {statistics.median(values) * 1000:>8.0f} "
+            f"{p95 * 1000:>8.0f} {ordered[-1] * 1000:>8.0f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--visits", type=int, default=1_200_000)
+    parser.add_argument("--big", action="store_true", help="10 million visits")
+    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--url", default="", help="an empty PostgreSQL database to use instead")
+    args = parser.parse_args()
+    visits = 10_000_000 if args.big else args.visits
+    url = args.url or _start_postgres()
+    print(f"Building the database ({visits:,} historical visits)…", flush=True)
+    ids = build_database(url, visits)
+    print(
+        f"  {ids['visits']:,} visits in the database; demo organisation {ids['demo_s']} s, "
+        f"history {ids['history_s']} s"
+    )
+    data_dir = ROOT / "var" / "bench-extranet"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    process, base = start_extranet(url, data_dir, args.workers, args.threads)
+    try:
+        print(
+            f"{args.users} concurrent users, {args.rounds} rounds, gunicorn "
+            f"{args.workers} workers x {args.threads} threads:",
+            flush=True,
+        )
+        report(run_users(base, ids, args.users, args.rounds))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
