@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from extranet.scope import scope
 from extranet.visits.controllers import antennas
-from extranet.web import db, int_arg, login_required, user
+from extranet.web import db, int_arg, login_required, now, user
 from ledger.models import AuditEntry
-from ledger.timeutil import paris_day_bounds
+from ledger.timeutil import paris_date, paris_day_bounds
 
 PAGE = 100
 
@@ -50,7 +50,7 @@ def index() -> str:
     if before is not None:
         query = query.where(AuditEntry.id < before)
     entries = db().scalars(scope(query.limit(PAGE + 1), user(), AuditEntry)).all()
-    recent = paris_day_bounds(date.today() - timedelta(days=90))[0]
+    recent = paris_day_bounds(paris_date(now()) - timedelta(days=90))[0]
     actions = (
         db()
         .scalars(

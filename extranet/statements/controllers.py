@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from archive.models import ArchivedStatement
 from archive.service import StatementUnavailable, download_name, open_statement, statements_for
-from extranet.scope import antenna_ids
+from extranet.scope import antenna_ids, scope
 from extranet.visits.controllers import antennas
 from extranet.web import db, int_arg, load_or_404, login_required, user
 from ledger.models import Beneficiary
@@ -38,7 +38,11 @@ def index() -> str:
     names = {
         b.id: b
         for b in db().scalars(
-            select(Beneficiary).where(Beneficiary.id.in_({r.beneficiary_id for r in rows}))
+            scope(
+                select(Beneficiary).where(Beneficiary.id.in_({r.beneficiary_id for r in rows})),
+                user(),
+                Beneficiary,
+            )
         )
     }
     return render_template(
