@@ -201,6 +201,43 @@ class _Applier:
                 setattr(obj, name, value)
         return changes
 
+    def _end_absent(
+        self,
+        model: type[Worker] | type[Beneficiary],
+        column: str,
+        what: str,
+        action: str,
+        object_type: str,
+    ) -> None:
+        """End (``column`` = the day before the file) whoever is active and not in the file."""
+        end = getattr(model, column)
+        yesterday = self.day - timedelta(days=1)
+        active = self.session.execute(
+            select(model.id, model.external_id).where((end.is_(None)) | (end >= self.day))
+        ).all()
+        missing = [row_id for row_id, ext in active if ext not in self.seen]
+        if not missing or not _end_guard(self.report, len(missing), len(active), what):
+            return
+        for start in range(0, len(missing), CHUNK_LINES):
+            ids = missing[start : start + CHUNK_LINES]
+            found: list[Any] = list(self.session.scalars(select(model).where(model.id.in_(ids))))
+            for obj in found:
+                old = getattr(obj, column)
+                audit(
+                    self.session,
+                    ACTOR,
+                    action,
+                    object_type,
+                    obj.id,
+                    antenna_id=obj.antenna_id,
+                    changes={column: [_jsonable(old), yesterday.isoformat()]},
+                    file=self.report.file_name,
+                )
+                setattr(obj, column, yesterday)
+                self.report.ended += 1
+            self.session.flush()
+            self.session.expunge_all()
+
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, date):
@@ -320,37 +357,8 @@ class _Workers(_Applier):
         self.session.flush()
 
     def finish(self) -> None:
-        if not self.full:
-            return
-        yesterday = self.day - timedelta(days=1)
-        active = self.session.execute(
-            select(Worker.id, Worker.external_id).where(
-                (Worker.active_until.is_(None)) | (Worker.active_until >= self.day)
-            )
-        ).all()
-        missing = [wid for wid, ext in active if ext not in self.seen]
-        if not missing or not _end_guard(self.report, len(missing), len(active), "intervenants"):
-            return
-        for start in range(0, len(missing), CHUNK_LINES):
-            for worker in self.session.scalars(
-                select(Worker).where(Worker.id.in_(missing[start : start + CHUNK_LINES]))
-            ):
-                audit(
-                    self.session,
-                    ACTOR,
-                    "flows.worker_ended",
-                    "worker",
-                    worker.id,
-                    antenna_id=worker.antenna_id,
-                    changes={
-                        "active_until": [_jsonable(worker.active_until), yesterday.isoformat()]
-                    },
-                    file=self.report.file_name,
-                )
-                worker.active_until = yesterday
-                self.report.ended += 1
-            self.session.flush()
-            self.session.expunge_all()
+        if self.full:
+            self._end_absent(Worker, "active_until", "intervenants", "flows.worker_ended", "worker")
 
 
 class _Beneficiaries(_Applier):
@@ -569,35 +577,10 @@ class _Beneficiaries(_Applier):
         return True
 
     def finish(self) -> None:
-        if not self.full:
-            return
-        yesterday = self.day - timedelta(days=1)
-        active = self.session.execute(
-            select(Beneficiary.id, Beneficiary.external_id).where(
-                (Beneficiary.care_end.is_(None)) | (Beneficiary.care_end >= self.day)
+        if self.full:
+            self._end_absent(
+                Beneficiary, "care_end", "bénéficiaires", "flows.beneficiary_ended", "beneficiary"
             )
-        ).all()
-        missing = [bid for bid, ext in active if ext not in self.seen]
-        if not missing or not _end_guard(self.report, len(missing), len(active), "bénéficiaires"):
-            return
-        for start in range(0, len(missing), CHUNK_LINES):
-            for ben in self.session.scalars(
-                select(Beneficiary).where(Beneficiary.id.in_(missing[start : start + CHUNK_LINES]))
-            ):
-                audit(
-                    self.session,
-                    ACTOR,
-                    "flows.beneficiary_ended",
-                    "beneficiary",
-                    ben.id,
-                    antenna_id=ben.antenna_id,
-                    changes={"care_end": [_jsonable(ben.care_end), yesterday.isoformat()]},
-                    file=self.report.file_name,
-                )
-                ben.care_end = yesterday
-                self.report.ended += 1
-            self.session.flush()
-            self.session.expunge_all()
 
 
 class _Planned(_Applier):
