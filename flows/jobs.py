@@ -67,7 +67,9 @@ def _summarise(reports: list[ImportReport]) -> JobResult:
 
 def run_daily_import(ctx: JobContext, settings: FlowsSettings | None = None) -> JobResult:
     settings = settings or load()
-    full = str(ctx.params.get("full", "1")) not in ("0", "false", "non")
+    full = settings.full_daily_files
+    if "full" in ctx.params:
+        full = str(ctx.params["full"]).lower() not in ("0", "false", "non", "no")
     if "file" in ctx.params:
         path = Path(str(ctx.params["file"]))
         report = import_file(
