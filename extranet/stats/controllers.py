@@ -1,24 +1,40 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date
 
-from flask import render_template
+from flask import current_app, render_template
 
+from extranet.scope import antenna_ids
 from extranet.stats import queries
+from extranet.stats.cache import TtlCache
 from extranet.web import db, int_arg, now, requires, user
 from ledger.timeutil import paris_date
+
+#: Seconds a computed statistics page is reused.
+CACHE_SECONDS = 300
+
+
+def cache() -> TtlCache:
+    return current_app.extensions.setdefault("extranet_stats_cache", TtlCache(CACHE_SECONDS))  # type: ignore[no-any-return]
 
 
 @requires("can_see_statistics")
 def index() -> str:
-    today = paris_date(now())
+    moment = now()
+    today = paris_date(moment)
     months = min(max(int_arg("mois") or 6, 1), 24)
-    first = (today.replace(day=1) - timedelta(days=31 * (months - 1))).replace(day=1)
+    index = today.year * 12 + today.month - 1 - (months - 1)
+    first = date(index // 12, index % 12 + 1, 1)
     session = db()
-    return render_template(
-        "stats/index.html",
-        by_antenna=queries.hours_by_antenna(session, user(), first, today),
-        by_funder=queries.hours_by_funder(session, user(), first, today),
-        rates=queries.incomplete_rates(session, user(), first, today),
-        months=months,
-    )
+    scope_key = antenna_ids(user())
+
+    def compute() -> dict[str, object]:
+        return {
+            "by_antenna": queries.hours_by_antenna(session, user(), first, today),
+            "by_funder": queries.hours_by_funder(session, user(), first, today),
+            "rates": queries.incomplete_rates(session, user(), first, today),
+            "computed_at": moment,
+        }
+
+    figures, _cached = cache().get_or_compute((scope_key, first, today), compute)
+    return render_template("stats/index.html", months=months, **figures)

@@ -72,33 +72,49 @@ def hours_by_antenna(session: Session, user: User, first: date, last: date) -> T
 
 
 def hours_by_funder(session: Session, user: User, first: date, last: date) -> Table:
-    """Hours by the funder of the beneficiary's first plan in force on the visit's day."""
+    """Hours by funder: the beneficiary's first plan in force on their first visit of the month.
+
+    Visits are summed per beneficiary and month first, so that the plan is looked
+    up once per beneficiary-month rather than once per visit.
+    """
     dialect = session.get_bind().dialect.name
+    year, month = extract("year", Visit.service_date), extract("month", Visit.service_date)
+    per_beneficiary = scope(
+        select(
+            Visit.beneficiary_id.label("beneficiary_id"),
+            year.label("y"),
+            month.label("m"),
+            func.min(Visit.service_date).label("anchor"),
+            func.sum(_hours(dialect)).label("h"),
+        )
+        .where(*_period(first, last), Visit.status.in_(COUNTED), Visit.ended_at.is_not(None))
+        .group_by(Visit.beneficiary_id, year, month),
+        user,
+        Visit,
+    ).subquery()
     plan_funder = (
         select(CarePlan.funder_id)
         .where(
-            CarePlan.beneficiary_id == Visit.beneficiary_id,
-            CarePlan.starts_on <= Visit.service_date,
-            or_(CarePlan.ends_on.is_(None), CarePlan.ends_on >= Visit.service_date),
+            CarePlan.beneficiary_id == per_beneficiary.c.beneficiary_id,
+            CarePlan.starts_on <= per_beneficiary.c.anchor,
+            or_(CarePlan.ends_on.is_(None), CarePlan.ends_on >= per_beneficiary.c.anchor),
         )
         .order_by(CarePlan.id)
         .limit(1)
-        .correlate(Visit)
+        .correlate(per_beneficiary)
         .scalar_subquery()
     )
-    year, month = extract("year", Visit.service_date), extract("month", Visit.service_date)
-    inner = select(
+    with_funder = select(
         plan_funder.label("funder_id"),
-        year.label("y"),
-        month.label("m"),
-        _hours(dialect).label("h"),
-    ).where(*_period(first, last), Visit.status.in_(COUNTED), Visit.ended_at.is_not(None))
-    sub = scope(inner, user, Visit).subquery()
+        per_beneficiary.c.y,
+        per_beneficiary.c.m,
+        per_beneficiary.c.h,
+    ).subquery()
     query = (
-        select(Funder.name, sub.c.y, sub.c.m, func.sum(sub.c.h))
-        .select_from(sub)
-        .outerjoin(Funder, Funder.id == sub.c.funder_id)
-        .group_by(Funder.name, sub.c.y, sub.c.m)
+        select(Funder.name, with_funder.c.y, with_funder.c.m, func.sum(with_funder.c.h))
+        .select_from(with_funder)
+        .outerjoin(Funder, Funder.id == with_funder.c.funder_id)
+        .group_by(Funder.name, with_funder.c.y, with_funder.c.m)
     )
     return _table(list(session.execute(query)), first, last)
 

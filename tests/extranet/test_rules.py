@@ -330,3 +330,20 @@ def test_live_fragment_is_only_the_table(manager_a: FlaskClient, scenario: Scena
     assert scenario.a.beneficiary.last_name in fragment
     page = manager_a.get("/interventions/aujourdhui").get_data(as_text=True)
     assert 'data-live-url="/interventions/aujourdhui?' in page
+
+
+# --- statistics -------------------------------------------------------------------------
+
+
+def test_statistics_figures(client: FlaskClient, scenario: Scenario) -> None:
+    assert login(client, "referent") == 302
+    page = client.get("/statistiques?mois=3").get_data(as_text=True)
+    by_antenna, by_funder, rates = page.split("<caption>")[1:4]
+    assert "septembre 2026" in by_antenna and "août 2026" not in by_antenna
+    for antenna in (scenario.a.antenna, scenario.b.antenna):
+        # One complete hour each; the incomplete visit counts no hours.
+        row = by_antenna.split(antenna.name)[1].split("</tr>")[0]
+        assert row.count("1 h 00") == 1
+        # One of the two visits of each antenna was not called in at both ends.
+        assert "50,0 %" in rates.split(antenna.name)[1].split("</tr>")[0]
+    assert "2 h 00" in by_funder.split("Financeur APA")[1].split("</tr>")[0]
