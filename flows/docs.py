@@ -51,7 +51,8 @@ with the header `ligne;champ;motif;contenu`: the line number in the received fil
 (empty when the line as a whole is), the reason in French, and the line as read
 (at most 500 characters). Valid lines are applied; a file is one transaction
 (a crash applies nothing); a refused file (bad name, header or encoding, empty,
-too big) applies nothing. Importing the same file twice changes nothing.
+too big, older than the last file of its kind applied) applies nothing.
+Importing the same file twice changes nothing.
 """
 
 

@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows import formats
@@ -28,6 +28,7 @@ from flows.formats import FileFormat
 from flows.transport import safe_name
 from ledger.models import (
     Antenna,
+    AuditEntry,
     Beneficiary,
     CarePlan,
     Funder,
@@ -719,6 +720,7 @@ def import_file(
             raise FileRefused(f"fichier trop volumineux ({size} octets, {max_bytes} au plus)")
         fmt, file_date = found
         with session_factory() as session, session.begin():
+            _refuse_older(session, fmt, name)
             applier = _APPLIERS[fmt.key](session, file_date, report, full)
             _stream(path, fmt, applier, report, reject)
             applier.finish()
@@ -739,6 +741,19 @@ def import_file(
         f" refused: {report.refused}" if report.refused else "",
     )
     return report
+
+
+def _refuse_older(session: Session, fmt: FileFormat, name: str) -> None:
+    """A file older than the last one applied of its kind would undo later changes."""
+    latest = session.scalar(
+        select(func.max(AuditEntry.object_id)).where(
+            AuditEntry.action == "flows.import",
+            AuditEntry.object_type == "file",
+            AuditEntry.object_id.startswith(f"{fmt.key}_", autoescape=True),
+        )
+    )
+    if latest is not None and latest > name:
+        raise FileRefused(f"fichier plus ancien que le dernier importé ({latest}) : non appliqué")
 
 
 def _stream(

@@ -454,3 +454,19 @@ def test_planned_visits_created_updated_and_cancelled(
     planned = session.scalars(select(PlannedVisit)).one()
     assert planned.external_id == "PV1"
     assert to_paris(planned.ends_at).strftime("%Y-%m-%d %H:%M") == "2026-11-24 11:00"
+
+
+def test_a_file_older_than_the_last_one_applied_is_refused(
+    session: Session, session_factory: sessionmaker[Session], data_dir: Path, setup: None
+) -> None:
+    import_file(
+        session_factory, workers_file(data_dir / "in", [worker_row("INT001")], day=DAY2), data_dir
+    )
+    before = snapshot(session)
+    older = workers_file(data_dir / "in", [worker_row("INT001", nom="Ancien")], day="20261120")
+    report = import_file(session_factory, older, data_dir)
+    assert "plus ancien que le dernier importé (intervenants_20261124.csv)" in report.refused
+    assert snapshot(session) == before
+    # The same file again is still accepted (and changes nothing).
+    again = import_file(session_factory, data_dir / "in" / f"intervenants_{DAY2}.csv", data_dir)
+    assert (again.refused, again.unchanged) == ("", 1)
