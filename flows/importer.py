@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows import formats
@@ -438,7 +438,12 @@ class _Beneficiaries(_Applier):
                 )
                 values["_changed"] = True
         session.flush()
-        ben_ids = [b.id for b, _ in by_row]
+        # New beneficiaries have no numbers or plans yet: look up the known ones only.
+        ben_ids = [existing[ext].id for ext in existing]
+        self._inserts: dict[type[Phone] | type[CarePlan], list[dict[str, Any]]] = {
+            Phone: [],
+            CarePlan: [],
+        }
         phones: dict[int, list[Phone]] = {}
         for phone in session.scalars(
             select(Phone).where(
@@ -464,6 +469,10 @@ class _Beneficiaries(_Applier):
                     self.report.updated += 1
                 else:
                     self.report.unchanged += 1
+        # Plain inserts, in file order (a phone's id keeps its column order).
+        for model, new_rows in self._inserts.items():
+            if new_rows:
+                session.execute(insert(model), new_rows)
         session.flush()
 
     def _phones(
@@ -494,8 +503,15 @@ class _Beneficiaries(_Applier):
         for e164 in wanted:
             if e164 in current:
                 continue
-            phone = Phone(beneficiary_id=ben.id, e164=e164, kind=kind_of(e164), active_from=starts)
-            self.session.add(phone)
+            self._inserts[Phone].append(
+                {
+                    "beneficiary_id": ben.id,
+                    "e164": e164,
+                    "kind": kind_of(e164),
+                    "active_from": starts,
+                    "active_until": None,
+                }
+            )
             if not is_new:
                 changed = True
                 audit(
@@ -521,7 +537,9 @@ class _Beneficiaries(_Applier):
         file_start: date = values["date_debut_plan"]
         current = plans[-1] if plans else None
         if current is None:
-            self.session.add(CarePlan(beneficiary_id=ben.id, starts_on=file_start, **wanted))
+            self._inserts[CarePlan].append(
+                {"beneficiary_id": ben.id, "starts_on": file_start, **wanted}
+            )
             return False
         same = all(getattr(current, k) == v for k, v in wanted.items())
         if same and file_start <= current.starts_on:
@@ -561,7 +579,9 @@ class _Beneficiaries(_Applier):
                     wanted["ends_on"] if wanted["ends_on"] >= current.starts_on else close
                 )
                 return True
-            self.session.add(CarePlan(beneficiary_id=ben.id, starts_on=new_start, **wanted))
+            self._inserts[CarePlan].append(
+                {"beneficiary_id": ben.id, "starts_on": new_start, **wanted}
+            )
             return True
         # The current plan has not started yet: it has no past, correct it in place.
         changes = self._changed(current, {**wanted, "starts_on": new_start})
