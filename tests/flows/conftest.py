@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from flows.settings import FlowsSettings
 from flows.transport import SftpTransport
 
 SSHD = Path("/usr/sbin/sshd")
@@ -59,20 +58,19 @@ class SshServer:
             **options,  # type: ignore[arg-type]
         )
 
-    def settings(self, **kw: object) -> FlowsSettings:
-        values: dict[str, object] = {
-            "transport": "sftp",
-            "sftp_host": "127.0.0.1",
-            "sftp_port": self.port,
-            "sftp_user": "root",
-            "sftp_known_hosts": self.known_hosts,
-            "sftp_key_path": self.user_key,
-            "sftp_timeout": 10,
-            "attempts": 3,
-            "backoff_seconds": 0.01,
+    def environment(self) -> dict[str, str]:
+        """The ``TELEGESTION_FLOWS_*`` variables an operator sets to use this server."""
+        values = {
+            "TRANSPORT": "sftp",
+            "SFTP_HOST": "127.0.0.1",
+            "SFTP_PORT": str(self.port),
+            "SFTP_USER": "root",
+            "SFTP_KNOWN_HOSTS": str(self.known_hosts),
+            "SFTP_KEY_PATH": str(self.user_key),
+            "SFTP_TIMEOUT": "10",
+            "BACKOFF_SECONDS": "0.01",
         }
-        values.update(kw)
-        return FlowsSettings(**values)  # type: ignore[arg-type]
+        return {f"TELEGESTION_FLOWS_{key}": value for key, value in values.items()}
 
     def start(self) -> None:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
@@ -187,8 +185,3 @@ def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "data"
     path.mkdir()
     return path
-
-
-@pytest.fixture
-def local_settings(tmp_path: Path) -> FlowsSettings:
-    return FlowsSettings(transport="local", local_root=tmp_path / "remote", backoff_seconds=0.01)

@@ -35,16 +35,8 @@ def job(name: str) -> ScheduledJob:
 
 @pytest.fixture
 def sftp_env(sshd: SshServer, monkeypatch: pytest.MonkeyPatch) -> SshServer:
-    for key, value in {
-        "TRANSPORT": "sftp",
-        "SFTP_HOST": "127.0.0.1",
-        "SFTP_PORT": str(sshd.port),
-        "SFTP_USER": "root",
-        "SFTP_KNOWN_HOSTS": str(sshd.known_hosts),
-        "SFTP_KEY_PATH": str(sshd.user_key),
-        "BACKOFF_SECONDS": "0.01",
-    }.items():
-        monkeypatch.setenv(f"TELEGESTION_FLOWS_{key}", value)
+    for name, value in sshd.environment().items():
+        monkeypatch.setenv(name, value)
     return sshd
 
 
