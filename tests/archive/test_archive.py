@@ -57,8 +57,9 @@ def archived(
     return list(session.scalars(select(ArchivedStatement).order_by(ArchivedStatement.id)))
 
 
-def _unguard(engine: Engine) -> None:
+def _unguard(engine: Engine, session: Session) -> None:
     """What an intruder with database access does first: drop the append-only triggers."""
+    session.rollback()  # PostgreSQL: DROP TRIGGER waits for open transactions on the table
     with engine.begin() as conn:
         for statement in immutability.drop_statements("archive_journal", engine.dialect.name):
             conn.execute(text(statement))
@@ -146,7 +147,7 @@ def test_edited_journal_row_is_named(
     core: CoreSettings,
     archive_settings: ArchiveSettings,
 ) -> None:
-    _unguard(engine)
+    _unguard(engine, session)
     try:
         with engine.begin() as conn:
             conn.execute(
@@ -169,7 +170,7 @@ def test_reordered_journal_entries_are_named(
     core: CoreSettings,
     archive_settings: ArchiveSettings,
 ) -> None:
-    _unguard(engine)
+    _unguard(engine, session)
     try:
         with engine.begin() as conn:
             conn.execute(text("UPDATE archive_journal SET seq = 100 WHERE seq = 1"))
@@ -190,7 +191,7 @@ def test_deleted_journal_row_is_named(
     core: CoreSettings,
     archive_settings: ArchiveSettings,
 ) -> None:
-    _unguard(engine)
+    _unguard(engine, session)
     try:
         with engine.begin() as conn:
             conn.execute(text("UPDATE archive_journal SET statement_id = NULL WHERE seq = 2"))
@@ -285,7 +286,7 @@ def test_journal_seal_detects_a_rewritten_chain(
         )
         rewritten.append((entry.seq, payload, prev, new_hash))
         prev = new_hash
-    _unguard(engine)
+    _unguard(engine, session)
     try:
         with engine.begin() as conn:
             for seq, payload, prev_hash, new_hash in rewritten:
