@@ -153,15 +153,15 @@ def run_month(
     org = organisation(core, settings)
     with session_factory() as session:
         inputs = load_inputs(session, org, year, month, beneficiary_ids)
+        latest = {
+            ben_id: (row.id, row.version, row.figures_digest)
+            for ben_id, row in store.latest_versions(session, year, month).items()
+        }
         tasks = []
         for data in inputs:
-            previous = store.latest_version(session, data.beneficiary.beneficiary_id, year, month)
+            previous = latest.get(data.beneficiary.beneficiary_id)
             tasks.append(
-                Task(
-                    data,
-                    previous.figures_digest if previous else None,
-                    previous.version if previous else 0,
-                )
+                Task(data, previous[2] if previous else None, previous[1] if previous else 0)
             )
     paths = pki_paths(core.data_dir)
     if not settings.pkcs12_path and paths.ca_key.exists():
@@ -175,8 +175,8 @@ def run_month(
         nonlocal signed, new_versions
         for outcome in batch:
             assert outcome.sha256 is not None and outcome.signed_at is not None
-            previous = store.latest_version(session, outcome.beneficiary_id, year, month)
-            store.record(
+            previous = latest.get(outcome.beneficiary_id)
+            row = store.record(
                 session,
                 beneficiary_id=outcome.beneficiary_id,
                 antenna_id=outcome.antenna_id,
@@ -187,8 +187,9 @@ def run_month(
                 figures_digest=outcome.figures_digest,
                 signed_at=outcome.signed_at,
                 triggered_by=triggered_by,
-                previous=previous,
+                previous=previous[:2] if previous else None,
             )
+            latest[outcome.beneficiary_id] = (row.id, row.version, row.figures_digest)
             signed += 1
             new_versions += previous is not None
         batch.clear()

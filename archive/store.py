@@ -62,19 +62,16 @@ class FileStore:
         return self.path_of(sha256).read_bytes()
 
 
-def latest_version(
-    session: Session, beneficiary_id: int, year: int, month: int
-) -> ArchivedStatement | None:
-    return session.scalars(
+def latest_versions(session: Session, year: int, month: int) -> dict[int, ArchivedStatement]:
+    """The latest version of each beneficiary's statement for the month, by beneficiary."""
+    latest: dict[int, ArchivedStatement] = {}
+    for row in session.scalars(
         select(ArchivedStatement)
-        .where(
-            ArchivedStatement.beneficiary_id == beneficiary_id,
-            ArchivedStatement.year == year,
-            ArchivedStatement.month == month,
-        )
-        .order_by(ArchivedStatement.version.desc())
-        .limit(1)
-    ).first()
+        .where(ArchivedStatement.year == year, ArchivedStatement.month == month)
+        .order_by(ArchivedStatement.beneficiary_id, ArchivedStatement.version)
+    ):
+        latest[row.beneficiary_id] = row
+    return latest
 
 
 def record(
@@ -89,7 +86,8 @@ def record(
     figures_digest: str,
     signed_at: datetime,
     triggered_by: str,
-    previous: ArchivedStatement | None,
+    #: (id, version) of the version this one replaces, if any.
+    previous: tuple[int, int] | None,
 ) -> ArchivedStatement:
     """Add the row of a stored file and its journal entry (the caller commits)."""
     statement = ArchivedStatement(
@@ -97,13 +95,13 @@ def record(
         antenna_id=antenna_id,
         year=year,
         month=month,
-        version=1 if previous is None else previous.version + 1,
+        version=1 if previous is None else previous[1] + 1,
         sha256=sha256,
         size=size,
         figures_digest=figures_digest,
         signed_at=as_utc(signed_at),
         triggered_by=triggered_by,
-        supersedes_id=None if previous is None else previous.id,
+        supersedes_id=None if previous is None else previous[0],
     )
     session.add(statement)
     session.flush()
