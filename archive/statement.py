@@ -214,7 +214,7 @@ def render_pdf(data: StatementInput, figures: StatementFigures, *, version: int 
         )
     visits = Table(
         rows,
-        colWidths=[24 * mm, 32 * mm, 15 * mm, 15 * mm, 15 * mm, 79 * mm],
+        colWidths=[27 * mm, 32 * mm, 15 * mm, 15 * mm, 15 * mm, 76 * mm],
         repeatRows=1,
     )
     visits.setStyle(_GRID)
