@@ -52,6 +52,8 @@ class Prompter:
         self.clock = clock
         self.pending: deque[tuple[str, datetime]] = deque()
         self.first_prompt_at: datetime | None = None
+        #: Digits of the collection in progress (kept when the caller hangs up mid-code).
+        self.partial = ""
 
     def _note_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -97,6 +99,7 @@ class Prompter:
         playing = playback_id is not None
         deadline = None if playing else loop.time() + first_timeout
         digits = ""
+        self.partial = ""
         last_at: datetime | None = None
         while True:
             if self.pending:
@@ -123,6 +126,7 @@ class Prompter:
             if not digit.isdigit():
                 continue
             digits += digit
+            self.partial = digits
             last_at = at
             if len(digits) >= max_digits:
                 return Collected(digits, True, last_at)

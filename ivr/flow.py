@@ -241,12 +241,18 @@ class Flow:
         self.start = start or Answer()
 
     async def collect(self, media: list[str], max_digits: int | None = None) -> Collected:
-        return await self.prompter.collect(
-            media,
-            max_digits=max_digits or self.config.max_code_digits,
-            first_timeout=self.config.first_digit_timeout,
-            inter_timeout=self.config.inter_digit_timeout,
-        )
+        try:
+            return await self.prompter.collect(
+                media,
+                max_digits=max_digits or self.config.max_code_digits,
+                first_timeout=self.config.first_digit_timeout,
+                inter_timeout=self.config.inter_digit_timeout,
+            )
+        except CallHungUp:
+            if max_digits is None and self.prompter.partial:
+                # Hung up in the middle of a code: keep what was keyed.
+                self.call.attempts.append(self.prompter.partial)
+            raise
 
     async def run(self) -> None:
         call = self.call

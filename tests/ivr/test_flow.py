@@ -96,7 +96,7 @@ def test_hang_up_during_the_code_keeps_what_was_known(
     event = event_of(session_factory, "hangup-code")
     assert event.outcome is CallOutcome.HANGUP_DURING_CODE
     assert event.beneficiary_id == org.ben_a1.id
-    assert event.digits == "9999"
+    assert event.digits == "9999,12"
 
 
 def test_withheld_number_is_recorded_unidentified_with_the_worker(
