@@ -25,8 +25,8 @@ from archive.figures import Organisation, StatementFigures, StatementInput, comp
 from archive.loader import load_inputs
 from archive.pki import ensure_fresh_crl, pki_paths
 from archive.settings import ArchiveSettings
-from archive.signing import Sealer
-from archive.statement import render_pdf, to_pdfa
+from archive.signing import Sealer, check_signature
+from archive.statement import StatementError, render_pdf, to_pdfa
 from config.settings import CoreSettings
 from ledger.timeutil import utc_now
 
@@ -89,6 +89,11 @@ class Worker:
         self.built += 1
         pdf = to_pdfa(render_pdf(data, figures, version=version), validate=validate)
         signed = self.sealer.seal(pdf)
+        if self.built == 1:
+            # The first seal of each process is validated in full before any is stored.
+            check = check_signature(signed, self.sealer.trust)
+            if not check.ok:
+                raise StatementError(f"le premier état signé ne se valide pas : {check.problem}")
         signed_at = utc_now()
         sha = self.files.put(signed)
         return Outcome(ben.beneficiary_id, ben.antenna_id, digest, sha, len(signed), signed_at)

@@ -274,6 +274,12 @@ class Sealer:
         #: pyHanko otherwise signs a dummy document at every seal to estimate it.
         self._reserved: int | None = None
         self._tsa_path: ValidationPath | None = None
+        if isinstance(self.timestamper, LocalTimeStamper):
+            self._tsa_path = asyncio.run(
+                CertificateValidator(
+                    self.timestamper.tsa_cert, validation_context=self.context
+                ).async_validate_usage(set(), {"time_stamping"})
+            )
 
     def seal(self, pdf: bytes) -> bytes:
         signed = io.BytesIO()
@@ -291,33 +297,25 @@ class Sealer:
     def extend(self, pdf: bytes) -> bytes:
         """Add the last timestamp's validation data and a new document timestamp.
 
-        The first call per sealer is pyHanko's ``update_archival_timestamp_chain``,
-        which validates the last timestamp before extending. With the local
-        authority the timestamp's certificate path never changes, so later
-        calls reuse that path instead of validating again (about 40 ms
-        instead of 100 ms); the result is the same DSS and timestamp.
+        With an external authority this is pyHanko's
+        ``update_archival_timestamp_chain`` (it validates the last timestamp,
+        adds its validation data with a VRI entry, then timestamps). With the
+        local authority the timestamp's certificate path is known and never
+        changes: its certificates and CRL go into the DSS without re-reading
+        the signed file (VRI entries are optional in PAdES and the validator
+        does not need them), about 15 ms instead of 40. Tests validate both
+        now and as of ten years later.
         """
-        if self._tsa_path is None or not isinstance(self.timestamper, LocalTimeStamper):
+        if self._tsa_path is None:
             out = io.BytesIO()
             self.doc_timestamper.update_archival_timestamp_chain(
                 PdfFileReader(io.BytesIO(pdf)), self.context, in_place=False, output=out
             )
-            if isinstance(self.timestamper, LocalTimeStamper):
-                self._tsa_path = asyncio.run(
-                    CertificateValidator(
-                        self.timestamper.tsa_cert, validation_context=self.context
-                    ).async_validate_usage(set(), {"time_stamping"})
-                )
             return out.getvalue()
-        last = PdfFileReader(io.BytesIO(pdf)).embedded_timestamp_signatures[-1]
         buffer = io.BytesIO(pdf)
         writer = IncrementalPdfFileWriter(buffer)
         DocumentSecurityStore.supply_dss_in_writer(
-            writer,
-            last.pkcs7_content,
-            paths=(self._tsa_path,),
-            validation_context=self.context,
-            embed_roots=True,
+            writer, None, paths=(self._tsa_path,), validation_context=self.context
         )
         asyncio.run(
             self.doc_timestamper.async_timestamp_pdf(
