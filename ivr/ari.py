@@ -227,7 +227,22 @@ class AriClient:
         return urlunsplit((scheme, parts.netloc, parts.path + "/events", query, ""))
 
     async def run(self) -> None:
-        """Receive events forever, reconnecting whenever the websocket drops."""
+        """Receive events forever, reconnecting whenever the websocket drops.
+
+        ``websockets.connect`` retries refused connections by itself but gives
+        up on an HTTP error (Asterisk answers 404 while res_ari is still
+        loading after a restart), so an outer loop starts it again.
+        """
+        delay = 0.5
+        while True:
+            try:
+                await self._connect_forever()
+            except (websockets.InvalidHandshake, OSError, TimeoutError) as exc:
+                logger.warning("ARI not reachable (%s); retrying in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _connect_forever(self) -> None:
         async for ws in websockets.connect(
             self._ws_url(), ping_interval=5, ping_timeout=10, open_timeout=5, max_size=2**22
         ):

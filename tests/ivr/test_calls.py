@@ -7,7 +7,9 @@ the ledger for the call's event.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -139,6 +141,11 @@ def test_ivr_down_calls_take_the_dialplan_path_and_are_replayed(
     ivr: IvrProcess, asterisk: Asterisk, org: SmallOrg, session_factory: sessionmaker[Session]
 ) -> None:
     ivr.stop()
+    wait_for(
+        lambda: not asterisk.ari("GET", "/applications").json() or None,
+        30,
+        "Asterisk to see the application gone",
+    )
     channel = asterisk.call("0145678902", "5678#")
     spool = asterisk.dialplan_spool
     wait_for(lambda: spool.exists() and channel in spool.read_text() or None, 60, "spool line")
@@ -175,10 +182,9 @@ def test_database_stopped_during_a_call(asterisk: Asterisk, tmp_path: Path) -> N
     from tests import factories
 
     repo = Path(__file__).resolve().parents[2]
-    pgdir = tmp_path / "pg"
-    pgdir.mkdir()
+    # The postgres user must reach the cluster's directory (pytest's tmp is private).
+    pgdir = Path(tempfile.mkdtemp(prefix="telegestion-ivr-pg.", dir="/tmp"))
     pgdir.chmod(0o755)
-    tmp_path.chmod(0o755)
     postgres = [str(repo / "scripts" / "postgres")]
     url = subprocess.run(
         [*postgres, "start", str(pgdir / "data"), "55501"],
@@ -215,3 +221,4 @@ def test_database_stopped_during_a_call(asterisk: Asterisk, tmp_path: Path) -> N
             process.stop()
         engine.dispose()
         subprocess.run([*postgres, "stop", str(pgdir / "data")], check=False)
+        shutil.rmtree(pgdir, ignore_errors=True)
