@@ -23,6 +23,7 @@ import argparse
 import io
 import logging
 import os
+import resource
 import tempfile
 import time
 from datetime import date
@@ -47,6 +48,13 @@ from config.database import migrate
 from config.settings import CoreSettings
 from ledger.db import make_engine, make_session_factory
 from ledger.demo import load_demo
+
+
+def _cpu() -> tuple[float, float]:
+    """CPU seconds (user + system) of finished child processes, and of this process."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return children.ru_utime + children.ru_stime, own.ru_utime + own.ru_stime
 
 
 def previous_month(today: date) -> tuple[int, int]:
@@ -142,15 +150,26 @@ def main() -> None:
             print(f"  {done}/{total}", flush=True)
 
     started = time.perf_counter()
+    cpu_before = _cpu()
     summary = pipeline.run_month(
         factory, core, settings, year, month, triggered_by="bench", progress=progress
     )
     seconds = time.perf_counter() - started
+    workers_cpu, parent_cpu = (
+        after - before for after, before in zip(_cpu(), cpu_before, strict=True)
+    )
+    signed = max(summary.signed, 1)
     print(
         f"archive pipeline ({args.processes} processes): {summary.signed} statements signed "
         f"and stored in {seconds:.1f} s, {summary.signed / seconds:.1f} statements/s, "
-        f"{seconds * 1000 * args.processes / max(summary.signed, 1):.0f} ms/statement/core; "
+        f"{seconds * 1000 * args.processes / signed:.0f} ms/statement/core of wall time; "
         f"speed-up over the baseline {per_doc * count / seconds:.1f}x"
+    )
+    print(
+        f"  CPU actually used (independent of other load on the machine): workers "
+        f"{workers_cpu * 1000 / signed:.0f} ms/statement, parent {parent_cpu * 1000 / signed:.0f} "
+        f"ms/statement; with {args.processes} idle cores the month would take about "
+        f"{(workers_cpu + parent_cpu) / args.processes:.0f} s"
     )
 
     started = time.perf_counter()
