@@ -336,6 +336,7 @@ class Flow:
 
         line = {
             "channel": call.channel.id,
+            "received": iso(call.received_at),
             "started": iso(call.started_at),
             "first_prompt": iso(self.prompter.first_prompt_at),
             "code_completed": iso(call.code_completed_at),

@@ -1,0 +1,266 @@
+"""IVR benchmark: rising call setup rates through the real Asterisk.
+
+For each rate, calls are originated for a few seconds (Local channels, caller
+number set, the code keyed at 80 ms a digit), first into the Stasis IVR, then
+into a dialplan-only IVR doing the same steps on the same Asterisk (answer,
+read the code, write a line, confirm). Reports, per rate and per system: call
+setups per second held, concurrent calls held, p50/p99 from the last digit to
+the ledger commit (or the spool line for the baseline), p99 from call start to
+the first prompt, and calls lost. Stops rising once calls are lost.
+
+    .venv/bin/python -m bench.ivr.run [--rates 5,10,20,40] [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+
+from config.database import create_schema
+from ivr import ami
+from ledger.db import make_engine, make_session_factory
+from ledger.models import CallEvent, CallOutcome
+from tests import factories
+
+REPO = Path(__file__).resolve().parents[2]
+STATE = Path(os.environ.get("TELEGESTION_ASTERISK_DIR", REPO / "var" / "asterisk"))
+ARI = "http://127.0.0.1:8088/ari"
+#: Each call takes the next (beneficiary, worker) pair: a fresh pair is always an arrival.
+NEXT_PAIR = itertools.count()
+
+
+@dataclass
+class Step:
+    system: str
+    rate: float
+    placed: int
+    held_rate: float
+    completed: int
+    max_concurrent: int
+    commit_p50_ms: float
+    commit_p99_ms: float
+    first_prompt_p99_ms: float
+
+    @property
+    def lost(self) -> int:
+        return self.placed - self.completed
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def sample_concurrency(password: str, prefix: str, stop: threading.Event, out: list[int]) -> None:
+    with httpx.Client(auth=("telegestion", password), timeout=5) as client:
+        while not stop.is_set():
+            try:
+                ids = [c["id"] for c in client.get(f"{ARI}/channels").json()]
+                out.append(sum(1 for i in ids if i.startswith(prefix)))
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+
+
+def place(
+    password: str,
+    context: str,
+    prefix: str,
+    rate: float,
+    seconds: float,
+    pairs: list[tuple[str, str]],
+) -> tuple[list[str], float, list[int]]:
+    ids: list[str] = []
+    concurrency: list[int] = []
+    stop = threading.Event()
+    sampler = threading.Thread(
+        target=sample_concurrency, args=(password, prefix, stop, concurrency), daemon=True
+    )
+    sampler.start()
+    total = int(rate * seconds)
+    with ami.session("127.0.0.1", 5038, "telegestion", password) as manager:
+        start = time.monotonic()
+        for n in range(total):
+            target = start + n / rate
+            delay = target - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            caller, code = pairs[next(NEXT_PAIR) % len(pairs)]
+            token = uuid.uuid4().hex[:10]
+            ami.originate_test_call(
+                manager,
+                caller=caller,
+                keys=f"{code}#",
+                ivr_channel_id=f"{prefix}{token}",
+                phone_channel_id=f"x{token}",
+                hold=20,
+                dtmf_ms=80,
+                lead=0.5,
+                ivr_context=context,
+            )
+            ids.append(f"{prefix}{token}")
+        elapsed = time.monotonic() - start
+    # Keep sampling until the calls are over.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not concurrency or concurrency[-1] > 0):
+        time.sleep(0.5)
+    stop.set()
+    sampler.join()
+    return ids, total / elapsed if elapsed else 0.0, concurrency
+
+
+def ts(text: str | None) -> float | None:
+    return datetime.fromisoformat(text).timestamp() if text else None
+
+
+def measure_ivr(
+    password: str, rate: float, seconds: float, pairs: list[tuple[str, str]], factory, metrics: Path
+) -> Step:  # type: ignore[no-untyped-def]
+    prefix = f"i{int(rate)}-"
+    ids, held, concurrency = place(password, "telegestion", prefix, rate, seconds, pairs)
+    wanted = set(ids)
+    deadline = time.monotonic() + 60
+    found: dict[str, CallEvent] = {}
+    while time.monotonic() < deadline:
+        with factory() as session:
+            rows = session.scalars(select(CallEvent).where(CallEvent.channel_id.in_(wanted)))
+            found = {e.channel_id: e for e in rows}
+        if len(found) == len(wanted):
+            break
+        time.sleep(0.5)
+    lines = (
+        [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.exists() else []
+    )
+    ours = [m for m in lines if m["channel"] in wanted]
+    commit = [
+        (ts(m["committed"]) - ts(m["code_completed"])) * 1000  # type: ignore[operator]
+        for m in ours
+        if m["committed"] and m["code_completed"]
+    ]
+    first = [
+        (ts(m["first_prompt"]) - ts(m["received"])) * 1000  # type: ignore[operator]
+        for m in ours
+        if m["first_prompt"] and m.get("received")
+    ]
+    completed = sum(1 for e in found.values() if e.outcome is CallOutcome.RECORDED)
+    return Step(
+        "stasis", rate, len(ids), held, completed, max(concurrency or [0]),
+        pct(commit, 0.5), pct(commit, 0.99), pct(first, 0.99),
+    )  # fmt: skip
+
+
+def measure_baseline(
+    password: str, rate: float, seconds: float, pairs: list[tuple[str, str]], spool: Path
+) -> Step:
+    prefix = f"d{int(rate)}-"
+    ids, held, concurrency = place(password, "telegestion-baseline", prefix, rate, seconds, pairs)
+    wanted = set(ids)
+    rows: dict[str, list[str]] = {}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = spool.read_text() if spool.exists() else ""
+        rows = {p[0]: p for p in (line.split("|") for line in text.splitlines()) if p[0] in wanted}
+        if len(rows) == len(wanted):
+            break
+        time.sleep(0.5)
+    done = [r for r in rows.values() if r[5]]
+    commit = [(float(r[4]) - float(r[3])) * 1000 for r in done]
+    first = [(float(r[2]) - float(r[1])) * 1000 for r in rows.values()]
+    return Step(
+        "dialplan", rate, len(ids), held, len(done), max(concurrency or [0]),
+        pct(commit, 0.5), pct(commit, 0.99), pct(first, 0.99),
+    )  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rates", default="5,10,20,40")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--pairs", type=int, default=1000)
+    args = parser.parse_args()
+    subprocess.run([str(REPO / "asterisk" / "provision"), "start"], check=True)
+    password = (STATE / "ari-password").read_text().strip()
+    work = Path(tempfile.mkdtemp(prefix="bench-ivr."))
+    url = f"sqlite:///{work / 'bench.sqlite3'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    factory = make_session_factory(engine)
+    pairs: list[tuple[str, str]] = []
+    with factory() as session:
+        antenna = factories.antenna(session, "BENCH")
+        for n in range(args.pairs):
+            number = f"+3314{n:07d}"
+            factories.beneficiary(session, antenna, (number,))
+            worker = factories.worker(session, antenna, f"{70000 + n}")
+            pairs.append(("0" + number[3:], worker.phone_code))
+        session.commit()
+    metrics = work / "metrics.jsonl"
+    env = {
+        **os.environ,
+        "TELEGESTION_CORE_DATA_DIR": str(work),
+        "TELEGESTION_CORE_DATABASE_URL": url,
+        "TELEGESTION_IVR_METRICS_PATH": str(metrics),
+        "TELEGESTION_IVR_HEALTH_PORT": "0",
+        "TELEGESTION_IVR_SPOOL_DIR": str(work / "ivr"),
+        "TELEGESTION_IVR_DIALPLAN_SPOOL": str(work / "none.spool"),
+    }
+    log = (work / "ivr.log").open("wb")
+    ivr = subprocess.Popen(
+        [sys.executable, "-m", "config.cli", "ivr", "run"],
+        env=env,
+        cwd=REPO,
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        with httpx.Client(auth=("telegestion", password)) as client:
+            deadline = time.monotonic() + 30
+            while not client.get(f"{ARI}/applications").json():
+                if time.monotonic() > deadline:
+                    raise SystemExit("the IVR did not connect to ARI")
+                time.sleep(0.2)
+        baseline_spool = STATE / "spool" / "baseline.spool"
+        print(f"{'system':9} {'rate':>5} {'placed':>6} {'held/s':>7} {'done':>5} {'lost':>4} "
+              f"{'conc':>5} {'commit p50':>10} {'p99 ms':>8} {'1st prompt p99':>14}")  # fmt: skip
+        for rate in (float(r) for r in args.rates.split(",")):
+            steps = [
+                measure_baseline(password, rate, args.seconds, pairs, baseline_spool),
+                measure_ivr(password, rate, args.seconds, pairs, factory, metrics),
+            ]
+            for s in steps:
+                print(f"{s.system:9} {s.rate:5.0f} {s.placed:6d} {s.held_rate:7.1f} "
+                      f"{s.completed:5d} {s.lost:4d} {s.max_concurrent:5d} "
+                      f"{s.commit_p50_ms:10.1f} {s.commit_p99_ms:8.1f} "
+                      f"{s.first_prompt_p99_ms:14.1f}")  # fmt: skip
+            base, ours = steps
+            ratio = (ours.completed / ours.placed) / (base.completed / base.placed or 1)
+            print(f"          ratio stasis/dialplan: completed {ratio:.2f}, "
+                  f"held rate {ours.held_rate / (base.held_rate or 1):.2f}")  # fmt: skip
+            if ours.lost or base.lost:
+                print(f"calls lost at {rate:.0f}/s: stopping the rise")
+                break
+    finally:
+        ivr.terminate()
+        ivr.wait(20)
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
