@@ -193,8 +193,11 @@ def test_database_stopped_during_a_call(asterisk: Asterisk, tmp_path: Path) -> N
     pgdir = Path(tempfile.mkdtemp(prefix="telegestion-ivr-pg.", dir="/tmp"))
     pgdir.chmod(0o755)
     postgres = [str(repo / "scripts" / "postgres")]
+    from tests.ivr.conftest import free_port
+
+    port = str(free_port())
     url = subprocess.run(
-        [*postgres, "start", str(pgdir / "data"), "55501"],
+        [*postgres, "start", str(pgdir / "data"), port],
         check=True,
         capture_output=True,
         text=True,
@@ -215,7 +218,7 @@ def test_database_stopped_during_a_call(asterisk: Asterisk, tmp_path: Path) -> N
         subprocess.run([*postgres, "stop", str(pgdir / "data")], check=True)
         spool = process.workdir / "ivr" / "ari.spool"
         wait_for(lambda: spool.exists() and channel in spool.read_text() or None, 60, "spooled")
-        subprocess.run([*postgres, "start", str(pgdir / "data"), "55501"], check=True)
+        subprocess.run([*postgres, "start", str(pgdir / "data"), port], check=True)
         event = wait_event(factory, channel)
         assert event.source is CallSource.ARI_SPOOL
         assert event.worker_id == own.worker_a1.id
