@@ -545,16 +545,7 @@ class _Beneficiaries(_Applier):
         if same and file_start <= current.starts_on:
             if file_start < current.starts_on and len(plans) == 1:
                 changes = self._changed(current, {"starts_on": file_start})
-                audit(
-                    self.session,
-                    ACTOR,
-                    "flows.care_plan_updated",
-                    "care_plan",
-                    current.id,
-                    antenna_id=ben.antenna_id,
-                    changes=changes,
-                    file=self.report.file_name,
-                )
+                self._audit_plan(ben, current, "flows.care_plan_updated", changes)
                 return True
             return False
         new_start = max(file_start, self.day)
@@ -563,15 +554,11 @@ class _Beneficiaries(_Applier):
             close = new_start - timedelta(days=1)
             if old_end is None or old_end > close:
                 current.ends_on = close
-            audit(
-                self.session,
-                ACTOR,
+            self._audit_plan(
+                ben,
+                current,
                 "flows.care_plan_closed",
-                "care_plan",
-                current.id,
-                antenna_id=ben.antenna_id,
-                changes={"ends_on": [_jsonable(old_end), _jsonable(current.ends_on)]},
-                file=self.report.file_name,
+                {"ends_on": [_jsonable(old_end), _jsonable(current.ends_on)]},
             )
             if wanted["ends_on"] is not None and wanted["ends_on"] < new_start:
                 # The plan now ends before today: closing the current one is the change.
@@ -585,17 +572,22 @@ class _Beneficiaries(_Applier):
             return True
         # The current plan has not started yet: it has no past, correct it in place.
         changes = self._changed(current, {**wanted, "starts_on": new_start})
+        self._audit_plan(ben, current, "flows.care_plan_updated", changes)
+        return True
+
+    def _audit_plan(
+        self, ben: Beneficiary, plan: CarePlan, action: str, changes: dict[str, list[Any]]
+    ) -> None:
         audit(
             self.session,
             ACTOR,
-            "flows.care_plan_updated",
+            action,
             "care_plan",
-            current.id,
+            plan.id,
             antenna_id=ben.antenna_id,
             changes=changes,
             file=self.report.file_name,
         )
-        return True
 
     def finish(self) -> None:
         if self.full:

@@ -103,9 +103,16 @@ def run_daily_import(ctx: JobContext, settings: FlowsSettings | None = None) -> 
     return result
 
 
-def _send(settings: FlowsSettings, data_dir: Path, path: Path) -> str:
+def _send(settings: FlowsSettings, data_dir: Path, result: exporter.ExportResult) -> JobResult:
+    """Upload an exported file and say so in the run journal."""
     with open_transport(settings, data_dir) as transport:
-        return transport.put(path, settings.outgoing_dir)
+        digest = transport.put(result.path, settings.outgoing_dir)
+    return JobResult(
+        RunStatus.SUCCESS,
+        {"lignes": result.rows},
+        (result.path,),
+        f"{result.path.name} : {result.rows} ligne(s) envoyée(s) (sha256 {digest[:12]})",
+    )
 
 
 def run_daily_export(ctx: JobContext, settings: FlowsSettings | None = None) -> JobResult:
@@ -113,13 +120,7 @@ def run_daily_export(ctx: JobContext, settings: FlowsSettings | None = None) -> 
     day = date.fromisoformat(str(ctx.params["date"])) if "date" in ctx.params else _today()
     with ctx.session_factory() as session:
         result = exporter.export_timestamps(session, day, ctx.data_dir)
-    digest = _send(settings, ctx.data_dir, result.path)
-    return JobResult(
-        RunStatus.SUCCESS,
-        {"lignes": result.rows},
-        (result.path,),
-        f"{result.path.name} : {result.rows} ligne(s) envoyée(s) (sha256 {digest[:12]})",
-    )
+    return _send(settings, ctx.data_dir, result)
 
 
 def previous_month(today: date) -> tuple[int, int]:
@@ -135,13 +136,7 @@ def run_monthly_export(ctx: JobContext, settings: FlowsSettings | None = None) -
         year, month = previous_month(_today())
     with ctx.session_factory() as session:
         result = exporter.export_service_done(session, year, month, ctx.data_dir)
-    digest = _send(settings, ctx.data_dir, result.path)
-    return JobResult(
-        RunStatus.SUCCESS,
-        {"lignes": result.rows},
-        (result.path,),
-        f"{result.path.name} : {result.rows} ligne(s) envoyée(s) (sha256 {digest[:12]})",
-    )
+    return _send(settings, ctx.data_dir, result)
 
 
 def resend(
