@@ -470,3 +470,34 @@ def test_a_file_older_than_the_last_one_applied_is_refused(
     # The same file again is still accepted (and changes nothing).
     again = import_file(session_factory, data_dir / "in" / f"intervenants_{DAY2}.csv", data_dir)
     assert (again.refused, again.unchanged) == ("", 1)
+
+
+def test_a_plan_not_started_yet_is_corrected_in_place_and_an_ended_plan_closes(
+    session: Session, session_factory: sessionmaker[Session], data_dir: Path, setup: None
+) -> None:
+    future = ben_row("B1", date_debut_plan="2027-01-01")
+    import_file(session_factory, bens_file(data_dir / "in", [future]), data_dir)
+    corrected = ben_row("B1", date_debut_plan="2027-01-01", heures_max="20")
+    import_file(session_factory, bens_file(data_dir / "in", [corrected], day=DAY2), data_dir)
+    plans = [(p.max_hours, p.starts_on, p.ends_on) for p in session.scalars(select(CarePlan))]
+    assert plans == [(20.0, date(2027, 1, 1), None)]
+
+    import_file(
+        session_factory,
+        bens_file(data_dir / "in", [ben_row("B2")], day="20261125"),
+        data_dir,
+        full=False,
+    )
+    ended = ben_row("B2", date_fin_plan="2026-11-20")
+    report = import_file(
+        session_factory, bens_file(data_dir / "in", [ended], day="20261126"), data_dir, full=False
+    )
+    assert report.updated == 1
+    session.expire_all()
+    b2_plans = [
+        (p.starts_on, p.ends_on)
+        for p in session.scalars(
+            select(CarePlan).join(Beneficiary).where(Beneficiary.external_id == "B2")
+        )
+    ]
+    assert b2_plans == [(date(2026, 1, 1), date(2026, 11, 20))]
