@@ -336,6 +336,8 @@ class Visit(Base):
 
     __table_args__ = (
         Index("ix_visits_antenna_date", "antenna_id", "service_date"),
+        # Central referents' pages and statistics span every antenna.
+        Index("ix_visits_service_date", "service_date"),
         Index("ix_visits_beneficiary_date", "beneficiary_id", "service_date"),
         Index("ix_visits_worker_date", "worker_id", "service_date"),
         Index("ix_visits_status_date", "status", "service_date"),
