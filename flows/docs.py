@@ -45,7 +45,8 @@ COMMON = """\
 ## Rejects (input files)
 
 Each input file gives at most one reject file,
-`<data_dir>/flows/rejects/<file name without .csv>_rejets.csv`, UTF-8, `;`, CRLF,
+`<data_dir>/flows/rejects/<file name without .csv>_rejets.csv` (a later run of the
+same name writes `_rejets_2.csv`, `_rejets_3.csv`...: none is overwritten), UTF-8, `;`, CRLF,
 with the header `ligne;champ;motif;contenu`: the line number in the received file
 (the header is line 1; `0` when the whole file is refused), the field at fault
 (empty when the line as a whole is), the reason in French, and the line as read

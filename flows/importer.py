@@ -687,8 +687,18 @@ _APPLIERS: dict[str, type[_Applier]] = {
 
 
 def reject_path_for(data_dir: Path, name: str) -> Path:
+    """A reject file path that no earlier run used: nothing is ever overwritten.
+
+    The first run of a name gets ``<stem>_rejets.csv``, later ones ``_2``, ``_3``...
+    """
     stem = name[:-4] if name.lower().endswith(".csv") else name
-    return data_dir / "flows" / "rejects" / f"{stem}_rejets.csv"
+    folder = data_dir / "flows" / "rejects"
+    path = folder / f"{stem}_rejets.csv"
+    counter = 1
+    while path.exists():
+        counter += 1
+        path = folder / f"{stem}_rejets_{counter}.csv"
+    return path
 
 
 def import_file(

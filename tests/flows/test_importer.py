@@ -501,3 +501,16 @@ def test_a_plan_not_started_yet_is_corrected_in_place_and_an_ended_plan_closes(
         )
     ]
     assert b2_plans == [(date(2026, 1, 1), date(2026, 11, 20))]
+
+
+def test_reject_files_are_never_overwritten(tmp_path: Path) -> None:
+    from flows.importer import reject_path_for
+
+    first = reject_path_for(tmp_path, "intervenants_20261123.csv")
+    first.parent.mkdir(parents=True, exist_ok=True)
+    first.write_text("x")
+    second = reject_path_for(tmp_path, "intervenants_20261123.csv")
+    assert second != first and second.name == "intervenants_20261123_rejets_2.csv"
+    second.write_text("y")
+    assert reject_path_for(tmp_path, "intervenants_20261123.csv").name.endswith("_rejets_3.csv")
+    assert first.read_text() == "x"
