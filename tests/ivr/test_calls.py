@@ -282,3 +282,22 @@ def test_arrival_then_departure_over_sip(
     assert events[1].direction is Direction.DEPARTURE
     [visit] = visits_of(session_factory, org.worker_a1.id)
     assert visit.status is VisitStatus.COMPLETE
+
+
+def test_the_readme_test_call_command(
+    ivr: IvrProcess, asterisk: Asterisk, org: SmallOrg, session_factory: sessionmaker[Session]
+) -> None:
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "config.cli", "ivr", "call", "--caller", "01 45 67 89 02",
+         "--code", "5678"],
+        env=ivr.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "résultat=recorded sens=arrival" in result.stdout
+    [visit] = visits_of(session_factory, org.worker_a2.id)
+    assert visit.beneficiary_id == org.ben_a2.id
