@@ -30,10 +30,17 @@ RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir . \
  && ln -s /opt/venv/bin/telegestion /usr/local/bin/telegestion
 
+# Configuration and French prompts at build time (no secret: ari.conf and
+# manager.conf are left out), as asterisk/provision does in its chroot.
+RUN asterisk/install-config /etc/asterisk /usr/share/asterisk/sounds \
+ && mkdir -p /var/lib/telegestion/asterisk-spool \
+ && ln -s /var/lib/telegestion/asterisk-spool /var/spool/asterisk/telegestion
+
+ENV TELEGESTION_IVR_DIALPLAN_SPOOL=/var/spool/asterisk/telegestion/dialplan.spool
+
 VOLUME /var/lib/telegestion
-EXPOSE 8000 5060/udp
+EXPOSE 8000 5060/udp 20000-30000/udp
 ENTRYPOINT ["tini", "--"]
-# Asterisk's configuration and French prompts are installed at start, as
-# asterisk/provision does in its chroot: the ARI password is a secret from the
-# environment (TELEGESTION_IVR_ARI_PASSWORD) and must not be baked into the image.
+# At start, install-config again with the ARI/AMI secret from the environment
+# (TELEGESTION_IVR_ARI_PASSWORD), then Asterisk, then the service.
 CMD ["sh", "-c", "ASTERISK_ARI_PASSWORD=\"$TELEGESTION_IVR_ARI_PASSWORD\" asterisk/install-config /etc/asterisk /usr/share/asterisk/sounds && (asterisk -f &) && exec telegestion run"]
