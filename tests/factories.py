@@ -38,7 +38,8 @@ def worker(session: Session, ant: Antenna, code: str | None = None, **kw: object
         last_name=f"Intervenante{n}",
         first_name="Marie",
         antenna_id=ant.id,
-        phone_code=code or f"{1000 + n}",
+        # Six digits: never equal to the four-digit codes tests choose themselves.
+        phone_code=code or f"{100000 + n}",
         active_from=date(2020, 1, 1),
         **kw,
     )
