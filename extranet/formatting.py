@@ -4,23 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from ledger.timeutil import to_paris
+from ledger.timeutil import FRENCH_MONTHS, to_paris
 
 DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
+MONTHS = FRENCH_MONTHS
 
 
 def hour(moment: datetime | None) -> str:
