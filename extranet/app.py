@@ -15,7 +15,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 
 from extranet import formatting
-from extranet.passwords import Throttle
+from extranet.auth.throttle import Limit, Throttle
 from extranet.settings import ExtranetSettings
 from extranet.web import current_user
 from ledger.timeutil import utc_now
@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 #: Feature modules, each ``extranet.<name>.blueprint.bp``; order is the navigation's.
 MODULES = (
     "auth",
+    "account",
     "visits",
     "calls",
     "planning",
@@ -56,8 +57,11 @@ class AppConfig:
 
     @property
     def throttle(self) -> Throttle:
+        lockout = timedelta(minutes=self.settings.lockout_minutes)
         return Throttle(
-            self.settings.max_failed_logins, timedelta(minutes=self.settings.lockout_minutes)
+            self.session_factory,
+            per_login=Limit(self.settings.max_failed_logins, lockout, windowed=False),
+            per_address=Limit(self.settings.max_failed_logins_per_address, lockout, windowed=True),
         )
 
 

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from config import settings as settings_module
 from extranet import settings as extranet_settings
 from extranet.demo import create_demo_users
-from extranet.models import Role, User
+from extranet.models import LoginThrottle, Role, ThrottleScope, User
 from extranet.passwords import PasswordPolicyError, hash_password
 from ledger.db import make_engine, make_session_factory
 from ledger.models import Antenna
@@ -80,7 +80,7 @@ def _create(args: argparse.Namespace) -> int:
             print(f"L'identifiant {args.login} existe déjà.", file=sys.stderr)
             return 1
         try:
-            password_hash = hash_password(_read_password(args))
+            password_hash = hash_password(_read_password(args), login=args.login)
         except PasswordPolicyError as refused:
             print(str(refused), file=sys.stderr)
             return 2
@@ -120,16 +120,35 @@ def _passwd(args: argparse.Namespace) -> int:
             print(f"Identifiant inconnu : {args.login}", file=sys.stderr)
             return 1
         try:
-            user.password_hash = hash_password(_read_password(args))
+            user.password_hash = hash_password(_read_password(args), login=args.login)
         except PasswordPolicyError as refused:
             print(str(refused), file=sys.stderr)
             return 2
         user.session_epoch += 1  # ends the account's open sessions
-        user.failed_logins = 0
-        user.locked_until = None
+        user.must_change_password = False
+        session.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.scope == ThrottleScope.LOGIN, LoginThrottle.key == user.login
+            )
+        )
         audit(session, ACTOR, "user.password_changed", "user", user.id)
         session.commit()
     print(f"Mot de passe de {args.login} changé ; ses sessions ouvertes sont fermées.")
+    return 0
+
+
+def _unlock(args: argparse.Namespace) -> int:
+    scope = ThrottleScope.ADDRESS if args.address else ThrottleScope.LOGIN
+    with _session() as session:
+        result = session.execute(
+            delete(LoginThrottle).where(LoginThrottle.scope == scope, LoginThrottle.key == args.key)
+        )
+        audit(session, ACTOR, "login.unlocked", "user", None, scope=scope.value, key=args.key)
+        session.commit()
+    if not getattr(result, "rowcount", 0):
+        print(f"Aucun compteur d'échecs pour {args.key}.")
+    else:
+        print(f"Connexions de nouveau permises pour {args.key}.")
     return 0
 
 
@@ -173,6 +192,10 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     passwd.add_argument("login")
     passwd.add_argument("--password-stdin", action="store_true")
     passwd.set_defaults(handler=_passwd)
+    unlock = users_sub.add_parser("unlock", help="lift a login lockout (or --address)")
+    unlock.add_argument("key", help="the login, or the client address with --address")
+    unlock.add_argument("--address", action="store_true")
+    unlock.set_defaults(handler=_unlock)
     demo = users_sub.add_parser("demo", help="create the demo accounts, print their passwords")
     demo.add_argument("--if-empty", action="store_true", help="only when no account exists")
     demo.set_defaults(handler=_demo)

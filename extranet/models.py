@@ -52,12 +52,11 @@ class User(Base):
     #: Subject of the account at an OpenID Connect provider (reserved, not used yet).
     external_subject: Mapped[str | None] = mapped_column(String(255), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    #: Consecutive failed logins since the last success (throttling).
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    last_failed_at: Mapped[datetime | None]
-    #: Logins are refused until then, even with the right password.
-    locked_until: Mapped[datetime | None]
-    #: Bumped on a password change or deactivation: older sessions stop working.
+    #: The password was set by an administrator (or is the first one): the next
+    #: login must choose a new one before reaching any page.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Bumped on logout, password change, deactivation, role or antenna change:
+    #: every session opened before stops working (``extranet.auth.sessions``).
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
@@ -91,6 +90,38 @@ class User(Base):
     @property
     def can_manage_users(self) -> bool:
         return self.role is Role.ADMIN
+
+
+class ThrottleScope(enum.StrEnum):
+    #: The login typed in the form, whether an account has it or not.
+    LOGIN = "login"
+    #: The client's address (as the proxy reports it when configured).
+    ADDRESS = "address"
+
+
+class LoginThrottle(Base):
+    """Failed-login counters, one row per login typed and per client address.
+
+    Rows are keyed by the text typed, not by account, so that an unknown login
+    is counted and locked exactly like a known one. Counters only move through
+    single UPDATE statements (``extranet.auth.throttle``).
+    """
+
+    __tablename__ = "extranet_login_throttle"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[ThrottleScope] = mapped_column(_enum(ThrottleScope, "throttle_scope"))
+    #: The login (stripped) or the client address.
+    key: Mapped[str] = mapped_column(String(120))
+    #: Attempts counted: reserved before the password is checked, forgiven on success.
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    #: Start of the counting window (addresses: counts older than a lockout are dropped).
+    window_started_at: Mapped[datetime]
+    #: Every attempt is refused until then, the right password included.
+    locked_until: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime] = mapped_column(index=True)
+
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_extranet_login_throttle_scope"),)
 
 
 class AlertAck(Base):

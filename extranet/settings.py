@@ -25,17 +25,24 @@ class ExtranetSettings:
     secure_cookies: bool = True
     #: Minutes of inactivity after which a session ends.
     session_minutes: int = 480
-    #: Failed logins in a row that lock an account, and for how long.
+    #: Failed logins in a row that lock a login (known or not), and for how long.
     max_failed_logins: int = 10
     lockout_minutes: int = 15
+    #: Failed logins from one client address within ``lockout_minutes`` that
+    #: block every login from it for ``lockout_minutes``.
+    max_failed_logins_per_address: int = 50
     #: Seconds between two refreshes of the live pages.
     refresh_seconds: int = 20
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.threads < 1:
             raise SettingsError("extranet.workers and extranet.threads must be 1 or more")
-        if self.max_failed_logins < 1:
-            raise SettingsError("extranet.max_failed_logins must be 1 or more")
+        if self.max_failed_logins < 1 or self.max_failed_logins_per_address < 1:
+            raise SettingsError(
+                "extranet.max_failed_logins and max_failed_logins_per_address must be 1 or more"
+            )
+        if self.lockout_minutes < 1:
+            raise SettingsError("extranet.lockout_minutes must be 1 or more")
         if not 5 <= self.refresh_seconds <= 300:
             raise SettingsError("extranet.refresh_seconds must be between 5 and 300")
 

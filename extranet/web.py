@@ -7,9 +7,11 @@ from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import abort, current_app, g, redirect, request, session, url_for
+from flask import abort, current_app, g, redirect, request, url_for
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
+from extranet.auth.sessions import session_user
 from extranet.models import User
 from extranet.scope import get_in_scope
 
@@ -41,22 +43,39 @@ def user() -> User:
 
 
 def _load_user() -> User | None:
-    user_id = session.get("uid")
-    if not isinstance(user_id, int):
-        return None
-    found = db().get(User, user_id)
-    if found is None or not found.active or session.get("epoch") != found.session_epoch:
-        session.clear()
-        return None
-    return found
+    return session_user(db())
+
+
+def _to_login() -> Response:
+    return redirect(url_for("auth.login", suivant=request.full_path.rstrip("?")))
+
+
+def authenticated(view: F) -> F:
+    """A view for any logged-in user, even one who must still change a temporary
+    password (the password change page itself)."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            return _to_login()
+        return view(*args, **kwargs)
+
+    return cast(F, wrapped)
+
+
+def _must_change_password(found: User) -> Response | None:
+    if found.must_change_password:
+        return redirect(url_for("account.password"))
+    return None
 
 
 def login_required(view: F) -> F:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if current_user() is None:
-            return redirect(url_for("auth.login", suivant=request.full_path.rstrip("?")))
-        return view(*args, **kwargs)
+        found = current_user()
+        if found is None:
+            return _to_login()
+        return _must_change_password(found) or view(*args, **kwargs)
 
     return cast(F, wrapped)
 
@@ -69,10 +88,10 @@ def requires(permission: str) -> Callable[[F], F]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             found = current_user()
             if found is None:
-                return redirect(url_for("auth.login", suivant=request.full_path.rstrip("?")))
+                return _to_login()
             if not getattr(found, permission):
                 abort(403)
-            return view(*args, **kwargs)
+            return _must_change_password(found) or view(*args, **kwargs)
 
         return cast(F, wrapped)
 
@@ -93,3 +112,9 @@ def load_or_404(model: type[T], object_id: int) -> T:
 def int_arg(name: str) -> int | None:
     raw = request.args.get(name, "")
     return int(raw) if raw.isdigit() else None
+
+
+def client_address() -> str:
+    """The client's address: the socket's peer, or the proxy's X-Forwarded-For
+    when ``extranet.trusted_proxies`` says to believe it (ProxyFix in app.py)."""
+    return (request.remote_addr or "?")[:64]

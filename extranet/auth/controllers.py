@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from extranet.auth.forms import LoginForm, LogoutForm
 from extranet.auth.providers import LoginRefused, PasswordProvider
-from extranet.web import current_user, db, now
+from extranet.auth.sessions import close_session, end_sessions, open_session
+from extranet.web import client_address, current_user, db, now
 from ledger.service import audit
 
 
@@ -34,18 +35,21 @@ def login() -> ResponseReturnValue:
         session_db = db()
         try:
             user = provider.authenticate(
-                session_db, form.login.data or "", form.password.data or "", now()
+                session_db,
+                form.login.data or "",
+                form.password.data or "",
+                client_address(),
+                now(),
             )
         except LoginRefused as refused:
-            session_db.commit()  # keep the failure counters and the audit entry
+            session_db.commit()  # keep the audit entry
             error = str(refused)
             status = 401
         else:
+            open_session(session_db, user, now(), method="password")
             session_db.commit()
-            session.clear()
-            session.permanent = True
-            session["uid"] = user.id
-            session["epoch"] = user.session_epoch
+            if user.must_change_password:
+                return redirect(url_for("account.password"))
             return redirect(_safe_next(request.args.get("suivant")))
     elif request.method == "POST":
         status = 400
@@ -53,10 +57,13 @@ def login() -> ResponseReturnValue:
 
 
 def logout() -> Response:
+    """End every session of the account, not only this browser's cookie: a copy
+    of the cookie (another tab, a stolen one) stops working too."""
     form = LogoutForm()
     user = current_user()
     if form.validate_on_submit() and user is not None:
+        end_sessions(db(), user)
         audit(db(), user.login, "logout", "user", user.id)
         db().commit()
-    session.clear()
+    close_session()
     return redirect(url_for("auth.login"))

@@ -1,6 +1,7 @@
-"""Login providers. Only passwords exist today; an OpenID Connect provider
-(the customer's LemonLDAP::NG) would implement the same protocol, matching
-``User.external_subject``, and be chosen in ``extranet.auth.controllers``.
+"""Login providers. A provider checks credentials and returns the ``User``;
+``extranet.auth.sessions.open_session`` then opens the session, whatever the
+provider (passwords here; an OpenID Connect provider calls the same function
+after its callback).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from extranet.auth.throttle import Throttle
 from extranet.models import User
-from extranet.passwords import Throttle, hash_password, needs_rehash, verify
+from extranet.passwords import hash_password, needs_rehash, verify
 from ledger.service import audit
 
 logger = logging.getLogger(__name__)
@@ -26,14 +28,16 @@ class LoginRefused(Exception):
 
 BAD_CREDENTIALS = "Identifiant ou mot de passe incorrect."
 LOCKED = (
-    "Trop de tentatives de connexion : ce compte est bloqué pendant quelques minutes. "
-    "Réessayez plus tard ou contactez un administrateur."
+    "Trop de tentatives de connexion : les connexions sont refusées pendant quelques minutes. "
+    "Réessayez plus tard ou demandez à un administrateur de débloquer l'accès."
 )
 
 
 class LoginProvider(Protocol):
-    def authenticate(self, session: Session, login: str, secret: str, now: datetime) -> User:
-        """The user, or raise LoginRefused. May change counters; the caller commits."""
+    def authenticate(
+        self, session: Session, login: str, secret: str, address: str, now: datetime
+    ) -> User:
+        """The user, or raise LoginRefused. May write audit entries; the caller commits."""
         ...
 
 
@@ -41,32 +45,35 @@ class LoginProvider(Protocol):
 class PasswordProvider:
     throttle: Throttle
 
-    def authenticate(self, session: Session, login: str, secret: str, now: datetime) -> User:
-        user = session.scalars(select(User).where(User.login == login.strip())).first()
-        if user is None or not user.active:
-            verify(None, secret)  # same work as a real check
-            audit(session, login.strip()[:80] or "?", "login.refused", "user", None)
-            raise LoginRefused(BAD_CREDENTIALS)
-        if self.throttle.is_locked(user, now):
-            audit(session, user.login, "login.locked", "user", user.id)
+    def authenticate(
+        self, session: Session, login: str, secret: str, address: str, now: datetime
+    ) -> User:
+        typed = login.strip()[:80]
+        actor = typed or "?"
+        # Counted (and committed) before the password is checked: see throttle.py.
+        reservation = self.throttle.reserve(typed, address, now)
+        if reservation is None:
+            audit(session, actor, "login.locked", "user", None, address=address)
             raise LoginRefused(LOCKED)
-        if not verify(user.password_hash, secret):
-            self.throttle.record_failure(user, now)
+        user = session.scalars(select(User).where(User.login == typed)).first()
+        usable = user if user is not None and user.active else None
+        # An unknown or inactive login costs the same argon2 check (timing).
+        if usable is None or not verify(usable.password_hash, secret):
             audit(
                 session,
-                user.login,
+                actor,
                 "login.refused",
                 "user",
-                user.id,
-                failed_logins=user.failed_logins,
+                None if user is None else user.id,
+                failed_logins=reservation.failures,
+                address=address,
             )
-            if self.throttle.is_locked(user, now):
-                logger.warning("account %s locked after %s failures", user.id, user.failed_logins)
+            if self.throttle.locked_out(reservation):
+                logger.warning("login locked after %s failures", reservation.failures)
                 raise LoginRefused(LOCKED)
             raise LoginRefused(BAD_CREDENTIALS)
-        self.throttle.record_success(user, now)
-        assert user.password_hash is not None
-        if needs_rehash(user.password_hash):
-            user.password_hash = hash_password(secret)
-        audit(session, user.login, "login", "user", user.id)
-        return user
+        self.throttle.succeeded(session, reservation)
+        assert usable.password_hash is not None
+        if needs_rehash(usable.password_hash):
+            usable.password_hash = hash_password(secret, check=False)
+        return usable

@@ -3,12 +3,18 @@ with objects of every kind in two antennas (A: NORD, B: SUD)."""
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterator
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -232,14 +238,19 @@ def scenario(session: Session, org: SmallOrg, data_dir: Path) -> Scenario:
     return Scenario(a, b, good.id, bad.id)
 
 
-def make_app(session_factory: sessionmaker[Session], data_dir: Path, **settings: object) -> Flask:
+def make_app(
+    session_factory: sessionmaker[Session],
+    data_dir: Path,
+    clock: Callable[[], datetime] = lambda: NOW,
+    **settings: object,
+) -> Flask:
     return create_app(
         AppConfig(
             session_factory=session_factory,
             data_dir=data_dir,
             secret_key=SECRET,
             settings=ExtranetSettings(**settings),  # type: ignore[arg-type]
-            clock=lambda: NOW,
+            clock=clock,
         )
     )
 
@@ -271,3 +282,74 @@ def login(client: FlaskClient, user: str, password: str = PASSWORD) -> int:
         "/connexion", data={"login": user, "password": password, "csrf_token": token}
     )
     return response.status_code
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+@pytest.fixture
+def gunicorn(database_url: str, engine: object, data_dir: Path) -> Iterator[Server]:
+    """The extranet under a real gunicorn (the production configuration, two
+    workers of four threads) on the test database, on a free loopback port.
+
+    Its clock is the real one, not ``NOW``. Cookies are not marked Secure (plain
+    HTTP on loopback, for clients other than browsers).
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TELEGESTION_CORE_DATA_DIR": str(data_dir),
+        "TELEGESTION_CORE_DATABASE_URL": database_url,
+        "TELEGESTION_EXTRANET_SECRET_KEY": SECRET,
+        "TELEGESTION_EXTRANET_BIND": f"127.0.0.1:{port}",
+        "TELEGESTION_EXTRANET_WORKERS": "2",
+        "TELEGESTION_EXTRANET_THREADS": "4",
+        "TELEGESTION_EXTRANET_SECURE_COOKIES": "false",
+    }
+    log = (data_dir / "gunicorn.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "config" / "gunicorn.conf.py")],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, (data_dir / "gunicorn.log").read_text()
+            assert time.monotonic() < deadline, "gunicorn did not answer within 60 s"
+            try:
+                if httpx.get(f"{url}/sante", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield Server(url, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def http_login(http: httpx.Client, user: str, password: str) -> httpx.Response:
+    """Log in as a browser would: fetch the form for its CSRF token, post it."""
+    form = http.get("/connexion")
+    found = TOKEN.search(form.text)
+    assert found, form.text
+    return http.post(
+        "/connexion", data={"login": user, "password": password, "csrf_token": found.group(1)}
+    )

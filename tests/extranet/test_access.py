@@ -48,6 +48,7 @@ GET_MATRIX: dict[str, tuple[Callable[[Scenario], str], tuple[int, int, int, int]
     "statement_a": (lambda s: f"/etats-mensuels/{s.a.statement_id}.pdf", (302, 200, 200, 200)),
     "statement_b": (lambda s: f"/etats-mensuels/{s.b.statement_id}.pdf", (302, 404, 200, 200)),
     "users": (lambda s: "/administration/utilisateurs", (302, 403, 403, 200)),
+    "own_password": (lambda s: "/mon-compte/mot-de-passe", (302, 200, 200, 200)),
 }
 
 #: POST endpoints with an empty but CSRF-valid form: the gate answers before the data does.
@@ -65,6 +66,7 @@ POST_MATRIX: dict[str, tuple[Callable[[Scenario], str], tuple[int, int, int, int
     "attach_b": (lambda s: f"/appels/{s.b.unknown_call.id}/rattacher", (302, 404, 403, 422)),
     "acknowledge": (lambda s: "/alertes/prise-en-compte", (302, 400, 403, 400)),
     "logout": (lambda s: "/deconnexion", (302, 302, 302, 302)),
+    "own_password": (lambda s: "/mon-compte/mot-de-passe", (302, 422, 422, 422)),
 }
 
 #: Endpoints the matrices cover (every URL rule of the app must be in one).
@@ -73,6 +75,7 @@ COVERED = {
     "health",
     "auth.login",
     "auth.logout",
+    "account.password",
     "visits.home",
     "visits.today",
     "visits.detail",

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from extranet.models import AlertAck, User
+from extranet.models import AlertAck, LoginThrottle, ThrottleScope, User
 from ledger.models import AuditEntry, Phone, Visit, VisitStatus
 from ledger.timeutil import as_utc, paris_to_utc
 from tests.extranet.conftest import NOW, PASSWORD, Scenario, csrf_token, login
@@ -60,8 +60,13 @@ def test_correction_without_csrf_token_is_refused(
 def test_ten_wrong_passwords_lock_the_account(
     client: FlaskClient, scenario: Scenario, session: Session
 ) -> None:
-    for attempt in range(1, 11):
+    for attempt in range(1, 10):
         assert login(client, "resp-a", "wrong password " + str(attempt)) == 401
+    tenth = client.post(
+        "/connexion",
+        data={"login": "resp-a", "password": "wrong 10", "csrf_token": csrf_token(client)},
+    )
+    assert "Trop de tentatives" in tenth.get_data(as_text=True)
     page = client.post(
         "/connexion",
         data={"login": "resp-a", "password": PASSWORD, "csrf_token": csrf_token(client)},
@@ -69,14 +74,20 @@ def test_ten_wrong_passwords_lock_the_account(
     assert page.status_code == 401
     assert "Trop de tentatives" in page.get_data(as_text=True)
     assert client.get("/interventions/aujourdhui").status_code == 302
-    session.expire_all()
-    user = session.scalars(select(User).where(User.login == "resp-a")).one()
-    assert user.failed_logins == 10
-    assert user.locked_until is not None and as_utc(user.locked_until) > NOW
-    refused = session.scalars(
-        select(AuditEntry).where(AuditEntry.action.in_(["login.refused", "login.locked"]))
+    row = _throttle(session, ThrottleScope.LOGIN, "resp-a")
+    assert row.failures == 10
+    assert row.locked_until is not None and as_utc(row.locked_until) > NOW
+    actions = session.scalars(
+        select(AuditEntry.action).where(AuditEntry.action.in_(["login.refused", "login.locked"]))
     ).all()
-    assert len(refused) == 11
+    assert sorted(actions) == ["login.locked"] + ["login.refused"] * 10
+
+
+def _throttle(session: Session, scope: ThrottleScope, key: str) -> LoginThrottle:
+    session.expire_all()
+    return session.scalars(
+        select(LoginThrottle).where(LoginThrottle.scope == scope, LoginThrottle.key == key)
+    ).one()
 
 
 def test_a_success_before_the_limit_resets_the_counter(
@@ -86,7 +97,7 @@ def test_a_success_before_the_limit_resets_the_counter(
         assert login(client, "resp-a", "wrong password") == 401
     assert login(client, "resp-a") == 302
     session.expire_all()
-    assert session.scalars(select(User).where(User.login == "resp-a")).one().failed_logins == 0
+    assert session.scalars(select(LoginThrottle).where(LoginThrottle.key == "resp-a")).all() == []
 
 
 def test_unknown_login_and_wrong_password_get_the_same_answer(
