@@ -170,3 +170,30 @@ def test_an_address_window_forgets_old_failures(
                 BAD_CREDENTIALS,
             )
         assert _post_login(client, "resp-a", PASSWORD, "127.0.0.6")[0] == 302
+
+
+# --- sessions that end ----------------------------------------------------------------
+
+
+def _replay(base_url: str, cookies: dict[str, str], path: str) -> httpx.Response:
+    with httpx.Client(base_url=base_url, timeout=60, cookies=cookies) as other:
+        return other.get(path)
+
+
+def test_a_cookie_replayed_after_logout_gets_the_login_page(
+    gunicorn: Server, scenario: Scenario
+) -> None:
+    with httpx.Client(base_url=gunicorn.url, timeout=60) as http:
+        assert http_login(http, "resp-a", PASSWORD).status_code == 302
+        stolen = dict(http.cookies)
+        assert _replay(gunicorn.url, stolen, "/alertes").status_code == 200
+        token = TOKEN.search(http.get("/alertes").text)
+        assert token
+        assert http.post("/deconnexion", data={"csrf_token": token.group(1)}).status_code == 302
+    replayed = _replay(gunicorn.url, stolen, "/alertes")
+    assert replayed.status_code == 302
+    assert replayed.headers["location"].startswith("/connexion")
+    # A new login works and the old cookie stays dead.
+    with httpx.Client(base_url=gunicorn.url, timeout=60) as http:
+        assert http_login(http, "resp-a", PASSWORD).status_code == 302
+    assert _replay(gunicorn.url, stolen, "/alertes").status_code == 302
