@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 
 from extranet.auth.sessions import session_user
 from extranet.models import User
+from extranet.params import int_arg as int_arg  # re-exported for the controllers
 from extranet.scope import get_in_scope
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -107,11 +108,6 @@ def load_or_404(model: type[T], object_id: int) -> T:
     if found is None:
         abort(404)
     return found
-
-
-def int_arg(name: str) -> int | None:
-    raw = request.args.get(name, "")
-    return int(raw) if raw.isdigit() else None
 
 
 def client_address() -> str:

@@ -7,6 +7,7 @@ from werkzeug.wrappers import Response
 
 from extranet.alerts.queries import AlertKind, all_alerts
 from extranet.models import AlertAck
+from extranet.params import parse_id
 from extranet.visits.controllers import antennas
 from extranet.web import db, int_arg, load_or_404, login_required, now, requires, user
 from ledger.models import Beneficiary, CarePlan
@@ -39,8 +40,10 @@ def acknowledge() -> Response:
         abort(400)
     try:
         kind = AlertKind(request.form.get("kind", ""))
-        object_id = int(request.form.get("object_id", ""))
+        object_id = parse_id(request.form.get("object_id", ""))
     except ValueError:
+        abort(400)
+    if object_id is None:
         abort(400)
     if kind is AlertKind.INCOMPLETE_CALL:
         abort(400)  # resolved by a correction, never by a click

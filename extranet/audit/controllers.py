@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
-from flask import render_template, request
+from flask import render_template
 from sqlalchemy import select
 
+from extranet.params import date_arg, text_arg
 from extranet.scope import scope
 from extranet.visits.controllers import antennas
 from extranet.web import db, int_arg, login_required, now, user
@@ -16,21 +17,14 @@ from ledger.timeutil import paris_date, paris_day_bounds
 PAGE = 100
 
 
-def _day(name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return None
-
-
 @login_required
 def index() -> str:
     query = select(AuditEntry).order_by(AuditEntry.id.desc())
-    actor = request.args.get("auteur", "").strip()
-    action = request.args.get("action", "").strip()
-    object_type = request.args.get("objet", "").strip()
-    object_id = request.args.get("numero", "").strip()
-    first, last = _day("du"), _day("au")
+    actor = text_arg("auteur")
+    action = text_arg("action")
+    object_type = text_arg("objet")
+    object_id = text_arg("numero")
+    first, last = date_arg("du"), date_arg("au")
     antenna_id = int_arg("antenne")
     if actor:
         query = query.where(AuditEntry.actor == actor)

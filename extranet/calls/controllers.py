@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from extranet.calls import queries
 from extranet.calls.forms import AttachForm
+from extranet.params import date_arg
 from extranet.visits.controllers import antennas
 from extranet.visits.queries import choices
 from extranet.web import db, int_arg, load_or_404, login_required, now, requires, user
@@ -24,10 +25,7 @@ DEFAULT_DAYS = 62
 @login_required
 def incomplete() -> str:
     moment = now()
-    try:
-        since = date.fromisoformat(request.args.get("depuis", ""))
-    except ValueError:
-        since = paris_date(moment) - timedelta(days=DEFAULT_DAYS)
+    since = date_arg("depuis") or paris_date(moment) - timedelta(days=DEFAULT_DAYS)
     antenna_id = int_arg("antenne")
     items = queries.incomplete(db(), user(), since=since, now=moment, antenna_id=antenna_id)
     return render_template(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import render_template, request
+from flask import render_template
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from extranet.alerts.queries import open_alerts_for_beneficiary
+from extranet.params import text_arg
 from extranet.scope import scope
 from extranet.visits.controllers import antennas
 from extranet.visits.queries import display_status, visits_between
@@ -47,7 +48,7 @@ def _search(model: type[Beneficiary] | type[Worker]) -> str:
         .options(joinedload(model.antenna))
         .order_by(model.last_name, model.first_name, model.id)
     )
-    text = request.args.get("q", "").strip()
+    text = text_arg("q")
     if text:
         pattern = f"%{text}%"
         query = query.where(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, current_app, render_template, request
+from flask import Response, abort, current_app, render_template
 from sqlalchemy import select
 
 from archive.models import ArchivedStatement
 from archive.service import StatementUnavailable, download_name, open_statement, statements_for
+from extranet.params import month_arg
 from extranet.scope import antenna_ids, scope
 from extranet.visits.controllers import antennas
 from extranet.web import db, int_arg, load_or_404, login_required, user
@@ -18,10 +19,7 @@ LIMIT = 500
 
 @login_required
 def index() -> str:
-    month = None
-    raw = request.args.get("mois", "")
-    if len(raw) == 7 and raw[4] == "-" and raw[:4].isdigit() and raw[5:].isdigit():
-        month = (int(raw[:4]), int(raw[5:]))
+    month = month_arg("mois")
     beneficiary_id = int_arg("beneficiaire")
     antenna_id = int_arg("antenne")
     scope_ids = antenna_ids(user())
@@ -49,7 +47,7 @@ def index() -> str:
         "statements/index.html",
         rows=rows,
         names=names,
-        month=raw if month else "",
+        month=f"{month[0]:04d}-{month[1]:02d}" if month else "",
         beneficiary_id=beneficiary_id,
         antennas=antennas(),
         antenna_id=antenna_id,
