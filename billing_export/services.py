@@ -7,7 +7,6 @@ directory, the settings and a channel; results come back as
 
 from __future__ import annotations
 
-import csv
 import logging
 import re
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from config.jobs import JobResult, RunStatus
 from flows.transport import Transport
 from ledger.models import FunderKind
 from ledger.service import audit
+from ledger.spreadsheet import SafeWriter
 from ledger.timeutil import to_paris, utc_now
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def write_prebilling(facts: MonthFacts, billing: MonthBilling, folder: Path) -> 
     refs = {p.plan_id: p.reference for p in facts.plans}
     summary = folder / f"prebilling-{label}.csv"
     with open(summary, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+        writer = SafeWriter(handle)
         writer.writerow(SUMMARY_HEADER)
         for line in billing.lines:
             key = line.key
@@ -130,7 +130,7 @@ def write_prebilling(facts: MonthFacts, billing: MonthBilling, folder: Path) -> 
             )
     detail = folder / f"prebilling-{label}-detail.csv"
     with open(detail, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+        writer = SafeWriter(handle)
         writer.writerow(DETAIL_HEADER)
         for vb in billing.visits:
             visit = vb.visit

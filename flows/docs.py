@@ -28,6 +28,11 @@ COMMON = """\
   Windows-1252/Latin-1, detected line by line. UTF-16 is refused.
 - **Separator**: `;`, no quoting; a value never contains `;`, CR or LF (each is
   replaced by a space on output).
+- **Formulas**: on output, a free-text value (names, addresses, references)
+  starting with `=`, `+`, `-` or `@` gets a leading apostrophe (`'`), so that a
+  spreadsheet opening the file shows it as text and does not run it; the cells
+  of reject files get the same treatment. Codes, numbers, dates and phone
+  numbers (`+33…`) are written as they are.
 - **Line end**: output CRLF, including after the last line; input CRLF or LF.
 - **Header**: the first line, the field names of the format in their order
   (input: case and surrounding spaces ignored).

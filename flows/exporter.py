@@ -43,15 +43,15 @@ def outbox(data_dir: Path) -> Path:
     return data_dir / "flows" / "outbox"
 
 
-def write_csv(path: Path, header: str, rows: Iterator[list[str]]) -> int:
+def write_csv(path: Path, fmt: formats.FileFormat, rows: Iterator[list[str]]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.part")
     count = 0
     try:
         with open(partial, "wb") as handle:
-            handle.write(header.encode(formats.ENCODING) + formats.EOL)
+            handle.write(fmt.header.encode(formats.ENCODING) + formats.EOL)
             for row in rows:
-                handle.write(formats.encode_row(row))
+                handle.write(formats.encode_row(row, fmt))
                 count += 1
             handle.flush()
             os.fsync(handle.fileno())
@@ -118,7 +118,7 @@ def timestamps_rows(session: Session, day: date) -> Iterator[list[str]]:
 
 def export_timestamps(session: Session, day: date, data_dir: Path) -> ExportResult:
     path = outbox(data_dir) / f"horodatages_{day:%Y%m%d}.csv"
-    rows = write_csv(path, formats.TIMESTAMPS.header, timestamps_rows(session, day))
+    rows = write_csv(path, formats.TIMESTAMPS, timestamps_rows(session, day))
     return ExportResult(path, rows)
 
 
@@ -210,5 +210,5 @@ def service_done_rows(session: Session, year: int, month: int) -> Iterator[list[
 
 def export_service_done(session: Session, year: int, month: int, data_dir: Path) -> ExportResult:
     path = outbox(data_dir) / f"prestations_{year:04d}{month:02d}.csv"
-    rows = write_csv(path, formats.SERVICE_DONE.header, service_done_rows(session, year, month))
+    rows = write_csv(path, formats.SERVICE_DONE, service_done_rows(session, year, month))
     return ExportResult(path, rows)

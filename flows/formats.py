@@ -7,6 +7,9 @@ Common rules (all files):
 
 - separator ``;``, no quoting: a value never holds ``;``, CR or LF (on output
   they are replaced by a space);
+- on output, a free-text value (kind ``text``) starting with ``=``, ``+``, ``-``
+  or ``@`` gets a leading apostrophe, so that a spreadsheet opening the file
+  shows it as text instead of running it as a formula;
 - first line: the header, exactly the field names below, in that order;
 - output: UTF-8 without BOM, CRLF line ends, a final CRLF;
 - input: UTF-8 (a BOM is skipped) or Windows-1252/Latin-1, line by line;
@@ -29,6 +32,7 @@ from typing import Any
 from ledger.models import Civility
 from ledger.motives import Motive
 from ledger.phones import normalise
+from ledger.spreadsheet import safe_cell
 from ledger.timeutil import paris_to_utc, to_paris
 
 SEPARATOR = ";"
@@ -225,8 +229,20 @@ def clean(value: str) -> str:
     return value.replace(SEPARATOR, " ").replace("\r", " ").replace("\n", " ")
 
 
-def encode_row(values: list[str]) -> bytes:
-    return SEPARATOR.join(clean(v) for v in values).encode(ENCODING) + EOL
+def encode_row(values: list[str], fmt: FileFormat | None = None) -> bytes:
+    """One output line. Cells that would start a spreadsheet formula are quoted
+    (``ledger.spreadsheet.safe_cell``): the free-text fields of ``fmt`` (names,
+    addresses, references: they come from the planning file), or every cell of a
+    file without a format (reject files, read by people). Structured fields keep
+    their documented form: an E.164 number starts with "+" and is no formula."""
+    guarded = [True] * len(values) if fmt is None else [f.kind == "text" for f in fmt.fields]
+    return (
+        SEPARATOR.join(
+            clean(str(safe_cell(v)) if guard else v)
+            for v, guard in zip(values, guarded, strict=True)
+        ).encode(ENCODING)
+        + EOL
+    )
 
 
 def _f(name: str, kind: str, length: int, required: bool, description: str, **kw: Any) -> Field:

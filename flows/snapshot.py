@@ -113,10 +113,10 @@ def _beneficiary_batch(
 
 def write_workers(session: Session, folder: Path, day: date) -> ExportResult:
     path = folder / f"intervenants_{day:%Y%m%d}.csv"
-    return ExportResult(path, write_csv(path, formats.WORKERS.header, workers_rows(session)))
+    return ExportResult(path, write_csv(path, formats.WORKERS, workers_rows(session)))
 
 
 def write_beneficiaries(session: Session, folder: Path, day: date) -> ExportResult:
     path = folder / f"beneficiaires_{day:%Y%m%d}.csv"
     rows = beneficiaries_rows(session, day)
-    return ExportResult(path, write_csv(path, formats.BENEFICIARIES.header, rows))
+    return ExportResult(path, write_csv(path, formats.BENEFICIARIES, rows))

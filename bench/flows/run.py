@@ -80,7 +80,8 @@ def write_workers(path: Path, count: int, rng: random.Random) -> None:
                         str(100000 + n),
                         "2024-01-01",
                         "",
-                    ]
+                    ],
+                    formats.WORKERS,
                 )
             )
 
@@ -112,7 +113,8 @@ def write_beneficiaries(path: Path, count: int, rng: random.Random) -> None:
                         "",
                         str(rng.choice([20, 30, 40, 45.5])),
                         "AIDE",
-                    ]
+                    ],
+                    formats.BENEFICIARIES,
                 )
             )
 

@@ -10,4 +10,4 @@ bp.add_url_rule(
     "/interventions/<int:visit_id>/corriger", view_func=controllers.correct, methods=["POST"]
 )
 bp.add_url_rule("/interventions/saisie", view_func=controllers.manual, methods=["GET", "POST"])
-bp.add_url_rule("/interventions/export.csv", view_func=controllers.export)
+bp.add_url_rule("/interventions/export.csv", view_func=controllers.export, methods=["POST"])

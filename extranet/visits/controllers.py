@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from datetime import date, datetime, timedelta
@@ -13,22 +12,21 @@ from sqlalchemy import select
 
 from extranet.formatting import date_time
 from extranet.forms import motive_of
+from extranet.params import date_arg
 from extranet.scope import scope
 from extranet.visits import queries
-from extranet.visits.forms import CorrectionForm, ManualVisitForm
+from extranet.visits.forms import CorrectionForm, ExportForm, ManualVisitForm
 from extranet.web import db, int_arg, load_or_404, login_required, now, requires, user
 from ledger.models import Antenna, Beneficiary, Visit, VisitStatus, Worker
 from ledger.service import LedgerError, audit, correct_visit, enter_manual_visit
+from ledger.spreadsheet import SafeWriter
 from ledger.timeutil import as_utc, paris_date, paris_to_utc, to_paris
 
 EXPORT_MAX_DAYS = 62
 
 
 def _date_arg(name: str, default: date) -> date:
-    try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return default
+    return date_arg(name) or default
 
 
 def antennas() -> list[Antenna]:
@@ -172,13 +170,25 @@ def manual() -> ResponseReturnValue:
 
 @login_required
 def export() -> Response:
-    """The visits of a period as CSV (semicolons, UTF-8 with BOM, for spreadsheets)."""
-    today_ = paris_date(now())
-    first = _date_arg("du", today_.replace(day=1))
-    last = _date_arg("au", today_)
+    """The visits of a period as CSV (semicolons, UTF-8 with BOM, for spreadsheets).
+
+    A POST with the CSRF token: the export writes an audit entry, which a link
+    from another site must not make a logged-in user write. The entry is
+    tagged with the user's own antenna (a manager's), never the one the form
+    names, so that no antenna's journal shows another's exports.
+    """
+    form = ExportForm()
+    if not form.validate_on_submit():
+        abort(400, description=_first_error(form))
+    first, last = form.first.data, form.last.data
+    assert first is not None and last is not None
     if last < first or (last - first) > timedelta(days=EXPORT_MAX_DAYS):
-        abort(400)
-    antenna_id = int_arg("antenne")
+        abort(
+            400,
+            description=f"La période doit aller du premier au dernier jour, "
+            f"{EXPORT_MAX_DAYS} jours au plus.",
+        )
+    antenna_id = form.antenna.data or None
     query = (
         select(Visit, Worker, Beneficiary, Antenna)
         .join(Worker, Worker.id == Visit.worker_id)
@@ -192,7 +202,7 @@ def export() -> Response:
     rows = db().execute(scope(query, user(), Visit)).all()
     out = io.StringIO()
     out.write("\ufeff")
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer = SafeWriter(out)
     writer.writerow(
         [
             "intervention",
@@ -231,9 +241,10 @@ def export() -> Response:
         "visits.exported",
         "visit",
         None,
-        antenna_id=antenna_id,
+        antenna_id=user().antenna_id,
         first=first.isoformat(),
         last=last.isoformat(),
+        antenna_filter=antenna_id,
         rows=len(rows),
     )
     db().commit()
@@ -243,6 +254,13 @@ def export() -> Response:
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+def _first_error(form: ExportForm) -> str:
+    for errors in form.errors.values():
+        for error in errors:
+            return str(error)
+    return "La demande d'export n'est pas valide."
 
 
 def _csv_time(moment: datetime | None) -> str:

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms import BooleanField, DateField, IntegerField, SelectField, TextAreaField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from extranet.forms import motive_field, paris_datetime_field
+from extranet.forms import motive_field, paris_datetime_field, plausible_date
+from extranet.params import MAX_ID
 
 
 class CorrectionForm(FlaskForm):
@@ -26,3 +27,11 @@ class ManualVisitForm(FlaskForm):
     ended_at = paris_datetime_field("Départ (heure de Paris)")
     motive = motive_field("Motif de la saisie manuelle")
     comment = TextAreaField("Commentaire", validators=[Optional(), Length(max=2000)])
+
+
+class ExportForm(FlaskForm):
+    """The period and antenna of a CSV export (posted: the export is audited)."""
+
+    first = DateField("Du", validators=[InputRequired("Indiquez le premier jour."), plausible_date])
+    last = DateField("Au", validators=[InputRequired("Indiquez le dernier jour."), plausible_date])
+    antenna = IntegerField("Antenne", validators=[Optional(), NumberRange(0, MAX_ID)])

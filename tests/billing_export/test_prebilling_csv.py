@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from pathlib import Path
 
@@ -30,3 +32,24 @@ def test_golden_prebilling_csv(tmp_path: Path) -> None:
         if os.environ.get("UPDATE_GOLDEN"):
             golden.write_bytes(produced.read_bytes())
         assert produced.read_bytes() == golden.read_bytes()
+
+
+def test_formula_looking_references_come_out_as_text(tmp_path: Path) -> None:
+    plans, visits = golden_data()
+    facts = MonthFacts(
+        year=2026,
+        month=10,
+        visits=visits,
+        plans=plans,
+        funders={APA.code: APA},
+        beneficiaries=PEOPLE,
+        workers=WORKERS,
+        beneficiary_refs={k: f'=HYPERLINK("x{k}")' for k in PEOPLE},
+        worker_refs={k: f"@SUM({k})" for k in WORKERS},
+    )
+    for produced in write_prebilling(facts, prebill(2026, 10, visits, plans), tmp_path):
+        rows = list(csv.reader(io.StringIO(produced.read_text("utf-8")), delimiter=";"))
+        cells = [cell for row in rows[1:] for cell in row]
+        assert any(cell.startswith("'=HYPERLINK") for cell in cells)
+        assert any(cell.startswith("'@SUM") for cell in cells)
+        assert not any(cell.startswith(("=", "+", "@", "\t", "\r")) for cell in cells)

@@ -116,13 +116,15 @@ def test_the_same_lists_do_show_a_to_its_manager(
 
 
 def test_b_visits_are_not_exported(manager_a: FlaskClient, scenario: Scenario) -> None:
-    for query in ("", f"&antenne={scenario.b.antenna.id}"):
-        response = manager_a.get(f"/interventions/export.csv?du=2026-11-01&au=2026-11-30{query}")
+    token = csrf_token(manager_a, "/beneficiaires")
+    period = {"csrf_token": token, "first": "2026-11-01", "last": "2026-11-30"}
+    for extra in ({}, {"antenna": str(scenario.b.antenna.id)}):
+        response = manager_a.post("/interventions/export.csv", data={**period, **extra})
         assert response.status_code == 200
         text = response.get_data(as_text=True)
         for name in _b_names(scenario):
             assert not _mentions(text, name)
-    own = manager_a.get("/interventions/export.csv?du=2026-11-01&au=2026-11-30")
+    own = manager_a.post("/interventions/export.csv", data=period)
     assert scenario.a.beneficiary.last_name in own.get_data(as_text=True)
 
 
