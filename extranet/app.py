@@ -13,9 +13,11 @@ from typing import Any
 from flask import Flask, Response, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
 
 from extranet import formatting
 from extranet.auth.throttle import Limit, Throttle
+from extranet.params import IdConverter
 from extranet.settings import ExtranetSettings
 from extranet.web import current_user
 from ledger.timeutil import utc_now
@@ -86,6 +88,8 @@ def create_app(config: AppConfig) -> Flask:
     app.jinja_env.filters.update(formatting.FILTERS)
     app.jinja_env.globals["month_name"] = formatting.month_name
 
+    # Before the blueprints: every <int:...> of their rules is bounded.
+    app.url_map.converters["int"] = IdConverter
     for name in MODULES:
         module = importlib.import_module(f"extranet.{name}.blueprint")
         app.register_blueprint(module.bp)
@@ -143,12 +147,17 @@ _ERRORS = {
     403: "Vous n'avez pas accès à cette page.",
     404: "Cette page n'existe pas ou ne vous est pas accessible.",
     405: "Cette action n'est pas permise ici.",
+    400: "La demande n'est pas valide.",
     413: "La demande est trop volumineuse.",
 }
 
 
 def _error_page(code: int, message: str) -> Callable[[Exception], tuple[str, int]]:
-    def handler(_error: Exception) -> tuple[str, int]:
+    def handler(error: Exception) -> tuple[str, int]:
+        # Our own abort(400, description=...) carries a French reason; keep it.
+        described = getattr(error, "description", None)
+        if isinstance(error, HTTPException) and described != type(error).description:
+            return render_template("error.html", code=code, message=described), code
         return render_template("error.html", code=code, message=message), code
 
     return handler

@@ -75,6 +75,8 @@ class Scenario:
     b: Side
     run_id: int
     bad_run_id: int
+    #: Account ids by login.
+    users: dict[str, int]
 
 
 def _visit(session: Session, visit_id: int | None) -> Visit:
@@ -206,10 +208,15 @@ def data_dir(tmp_path: Path) -> Path:
 def scenario(session: Session, org: SmallOrg, data_dir: Path) -> Scenario:
     a = _side(session, data_dir, org.antenna_a, org.worker_a1, org.ben_a1, "01", "resp-a")
     b = _side(session, data_dir, org.antenna_b, org.worker_b1, org.ben_b1, "02", "resp-b")
-    add_user(session, "resp-a", Role.ANTENNA_MANAGER, org.antenna_a.id)
-    add_user(session, "resp-b", Role.ANTENNA_MANAGER, org.antenna_b.id)
-    add_user(session, "referent", Role.CENTRAL_REFERENT)
-    add_user(session, "admin", Role.ADMIN)
+    users = {
+        u.login: u.id
+        for u in (
+            add_user(session, "resp-a", Role.ANTENNA_MANAGER, org.antenna_a.id),
+            add_user(session, "resp-b", Role.ANTENNA_MANAGER, org.antenna_b.id),
+            add_user(session, "referent", Role.CENTRAL_REFERENT),
+            add_user(session, "admin", Role.ADMIN),
+        )
+    }
     rejects = data_dir / "flows" / "rejects"
     rejects.mkdir(parents=True)
     (rejects / "rejets-planning.csv").write_text("ligne;motif\n3;code inconnu\n")
@@ -235,7 +242,7 @@ def scenario(session: Session, org: SmallOrg, data_dir: Path) -> Scenario:
     )
     session.add_all([good, bad])
     session.commit()
-    return Scenario(a, b, good.id, bad.id)
+    return Scenario(a, b, good.id, bad.id, users)
 
 
 def make_app(

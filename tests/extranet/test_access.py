@@ -26,7 +26,7 @@ GET_MATRIX: dict[str, tuple[Callable[[Scenario], str], tuple[int, int, int, int]
     "visit_a": (lambda s: f"/interventions/{s.a.incomplete_visit.id}", (302, 200, 200, 200)),
     "visit_b": (lambda s: f"/interventions/{s.b.incomplete_visit.id}", (302, 404, 200, 200)),
     "manual": (lambda s: "/interventions/saisie", (302, 200, 403, 200)),
-    "export": (lambda s: "/interventions/export.csv", (302, 200, 200, 200)),
+    "export": (lambda s: "/interventions/export.csv", (405, 405, 405, 405)),
     "incomplete": (lambda s: "/appels/incomplets", (302, 200, 200, 200)),
     "attach_a": (lambda s: f"/appels/{s.a.unknown_call.id}/rattacher", (302, 200, 403, 200)),
     "attach_b": (lambda s: f"/appels/{s.b.unknown_call.id}/rattacher", (302, 404, 403, 200)),
@@ -49,6 +49,12 @@ GET_MATRIX: dict[str, tuple[Callable[[Scenario], str], tuple[int, int, int, int]
     "statement_b": (lambda s: f"/etats-mensuels/{s.b.statement_id}.pdf", (302, 404, 200, 200)),
     "users": (lambda s: "/administration/utilisateurs", (302, 403, 403, 200)),
     "own_password": (lambda s: "/mon-compte/mot-de-passe", (302, 200, 200, 200)),
+    "user_new": (lambda s: "/administration/utilisateurs/nouveau", (302, 403, 403, 200)),
+    "user_edit": (
+        lambda s: f"/administration/utilisateurs/{s.users['resp-b']}",
+        (302, 403, 403, 200),
+    ),
+    "user_missing": (lambda s: "/administration/utilisateurs/999999", (302, 403, 403, 404)),
 }
 
 #: POST endpoints with an empty but CSRF-valid form: the gate answers before the data does.
@@ -66,7 +72,26 @@ POST_MATRIX: dict[str, tuple[Callable[[Scenario], str], tuple[int, int, int, int
     "attach_b": (lambda s: f"/appels/{s.b.unknown_call.id}/rattacher", (302, 404, 403, 422)),
     "acknowledge": (lambda s: "/alertes/prise-en-compte", (302, 400, 403, 400)),
     "logout": (lambda s: "/deconnexion", (302, 302, 302, 302)),
+    "export": (lambda s: "/interventions/export.csv", (302, 400, 400, 400)),
     "own_password": (lambda s: "/mon-compte/mot-de-passe", (302, 422, 422, 422)),
+    "user_new": (lambda s: "/administration/utilisateurs/nouveau", (302, 403, 403, 422)),
+    "user_edit": (
+        lambda s: f"/administration/utilisateurs/{s.users['resp-b']}",
+        (302, 403, 403, 422),
+    ),
+    "user_deactivate": (
+        lambda s: f"/administration/utilisateurs/{s.users['resp-b']}/desactiver",
+        (302, 403, 403, 302),
+    ),
+    "user_reactivate": (
+        lambda s: f"/administration/utilisateurs/{s.users['resp-b']}/reactiver",
+        (302, 403, 403, 302),
+    ),
+    "user_reset": (
+        lambda s: f"/administration/utilisateurs/{s.users['resp-b']}/mot-de-passe",
+        (302, 403, 403, 200),
+    ),
+    "unlock": (lambda s: "/administration/connexions/debloquer", (302, 403, 403, 400)),
 }
 
 #: Endpoints the matrices cover (every URL rule of the app must be in one).
@@ -98,6 +123,12 @@ COVERED = {
     "statements.index",
     "statements.download",
     "admin.users",
+    "admin.create",
+    "admin.edit",
+    "admin.deactivate",
+    "admin.reactivate",
+    "admin.reset_password",
+    "admin.unlock",
 }
 
 

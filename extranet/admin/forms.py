@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length
+
+from extranet.models import Role, ThrottleScope
+
+ROLE_CHOICES = [(r.value, r.label) for r in Role]
+
+
+class AccountForm(FlaskForm):
+    """Name, role and antenna of an account (and its login, at creation)."""
+
+    login = StringField(
+        "Identifiant",
+        validators=[DataRequired("Indiquez l'identifiant."), Length(max=80)],
+    )
+    name = StringField(
+        "Nom affiché",
+        validators=[DataRequired("Indiquez le nom de la personne."), Length(max=120)],
+    )
+    role = SelectField(
+        "Rôle", choices=ROLE_CHOICES, validators=[InputRequired("Choisissez le rôle.")]
+    )
+    antenna = SelectField("Antenne (responsables d'antenne)", coerce=int, choices=[])
+
+
+class ActForm(FlaskForm):
+    """A button posting an act (deactivate, reactivate, reset): only the token."""
+
+
+class UnlockForm(FlaskForm):
+    scope = HiddenField(validators=[InputRequired()])
+    key = HiddenField(validators=[InputRequired(), Length(max=120)])
+
+    def scope_value(self) -> ThrottleScope | None:
+        try:
+            return ThrottleScope(self.scope.data or "")
+        except ValueError:
+            return None
