@@ -76,6 +76,11 @@ def test_manager_corrects_an_incomplete_call_and_its_alert_goes(
     expect(p.get_by_role("heading", level=1)).to_contain_text("Interventions du")  # type: ignore[attr-defined]
     expect(p.get_by_text(scenario.a.beneficiary.last_name).first).to_be_visible()  # type: ignore[attr-defined]
     shot(p, "02-interventions-du-jour")
+    with p.expect_download() as download:  # type: ignore[attr-defined]
+        p.get_by_role("button", name="Exporter (CSV)").click()  # type: ignore[attr-defined]
+    assert download.value.suggested_filename == "interventions-2026-11-20-2026-11-20.csv"
+    exported = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert scenario.a.beneficiary.last_name in exported
 
     p.get_by_role("link", name="Alertes").click()  # type: ignore[attr-defined]
     expect(p.locator(alert_link)).to_have_count(1)  # type: ignore[attr-defined]
@@ -123,3 +128,121 @@ def test_pages_on_a_tablet(page: object, scenario: Scenario) -> None:
         width = p.evaluate("document.documentElement.scrollWidth")  # type: ignore[attr-defined]
         shot(p, name)
         assert width <= 768 + 1, f"{path} scrolls sideways on a tablet ({width}px)"
+
+
+@pytest.fixture
+def browser(server: str) -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (scripts/system-packages.txt)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield launched
+        launched.close()
+
+
+def _tab(browser: object, server: str) -> object:
+    context = browser.new_context(  # type: ignore[attr-defined]
+        base_url=server, locale="fr-FR", viewport={"width": 1024, "height": 768}
+    )
+    return context.new_page()
+
+
+def _log_in(p: object, login: str, password: str) -> None:
+    p.goto("/connexion")  # type: ignore[attr-defined]
+    p.get_by_label("Identifiant").fill(login)  # type: ignore[attr-defined]
+    p.get_by_label("Mot de passe").fill(password)  # type: ignore[attr-defined]
+    p.get_by_role("button", name="Se connecter").click()  # type: ignore[attr-defined]
+
+
+def test_an_administrator_runs_the_whole_life_of_an_account(
+    browser: object, server: str, scenario: Scenario
+) -> None:
+    expect = playwright_api.expect
+    admin = _tab(browser, server)
+    marie = _tab(browser, server)
+    a = admin  # typed loosely: playwright's Page
+    m = marie
+
+    # Creation: a temporary password, shown once.
+    _log_in(a, "admin", PASSWORD)
+    a.get_by_role("link", name="Utilisateurs").click()  # type: ignore[attr-defined]
+    a.get_by_role("link", name="Créer un compte").click()  # type: ignore[attr-defined]
+    a.get_by_label("Identifiant").fill("marie.curie")  # type: ignore[attr-defined]
+    a.get_by_label("Nom affiché").fill("Marie Curie")  # type: ignore[attr-defined]
+    a.get_by_label("Rôle").select_option(label="Responsable d'antenne")  # type: ignore[attr-defined]
+    a.get_by_label("Antenne").select_option(label=scenario.a.antenna.name)  # type: ignore[attr-defined]
+    shot(a, "20-compte-creation")
+    a.get_by_role("button", name="Créer le compte").click()  # type: ignore[attr-defined]
+    expect(a.get_by_role("heading", level=1)).to_have_text("Compte marie.curie créé")  # type: ignore[attr-defined]
+    temporary = a.locator("#mot-de-passe-provisoire").inner_text()  # type: ignore[attr-defined]
+    shot(a, "21-compte-mot-de-passe-provisoire")
+
+    # First login: the new password first, then the antenna's pages.
+    _log_in(m, "marie.curie", temporary)
+    expect(m.get_by_role("heading", level=1)).to_have_text("Changer de mot de passe")  # type: ignore[attr-defined]
+    m.goto("/alertes")  # type: ignore[attr-defined]
+    expect(m.get_by_role("heading", level=1)).to_have_text("Changer de mot de passe")  # type: ignore[attr-defined]
+    m.get_by_label("Mot de passe actuel").fill(temporary)  # type: ignore[attr-defined]
+    m.get_by_label("Nouveau mot de passe", exact=True).fill("motdepasse2026")  # type: ignore[attr-defined]
+    m.get_by_label("Confirmez le nouveau mot de passe").fill("motdepasse2026")  # type: ignore[attr-defined]
+    m.get_by_role("button", name="Changer le mot de passe").click()  # type: ignore[attr-defined]
+    expect(m.locator("#new-err")).to_contain_text("trop courant")  # type: ignore[attr-defined]
+    shot(m, "22-compte-mot-de-passe-refuse")
+    m.get_by_label("Mot de passe actuel").fill(temporary)  # type: ignore[attr-defined]
+    m.get_by_label("Nouveau mot de passe", exact=True).fill("le radium brille dans le noir")  # type: ignore[attr-defined]
+    m.get_by_label("Confirmez le nouveau mot de passe").fill("le radium brille dans le noir")  # type: ignore[attr-defined]
+    m.get_by_role("button", name="Changer le mot de passe").click()  # type: ignore[attr-defined]
+    expect(m.get_by_role("status")).to_contain_text("Mot de passe changé")  # type: ignore[attr-defined]
+    expect(m.get_by_text(f"({scenario.a.antenna.name})")).to_be_visible()  # type: ignore[attr-defined]
+    shot(m, "23-compte-premiere-connexion")
+
+    # Moved to another antenna: her open session ends at once.
+    a.get_by_role("link", name="Utilisateurs").click()  # type: ignore[attr-defined]
+    a.get_by_role("link", name="marie.curie").click()  # type: ignore[attr-defined]
+    a.get_by_label("Antenne").select_option(label=scenario.b.antenna.name)  # type: ignore[attr-defined]
+    a.get_by_role("button", name="Enregistrer les modifications").click()  # type: ignore[attr-defined]
+    expect(a.get_by_role("status")).to_contain_text("sessions ouvertes sont fermées")  # type: ignore[attr-defined]
+    shot(a, "24-compte-antenne-changee")
+    m.goto("/alertes")  # type: ignore[attr-defined]
+    expect(m.get_by_role("heading", level=1)).to_have_text("Connexion")  # type: ignore[attr-defined]
+    _log_in(m, "marie.curie", "le radium brille dans le noir")
+    expect(m.get_by_text(f"({scenario.b.antenna.name})")).to_be_visible()  # type: ignore[attr-defined]
+
+    # Forgotten password: the administrator resets it.
+    a.get_by_role("button", name="Réinitialiser le mot de passe").click()  # type: ignore[attr-defined]
+    expect(a.get_by_role("heading", level=1)).to_contain_text("réinitialisé")  # type: ignore[attr-defined]
+    second = a.locator("#mot-de-passe-provisoire").inner_text()  # type: ignore[attr-defined]
+    assert second != temporary
+    m.goto("/alertes")  # type: ignore[attr-defined]
+    expect(m.get_by_role("heading", level=1)).to_have_text("Connexion")  # type: ignore[attr-defined]
+    _log_in(m, "marie.curie", second)
+    expect(m.get_by_role("heading", level=1)).to_have_text("Changer de mot de passe")  # type: ignore[attr-defined]
+
+    # She leaves: deactivated, her session ends and she cannot log in.
+    a.get_by_role("link", name="Voir le compte").click()  # type: ignore[attr-defined]
+    a.get_by_role("button", name="Désactiver le compte").click()  # type: ignore[attr-defined]
+    expect(a.get_by_role("status")).to_contain_text("Compte désactivé")  # type: ignore[attr-defined]
+    shot(a, "25-compte-desactive")
+    m.goto("/alertes")  # type: ignore[attr-defined]
+    expect(m.get_by_role("heading", level=1)).to_have_text("Connexion")  # type: ignore[attr-defined]
+    _log_in(m, "marie.curie", second)
+    expect(m.get_by_role("alert")).to_contain_text("Identifiant ou mot de passe incorrect")  # type: ignore[attr-defined]
+
+    # She comes back: reactivated, the same temporary password works again.
+    a.get_by_role("button", name="Réactiver le compte").click()  # type: ignore[attr-defined]
+    expect(a.get_by_role("status")).to_contain_text("Compte réactivé")  # type: ignore[attr-defined]
+    _log_in(m, "marie.curie", second)
+    expect(m.get_by_role("heading", level=1)).to_have_text("Changer de mot de passe")  # type: ignore[attr-defined]
+
+    # Her whole life is in the journal.
+    a.goto("/journal?auteur=admin")  # type: ignore[attr-defined]
+    for action in (
+        "user.created",
+        "user.updated",
+        "user.password_reset",
+        "user.deactivated",
+        "user.reactivated",
+    ):
+        expect(a.get_by_role("cell", name=action, exact=True).first).to_be_visible()  # type: ignore[attr-defined]
+    shot(a, "26-journal-du-compte")
