@@ -25,5 +25,8 @@ accesslog = "-"
 # The access log shows paths and status, never query strings (they may hold names).
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
-forwarded_allow_ips = "127.0.0.1"
+# gunicorn believes no forwarded header itself: the app does, through ProxyFix,
+# only when extranet.trusted_proxies says so (one place for that decision).
+forwarded_allow_ips = ""
+secure_scheme_headers: dict[str, str] = {}
 proc_name = "telegestion-extranet"

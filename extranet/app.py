@@ -14,6 +14,7 @@ from flask import Flask, Response, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from extranet import formatting
 from extranet.auth.throttle import Limit, Throttle
@@ -84,6 +85,11 @@ def create_app(config: AppConfig) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
     app.extensions["telegestion"] = config
+    proxies = config.settings.trusted_proxies
+    if proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
+        )
     csrf.init_app(app)
     app.jinja_env.filters.update(formatting.FILTERS)
     app.jinja_env.globals["month_name"] = formatting.month_name
@@ -118,8 +124,6 @@ def create_app(config: AppConfig) -> Flask:
         headers["Referrer-Policy"] = "same-origin"
         headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
         headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        if config.settings.secure_cookies:
-            headers["Strict-Transport-Security"] = "max-age=31536000"
         if not request.path.startswith("/static/"):
             headers["Cache-Control"] = "no-store"
         return response

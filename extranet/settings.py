@@ -31,6 +31,11 @@ class ExtranetSettings:
     #: Failed logins from one client address within ``lockout_minutes`` that
     #: block every login from it for ``lockout_minutes``.
     max_failed_logins_per_address: int = 50
+    #: Reverse proxies in front of the extranet whose X-Forwarded-For, -Proto,
+    #: -Host and -Port headers are believed (werkzeug's ProxyFix). 0, the
+    #: default, believes none: a client could otherwise pick the address the
+    #: login throttle counts. Behind the nginx site of config/nginx: 1.
+    trusted_proxies: int = 0
     #: Seconds between two refreshes of the live pages.
     refresh_seconds: int = 20
 
@@ -43,6 +48,8 @@ class ExtranetSettings:
             )
         if self.lockout_minutes < 1:
             raise SettingsError("extranet.lockout_minutes must be 1 or more")
+        if not 0 <= self.trusted_proxies <= 5:
+            raise SettingsError("extranet.trusted_proxies must be between 0 and 5")
         if not 5 <= self.refresh_seconds <= 300:
             raise SettingsError("extranet.refresh_seconds must be between 5 and 300")
 

@@ -307,7 +307,15 @@ class Server:
 
 
 @pytest.fixture
-def gunicorn(database_url: str, engine: object, data_dir: Path) -> Iterator[Server]:
+def gunicorn_env() -> dict[str, str]:
+    """Extra settings for the ``gunicorn`` fixture (a test overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def gunicorn(
+    database_url: str, engine: object, data_dir: Path, gunicorn_env: dict[str, str]
+) -> Iterator[Server]:
     """The extranet under a real gunicorn (the production configuration, two
     workers of four threads) on the test database, on a free loopback port.
 
@@ -325,6 +333,7 @@ def gunicorn(database_url: str, engine: object, data_dir: Path) -> Iterator[Serv
         "TELEGESTION_EXTRANET_WORKERS": "2",
         "TELEGESTION_EXTRANET_THREADS": "4",
         "TELEGESTION_EXTRANET_SECURE_COOKIES": "false",
+        **gunicorn_env,
     }
     log = (data_dir / "gunicorn.log").open("wb")
     process = subprocess.Popen(
