@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -18,11 +19,12 @@ from sqlalchemy import select
 from config.cli import main
 from config.database import migrate
 from config.settings import SettingsError
-from extranet.models import Role, User
+from extranet.models import LoginThrottle, Role, ThrottleScope, User
 from extranet.passwords import verify
 from extranet.settings import SECRET_KEY_ENV, SECRET_KEY_FILE, secret_key
 from ledger.db import make_engine, make_session_factory
-from ledger.models import Antenna
+from ledger.models import Antenna, AuditEntry
+from ledger.timeutil import utc_now
 
 
 @pytest.fixture
@@ -155,3 +157,30 @@ def test_serve_runs_gunicorn_on_the_embedded_default(embedded: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_users_unlock_lifts_a_lockout(embedded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    engine = make_engine(f"sqlite:///{embedded / 'telegestion.sqlite3'}")
+    now = utc_now()
+    with make_session_factory(engine)() as session:
+        session.add(
+            LoginThrottle(
+                scope=ThrottleScope.LOGIN,
+                key="marie",
+                failures=10,
+                window_started_at=now,
+                locked_until=now + timedelta(minutes=15),
+                last_attempt_at=now,
+            )
+        )
+        session.commit()
+    assert main(["users", "unlock", "marie"]) == 0
+    assert "de nouveau permises" in capsys.readouterr().out
+    with make_session_factory(engine)() as session:
+        assert session.scalars(select(LoginThrottle)).all() == []
+        assert session.scalars(
+            select(AuditEntry.action).where(AuditEntry.action == "login.unlocked")
+        ).one()
+    engine.dispose()
+    assert main(["users", "unlock", "marie"]) == 0
+    assert "Aucun compteur" in capsys.readouterr().out
