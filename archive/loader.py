@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from archive.figures import BeneficiaryInfo, Organisation, StatementInput, VisitRow
 from billing_export.adapter import load_month
-from billing_export.prebilling import PlanFact, VisitFact
 from ledger.models import (
     Antenna,
     Beneficiary,
@@ -28,6 +27,7 @@ from ledger.models import (
     VisitVersion,
     Worker,
 )
+from ledger.money import PlanFact, VisitFact
 from ledger.motives import EsppadomAdjustment
 
 _CIVILITY = {Civility.MR: "M.", Civility.MRS: "Mme"}

@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing_export import services
 from billing_export.jobs import jobs
-from billing_export.prebilling import PrebillingError
 from billing_export.settings import load
 from config import settings as settings_module
 from config.database import migrate
 from config.jobs import RunStatus
 from flows.scheduler import run_job
 from ledger.db import make_engine, make_session_factory
+from ledger.money import MoneyRuleError
 
 
 def _session_factory() -> tuple[sessionmaker[Session], Engine, Path]:
@@ -50,7 +50,7 @@ def _cmd_prebilling(args: argparse.Namespace) -> int:
     try:
         year, month = services.parse_month(args.month)
         settings = load()
-    except (services.BillingError, PrebillingError) as exc:
+    except (services.BillingError, MoneyRuleError) as exc:
         print(exc, file=sys.stderr)
         return 2
     factory, engine, data_dir = _session_factory()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from billing_export import services
 from billing_export.outbox import open_channel
-from billing_export.prebilling import PrebillingError
 from billing_export.settings import BillingSettings, load
 from config.jobs import JobContext, JobResult, RunStatus, ScheduledJob
 from config.settings import SettingsError
 from flows.transport import TransportError
+from ledger.money import MoneyRuleError
 from ledger.timeutil import paris_date, utc_now
 
 
@@ -22,7 +22,7 @@ def monthly_delivery(ctx: JobContext, settings: BillingSettings | None = None) -
     try:
         settings = settings or load()
         year, month = _month(ctx)
-    except (services.BillingError, PrebillingError) as exc:
+    except (services.BillingError, MoneyRuleError) as exc:
         return JobResult(RunStatus.FAILED, message=str(exc))
     funder = ctx.params.get("funder")
     try:
@@ -46,7 +46,7 @@ def read_acknowledgements(ctx: JobContext, settings: BillingSettings | None = No
         settings = settings or load()
         with open_channel(ctx.data_dir) as channel:
             return services.read_acks(ctx.data_dir, channel, settings.remote_acks)
-    except (PrebillingError, TransportError, SettingsError) as exc:
+    except (MoneyRuleError, TransportError, SettingsError) as exc:
         return JobResult(RunStatus.FAILED, message=str(exc))
 
 

@@ -25,11 +25,11 @@ from billing_export.esppadom import (
     local_iso,
     write_delivery,
 )
-from billing_export.prebilling import MonthBilling, prebill
 from billing_export.settings import BillingSettings
 from config.jobs import JobResult, RunStatus
 from flows.transport import Transport
 from ledger.models import FunderKind
+from ledger.money import MonthBilling, allocate_month
 from ledger.service import audit
 from ledger.timeutil import to_paris, utc_now
 
@@ -67,7 +67,7 @@ def compute(
     session: Session, year: int, month: int, settings: BillingSettings
 ) -> tuple[MonthFacts, MonthBilling]:
     facts = load_month(session, year, month)
-    return facts, prebill(year, month, facts.visits, facts.plans, settings.rounding_rules)
+    return facts, allocate_month(year, month, facts.visits, facts.plans, settings.rounding_rules)
 
 
 # --- pre-billing files -----------------------------------------------------

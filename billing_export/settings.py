@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from billing_export.esppadom import Provider
-from billing_export.prebilling import Rounding, parse_rounding_rules
 from config.settings import load_section
+from ledger.money import Rounding, parse_rounding_rules
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,10 @@ def service_done(session: Session, year: int, month: int, data_dir: Path) -> dic
     path = export_service_done(session, year, month, data_dir).path
     with open(path, encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter=";"))
-    return {int(row["id_visite"]): int(row["duree_minutes"]) for row in rows}
+    minutes: dict[int, int] = defaultdict(int)
+    for row in rows:
+        minutes[int(row["id_visite"])] += int(row["minutes_retenues"])
+    return dict(minutes)
 
 
 def test_demo_month_agrees_to_the_minute(

@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing_export.prebilling import (
+from ledger.money import (
     Category,
+    MoneyRuleError,
     Period,
-    PrebillingError,
     Rounding,
     RoundingMode,
+    allocate_month,
     kept_period,
     parse_rounding_rules,
-    prebill,
 )
 from ledger.timeutil import paris_to_utc, to_paris
 from tests.billing_export.builders import plan, visit
@@ -63,7 +63,7 @@ def test_default_drops_seconds_of_both_ends() -> None:
     ["APA75=7/down", "APA75=15/sideways", "APA75", "=15/down", "APA75=15/down/15", "X=1/up/1"],
 )
 def test_bad_rounding_rules_are_refused(spec: str) -> None:
-    with pytest.raises(PrebillingError):
+    with pytest.raises(MoneyRuleError):
         parse_rounding_rules(spec)
 
 
@@ -95,7 +95,7 @@ def test_funder_change_mid_month_follows_the_plan_in_force_each_day() -> None:
     )
     new = plan(starts=date(2026, 10, 15))
     visits = [visit(datetime(2026, 10, day, 9), 90) for day in (2, 14, 15, 30)]
-    result = prebill(2026, 10, visits, [old, new])
+    result = allocate_month(2026, 10, visits, [old, new])
     assert _by_funder(result.lines) == {
         ("CNAV", Category.WITHIN): 180,
         ("APA75", Category.WITHIN): 180,
@@ -105,7 +105,7 @@ def test_funder_change_mid_month_follows_the_plan_in_force_each_day() -> None:
 def test_plan_ending_mid_month_leaves_later_visits_outside_any_plan() -> None:
     ending = plan(ends=date(2026, 10, 20))
     visits = [visit(datetime(2026, 10, 20, 18), 60), visit(datetime(2026, 10, 21, 9), 45)]
-    result = prebill(2026, 10, visits, [ending])
+    result = allocate_month(2026, 10, visits, [ending])
     assert _by_funder(result.lines) == {
         ("APA75", Category.WITHIN): 60,
         ("", Category.OUTSIDE): 45,
@@ -118,7 +118,7 @@ def test_two_funders_fill_in_priority_order_then_beyond() -> None:
         funder="MUTPARIS", kind="MUTUELLE", departement=False, service="SORTIE-HOSP", hours=1
     )
     visits = [visit(datetime(2026, 10, d, 9), 50) for d in (1, 2, 3, 4)]  # 200 min
-    result = prebill(2026, 10, visits, [mutual, apa])
+    result = allocate_month(2026, 10, visits, [mutual, apa])
     assert _by_funder(result.lines) == {
         ("APA75", Category.WITHIN): 120,
         ("MUTPARIS", Category.WITHIN): 60,
@@ -141,7 +141,7 @@ def test_service_code_selects_the_funder() -> None:
         visit(datetime(2026, 10, 1, 14), 30, service="APA-AIDE"),
         visit(datetime(2026, 10, 2, 9), 15, service="MENAGE"),
     ]
-    result = prebill(2026, 10, visits, [apa, pch])
+    result = allocate_month(2026, 10, visits, [apa, pch])
     assert _by_funder(result.lines) == {
         ("PCH75", Category.WITHIN): 60,
         ("APA75", Category.WITHIN): 30,
@@ -156,7 +156,7 @@ def test_split_by_worker() -> None:
         visit(datetime(2026, 10, 1, 14), 30, worker=2),
         visit(datetime(2026, 10, 2, 9), 30, worker=1),
     ]
-    result = prebill(2026, 10, visits, [apa])
+    result = allocate_month(2026, 10, visits, [apa])
     assert {(ln.key.worker_id, ln.visits, ln.kept_minutes) for ln in result.lines} == {
         (1, 2, 90),
         (2, 1, 30),
@@ -167,7 +167,7 @@ def test_rounding_follows_the_funder_of_the_first_candidate_plan() -> None:
     apa = plan(funder="APA75")
     other = plan(ben=2, funder="CNAV", kind="CAISSE", departement=False)
     visits = [visit(datetime(2026, 10, 1, 9), 46), visit(datetime(2026, 10, 1, 9), 46, ben=2)]
-    result = prebill(2026, 10, visits, [apa, other], parse_rounding_rules("APA75=15/down"))
+    result = allocate_month(2026, 10, visits, [apa, other], parse_rounding_rules("APA75=15/down"))
     assert [vb.kept.minutes for vb in result.visits] == [45, 46]
     assert [vb.recorded.seconds for vb in result.visits] == [46 * 60, 46 * 60]
 
@@ -178,7 +178,7 @@ def test_month_across_the_october_daylight_saving_change() -> None:
     night = visit(datetime(2026, 10, 25, 1, 30), 120)  # 01:30 CEST -> 02:30 CET
     repeated = visit(datetime(2026, 10, 25, 2, 30), 30, fold=1)  # the second 02:30
     march_like = visit(datetime(2026, 10, 31, 23, 30), 60)  # ends on 1 Nov, still October
-    result = prebill(2026, 10, [night, repeated, march_like], [apa])
+    result = allocate_month(2026, 10, [night, repeated, march_like], [apa])
     assert [vb.kept.minutes for vb in result.visits] == [120, 30, 60]
     assert night.ended_at == paris_to_utc(datetime(2026, 10, 25, 2, 30), fold=1)
     assert sum(ln.kept_minutes for ln in result.lines) == 210
@@ -188,7 +188,7 @@ def test_visits_of_another_month_and_incomplete_visits_are_not_billed() -> None:
     apa = plan()
     september = visit(datetime(2026, 9, 30, 23, 30), 60)
     incomplete = replace(visit(datetime(2026, 10, 3, 9), 60), ended_at=None, clocked_end=None)
-    result = prebill(2026, 10, [september, incomplete], [apa])
+    result = allocate_month(2026, 10, [september, incomplete], [apa])
     assert result.visits == ()
     assert [v.visit_id for v in result.unbillable] == [incomplete.visit_id]
 
@@ -246,7 +246,7 @@ def month_data(draw: st.DrawFn) -> tuple[list, list, dict]:  # type: ignore[type
 @given(month_data())
 def test_no_minute_lost_or_counted_twice(data: tuple[list, list, dict]) -> None:  # type: ignore[type-arg]
     visits, plans, rules = data
-    result = prebill(2026, 10, visits, plans, rules)
+    result = allocate_month(2026, 10, visits, plans, rules)
     in_month = [v for v in visits if (v.service_date.year, v.service_date.month) == (2026, 10)]
     assert len(result.visits) + len(result.unbillable) == len(in_month)
     used: dict[int, int] = defaultdict(int)
