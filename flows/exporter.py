@@ -151,7 +151,8 @@ def service_done_rows(
             current.motive.is_not(None),
         )
     ):
-        motives[visit_id] = motive.value
+        if motive is not None:
+            motives[visit_id] = motive.value
     worker_refs = {wid: ref for wid, ref in session.execute(select(Worker.id, Worker.external_id))}
     ben_refs = {
         bid: ref for bid, ref in session.execute(select(Beneficiary.id, Beneficiary.external_id))
