@@ -17,8 +17,7 @@ from archive.settings import load as load_settings
 from archive.statement import StatementError
 from archive.store import StoreError
 from archive.verify import default_processes, verify_archive
-from config import settings as settings_module
-from config.database import migrate
+from kernel import settings as settings_module
 from ledger.db import make_engine, make_session_factory
 
 
@@ -70,7 +69,6 @@ def _cmd_init_pki(args: argparse.Namespace) -> int:
 
 def _session_factory():  # type: ignore[no-untyped-def]
     core = settings_module.core()
-    migrate(core.effective_database_url)
     return core, make_session_factory(make_engine(core.effective_database_url))
 
 
@@ -178,20 +176,20 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     cmd.add_argument("--processes", type=int, default=None, help="default: one per core")
     cmd.add_argument("--beneficiary", type=int, action="append", help="only these ids")
     cmd.add_argument("--by", default="cli", help="who triggered the run (journal)")
-    cmd.set_defaults(handler=_cmd_run)
+    cmd.set_defaults(needs_schema=True, handler=_cmd_run)
 
     cmd = sub.add_parser("verify", help="check every file, signature, timestamp and the journal")
     cmd.add_argument("--as-of", type=date.fromisoformat, help="validate as of this date")
     cmd.add_argument("--processes", type=int, default=0)
-    cmd.set_defaults(handler=_cmd_verify)
+    cmd.set_defaults(needs_schema=True, handler=_cmd_verify)
 
     cmd = sub.add_parser("export", help="copy the archive with its journal and SEDA manifest")
     cmd.add_argument("directory", type=Path)
-    cmd.set_defaults(handler=_cmd_export)
+    cmd.set_defaults(needs_schema=True, handler=_cmd_export)
 
     cmd = sub.add_parser("purge", help="delete files past the retention period (journaled)")
     cmd.add_argument("--by", default="cli")
-    cmd.set_defaults(handler=_cmd_purge)
+    cmd.set_defaults(needs_schema=True, handler=_cmd_purge)
 
 
 logger = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from datetime import date
 from archive import pipeline
 from archive.settings import ArchiveSettings
 from archive.settings import load as load_settings
-from config import settings as settings_module
-from config.jobs import JobContext, JobResult, RunStatus, ScheduledJob
+from kernel import settings as settings_module
+from kernel.jobs import JobContext, JobResult, RunStatus, ScheduledJob
 from ledger.timeutil import to_paris, utc_now
 
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from config.settings import ENV_PREFIX, SettingsError, load_section
+from kernel.settings import ENV_PREFIX, SettingsError, load_section
 
 PASSPHRASE_ENV = ENV_PREFIX + "ARCHIVE_PKCS12_PASSPHRASE"
 PASSPHRASE_FILE_ENV = ENV_PREFIX + "ARCHIVE_PKCS12_PASSPHRASE_FILE"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from billing_export import services
 from billing_export.outbox import open_channel
 from billing_export.settings import BillingSettings, load
-from config.jobs import JobContext, JobResult, RunStatus, ScheduledJob
-from config.settings import SettingsError
-from flows.transport import TransportError
+from kernel.jobs import JobContext, JobResult, RunStatus, ScheduledJob
+from kernel.settings import SettingsError
+from kernel.transport import TransportError
 from ledger.money import MoneyRuleError
 from ledger.timeutil import paris_date, utc_now
 

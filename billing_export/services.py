@@ -2,7 +2,7 @@
 
 Each entry point (CLI, scheduled job) passes a session factory, the data
 directory, the settings and a channel; results come back as
-``config.jobs.JobResult`` so that the run journal shows them.
+``kernel.jobs.JobResult`` so that the run journal shows them.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from billing_export.esppadom import (
     write_delivery,
 )
 from billing_export.settings import BillingSettings
-from config.jobs import JobResult, RunStatus
-from flows.transport import Transport
+from kernel.jobs import JobResult, RunStatus
+from kernel.transport import Transport
 from ledger.models import FunderKind
 from ledger.money import MonthBilling, allocate_month
 from ledger.service import audit

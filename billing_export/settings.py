@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from billing_export.esppadom import Provider
-from config.settings import load_section
+from kernel.settings import load_section
 from ledger.money import Rounding, parse_rounding_rules
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from config import settings as settings_module
 from extranet import settings as extranet_settings
 from extranet.demo import create_demo_users
 from extranet.models import Role, User
 from extranet.passwords import PasswordPolicyError, hash_password
+from kernel import settings as settings_module
 from ledger.db import make_engine, make_session_factory
 from ledger.models import Antenna
 from ledger.service import audit

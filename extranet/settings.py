@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from config.settings import ENV_PREFIX, SettingsError, load_section
+from kernel.settings import ENV_PREFIX, SettingsError, load_section
 
 SECRET_KEY_ENV = ENV_PREFIX + "EXTRANET_SECRET_KEY"
 #: File holding the key generated for the embedded default (SQLite) only.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from config import settings as settings_module
 from extranet import settings as extranet_settings
 from extranet.app import AppConfig, create_app
+from kernel import settings as settings_module
 from ledger.db import make_engine, make_session_factory
 
 

@@ -1,4 +1,4 @@
-"""The flows package's scheduled jobs (collected by ``flows.scheduler``).
+"""The flows package's scheduled jobs (collected by ``kernel.scheduler``).
 
 - ``flows.daily_import`` (06:00): fetch the planning software's files from the
   incoming folder, import each (one transaction each), then move it to
@@ -15,11 +15,11 @@ import logging
 from datetime import date, timedelta
 from pathlib import Path
 
-from config.jobs import JobContext, JobResult, RunStatus, ScheduledJob
 from flows import exporter, formats
 from flows.importer import ImportReport, import_file
 from flows.settings import FlowsSettings, load
-from flows.transport import TransportError, open_transport, safe_name
+from kernel.jobs import JobContext, JobResult, RunStatus, ScheduledJob
+from kernel.transport import TransportError, open_transport, safe_name
 from ledger.timeutil import to_paris, utc_now
 
 logger = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from config.settings import SettingsError, core, load_section
+from kernel.settings import SettingsError, core, load_section
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,9 @@ from archive.signing import load_trust, validation_context
 from archive.statement import build_statement
 from archive.verify import verify_archive
 from config.database import migrate
-from config.settings import CoreSettings
+from demo.organisation import load_demo
+from kernel.settings import CoreSettings
 from ledger.db import make_engine, make_session_factory
-from ledger.demo import load_demo
 
 
 def _cpu() -> tuple[float, float]:

@@ -17,8 +17,8 @@ from archive.models import ArchivedStatement
 from archive.service import StatementUnavailable, open_statement, statements_for
 from archive.settings import ArchiveSettings
 from archive.store import FileStore
-from config.jobs import JobContext, RunStatus
-from config.settings import CoreSettings, SettingsError
+from kernel.jobs import JobContext, RunStatus
+from kernel.settings import CoreSettings, SettingsError
 from tests import factories
 
 

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from billing_export import services
 from billing_export.esppadom import read_delivery
 from billing_export.settings import BillingSettings
+from demo.organisation import load_demo
 from flows.exporter import export_service_done
-from ledger.demo import load_demo
 
 
 def service_done(session: Session, year: int, month: int, data_dir: Path) -> dict[int, int]:
