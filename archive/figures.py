@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from ledger.money import Category, PlanFact, VisitFact, allocate_month
+from ledger.money import Category, PlanFact, VisitFact, allocate_month, format_hours
 from ledger.timeutil import as_utc, to_paris
 
 
@@ -187,6 +187,5 @@ def compute_figures(data: StatementInput) -> StatementFigures:
     )
 
 
-def hours(minutes: int) -> str:
-    """French display of a duration: ``12 h 05``."""
-    return f"{minutes // 60} h {minutes % 60:02d}"
+#: French display of a duration (``12 h 05``): the ledger's one formatting.
+hours = format_hours

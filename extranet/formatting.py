@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from ledger.money import format_hours
 from ledger.timeutil import FRENCH_MONTHS, to_paris
 
 DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
@@ -35,7 +36,7 @@ def hours(value: timedelta | float | None) -> str:
     if value is None:
         return "—"
     minutes = round(value.total_seconds() / 60 if isinstance(value, timedelta) else value * 60)
-    return f"{minutes // 60} h {minutes % 60:02d}"
+    return format_hours(minutes)
 
 
 def local_input(moment: datetime | None) -> str:

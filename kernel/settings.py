@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ledger.money import MoneyRuleError, Rounding, parse_rounding_rules
+
 T = TypeVar("T")
 
 ENV_PREFIX = "TELEGESTION_"
@@ -98,4 +100,28 @@ class CoreSettings:
 def core() -> CoreSettings:
     settings = load_section(CoreSettings, "core")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+@dataclasses.dataclass(frozen=True)
+class MoneySettings:
+    """The funders' rounding rules (decision 0502), the same for every output of money.
+
+    Read from ``[billing] rounding`` / ``TELEGESTION_BILLING_ROUNDING``, where
+    operators set it: ``"APA75=15/nearest/5, PCH75=30/up"``.
+    """
+
+    rounding: str = ""
+
+    @property
+    def rules(self) -> dict[str, Rounding]:
+        return parse_rounding_rules(self.rounding)
+
+
+def money() -> MoneySettings:
+    settings = load_section(MoneySettings, "billing")
+    try:
+        settings.rules  # noqa: B018 - fail at start on a bad rule, not at month end
+    except MoneyRuleError as exc:
+        raise SettingsError(f"billing.rounding: {exc}") from None
     return settings

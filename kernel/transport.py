@@ -51,6 +51,7 @@ from typing import Protocol, Self, TypeVar
 
 import paramiko
 
+from kernel.files import sha256_file
 from kernel.settings import SettingsError, load_section
 
 logger = logging.getLogger(__name__)
@@ -144,14 +145,6 @@ def safe_folder(folder: str) -> str:
     for part in parts:
         safe_name(part)
     return "/".join(parts)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def sidecar_text(digest: str, name: str) -> bytes:

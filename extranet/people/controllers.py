@@ -9,12 +9,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from extranet.alerts.queries import open_alerts_for_beneficiary
-from extranet.scope import scope
+from extranet.scope import antenna_ids, scope
 from extranet.visits.controllers import antennas
 from extranet.visits.queries import display_status, visits_between
 from extranet.web import db, int_arg, load_or_404, login_required, now, user
-from ledger.models import Beneficiary, CarePlan, Phone, Visit, VisitStatus, Worker
-from ledger.timeutil import duration, paris_date
+from kernel.settings import money
+from ledger.facts import month_billing, plan_minutes
+from ledger.models import Beneficiary, CarePlan, Phone, VisitStatus, Worker
+from ledger.timeutil import Month, paris_date
 
 PAGE = 100
 COUNTED = (VisitStatus.COMPLETE, VisitStatus.CORRECTED, VisitStatus.MANUAL)
@@ -28,17 +30,17 @@ def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def done_hours(visits: list[Visit]) -> float:
-    """Hours of the visits that count (complete, corrected or entered, with both times)."""
-    total = sum(
-        (
-            duration(v.started_at, v.ended_at)
-            for v in visits
-            if v.status in COUNTED and v.started_at is not None and v.ended_at is not None
-        ),
-        timedelta(),
+def done_minutes(beneficiary_id: int | None = None, worker_id: int | None = None) -> int:
+    """This month's kept minutes (``ledger.money``), as pre-billing and statements count them."""
+    _facts, billing = month_billing(
+        db(),
+        Month.of(paris_date(now())),
+        money().rules,
+        antenna_ids(user()),
+        beneficiary_id=beneficiary_id,
+        worker_id=worker_id,
     )
-    return total.total_seconds() / 3600
+    return sum(vb.kept.minutes for vb in billing.visits)
 
 
 def _search(model: type[Beneficiary] | type[Worker]) -> str:
@@ -121,7 +123,7 @@ def beneficiary(beneficiary_id: int) -> str:
     active_plans = [
         p for p in plans if p.starts_on < nxt and (p.ends_on is None or p.ends_on >= first)
     ]
-    planned_hours = sum(p.max_hours for p in active_plans)
+    planned_hours = timedelta(minutes=sum(plan_minutes(float(p.max_hours)) for p in active_plans))
     return render_template(
         "people/beneficiary.html",
         b=found,
@@ -130,7 +132,7 @@ def beneficiary(beneficiary_id: int) -> str:
         active_plan_ids={p.id for p in active_plans},
         month_visits=month_visits,
         earlier=earlier,
-        done=done_hours(month_visits),
+        done=timedelta(minutes=done_minutes(beneficiary_id=found.id)),
         planned=planned_hours,
         today=today,
         statuses={v.id: display_status(v, now()) for v in [*month_visits, *earlier]},
@@ -146,12 +148,11 @@ def worker(worker_id: int) -> str:
     visits = list(
         visits_between(db(), user(), first - timedelta(days=7), today, worker_id=found.id)
     )
-    this_month = [v for v in visits if v.service_date >= first]
     return render_template(
         "people/worker.html",
         w=found,
         visits=visits,
-        done=done_hours(this_month),
+        done=timedelta(minutes=done_minutes(worker_id=found.id)),
         today=today,
         statuses={v.id: display_status(v, now()) for v in visits},
     )
