@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.figures import BeneficiaryInfo, Organisation, StatementInput, VisitRow
+from kernel.settings import money
 from ledger.facts import load_month_facts
 from ledger.models import (
     Antenna,
@@ -61,6 +62,7 @@ def load_inputs(
     """One ``StatementInput`` per beneficiary served in the month (or those given)."""
     first, after = month_bounds(year, month)
     facts = load_month_facts(session, Month(year, month))
+    rules = tuple(sorted(money().rules.items()))
     funder_names = {code: name for code, name in session.execute(select(Funder.code, Funder.name))}
     wanted = set(beneficiary_ids) if beneficiary_ids is not None else None
 
@@ -175,6 +177,7 @@ def load_inputs(
                     month=month,
                     visits=tuple(rows.get(ben.id, ())),
                     plans=own_plans,
+                    rules=rules,
                     funder_names=tuple(
                         (code, funder_names[code]) for code in codes if code in funder_names
                     ),

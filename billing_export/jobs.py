@@ -22,7 +22,7 @@ def monthly_delivery(ctx: JobContext, settings: BillingSettings | None = None) -
     try:
         settings = settings or load()
         year, month = _month(ctx)
-    except (services.BillingError, MoneyRuleError) as exc:
+    except (services.BillingError, MoneyRuleError, SettingsError) as exc:
         return JobResult(RunStatus.FAILED, message=str(exc))
     funder = ctx.params.get("funder")
     try:

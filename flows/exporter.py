@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from flows import formats
 from kernel.files import atomic_writer
+from kernel.settings import money
 from ledger.facts import month_billing
 from ledger.models import (
     Antenna,
@@ -131,7 +132,9 @@ def service_done_rows(
         ).where(PlannedVisit.ends_at > start_utc, PlannedVisit.starts_at < end_utc)
     ):
         planned.setdefault((worker_id, ben_id), []).append((as_utc(p_start), as_utc(p_end)))
-    _facts, billing = month_billing(session, period, dict(rules or {}))
+    # The funders' rounding from the one setting every output of money reads.
+    rules = money().rules if rules is None else rules
+    _facts, billing = month_billing(session, period, dict(rules))
     motives: dict[int, str] = {}
     current = aliased(VisitVersion)
     for visit_id, motive in session.execute(

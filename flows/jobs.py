@@ -19,7 +19,6 @@ from flows import exporter, formats
 from flows.importer import ImportReport, import_file
 from flows.settings import FlowsSettings, load
 from kernel.jobs import JobContext, JobResult, RunStatus, ScheduledJob
-from kernel.settings import money
 from kernel.transport import TransportError, open_transport, safe_name
 from ledger.timeutil import to_paris, utc_now
 
@@ -136,7 +135,7 @@ def run_monthly_export(ctx: JobContext, settings: FlowsSettings | None = None) -
     else:
         year, month = previous_month(_today())
     with ctx.session_factory() as session:
-        result = exporter.export_service_done(session, year, month, ctx.data_dir, money().rules)
+        result = exporter.export_service_done(session, year, month, ctx.data_dir)
     return _send(settings, ctx.data_dir, result)
 
 
