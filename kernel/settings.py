@@ -9,6 +9,7 @@ named by an environment variable), never from the repository.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import tomllib
 import typing
@@ -27,12 +28,35 @@ class SettingsError(Exception):
     pass
 
 
-def _file_values() -> dict[str, Any]:
-    path = os.environ.get(ENV_PREFIX + "CONFIG")
-    if not path:
-        return {}
+def environ() -> Mapping[str, str]:
+    """The process environment: the one place that reads ``os.environ``.
+
+    Every package asks here (settings, secrets such as the ARI password, the
+    SFTP password or the PKCS#12 passphrase), so that a test or a composition
+    root can see every variable the service reads in one module.
+    """
+    return os.environ
+
+
+@functools.lru_cache(maxsize=8)
+def _read_file(path: str, mtime_ns: int) -> dict[str, Any]:
     with open(path, "rb") as handle:
         return tomllib.load(handle)
+
+
+def _file_values() -> dict[str, Any]:
+    """The TOML settings file, read once per process (again only if it changed)."""
+    path = environ().get(ENV_PREFIX + "CONFIG")
+    if not path:
+        return {}
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError as exc:
+        raise SettingsError(f"{ENV_PREFIX}CONFIG: cannot read {path}: {exc.strerror}") from None
+    try:
+        return _read_file(path, mtime)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{ENV_PREFIX}CONFIG: {path} is not valid TOML: {exc}") from None
 
 
 def _coerce(raw: str, target: Any, name: str) -> Any:
@@ -66,7 +90,7 @@ def load_section(cls: type[T], section: str, env: Mapping[str, str] | None = Non
 
     The environment variable of a field is ``TELEGESTION_<SECTION>_<FIELD>``.
     """
-    env = os.environ if env is None else env
+    env = environ() if env is None else env
     values: dict[str, Any] = {}
     hints = typing.get_type_hints(cls)
     file_section = _file_values().get(section, {})

@@ -52,7 +52,7 @@ from typing import Protocol, Self, TypeVar
 import paramiko
 
 from kernel.files import sha256_file
-from kernel.settings import SettingsError, load_section
+from kernel.settings import SettingsError, environ, load_section
 
 logger = logging.getLogger(__name__)
 
@@ -614,7 +614,7 @@ def open_transport(
     settings: TransportSettings, data_dir: Path, env: Mapping[str, str] | None = None
 ) -> Transport:
     """The configured transport. Secrets come from ``env`` (default: the environment)."""
-    env = os.environ if env is None else env
+    env = environ() if env is None else env
     settings.validate()
     if settings.transport == "local":
         root = settings.local_root if str(settings.local_root) not in ("", ".") else None

@@ -123,7 +123,7 @@ def beneficiary(beneficiary_id: int) -> str:
     active_plans = [
         p for p in plans if p.starts_on < nxt and (p.ends_on is None or p.ends_on >= first)
     ]
-    planned_hours = timedelta(minutes=sum(plan_minutes(float(p.max_hours)) for p in active_plans))
+    planned_hours = sum(plan_minutes(float(p.max_hours)) for p in active_plans)
     return render_template(
         "people/beneficiary.html",
         b=found,
@@ -132,7 +132,7 @@ def beneficiary(beneficiary_id: int) -> str:
         active_plan_ids={p.id for p in active_plans},
         month_visits=month_visits,
         earlier=earlier,
-        done=timedelta(minutes=done_minutes(beneficiary_id=found.id)),
+        done=done_minutes(beneficiary_id=found.id),
         planned=planned_hours,
         today=today,
         statuses={v.id: display_status(v, now()) for v in [*month_visits, *earlier]},
@@ -152,7 +152,7 @@ def worker(worker_id: int) -> str:
         "people/worker.html",
         w=found,
         visits=visits,
-        done=timedelta(minutes=done_minutes(worker_id=found.id)),
+        done=done_minutes(worker_id=found.id),
         today=today,
         statuses={v.id: display_status(v, now()) for v in visits},
     )

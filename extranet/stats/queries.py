@@ -29,7 +29,7 @@ OUTSIDE_LABEL = "Sans plan d'aide"
 
 @dataclass(frozen=True)
 class Table:
-    """Rows by label, columns by (year, month)."""
+    """Rows by label, columns by (year, month); hours tables hold minutes, rates percents."""
 
     months: list[tuple[int, int]]
     rows: dict[str, dict[tuple[int, int], float]]
@@ -85,7 +85,7 @@ def hours_by_antenna(session: Session, user: User, first: date, last: date) -> T
                 continue
             cells = rows.setdefault(names.get(vb.visit.antenna_id, "?"), {})
             key = (period.year, period.month)
-            cells[key] = cells.get(key, 0.0) + vb.kept.minutes / 60
+            cells[key] = cells.get(key, 0) + vb.kept.minutes
     return Table(_months(first, last), dict(sorted(rows.items())))
 
 
@@ -103,7 +103,7 @@ def hours_by_funder(session: Session, user: User, first: date, last: date) -> Ta
                     label = f"{label} (au-delà du plan)"
                 cells = rows.setdefault(label, {})
                 key = (period.year, period.month)
-                cells[key] = cells.get(key, 0.0) + share.minutes / 60
+                cells[key] = cells.get(key, 0) + share.minutes
     return Table(_months(first, last), dict(sorted(rows.items())))
 
 
