@@ -39,7 +39,8 @@ _CHUNK = 900
 
 def month_bounds(year: int, month: int) -> tuple[date, date]:
     """First day of the month and first day of the next."""
-    return date(year, month, 1), date(year + month // 12, month % 12 + 1, 1)
+    period = Month(year, month)
+    return period.first_day, period.next().first_day
 
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:

@@ -9,13 +9,14 @@ from kernel.jobs import JobContext, JobResult, RunStatus, ScheduledJob
 from kernel.settings import SettingsError
 from kernel.transport import TransportError
 from ledger.money import MoneyRuleError
-from ledger.timeutil import paris_date, utc_now
+from ledger.timeutil import Month, paris_date, utc_now
 
 
 def _month(ctx: JobContext) -> tuple[int, int]:
     if "month" in ctx.params:
         return services.parse_month(str(ctx.params["month"]))
-    return services.previous_month(paris_date(utc_now()))
+    previous = Month.of(paris_date(utc_now())).previous()
+    return previous.year, previous.month
 
 
 def monthly_delivery(ctx: JobContext, settings: BillingSettings | None = None) -> JobResult:

@@ -11,7 +11,7 @@ import csv
 import logging
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from hashlib import file_digest
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from kernel.transport import Transport
 from ledger.models import FunderKind
 from ledger.money import MonthBilling, allocate_month
 from ledger.service import audit
-from ledger.timeutil import to_paris, utc_now
+from ledger.timeutil import Month, to_paris, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +44,13 @@ class BillingError(Exception):
 
 
 def parse_month(text: str) -> tuple[int, int]:
-    match = _MONTH.match(text.strip())
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        raise BillingError(f"mois invalide : {text!r} (attendu AAAA-MM, par exemple 2026-10)")
-    return int(match.group(1)), int(match.group(2))
-
-
-def previous_month(today: date) -> tuple[int, int]:
-    return (today.year - 1, 12) if today.month == 1 else (today.year, today.month - 1)
+    try:
+        month = Month.parse(text)
+    except ValueError:
+        raise BillingError(
+            f"mois invalide : {text!r} (attendu AAAA-MM, par exemple 2026-10)"
+        ) from None
+    return month.year, month.month
 
 
 def file_sha256(path: Path) -> str:

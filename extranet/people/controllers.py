@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import render_template, request
 from sqlalchemy import or_, select
@@ -20,14 +20,6 @@ from ledger.timeutil import Month, paris_date
 
 PAGE = 100
 COUNTED = (VisitStatus.COMPLETE, VisitStatus.CORRECTED, VisitStatus.MANUAL)
-
-
-def _month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def _next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def done_minutes(beneficiary_id: int | None = None, worker_id: int | None = None) -> int:
@@ -91,7 +83,7 @@ def beneficiary(beneficiary_id: int) -> str:
     found = load_or_404(Beneficiary, beneficiary_id)
     session = db()
     today = paris_date(now())
-    first, nxt = _month_start(today), _next_month(today)
+    first, nxt = Month.of(today).first_day, Month.of(today).next().first_day
     phones = session.scalars(
         scope(
             select(Phone).where(Phone.beneficiary_id == found.id).order_by(Phone.active_from),
@@ -115,7 +107,7 @@ def beneficiary(beneficiary_id: int) -> str:
     earlier = visits_between(
         session,
         user(),
-        _month_start(first - timedelta(days=1)),
+        Month.of(today).previous().first_day,
         first - timedelta(days=1),
         beneficiary_id=found.id,
         limit=200,
@@ -144,7 +136,7 @@ def beneficiary(beneficiary_id: int) -> str:
 def worker(worker_id: int) -> str:
     found = load_or_404(Worker, worker_id)
     today = paris_date(now())
-    first = _month_start(today)
+    first = Month.of(today).first_day
     visits = list(
         visits_between(db(), user(), first - timedelta(days=7), today, worker_id=found.id)
     )

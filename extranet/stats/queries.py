@@ -39,12 +39,7 @@ class Table:
 
 
 def _months(first: date, last: date) -> list[tuple[int, int]]:
-    months = []
-    year, month = first.year, first.month
-    while (year, month) <= (last.year, last.month):
-        months.append((year, month))
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return months
+    return [(m.year, m.month) for m in Month.span(first, last)]
 
 
 def _table(rows: list, first: date, last: date) -> Table:  # type: ignore[type-arg]
