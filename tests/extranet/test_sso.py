@@ -304,6 +304,14 @@ def test_a_callback_without_our_state_is_refused(down_client: FlaskClient, query
     assert "a échoué" in answer.get_data(as_text=True)
 
 
+def test_a_logged_in_user_is_not_sent_to_the_provider(
+    down_client: FlaskClient, scenario: Scenario
+) -> None:
+    assert login(down_client, "admin") == 302
+    answer = down_client.get("/connexion/sso")
+    assert answer.status_code == 302 and answer.headers["Location"] == "/interventions/aujourdhui"
+
+
 def test_local_accounts_off_keeps_the_administrator_only(
     down_client: FlaskClient, scenario: Scenario, session: Session
 ) -> None:
