@@ -38,6 +38,7 @@ from flask import url_for as flask_url_for
 from flask.typing import ResponseReturnValue
 from joserfc.errors import JoseError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from extranet.auth.forms import LoginForm
@@ -245,6 +246,12 @@ def callback() -> ResponseReturnValue:
         user = sso_account(
             session_db, identity, sso.rules, now(), antenna_claim=settings.antenna_claim
         )
+        session_db.commit()
+    except IntegrityError:
+        # The same person's first login in two tabs at once: one row won, this one retries.
+        session_db.rollback()
+        logger.info("SSO account creation raced for subject %s", identity.subject)
+        return _refusal(FAILED, 409)
     except LoginRefused as refused:
         session_db.commit()  # keep the audit entry
         # The person is still logged in at the provider: offer to end that session too,
@@ -257,7 +264,6 @@ def callback() -> ResponseReturnValue:
             ),
             403,
         )
-    session_db.commit()
     target = session.get(NEXT_KEY) or flask_url_for("visits.today")
     open_session(user)
     session[ID_TOKEN_KEY] = token.get("id_token")
