@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -17,9 +16,9 @@ from archive.settings import load as load_settings
 from archive.statement import StatementError
 from archive.store import StoreError
 from archive.verify import default_processes, verify_archive
-from config import settings as settings_module
-from config.database import migrate
+from kernel import settings as settings_module
 from ledger.db import make_engine, make_session_factory
+from ledger.timeutil import Month
 
 
 class _Progress:
@@ -48,10 +47,11 @@ class _Progress:
 
 
 def parse_month(text: str) -> tuple[int, int]:
-    match = re.fullmatch(r"(\d{4})-(\d{2})", text)
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        raise argparse.ArgumentTypeError(f"mois attendu au format AAAA-MM : {text!r}")
-    return int(match.group(1)), int(match.group(2))
+    try:
+        month = Month.parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"mois attendu au format AAAA-MM : {text!r}") from None
+    return month.year, month.month
 
 
 def _cmd_init_pki(args: argparse.Namespace) -> int:
@@ -70,7 +70,6 @@ def _cmd_init_pki(args: argparse.Namespace) -> int:
 
 def _session_factory():  # type: ignore[no-untyped-def]
     core = settings_module.core()
-    migrate(core.effective_database_url)
     return core, make_session_factory(make_engine(core.effective_database_url))
 
 
@@ -178,20 +177,20 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     cmd.add_argument("--processes", type=int, default=None, help="default: one per core")
     cmd.add_argument("--beneficiary", type=int, action="append", help="only these ids")
     cmd.add_argument("--by", default="cli", help="who triggered the run (journal)")
-    cmd.set_defaults(handler=_cmd_run)
+    cmd.set_defaults(needs_schema=True, handler=_cmd_run)
 
     cmd = sub.add_parser("verify", help="check every file, signature, timestamp and the journal")
     cmd.add_argument("--as-of", type=date.fromisoformat, help="validate as of this date")
     cmd.add_argument("--processes", type=int, default=0)
-    cmd.set_defaults(handler=_cmd_verify)
+    cmd.set_defaults(needs_schema=True, handler=_cmd_verify)
 
     cmd = sub.add_parser("export", help="copy the archive with its journal and SEDA manifest")
     cmd.add_argument("directory", type=Path)
-    cmd.set_defaults(handler=_cmd_export)
+    cmd.set_defaults(needs_schema=True, handler=_cmd_export)
 
     cmd = sub.add_parser("purge", help="delete files past the retention period (journaled)")
     cmd.add_argument("--by", default="cli")
-    cmd.set_defaults(handler=_cmd_purge)
+    cmd.set_defaults(needs_schema=True, handler=_cmd_purge)
 
 
 logger = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from archive.pki import pki_paths
 from archive.settings import ArchiveSettings
 from archive.statement import month_label
 from archive.store import FileStore, StoreError
-from config.settings import CoreSettings
+from kernel.settings import CoreSettings
 from ledger.timeutil import as_utc, utc_now
 
 SEDA_NS = "fr:gouv:culture:archivesdefrance:seda:v2.2"

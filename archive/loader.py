@@ -1,8 +1,8 @@
 """Load a month of statement inputs from the ledger.
 
-The month's billable facts (visits, plans, funders, workers) come from the
-billing engineer's adapter (``billing_export.adapter.load_month``), so that a
-statement and the pre-billing read the ledger the same way. This module only
+The month's billable facts (visits, plans) come from the ledger's one reader
+for money (``ledger.facts.load_month_facts``), so that a statement and the
+pre-billing read the ledger the same way. This module only
 adds what a statement shows and billing does not: deleted visits, the
 correction motives and the beneficiary's antenna.
 """
@@ -17,18 +17,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.figures import BeneficiaryInfo, Organisation, StatementInput, VisitRow
-from billing_export.adapter import load_month
-from billing_export.prebilling import PlanFact, VisitFact
+from kernel.settings import money
+from ledger.facts import load_month_facts
 from ledger.models import (
     Antenna,
     Beneficiary,
     Civility,
+    Funder,
     Visit,
     VisitStatus,
     VisitVersion,
     Worker,
 )
+from ledger.money import PlanFact, VisitFact
 from ledger.motives import EsppadomAdjustment
+from ledger.timeutil import Month
 
 _CIVILITY = {Civility.MR: "M.", Civility.MRS: "Mme"}
 _CHUNK = 900
@@ -36,7 +39,8 @@ _CHUNK = 900
 
 def month_bounds(year: int, month: int) -> tuple[date, date]:
     """First day of the month and first day of the next."""
-    return date(year, month, 1), date(year + month // 12, month % 12 + 1, 1)
+    period = Month(year, month)
+    return period.first_day, period.next().first_day
 
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:
@@ -58,7 +62,9 @@ def load_inputs(
 ) -> list[StatementInput]:
     """One ``StatementInput`` per beneficiary served in the month (or those given)."""
     first, after = month_bounds(year, month)
-    facts = load_month(session, year, month)
+    facts = load_month_facts(session, Month(year, month))
+    rules = tuple(sorted(money().rules.items()))
+    funder_names = {code: name for code, name in session.execute(select(Funder.code, Funder.name))}
     wanted = set(beneficiary_ids) if beneficiary_ids is not None else None
 
     deleted = session.execute(
@@ -90,15 +96,21 @@ def load_inputs(
             label = version.motive.label
             reasons[version.visit_id] = f"{label} : {comment}" if comment else label
 
+    worker_ids = sorted({f.worker_id for f in facts.visits if f.beneficiary_id in id_set})
+    worker_names: dict[int, str] = {}
+    for chunk in _chunks(worker_ids):
+        for wid, first_name, last_name in session.execute(
+            select(Worker.id, Worker.first_name, Worker.last_name).where(Worker.id.in_(chunk))
+        ):
+            worker_names[wid] = _worker_label(first_name, last_name)
     rows: dict[int, list[VisitRow]] = defaultdict(list)
     for fact in facts.visits:
         if fact.beneficiary_id not in id_set:
             continue
-        worker = facts.workers.get(fact.worker_id)
         rows[fact.beneficiary_id].append(
             VisitRow(
                 fact=fact,
-                worker_name=_worker_label(worker.first_name, worker.last_name) if worker else "?",
+                worker_name=worker_names.get(fact.worker_id, "?"),
                 corrected=fact.visit_id in reasons
                 or fact.status in (VisitStatus.CORRECTED.value, VisitStatus.MANUAL.value),
                 correction_reason=reasons.get(fact.visit_id, ""),
@@ -166,8 +178,9 @@ def load_inputs(
                     month=month,
                     visits=tuple(rows.get(ben.id, ())),
                     plans=own_plans,
+                    rules=rules,
                     funder_names=tuple(
-                        (code, facts.funders[code].name) for code in codes if code in facts.funders
+                        (code, funder_names[code]) for code in codes if code in funder_names
                     ),
                 )
             )

@@ -27,7 +27,7 @@ from archive.pki import ensure_fresh_crl, pki_paths
 from archive.settings import ArchiveSettings
 from archive.signing import Sealer, check_signature
 from archive.statement import StatementError, render_pdf, to_pdfa
-from config.settings import CoreSettings
+from kernel.settings import CoreSettings
 from ledger.timeutil import utc_now
 
 logger = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from archive.models import ArchivedStatement
 from archive.store import FileStore
-from config.settings import CoreSettings
+from kernel.settings import CoreSettings
 
 
 class StatementUnavailable(Exception):

@@ -11,19 +11,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from billing_export import services
 from billing_export.jobs import jobs
-from billing_export.prebilling import PrebillingError
 from billing_export.settings import load
-from config import settings as settings_module
-from config.database import migrate
-from config.jobs import RunStatus
-from flows.scheduler import run_job
+from kernel import settings as settings_module
+from kernel.jobs import RunStatus
+from kernel.scheduler import run_job
 from ledger.db import make_engine, make_session_factory
+from ledger.money import MoneyRuleError
 
 
 def _session_factory() -> tuple[sessionmaker[Session], Engine, Path]:
     core = settings_module.core()
     url = core.effective_database_url
-    migrate(url)
     engine = make_engine(url)
     return make_session_factory(engine), engine, core.data_dir
 
@@ -50,7 +48,7 @@ def _cmd_prebilling(args: argparse.Namespace) -> int:
     try:
         year, month = services.parse_month(args.month)
         settings = load()
-    except (services.BillingError, PrebillingError) as exc:
+    except (services.BillingError, MoneyRuleError) as exc:
         print(exc, file=sys.stderr)
         return 2
     factory, engine, data_dir = _session_factory()
@@ -89,12 +87,12 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     pre = sub.add_parser("prebilling", help="write the month's pre-billing CSV files")
     pre.add_argument("--month", required=True, help="AAAA-MM")
     pre.add_argument("--output", help="folder for the CSV files (default: data dir)")
-    pre.set_defaults(handler=_cmd_prebilling)
+    pre.set_defaults(needs_schema=True, handler=_cmd_prebilling)
     send = sub.add_parser("send", help="build, validate and (re)send the month's DELIVERY files")
     send.add_argument("--month", required=True, help="AAAA-MM")
     send.add_argument("--funder", help="only this Département funder code (e.g. APA75)")
     send.add_argument("--by", default="cli", help="who asks (shown in the run journal)")
-    send.set_defaults(handler=_cmd_send)
+    send.set_defaults(needs_schema=True, handler=_cmd_send)
     acks = sub.add_parser("acks", help="read the Département's acknowledgements")
     acks.add_argument("--by", default="cli", help="who asks (shown in the run journal)")
-    acks.set_defaults(handler=_cmd_acks)
+    acks.set_defaults(needs_schema=True, handler=_cmd_acks)

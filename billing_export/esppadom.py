@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from billing_export.prebilling import MonthBilling, Period, Share, VisitBilling
+from ledger.money import MonthBilling, Period, Share, VisitBilling
 from ledger.timeutil import to_paris
 
 if TYPE_CHECKING:

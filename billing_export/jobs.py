@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from billing_export import services
 from billing_export.outbox import open_channel
-from billing_export.prebilling import PrebillingError
 from billing_export.settings import BillingSettings, load
-from config.jobs import JobContext, JobResult, RunStatus, ScheduledJob
-from config.settings import SettingsError
-from flows.transport import TransportError
-from ledger.timeutil import paris_date, utc_now
+from kernel.jobs import JobContext, JobResult, RunStatus, ScheduledJob
+from kernel.settings import SettingsError
+from kernel.transport import TransportError
+from ledger.money import MoneyRuleError
+from ledger.timeutil import Month, paris_date, utc_now
 
 
 def _month(ctx: JobContext) -> tuple[int, int]:
     if "month" in ctx.params:
         return services.parse_month(str(ctx.params["month"]))
-    return services.previous_month(paris_date(utc_now()))
+    previous = Month.of(paris_date(utc_now())).previous()
+    return previous.year, previous.month
 
 
 def monthly_delivery(ctx: JobContext, settings: BillingSettings | None = None) -> JobResult:
     try:
         settings = settings or load()
         year, month = _month(ctx)
-    except (services.BillingError, PrebillingError) as exc:
+    except (services.BillingError, MoneyRuleError, SettingsError) as exc:
         return JobResult(RunStatus.FAILED, message=str(exc))
     funder = ctx.params.get("funder")
     try:
@@ -46,7 +47,7 @@ def read_acknowledgements(ctx: JobContext, settings: BillingSettings | None = No
         settings = settings or load()
         with open_channel(ctx.data_dir) as channel:
             return services.read_acks(ctx.data_dir, channel, settings.remote_acks)
-    except (PrebillingError, TransportError, SettingsError) as exc:
+    except (MoneyRuleError, TransportError, SettingsError) as exc:
         return JobResult(RunStatus.FAILED, message=str(exc))
 
 

@@ -1,6 +1,6 @@
 """Where DELIVERY files go and acknowledgements come from: the flows transport.
 
-``flows.transport`` owns local folders and SFTP (temporary name then rename,
+``kernel.transport`` owns local folders and SFTP (temporary name then rename,
 SHA-256 sidecar, retries, strict host keys); billing only names its folders
 (``[billing] remote_outbox`` and ``remote_acks``, relative to the transport's
 root) and uses ``put``, ``list``, ``read`` and ``mark_processed``.
@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flows.settings import load as load_flows_settings
-from flows.transport import Transport, open_transport
+from kernel.transport import Transport, load_transport_settings, open_transport
 
 
 def open_channel(data_dir: Path) -> Transport:
     """The transport configured in ``[flows]`` (local folder by default, or SFTP)."""
-    return open_transport(load_flows_settings(), data_dir)
+    return open_transport(load_transport_settings(), data_dir)

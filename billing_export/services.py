@@ -2,7 +2,7 @@
 
 Each entry point (CLI, scheduled job) passes a session factory, the data
 directory, the settings and a channel; results come back as
-``config.jobs.JobResult`` so that the run journal shows them.
+``kernel.jobs.JobResult`` so that the run journal shows them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from hashlib import file_digest
 from pathlib import Path
 
@@ -24,14 +24,14 @@ from billing_export.esppadom import (
     local_iso,
     write_delivery,
 )
-from billing_export.prebilling import MonthBilling, prebill
 from billing_export.settings import BillingSettings
-from config.jobs import JobResult, RunStatus
-from flows.transport import Transport
+from kernel.jobs import JobResult, RunStatus
+from kernel.transport import Transport
 from ledger.models import FunderKind
+from ledger.money import MonthBilling, allocate_month
 from ledger.service import audit
 from ledger.spreadsheet import SafeWriter
-from ledger.timeutil import to_paris, utc_now
+from ledger.timeutil import Month, to_paris, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +44,13 @@ class BillingError(Exception):
 
 
 def parse_month(text: str) -> tuple[int, int]:
-    match = _MONTH.match(text.strip())
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        raise BillingError(f"mois invalide : {text!r} (attendu AAAA-MM, par exemple 2026-10)")
-    return int(match.group(1)), int(match.group(2))
-
-
-def previous_month(today: date) -> tuple[int, int]:
-    return (today.year - 1, 12) if today.month == 1 else (today.year, today.month - 1)
+    try:
+        month = Month.parse(text)
+    except ValueError:
+        raise BillingError(
+            f"mois invalide : {text!r} (attendu AAAA-MM, par exemple 2026-10)"
+        ) from None
+    return month.year, month.month
 
 
 def file_sha256(path: Path) -> str:
@@ -67,7 +66,7 @@ def compute(
     session: Session, year: int, month: int, settings: BillingSettings
 ) -> tuple[MonthFacts, MonthBilling]:
     facts = load_month(session, year, month)
-    return facts, prebill(year, month, facts.visits, facts.plans, settings.rounding_rules)
+    return facts, allocate_month(year, month, facts.visits, facts.plans, settings.rounding_rules)
 
 
 # --- pre-billing files -----------------------------------------------------

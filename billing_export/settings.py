@@ -1,12 +1,12 @@
-"""Billing settings: who we are for the Département, and each funder's rounding."""
+"""Billing settings: who we are for the Département (rounding: ``kernel.settings.money``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from billing_export.esppadom import Provider
-from billing_export.prebilling import Rounding, parse_rounding_rules
-from config.settings import load_section
+from kernel.settings import load_section, money
+from ledger.money import Rounding
 
 
 @dataclass(frozen=True)
@@ -18,9 +18,6 @@ class BillingSettings:
     provider_address: str = "1 place de l'Hôtel de Ville"
     provider_postcode: str = "75004"
     provider_city: str = "Paris"
-    #: Per funder code: "APA75=15/nearest/5, PCH75=30/up" (step/mode[/tolerance]).
-    #: Funders not listed are kept to the minute (seconds dropped).
-    rounding: str = ""
     #: Remote folder (under the transport's root) where DELIVERY files are put.
     remote_outbox: str = "esppadom/depot"
     #: Remote folder where the Département puts its acknowledgements.
@@ -39,7 +36,8 @@ class BillingSettings:
 
     @property
     def rounding_rules(self) -> dict[str, Rounding]:
-        return parse_rounding_rules(self.rounding)
+        """The funders' rounding, from the one place every output of money reads it."""
+        return money().rules
 
 
 def load() -> BillingSettings:

@@ -12,12 +12,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from config import settings as settings_module
-from config import supervisor
+from config import demo_cli, jobs_cli, supervisor
 from config.database import migrate
+from kernel import settings as settings_module
 
 #: Packages that contribute sub-commands, each through ``<package>.cli.register``.
-COMMAND_PACKAGES = ("ledger", "ivr", "flows", "extranet", "archive", "billing_export")
+COMMAND_PACKAGES = ("ivr", "extranet", "archive", "billing_export")
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help="create or upgrade the database schema")
         sub.set_defaults(handler=_cmd_migrate)
     supervisor.register(commands)
+    demo_cli.register(commands)
+    jobs_cli.register(commands)
     for package in COMMAND_PACKAGES:
         module_name = f"{package}.cli"
         try:
@@ -56,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        if getattr(args, "needs_schema", False):
+            # A package's command that reads or writes the database finds it up to date;
+            # only the composition root knows every package's migrations.
+            migrate(settings_module.core().effective_database_url)
         return int(args.handler(args) or 0)
     except settings_module.SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

@@ -1,57 +1,33 @@
-"""The shape of a scheduled job, shared by every package that has one.
+"""Every package's scheduled jobs, collected at the composition root.
 
-Each package may expose ``<package>.jobs.jobs() -> list[ScheduledJob]``; the
-scheduler (``flows.scheduler``) collects them, runs them on their cron
-schedule, and writes each run to the run journal.
+Each package may expose ``<package>.jobs.jobs() -> list[kernel.jobs.ScheduledJob]``;
+``kernel.scheduler`` runs what this module collects.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+import importlib
+from collections.abc import Iterable
 
-from sqlalchemy.orm import Session, sessionmaker
-
-
-class RunStatus(enum.StrEnum):
-    RUNNING = "running"
-    SUCCESS = "success"
-    PARTIAL = "partial"  # done, with rejected lines
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class JobContext:
-    session_factory: sessionmaker[Session]
-    data_dir: Path
-    #: "scheduler" or the login of whoever ran it by hand.
-    triggered_by: str
-    #: Free parameters for a run by hand (e.g. {"month": "2026-10"} or {"file": ...}).
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class JobResult:
-    status: RunStatus
-    counts: dict[str, int] = field(default_factory=dict)
-    #: Files produced for people to download (reject files, exports).
-    files: tuple[Path, ...] = ()
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class ScheduledJob:
-    #: Stable identifier, e.g. "flows.daily_import".
-    name: str
-    #: French label shown in the run journal.
-    label: str
-    #: APScheduler CronTrigger keyword arguments, in Europe/Paris time.
-    cron: dict[str, str]
-    run: Callable[[JobContext], JobResult]
-
+from kernel.jobs import ScheduledJob
 
 #: Packages that contribute jobs through ``<package>.jobs.jobs()``.
 JOB_PACKAGES = ("flows", "extranet", "archive", "billing_export", "ivr")
+
+
+def collect_jobs(packages: Iterable[str] = JOB_PACKAGES) -> list[ScheduledJob]:
+    """``<package>.jobs.jobs()`` of every package that has one, by name."""
+    found: dict[str, ScheduledJob] = {}
+    for package in packages:
+        module_name = f"{package}.jobs"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        for job in module.jobs():
+            if job.name in found:
+                raise ValueError(f"two jobs named {job.name}")
+            found[job.name] = job
+    return sorted(found.values(), key=lambda j: j.name)

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from extranet import formatting
+from extranet.auth import oidc
 from extranet.auth.throttle import Limit, Throttle
 from extranet.params import IdConverter
 from extranet.settings import ExtranetSettings
@@ -57,6 +58,8 @@ class AppConfig:
     settings: ExtranetSettings = field(default_factory=ExtranetSettings)
     #: The current instant (tests may pin it).
     clock: Callable[[], datetime] = utc_now
+    #: Single sign-on (OpenID Connect); None: password logins only.
+    sso: oidc.SsoConfig | None = None
 
     @property
     def throttle(self) -> Throttle:
@@ -99,6 +102,8 @@ def create_app(config: AppConfig) -> Flask:
     for name in MODULES:
         module = importlib.import_module(f"extranet.{name}.blueprint")
         app.register_blueprint(module.bp)
+    if config.sso is not None:
+        oidc.init_app(app, config.sso)
 
     @app.context_processor
     def _inject() -> dict[str, Any]:

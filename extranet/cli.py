@@ -13,11 +13,11 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from config import settings as settings_module
 from extranet import settings as extranet_settings
 from extranet.demo import create_demo_users
 from extranet.models import LoginThrottle, Role, ThrottleScope, User
 from extranet.passwords import PasswordPolicyError, hash_password
+from kernel import settings as settings_module
 from ledger.db import make_engine, make_session_factory
 from ledger.models import Antenna
 from ledger.service import audit
@@ -30,7 +30,7 @@ def _serve(args: argparse.Namespace) -> int:
     core = settings_module.core()
     url = core.effective_database_url
     key = extranet_settings.secret_key(core.data_dir, embedded=url.startswith("sqlite"))
-    env = dict(os.environ)
+    env = dict(settings_module.environ())
     env[extranet_settings.SECRET_KEY_ENV] = key
     env.setdefault("TELEGESTION_CORE_DATA_DIR", str(core.data_dir.resolve()))
     if args.bind:

@@ -56,7 +56,7 @@ class User(Base):
     #: login must choose a new one before reaching any page.
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Bumped on logout, password change, deactivation, role or antenna change:
-    #: every session opened before stops working (``extranet.auth.sessions``).
+    #: every session opened before stops working (``extranet.auth.session``).
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -11,7 +11,7 @@ from flask import abort, current_app, g, redirect, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from extranet.auth.sessions import session_user
+from extranet.auth.session import session_user
 from extranet.models import User
 from extranet.params import int_arg as int_arg  # re-exported for the controllers
 from extranet.scope import get_in_scope

@@ -443,12 +443,18 @@ SERVICE_DONE = FileFormat(
     frequency="le 1er de chaque mois, pour le mois précédent",
     description=(
         "One line per visit of the month (by day of service, Paris) that has both a "
-        "start and an end and is not deleted, ordered by visit id. Start and end are "
+        "start and an end and is not deleted, and per funder share of it, ordered by "
+        "visit id: a visit shared between two care plans (the first plan's monthly "
+        "maximum reached) has two lines with the same visit id. Start and end are "
         "given to the minute (seconds dropped) and the duration is their difference "
-        "in minutes: exactly what the pre-billing starts from, before any funder "
-        "rounding. Complementary minutes are the minutes done beyond the matching "
-        "planned visit (same worker and beneficiary, overlapping), 0 when there is "
-        "no planned visit or the visit was not longer."
+        "in minutes. The funder, plan reference, category and kept minutes are the "
+        "ledger's rules of money (ledger.money: the funder's rounding, then the "
+        "allocation of decision 0501), the same figures as the pre-billing, the "
+        "teletransmission and the signed statements: add up minutes_retenues, not "
+        "duree_minutes, to get what is billed. Complementary minutes are the "
+        "minutes done beyond the matching planned visit (same worker and "
+        "beneficiary, overlapping), 0 when there is no planned visit or the visit "
+        "was not longer."
     ),
     fields=(
         _f("id_visite", "int", 20, True, "identifiant de la visite dans la télégestion"),
@@ -471,8 +477,19 @@ SERVICE_DONE = FileFormat(
             "code",
             20,
             False,
-            "code de la prestation (de la visite, sinon du plan d'aide du jour)",
+            "code de la prestation (de la visite, sinon du plan d'aide retenu)",
         ),
+        _f("financeur", "code", 20, False, "code du financeur, vide hors plan d'aide"),
+        _f("reference_plan", "code", 40, False, "référence du plan d'aide, vide hors plan"),
+        _f(
+            "categorie",
+            "enum",
+            10,
+            True,
+            "dans_plan, au_dela (maximum du plan atteint) ou hors_plan",
+            choices=("dans_plan", "au_dela", "hors_plan"),
+        ),
+        _f("minutes_retenues", "int", 5, True, "minutes retenues pour ce financeur"),
     ),
 )
 

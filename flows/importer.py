@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flows import formats
 from flows.formats import FileFormat
-from flows.transport import safe_name
+from kernel.transport import safe_name
 from ledger.models import (
     Antenna,
     AuditEntry,

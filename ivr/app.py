@@ -11,13 +11,13 @@ from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from config.settings import core
 from ivr import health
 from ivr.ari import AriClient, CallChannel, ChannelInfo, Event, parse_ari_time
 from ivr.flow import Answer, Call, Flow, FlowConfig, Identify, Services, State
 from ivr.services import Ledger, Recorder, replay
 from ivr.settings import IvrSettings
 from ivr.spool import Spool
+from kernel.settings import core
 from ledger.db import make_engine, make_session_factory
 from ledger.timeutil import utc_now
 

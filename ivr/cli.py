@@ -10,9 +10,9 @@ import uuid
 
 from sqlalchemy import select
 
-from config.settings import core
 from ivr import ami
 from ivr.settings import load
+from kernel.settings import core
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -77,6 +78,71 @@ def paris_day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 def paris_month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
-    start = paris_to_utc(datetime(year, month, 1))
-    nyear, nmonth = (year + 1, 1) if month == 12 else (year, month + 1)
-    return start, paris_to_utc(datetime(nyear, nmonth, 1))
+    return Month(year, month).bounds_utc()
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Month:
+    """A calendar month as the organisation lives it (Europe/Paris)."""
+
+    year: int
+    month: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.month <= 12 or not 1 <= self.year <= 9998:
+            raise ValueError(f"mois invalide : {self.year}-{self.month:02d}")
+
+    @classmethod
+    def of(cls, day: date) -> Month:
+        return cls(day.year, day.month)
+
+    @classmethod
+    def parse(cls, text: str) -> Month:
+        """``"2026-11"`` (or ``"202611"``); ValueError with a French message otherwise."""
+        raw = text.strip()
+        digits = raw.replace("-", "")
+        if not (digits.isascii() and digits.isdigit() and len(digits) == 6):
+            raise ValueError(f"mois illisible : {text!r} (attendu AAAA-MM)")
+        return cls(int(digits[:4]), int(digits[4:]))
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, self.month, 1)
+
+    @property
+    def last_day(self) -> date:
+        return self.next().first_day - timedelta(days=1)
+
+    def next(self) -> Month:
+        return Month(self.year + 1, 1) if self.month == 12 else Month(self.year, self.month + 1)
+
+    def previous(self) -> Month:
+        return Month(self.year - 1, 12) if self.month == 1 else Month(self.year, self.month - 1)
+
+    def bounds_utc(self) -> tuple[datetime, datetime]:
+        """UTC instants of the first Paris midnight of this month and of the next."""
+        following = self.next()
+        return (
+            paris_to_utc(datetime(self.year, self.month, 1)),
+            paris_to_utc(datetime(following.year, following.month, 1)),
+        )
+
+    @classmethod
+    def span(cls, first: date, last: date) -> list[Month]:
+        """Every month from the one of ``first`` to the one of ``last``, in order."""
+        months, current, end = [], cls.of(first), cls.of(last)
+        while current <= end:
+            months.append(current)
+            current = current.next()
+        return months
+
+    def contains(self, day: date) -> bool:
+        return day.year == self.year and day.month == self.month
+
+    @property
+    def label(self) -> str:
+        """French label: "novembre 2026"."""
+        return f"{FRENCH_MONTHS[self.month - 1]} {self.year}"
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"

@@ -8,7 +8,7 @@ mutual plan, 20 % have only a non-Département funder) and ``--visits`` visits
 each in October 2026 (across the daylight-saving change). Prints:
   * baseline: a bare sum of the visits' durations over the same objects
     (the floor for any pass over the month);
-  * pre-billing: ``billing_export.prebilling.prebill`` (rounding, plan
+  * pre-billing: ``ledger.money.allocate_month`` (rounding, plan
     allocation, lines by beneficiary, funder and worker);
   * teletransmission: ``billing_export.esppadom.write_delivery`` for every
     Département funder into a byte-counting sink (build, XSD validation by chunks,
@@ -32,7 +32,7 @@ from billing_export.esppadom import (
     WorkerInfo,
     write_delivery,
 )
-from billing_export.prebilling import PlanFact, VisitFact, parse_rounding_rules, prebill
+from ledger.money import PlanFact, VisitFact, allocate_month, parse_rounding_rules
 
 FUNDERS = {
     "APA75": FunderInfo("APA75", "Département — APA", "APA"),
@@ -176,10 +176,10 @@ def main() -> None:
 
     rules = parse_rounding_rules("APA75=15/nearest/5")
     started = time.perf_counter()
-    billing = prebill(2026, 10, visits, plans, rules)
+    billing = allocate_month(2026, 10, visits, plans, rules)
     elapsed = time.perf_counter() - started
     print(
-        f"pre-billing prebill()             {elapsed:8.2f} s  "
+        f"pre-billing allocate_month()             {elapsed:8.2f} s  "
         f"({len(visits) / elapsed:,.0f} visits/s, "
         f"{elapsed / baseline:.0f}x baseline, {len(billing.lines):,} lines)"
     )

@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.extranet.run --big          # 10 million visits (long)
 
 Builds a throwaway PostgreSQL (scripts/postgres, port 55503) with the first
-customer's organisation (``ledger.demo``: 6 antennas, 330 workers, 2,100
+customer's organisation (``demo.organisation``: 6 antennas, 330 workers, 2,100
 beneficiaries, a month of real calls and visits) plus ``--visits`` historical
 visits over five years, generated in the database with one INSERT ... SELECT.
 Then starts the extranet with gunicorn (``telegestion extranet serve``) and has
@@ -35,9 +35,9 @@ import httpx
 from sqlalchemy import func, select, text
 
 from config.database import migrate
+from demo.organisation import load_demo
 from extranet.demo import create_demo_users
 from ledger.db import make_engine, make_session_factory
-from ledger.demo import load_demo
 from ledger.models import Beneficiary, Visit, Worker
 from ledger.timeutil import paris_date, utc_now
 

@@ -7,7 +7,7 @@ from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from extranet.account.forms import PasswordChangeForm
-from extranet.auth.sessions import end_sessions, keep_this_session
+from extranet.auth.session import end_sessions, keep_this_session
 from extranet.passwords import PasswordPolicyError, hash_password, verify
 from extranet.web import authenticated, db, user
 from ledger.service import audit
@@ -16,6 +16,9 @@ from ledger.service import audit
 @authenticated
 def password() -> ResponseReturnValue:
     me = user()
+    if me.password_hash is None:
+        # An account that only logs in through single sign-on has no password here.
+        return render_template("account/password.html", form=None, forced=False)
     form = PasswordChangeForm()
     status = 200
     if form.validate_on_submit():

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from extranet.auth.sessions import end_sessions
+from extranet.auth.session import end_sessions
 from extranet.auth.throttle import Throttle
 from extranet.models import Role, ThrottleScope, User
 from extranet.passwords import hash_password, temporary_password

@@ -1,26 +1,16 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
+from extranet.auth import oidc
 from extranet.auth.forms import LoginForm, LogoutForm
 from extranet.auth.providers import LoginRefused, PasswordProvider
-from extranet.auth.sessions import close_session, end_sessions, open_session
+from extranet.auth.session import end_sessions, open_session, record_login
+from extranet.auth.session import safe_next as _safe_next
 from extranet.web import client_address, current_user, db, now
 from ledger.service import audit
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an absolute or scheme-relative URL."""
-    if not target:
-        return url_for("visits.today")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("visits.today")
-    return target
 
 
 def login() -> ResponseReturnValue:
@@ -31,7 +21,7 @@ def login() -> ResponseReturnValue:
     status = 200
     if form.validate_on_submit():
         config = current_app.extensions["telegestion"]
-        provider = PasswordProvider(config.throttle)
+        provider = oidc.password_provider(PasswordProvider(config.throttle))
         session_db = db()
         try:
             user = provider.authenticate(
@@ -46,8 +36,9 @@ def login() -> ResponseReturnValue:
             error = str(refused)
             status = 401
         else:
-            open_session(session_db, user, now(), method="password")
+            record_login(session_db, user, now(), method="password")
             session_db.commit()
+            open_session(user)
             if user.must_change_password:
                 return redirect(url_for("account.password"))
             return redirect(_safe_next(request.args.get("suivant")))
@@ -65,5 +56,6 @@ def logout() -> Response:
         end_sessions(db(), user)
         audit(db(), user.login, "logout", "user", user.id)
         db().commit()
-    close_session()
-    return redirect(url_for("auth.login"))
+    end_session = oidc.end_session_url()  # an SSO session ends at the provider too
+    session.clear()
+    return redirect(end_session or url_for("auth.login"))

@@ -1,5 +1,5 @@
 """Login providers. A provider checks credentials and returns the ``User``;
-``extranet.auth.sessions.open_session`` then opens the session, whatever the
+``extranet.auth.session.open_session`` then opens the session, whatever the
 provider (passwords here; an OpenID Connect provider calls the same function
 after its callback).
 """

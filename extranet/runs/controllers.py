@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 
 from extranet.files import inside_data_dir
 from extranet.web import db, int_arg, requires, user
-from flows.models import JobRun
+from kernel.runs import JobRun
 from ledger.service import audit
 
 PAGE = 100

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from archive.pki import init_pki, pki_paths
 from archive.settings import ArchiveSettings
 from archive.signing import Sealer
-from config.settings import CoreSettings
+from kernel.settings import CoreSettings
 from ledger.models import Beneficiary, Visit, VisitStatus, VisitVersion, Worker
 from ledger.timeutil import paris_date, paris_to_utc
 from tests import factories

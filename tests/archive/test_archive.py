@@ -13,7 +13,7 @@ from archive import journal, pipeline, store
 from archive.models import ArchivedStatement, JournalEntry
 from archive.settings import ArchiveSettings
 from archive.verify import VerifyReport, verify_archive
-from config.settings import CoreSettings
+from kernel.settings import CoreSettings
 from ledger import immutability
 from ledger.models import Visit
 from ledger.motives import Motive

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import date, datetime, timedelta
 
-from billing_export.prebilling import PlanFact, VisitFact
+from ledger.money import PlanFact, VisitFact
 from ledger.timeutil import paris_date, paris_to_utc
 
 _ids = itertools.count(1)

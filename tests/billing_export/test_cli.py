@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from billing_export.ack import AckStatus, acknowledge
-from billing_export.services import previous_month
-from ledger.timeutil import paris_date, utc_now
+from ledger.timeutil import Month, paris_date, utc_now
 from tests.config.test_cli import telegestion
 
 
@@ -16,7 +15,8 @@ def test_demo_month_prebilling_send_and_acknowledgement(tmp_path: Path) -> None:
         "demo", "--workers", "15", "--beneficiaries", "80", "--days", "45", data_dir=tmp_path
     )
     assert demo.returncode == 0, demo.stderr
-    year, month = previous_month(paris_date(utc_now()))
+    previous = Month.of(paris_date(utc_now())).previous()
+    year, month = previous.year, previous.month
     label = f"{year:04d}-{month:02d}"
 
     pre = telegestion("billing", "prebilling", "--month", label, data_dir=tmp_path)

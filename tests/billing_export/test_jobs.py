@@ -13,9 +13,10 @@ from billing_export.ack import AckStatus, Rejection, acknowledge
 from billing_export.esppadom import read_delivery
 from billing_export.jobs import jobs, monthly_delivery, read_acknowledgements
 from billing_export.settings import BillingSettings
-from config.jobs import JobContext, RunStatus
-from flows.models import JobRun
-from flows.scheduler import collect_jobs, run_job
+from config.jobs import collect_jobs
+from kernel.jobs import JobContext, RunStatus
+from kernel.runs import JobRun
+from kernel.scheduler import run_job
 from tests.billing_export.conftest import October
 
 

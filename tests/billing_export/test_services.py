@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from billing_export import services
 from billing_export.ack import AckStatus, Rejection, ack_name, acknowledge
 from billing_export.esppadom import read_delivery
-from billing_export.prebilling import Category
 from billing_export.settings import BillingSettings
-from config.jobs import JobResult, RunStatus
-from flows.transport import LocalFolderTransport
+from kernel.jobs import JobResult, RunStatus
+from kernel.transport import LocalFolderTransport
 from ledger.models import AuditEntry, Beneficiary
+from ledger.money import Category
 from tests.billing_export.conftest import October
 
 ISSUED = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)

@@ -13,8 +13,8 @@ from billing_export.ack import AckStatus, Rejection, ack_name, acknowledge
 from billing_export.esppadom import read_delivery
 from billing_export.jobs import monthly_delivery, read_acknowledgements
 from billing_export.settings import BillingSettings
-from config.jobs import JobContext, RunStatus
-from ledger.demo import load_demo
+from demo.organisation import load_demo
+from kernel.jobs import JobContext, RunStatus
 from tests.flows.conftest import SshServer
 
 

@@ -22,12 +22,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from archive.models import ArchivedStatement
 from archive.store import FileStore
-from config.jobs import RunStatus
 from extranet.app import AppConfig, create_app
 from extranet.models import Role, User
 from extranet.passwords import hash_password
 from extranet.settings import ExtranetSettings
-from flows.models import JobRun
+from kernel.jobs import RunStatus
+from kernel.runs import JobRun
 from ledger import service
 from ledger.models import (
     Antenna,

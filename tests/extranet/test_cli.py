@@ -18,10 +18,10 @@ from sqlalchemy import select
 
 from config.cli import main
 from config.database import migrate
-from config.settings import SettingsError
 from extranet.models import LoginThrottle, Role, ThrottleScope, User
 from extranet.passwords import verify
 from extranet.settings import SECRET_KEY_ENV, SECRET_KEY_FILE, secret_key
+from kernel.settings import SettingsError
 from ledger.db import make_engine, make_session_factory
 from ledger.models import Antenna, AuditEntry
 from ledger.timeutil import utc_now

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.transport import SftpTransport
+from kernel.transport import SftpTransport
 
 SSHD = Path("/usr/sbin/sshd")
 

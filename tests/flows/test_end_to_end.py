@@ -13,13 +13,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from config.jobs import RunStatus, ScheduledJob
+from config.jobs import collect_jobs
+from demo.organisation import load_demo
 from flows import jobs as flows_jobs
 from flows import snapshot
-from flows.models import JobRun
-from flows.scheduler import collect_jobs, run_job
+from kernel.jobs import RunStatus, ScheduledJob
+from kernel.runs import JobRun
+from kernel.scheduler import run_job
 from ledger import service
-from ledger.demo import load_demo
 from ledger.models import Beneficiary, Phone, Visit, VisitStatus, Worker
 from ledger.pairing import Direction
 from tests.config.test_cli import telegestion

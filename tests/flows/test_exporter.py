@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,6 @@ GOLDEN = Path(__file__).parent / "golden"
 
 def check_golden(path: Path) -> None:
     golden = GOLDEN / path.name
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.write_bytes(path.read_bytes())
     assert path.read_bytes() == golden.read_bytes()
 
 

@@ -13,9 +13,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, MetaData, Table, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from config.jobs import JobContext, JobResult, RunStatus, ScheduledJob
-from flows.models import JobRun
-from flows.scheduler import JOBSTORE_TABLE, Scheduler, collect_jobs, run_job
+from config.jobs import collect_jobs
+from kernel.jobs import JobContext, JobResult, RunStatus, ScheduledJob
+from kernel.runs import JobRun
+from kernel.scheduler import JOBSTORE_TABLE, Scheduler, run_job
 from ledger.timeutil import PARIS, as_utc, utc_now
 
 

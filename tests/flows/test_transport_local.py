@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import SettingsError
 from flows.settings import FlowsSettings
-from flows.transport import (
+from kernel.settings import SettingsError
+from kernel.transport import (
     LocalFolderTransport,
     SftpTransport,
     TransportError,

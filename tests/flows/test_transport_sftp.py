@@ -9,7 +9,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from flows.transport import HostKeyError, SftpTransport, TransportError
+from kernel.transport import HostKeyError, SftpTransport, TransportError
 from tests.flows.conftest import SshServer, free_port, keygen
 
 pytestmark = pytest.mark.sftp

@@ -1,20 +1,18 @@
-"""Ledger sub-commands: load the demo organisation."""
+"""``telegestion demo``: load the demo organisation (composition root: it migrates first)."""
 
 from __future__ import annotations
 
 import argparse
 import time
 
-from config import settings as settings_module
-from config.database import migrate
+from demo.organisation import DemoError, load_demo
+from kernel import settings as settings_module
 from ledger.db import make_engine, make_session_factory
-from ledger.demo import DemoError, load_demo
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     core = settings_module.core()
     url = core.effective_database_url
-    migrate(url)
     engine = make_engine(url)
     started = time.perf_counter()
     with make_session_factory(engine)() as session:
@@ -49,4 +47,4 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     sub.add_argument("--beneficiaries", type=int, default=2100)
     sub.add_argument("--days", type=int, default=30)
     sub.add_argument("--if-empty", action="store_true", help="succeed quietly when data exists")
-    sub.set_defaults(handler=_cmd_demo)
+    sub.set_defaults(needs_schema=True, handler=_cmd_demo)

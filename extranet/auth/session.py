@@ -1,5 +1,5 @@
-"""Sessions: opened for a user once a provider has authenticated them, ended
-server-side by the account's ``session_epoch``.
+"""Sessions: one code path to open one for password and single sign-on logins,
+and their end, server-side, by the account's ``session_epoch``.
 
 The session cookie (Flask's, signed) holds the user id and the epoch it was
 opened under. Every request re-reads the account (``session_user``) and
@@ -13,30 +13,41 @@ change of role or antenna all do it.
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
-from flask import session
+from flask import session, url_for
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from extranet.models import User
 from ledger.service import audit
 
-#: What the cookie holds (nothing else is kept in it).
-UID, EPOCH, METHOD = "uid", "epoch", "via"
+#: What the cookie holds for the login (the SSO adds its id token).
+UID, EPOCH = "uid", "epoch"
 
 
-def open_session(db: Session, user: User, now: datetime, *, method: str) -> None:
-    """Start a fresh session for ``user`` (any provider: ``method`` is
-    ``"password"``, ``"oidc"``...). A new cookie is issued, so a session id
-    planted before login is worthless. The caller commits."""
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: never an absolute or scheme-relative URL."""
+    if not target:
+        return url_for("visits.today")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("visits.today")
+    return target
+
+
+def record_login(db: Session, user: User, now: datetime, *, method: str) -> None:
+    """The login's trace on the account and in the journal (the caller commits)."""
     user.last_login_at = now
     audit(db, user.login, "login", "user", user.id, method=method)
-    db.flush()
+
+
+def open_session(user: User) -> None:
+    """A new session for ``user`` (never the one the login started in: no fixation)."""
     session.clear()
     session.permanent = True
     session[UID] = user.id
     session[EPOCH] = user.session_epoch
-    session[METHOD] = method
 
 
 def session_user(db: Session) -> User | None:
@@ -60,11 +71,6 @@ def end_sessions(db: Session, user: User) -> None:
         .execution_options(synchronize_session="fetch")
     )
     db.refresh(user, ["session_epoch"])
-
-
-def close_session() -> None:
-    """Forget the cookie of this browser (after ``end_sessions``)."""
-    session.clear()
 
 
 def keep_this_session(user: User) -> None:

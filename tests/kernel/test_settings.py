@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import SettingsError, load_section
+from kernel.settings import SettingsError, load_section
 
 
 @dataclasses.dataclass(frozen=True)

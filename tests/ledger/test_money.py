@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing_export.prebilling import (
+from ledger.money import (
     Category,
+    MoneyRuleError,
     Period,
-    PrebillingError,
     Rounding,
     RoundingMode,
+    allocate_month,
+    counts,
+    format_hours,
     kept_period,
     parse_rounding_rules,
-    prebill,
+    recorded_minutes,
 )
 from ledger.timeutil import paris_to_utc, to_paris
 from tests.billing_export.builders import plan, visit
@@ -63,7 +66,7 @@ def test_default_drops_seconds_of_both_ends() -> None:
     ["APA75=7/down", "APA75=15/sideways", "APA75", "=15/down", "APA75=15/down/15", "X=1/up/1"],
 )
 def test_bad_rounding_rules_are_refused(spec: str) -> None:
-    with pytest.raises(PrebillingError):
+    with pytest.raises(MoneyRuleError):
         parse_rounding_rules(spec)
 
 
@@ -95,7 +98,7 @@ def test_funder_change_mid_month_follows_the_plan_in_force_each_day() -> None:
     )
     new = plan(starts=date(2026, 10, 15))
     visits = [visit(datetime(2026, 10, day, 9), 90) for day in (2, 14, 15, 30)]
-    result = prebill(2026, 10, visits, [old, new])
+    result = allocate_month(2026, 10, visits, [old, new])
     assert _by_funder(result.lines) == {
         ("CNAV", Category.WITHIN): 180,
         ("APA75", Category.WITHIN): 180,
@@ -105,7 +108,7 @@ def test_funder_change_mid_month_follows_the_plan_in_force_each_day() -> None:
 def test_plan_ending_mid_month_leaves_later_visits_outside_any_plan() -> None:
     ending = plan(ends=date(2026, 10, 20))
     visits = [visit(datetime(2026, 10, 20, 18), 60), visit(datetime(2026, 10, 21, 9), 45)]
-    result = prebill(2026, 10, visits, [ending])
+    result = allocate_month(2026, 10, visits, [ending])
     assert _by_funder(result.lines) == {
         ("APA75", Category.WITHIN): 60,
         ("", Category.OUTSIDE): 45,
@@ -118,7 +121,7 @@ def test_two_funders_fill_in_priority_order_then_beyond() -> None:
         funder="MUTPARIS", kind="MUTUELLE", departement=False, service="SORTIE-HOSP", hours=1
     )
     visits = [visit(datetime(2026, 10, d, 9), 50) for d in (1, 2, 3, 4)]  # 200 min
-    result = prebill(2026, 10, visits, [mutual, apa])
+    result = allocate_month(2026, 10, visits, [mutual, apa])
     assert _by_funder(result.lines) == {
         ("APA75", Category.WITHIN): 120,
         ("MUTPARIS", Category.WITHIN): 60,
@@ -141,7 +144,7 @@ def test_service_code_selects_the_funder() -> None:
         visit(datetime(2026, 10, 1, 14), 30, service="APA-AIDE"),
         visit(datetime(2026, 10, 2, 9), 15, service="MENAGE"),
     ]
-    result = prebill(2026, 10, visits, [apa, pch])
+    result = allocate_month(2026, 10, visits, [apa, pch])
     assert _by_funder(result.lines) == {
         ("PCH75", Category.WITHIN): 60,
         ("APA75", Category.WITHIN): 30,
@@ -156,7 +159,7 @@ def test_split_by_worker() -> None:
         visit(datetime(2026, 10, 1, 14), 30, worker=2),
         visit(datetime(2026, 10, 2, 9), 30, worker=1),
     ]
-    result = prebill(2026, 10, visits, [apa])
+    result = allocate_month(2026, 10, visits, [apa])
     assert {(ln.key.worker_id, ln.visits, ln.kept_minutes) for ln in result.lines} == {
         (1, 2, 90),
         (2, 1, 30),
@@ -167,7 +170,7 @@ def test_rounding_follows_the_funder_of_the_first_candidate_plan() -> None:
     apa = plan(funder="APA75")
     other = plan(ben=2, funder="CNAV", kind="CAISSE", departement=False)
     visits = [visit(datetime(2026, 10, 1, 9), 46), visit(datetime(2026, 10, 1, 9), 46, ben=2)]
-    result = prebill(2026, 10, visits, [apa, other], parse_rounding_rules("APA75=15/down"))
+    result = allocate_month(2026, 10, visits, [apa, other], parse_rounding_rules("APA75=15/down"))
     assert [vb.kept.minutes for vb in result.visits] == [45, 46]
     assert [vb.recorded.seconds for vb in result.visits] == [46 * 60, 46 * 60]
 
@@ -178,7 +181,7 @@ def test_month_across_the_october_daylight_saving_change() -> None:
     night = visit(datetime(2026, 10, 25, 1, 30), 120)  # 01:30 CEST -> 02:30 CET
     repeated = visit(datetime(2026, 10, 25, 2, 30), 30, fold=1)  # the second 02:30
     march_like = visit(datetime(2026, 10, 31, 23, 30), 60)  # ends on 1 Nov, still October
-    result = prebill(2026, 10, [night, repeated, march_like], [apa])
+    result = allocate_month(2026, 10, [night, repeated, march_like], [apa])
     assert [vb.kept.minutes for vb in result.visits] == [120, 30, 60]
     assert night.ended_at == paris_to_utc(datetime(2026, 10, 25, 2, 30), fold=1)
     assert sum(ln.kept_minutes for ln in result.lines) == 210
@@ -188,7 +191,7 @@ def test_visits_of_another_month_and_incomplete_visits_are_not_billed() -> None:
     apa = plan()
     september = visit(datetime(2026, 9, 30, 23, 30), 60)
     incomplete = replace(visit(datetime(2026, 10, 3, 9), 60), ended_at=None, clocked_end=None)
-    result = prebill(2026, 10, [september, incomplete], [apa])
+    result = allocate_month(2026, 10, [september, incomplete], [apa])
     assert result.visits == ()
     assert [v.visit_id for v in result.unbillable] == [incomplete.visit_id]
 
@@ -246,7 +249,7 @@ def month_data(draw: st.DrawFn) -> tuple[list, list, dict]:  # type: ignore[type
 @given(month_data())
 def test_no_minute_lost_or_counted_twice(data: tuple[list, list, dict]) -> None:  # type: ignore[type-arg]
     visits, plans, rules = data
-    result = prebill(2026, 10, visits, plans, rules)
+    result = allocate_month(2026, 10, visits, plans, rules)
     in_month = [v for v in visits if (v.service_date.year, v.service_date.month) == (2026, 10)]
     assert len(result.visits) + len(result.unbillable) == len(in_month)
     used: dict[int, int] = defaultdict(int)
@@ -272,3 +275,48 @@ def test_no_minute_lost_or_counted_twice(data: tuple[list, list, dict]) -> None:
         vb.kept.minutes for vb in result.visits
     )
     assert sum(result.minutes_by_funder().values()) == sum(vb.kept.minutes for vb in result.visits)
+
+
+# --- the one rule of a visit's minutes ------------------------------------------
+
+
+@given(
+    start=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)),
+    seconds=st.integers(0, 12 * 3600),
+)
+def test_recorded_minutes_drop_seconds_at_both_ends(start: datetime, seconds: int) -> None:
+    begin = start.replace(tzinfo=UTC)
+    end = begin + timedelta(seconds=seconds)
+    minutes = recorded_minutes(begin, end)
+    floor_start = begin.replace(second=0, microsecond=0)
+    floor_end = end.replace(second=0, microsecond=0)
+    assert minutes * 60 == (floor_end - floor_start).total_seconds()
+    assert abs(minutes * 60 - seconds) < 60
+
+
+def test_recorded_minutes_across_daylight_saving_are_true_minutes() -> None:
+    # 01:30 to 03:30 Paris on 29 March 2026 is one hour; on 25 October, three.
+    spring = recorded_minutes(
+        paris_to_utc(datetime(2026, 3, 29, 1, 30)), paris_to_utc(datetime(2026, 3, 29, 3, 30))
+    )
+    autumn = recorded_minutes(
+        paris_to_utc(datetime(2026, 10, 25, 1, 30)),
+        paris_to_utc(datetime(2026, 10, 25, 3, 30), fold=1),
+    )
+    assert (spring, autumn) == (60, 180)
+
+
+def test_what_counts() -> None:
+    t = datetime(2026, 10, 1, 8, tzinfo=UTC)
+    assert counts("complete", t, t + timedelta(hours=1))
+    assert counts("corrected", t, t)
+    assert not counts("deleted", t, t + timedelta(hours=1))
+    assert not counts("incomplete", t, None)
+    assert not counts("complete", t + timedelta(hours=1), t)
+
+
+@pytest.mark.parametrize(
+    ("minutes", "text"), [(0, "0 h 00"), (65, "1 h 05"), (1265563, "21092 h 43"), (-30, "-0 h 30")]
+)
+def test_format_hours(minutes: int, text: str) -> None:
+    assert format_hours(minutes) == text

@@ -3,13 +3,13 @@
 The extranet shows these rows. Read them with plain SQLAlchemy, newest first::
 
     from sqlalchemy import select
-    from flows.models import JobRun
+    from kernel.runs import JobRun
 
     runs = session.scalars(select(JobRun).order_by(JobRun.started_at.desc()).limit(50))
     for run in runs:
         run.label, run.status.label, run.started_at, run.finished_at, run.counts
         for relative in run.files:          # e.g. "flows/rejects/2026-11-23/....csv"
-            path = data_dir / relative      # data_dir = config.settings.core().data_dir
+            path = data_dir / relative      # data_dir = kernel.settings.core().data_dir
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import JSON, Enum, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from config.jobs import RunStatus
+from kernel.jobs import RunStatus
 from ledger.models import Base, BigId
 from ledger.timeutil import utc_now
 

@@ -1,8 +1,11 @@
-"""Pre-billing: a month of visits split by care plan, funder and worker.
+"""The rules of money: a visit's minutes, which visits count, and who pays them.
 
-Pure functions on plain data (no SQLAlchemy, no lxml): ``billing_export.adapter``
-loads the facts from the ledger, ``billing_export.esppadom`` turns the result
-into the Département's XML.
+This module is the one place that turns recorded times into minutes. Every
+figure the product shows, exports, declares or signs (statistics, the visits
+CSV, the beneficiary and worker pages, the service-done file, the pre-billing,
+the ESPPADOM files, the signed statements) comes from ``recorded_minutes``,
+``counts`` and ``allocate_month`` here. Pure functions on plain data:
+``ledger.facts`` loads the facts from the tables.
 
 The rules (see docs/decisions/0501-billing_export-allocation-rule.md):
 
@@ -38,7 +41,7 @@ ALLOWED_STEPS = (1, 5, 10, 15, 30)
 _MINUTE = timedelta(minutes=1)
 
 
-class PrebillingError(ValueError):
+class MoneyRuleError(ValueError):
     """Bad rounding or plan data; the message says which value and why."""
 
 
@@ -63,15 +66,15 @@ class Rounding:
 
     def __post_init__(self) -> None:
         if self.step not in ALLOWED_STEPS:
-            raise PrebillingError(f"pas d'arrondi {self.step} : attendu l'un de {ALLOWED_STEPS}")
+            raise MoneyRuleError(f"pas d'arrondi {self.step} : attendu l'un de {ALLOWED_STEPS}")
         if not 0 <= self.tolerance < self.step or (self.step == 1 and self.tolerance):
-            raise PrebillingError(
+            raise MoneyRuleError(
                 f"tolérance {self.tolerance} : attendu de 0 à {self.step - 1} minutes"
             )
 
     def kept_minutes(self, minutes: int) -> int:
         if minutes < 0:
-            raise PrebillingError(f"durée négative : {minutes} min")
+            raise MoneyRuleError(f"durée négative : {minutes} min")
         lower = minutes - minutes % self.step
         if lower == minutes:
             return minutes
@@ -96,13 +99,13 @@ def parse_rounding_rules(spec: str) -> dict[str, Rounding]:
         code, sep, rule = item.partition("=")
         parts = rule.split("/")
         if not sep or not code.strip() or len(parts) not in (2, 3):
-            raise PrebillingError(f"règle d'arrondi illisible : {item!r} (attendu CODE=pas/mode)")
+            raise MoneyRuleError(f"règle d'arrondi illisible : {item!r} (attendu CODE=pas/mode)")
         try:
             step = int(parts[0])
             mode = RoundingMode(parts[1].strip().lower())
             tolerance = int(parts[2]) if len(parts) == 3 else 0
         except ValueError:
-            raise PrebillingError(
+            raise MoneyRuleError(
                 f"règle d'arrondi illisible : {item!r} (mode : down, nearest ou up)"
             ) from None
         rules[code.strip()] = Rounding(step, mode, tolerance)
@@ -162,6 +165,8 @@ class VisitFact:
     #: ESPPADOM_EFFECTIVITY_AJUST code (ledger.motives.esppadom_code).
     adjustment: str
     status: str
+    #: The visit's antenna (for figures by antenna); 0 when the caller does not need it.
+    antenna_id: int = 0
 
     @property
     def recorded(self) -> Period | None:
@@ -241,9 +246,37 @@ def truncate_to_minute(moment: datetime) -> datetime:
     return as_utc(moment).replace(second=0, microsecond=0)
 
 
+#: Visit statuses that never count (a deleted visit keeps its versions, not its minutes).
+NOT_COUNTED_STATUSES = frozenset({"deleted"})
+
+
+def counts(status: str, started_at: datetime | None, ended_at: datetime | None) -> bool:
+    """Whether a visit counts: not deleted, both ends known, not ending before it starts."""
+    if str(status) in NOT_COUNTED_STATUSES or started_at is None or ended_at is None:
+        return False
+    return as_utc(ended_at) >= as_utc(started_at)
+
+
+def recorded_minutes(started_at: datetime, ended_at: datetime) -> int:
+    """A visit's recorded length: whole minutes between its ends with their seconds dropped.
+
+    Measured on the UTC line, so a visit across a daylight-saving change has its
+    true length. Funder rounding (``Rounding``) applies on top of this, never
+    instead of it.
+    """
+    return Period(truncate_to_minute(started_at), truncate_to_minute(ended_at)).minutes
+
+
+def format_hours(minutes: int) -> str:
+    """Minutes as people read them: "12 h 05" (negative values keep their sign)."""
+    sign = "-" if minutes < 0 else ""
+    minutes = abs(minutes)
+    return f"{sign}{minutes // 60} h {minutes % 60:02d}"
+
+
 def kept_period(recorded: Period, rounding: Rounding) -> Period:
     start = truncate_to_minute(recorded.start)
-    minutes = Period(start, truncate_to_minute(recorded.end)).minutes
+    minutes = recorded_minutes(recorded.start, recorded.end)
     return Period(start, start + rounding.kept_minutes(minutes) * _MINUTE)
 
 
@@ -258,7 +291,7 @@ def _in_month(day: date, year: int, month: int) -> bool:
     return day.year == year and day.month == month
 
 
-def prebill(
+def allocate_month(
     year: int,
     month: int,
     visits: Iterable[VisitFact],
@@ -271,7 +304,7 @@ def prebill(
     plans_by_ben: dict[int, list[PlanFact]] = defaultdict(list)
     for plan in plans:
         if plan.max_minutes < 0:
-            raise PrebillingError(f"plan {plan.reference or plan.plan_id} : maximum négatif")
+            raise MoneyRuleError(f"plan {plan.reference or plan.plan_id} : maximum négatif")
         plans_by_ben[plan.beneficiary_id].append(plan)
 
     billable: list[tuple[datetime, int, VisitFact, Period]] = []
@@ -280,7 +313,7 @@ def prebill(
         if not _in_month(visit.service_date, year, month):
             continue
         recorded = visit.recorded
-        if recorded is None or recorded.end < recorded.start:
+        if recorded is None or not counts(visit.status, visit.started_at, visit.ended_at):
             unbillable.append(visit)
             continue
         billable.append((recorded.start, visit.visit_id, visit, recorded))

@@ -10,12 +10,12 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
-from config import settings as settings_module
-from config.database import migrate
-from config.jobs import RunStatus
+from config.jobs import collect_jobs
 from flows import jobs as flows_jobs
-from flows.models import JobRun
-from flows.scheduler import Scheduler, collect_jobs, run_job, trigger_for
+from kernel import settings as settings_module
+from kernel.jobs import RunStatus
+from kernel.runs import JobRun
+from kernel.scheduler import Scheduler, run_job, trigger_for
 from ledger.db import make_engine, make_session_factory
 from ledger.timeutil import to_paris, utc_now
 
@@ -33,7 +33,6 @@ def _parse_params(pairs: list[str]) -> dict[str, Any]:
 def _cmd_scheduler_run(args: argparse.Namespace) -> int:
     core = settings_module.core()
     url = core.effective_database_url
-    migrate(url)
     engine = make_engine(url)
     scheduler = Scheduler(
         BackgroundScheduler(),
@@ -68,7 +67,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"tâche inconnue : {args.name} (voir « telegestion jobs list »)")
         return 2
     core = settings_module.core()
-    migrate(core.effective_database_url)
     engine = make_engine(core.effective_database_url)
     run = run_job(
         found[args.name],
@@ -123,20 +121,20 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     scheduler = commands.add_parser("scheduler", help="the job scheduler")
     scheduler_sub = scheduler.add_subparsers(dest="scheduler_command", required=True)
     sub = scheduler_sub.add_parser("run", help="run the scheduler service (foreground)")
-    sub.set_defaults(handler=_cmd_scheduler_run)
+    sub.set_defaults(needs_schema=True, handler=_cmd_scheduler_run)
 
     jobs = commands.add_parser("jobs", help="scheduled jobs: list, run now, re-send")
     jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True)
     sub = jobs_sub.add_parser("list", help="list the jobs and their next run")
-    sub.set_defaults(handler=_cmd_list)
+    sub.set_defaults(needs_schema=True, handler=_cmd_list)
     sub = jobs_sub.add_parser("run", help="run a job now (journalled)")
     sub.add_argument("name")
     sub.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     sub.add_argument("--by", default="cli", help="who runs it (journal)")
-    sub.set_defaults(handler=_cmd_run)
+    sub.set_defaults(needs_schema=True, handler=_cmd_run)
     sub = jobs_sub.add_parser("resend", help="send again the output files of a past run")
     sub.add_argument("run_id", type=int)
-    sub.set_defaults(handler=_cmd_resend)
+    sub.set_defaults(needs_schema=True, handler=_cmd_resend)
     sub = jobs_sub.add_parser("history", help="the latest runs of the journal")
     sub.add_argument("--limit", type=int, default=20)
-    sub.set_defaults(handler=_cmd_history)
+    sub.set_defaults(needs_schema=True, handler=_cmd_history)

@@ -3,7 +3,7 @@
 A ``Transport`` has a root (a local folder or an SFTP login directory) and
 works with *folders* relative to it (``"in"``, ``"out"``, ``"acks"``...)::
 
-    from flows.transport import open_transport
+    from kernel.transport import open_transport
     from flows.settings import load
 
     transport = open_transport(load(), data_dir)      # local or SFTP, from settings
@@ -44,13 +44,15 @@ import secrets
 import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
 import paramiko
 
-from flows.settings import FlowsSettings
+from kernel.files import sha256_file
+from kernel.settings import SettingsError, environ, load_section
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,47 @@ T = TypeVar("T")
 CHUNK = 1 << 16
 SIDECAR_SUFFIX = ".sha256"
 PROCESSED = "processed"
+TRANSPORT_KINDS = ("local", "sftp")
+
+
+@dataclass(frozen=True)
+class TransportSettings:
+    """Where files go and come from: local folders or SFTP (section ``[flows]``)."""
+
+    #: "local" (a folder standing for the remote side) or "sftp".
+    transport: str = "local"
+    #: Root of the local transport; empty means ``<data_dir>/flows/remote``.
+    local_root: Path = Path("")
+    sftp_host: str = ""
+    sftp_port: int = 22
+    sftp_user: str = ""
+    #: OpenSSH known_hosts file holding the server's key; required for SFTP.
+    sftp_known_hosts: Path = Path("")
+    #: Private key file (outside the repository); empty means password authentication.
+    sftp_key_path: Path = Path("")
+    sftp_timeout: int = 30
+    #: Attempts of each transfer, and the first back-off delay in seconds (doubled each time).
+    attempts: int = 4
+    backoff_seconds: float = 2.0
+
+    def validate(self) -> Self:
+        if self.transport not in TRANSPORT_KINDS:
+            raise SettingsError(f"flows.transport: expected one of {TRANSPORT_KINDS}")
+        if self.transport == "sftp":
+            if not self.sftp_host or not self.sftp_user:
+                raise SettingsError("flows.sftp_host and flows.sftp_user are required for SFTP")
+            if not str(self.sftp_known_hosts) or str(self.sftp_known_hosts) == ".":
+                raise SettingsError("flows.sftp_known_hosts is required for SFTP")
+        if self.attempts < 1:
+            raise SettingsError("flows.attempts must be at least 1")
+        return self
+
+
+def load_transport_settings() -> TransportSettings:
+    """The exchange server's settings, from ``[flows]`` (``TELEGESTION_FLOWS_*``)."""
+    return load_section(TransportSettings, "flows").validate()
+
+
 PASSWORD_ENV = "TELEGESTION_FLOWS_SFTP_PASSWORD"  # noqa: S105 (a variable name)
 PASSPHRASE_ENV = "TELEGESTION_FLOWS_SFTP_KEY_PASSPHRASE"  # noqa: S105
 
@@ -102,14 +145,6 @@ def safe_folder(folder: str) -> str:
     for part in parts:
         safe_name(part)
     return "/".join(parts)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def sidecar_text(digest: str, name: str) -> bytes:
@@ -576,10 +611,10 @@ class SftpTransport(_Base):
 
 
 def open_transport(
-    settings: FlowsSettings, data_dir: Path, env: Mapping[str, str] | None = None
+    settings: TransportSettings, data_dir: Path, env: Mapping[str, str] | None = None
 ) -> Transport:
     """The configured transport. Secrets come from ``env`` (default: the environment)."""
-    env = os.environ if env is None else env
+    env = environ() if env is None else env
     settings.validate()
     if settings.transport == "local":
         root = settings.local_root if str(settings.local_root) not in ("", ".") else None
@@ -604,7 +639,7 @@ def open_transport(
 
 
 @contextlib.contextmanager
-def opened(settings: FlowsSettings, data_dir: Path) -> Iterator[Transport]:
+def opened(settings: TransportSettings, data_dir: Path) -> Iterator[Transport]:
     """``with opened(settings, data_dir) as transport:`` closes the connection after use."""
     transport = open_transport(settings, data_dir)
     try:

@@ -12,10 +12,8 @@ both kinds of run the same way.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,32 +24,14 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from config.jobs import JOB_PACKAGES, JobContext, JobResult, RunStatus, ScheduledJob
-from flows.models import JobRun
+from kernel.jobs import JobContext, JobResult, RunStatus, ScheduledJob
+from kernel.runs import JobRun
 from ledger.timeutil import PARIS, utc_now
 
 logger = logging.getLogger(__name__)
 
 JOBSTORE_TABLE = "flows_apscheduler_jobs"
 SCHEDULER_ACTOR = "scheduler"
-
-
-def collect_jobs(packages: Iterable[str] = JOB_PACKAGES) -> list[ScheduledJob]:
-    """``<package>.jobs.jobs()`` of every package that has one, by name."""
-    found: dict[str, ScheduledJob] = {}
-    for package in packages:
-        module_name = f"{package}.jobs"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        for job in module.jobs():
-            if job.name in found:
-                raise ValueError(f"two jobs named {job.name}")
-            found[job.name] = job
-    return sorted(found.values(), key=lambda j: j.name)
 
 
 def _relative(path: Path, data_dir: Path) -> str:

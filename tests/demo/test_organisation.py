@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from ledger.demo import DemoError, load_demo
+from demo.organisation import DemoError, load_demo
 from ledger.models import (
     Beneficiary,
     CallEvent,

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from ledger.bulk import bulk_record_calls
 from ledger.models import (
     Antenna,
     AuditEntry,
@@ -31,12 +32,9 @@ from ledger.models import (
     Identification,
     Phone,
     PlannedVisit,
-    Visit,
-    VisitStatus,
-    VisitVersion,
     Worker,
 )
-from ledger.pairing import CallFact, Direction, pair_calls
+from ledger.pairing import CallFact, Direction
 from ledger.timeutil import as_utc, paris_date, paris_to_utc, utc_now
 
 ANTENNAS = [
@@ -409,19 +407,6 @@ def _plan(
     }
 
 
-def _advance_sequences(session: Session, tables: tuple[str, ...]) -> None:
-    """Rows were inserted with explicit ids: move PostgreSQL's sequences past them."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    for table in tables:
-        session.execute(
-            text(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"
-            )
-        )
-
-
 def _day_slots(rng: random.Random, day: date) -> Iterator[tuple[datetime, datetime]]:
     """Two or three visits in a worker's day, in Paris wall-clock time."""
     clock = datetime.combine(day, time(8, 0)) + timedelta(minutes=rng.randrange(0, 90, 5))
@@ -537,55 +522,12 @@ def _load_month(
                         add_event(end, worker_id, ben_id, Direction.DEPARTURE)
         day += timedelta(days=1)
 
-    session.execute(insert(CallEvent), events)
-    visits = pair_calls(facts)
-    first_visit_id = (session.scalar(select(func.max(Visit.id))) or 0) + 1
-    antenna_of_worker = worker_antenna
-    visit_rows, version_rows = [], []
-    for offset, paired in enumerate(visits):
-        status = VisitStatus.COMPLETE if paired.is_complete else VisitStatus.INCOMPLETE
-        anchor = paired.started_at or paired.ended_at
-        assert anchor is not None
-        visit_rows.append(
-            {
-                "id": first_visit_id + offset,
-                "worker_id": paired.worker_id,
-                "beneficiary_id": paired.beneficiary_id,
-                "antenna_id": antenna_of_worker[paired.worker_id],
-                "arrival_event_id": paired.arrival_event_id,
-                "departure_event_id": paired.departure_event_id,
-                "started_at": paired.started_at,
-                "ended_at": paired.ended_at,
-                "service_date": paris_date(anchor),
-                "status": status,
-                "service_code": None,
-                "version": 1,
-            }
-        )
-        version_rows.append(
-            {
-                "visit_id": first_visit_id + offset,
-                "version": 1,
-                "started_at": paired.started_at,
-                "ended_at": paired.ended_at,
-                "status": status,
-                "motive": None,
-                "comment": "",
-                "author": "system:demo",
-                "created_at": paired.ended_at or paired.started_at,
-            }
-        )
-        if status is VisitStatus.INCOMPLETE:
-            summary.incomplete_visits += 1
-        if paired.is_complete:
-            assert paired.started_at and paired.ended_at
-            summary.hours += (paired.ended_at - paired.started_at).total_seconds() / 3600
-    for chunk in range(0, len(visit_rows), 5000):
-        session.execute(insert(Visit), visit_rows[chunk : chunk + 5000])
-        session.execute(insert(VisitVersion), version_rows[chunk : chunk + 5000])
+    loaded = bulk_record_calls(session, events, facts, author="system:demo")
+    summary.incomplete_visits += loaded.incomplete
+    summary.hours += loaded.complete_minutes / 60
+    visit_rows = range(loaded.visits)
     if planned:
         session.execute(insert(PlannedVisit), planned)
-    _advance_sequences(session, ("call_events", "visits"))
     summary.call_events = len(events)
     summary.visits = len(visit_rows)
     summary.planned_visits = len(planned)

@@ -1,0 +1,1 @@
+"""The synthetic demo organisation (Paris antennas, workers, beneficiaries, a month of calls)."""
