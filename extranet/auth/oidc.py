@@ -14,7 +14,6 @@ as hint, so that the SSO session ends too (RP-initiated logout).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,7 +45,7 @@ from extranet.auth.session import open_session, safe_next
 from extranet.auth.sso import Identity, RoleRule, parse_rules, sso_account
 from extranet.models import Role, User
 from extranet.web import current_user, db, now
-from kernel.settings import ENV_PREFIX, SettingsError, load_section
+from kernel.settings import ENV_PREFIX, SettingsError, environ, load_section
 from ledger.service import audit
 
 logger = logging.getLogger(__name__)
@@ -129,7 +128,7 @@ class SsoConfig:
 
 def load(env: Mapping[str, str] | None = None) -> SsoConfig | None:
     """The single sign-on configuration, or None when no issuer is set."""
-    env = os.environ if env is None else env
+    env = environ() if env is None else env
     settings = load_section(OidcSettings, "extranet_oidc", env)
     if not settings.issuer:
         return None
