@@ -18,6 +18,7 @@ from billing_export.esppadom import read_delivery
 from billing_export.settings import BillingSettings
 from demo.organisation import load_demo
 from flows.exporter import export_service_done
+from ledger.timeutil import Month
 
 
 def service_done(session: Session, year: int, month: int, data_dir: Path) -> dict[int, int]:
@@ -44,7 +45,7 @@ def test_demo_month_agrees_to_the_minute(
     )
     session.commit()
     done = service_done(session, 2026, 10, tmp_path / "data")
-    facts, billing = services.compute(session, 2026, 10, settings)
+    facts, billing = services.compute(session, Month(2026, 10), settings)
     assert len(done) > 500
 
     # Pre-billing: every visit of the service-done file, with the same minutes, split or not.
@@ -59,16 +60,19 @@ def test_demo_month_agrees_to_the_minute(
             if share.plan is not None and share.plan.departement:
                 expected[share.plan.funder_code][vb.visit.visit_id] += share.minutes
     issued = datetime(2026, 11, 2, 5, tzinfo=UTC)
-    files = services.write_files(facts, billing, settings, issued, tmp_path)
+    plan = services.plan_send(session, facts, billing)
+    assert not plan.held_back and not plan.blocked
+    files = services.write_files(session, plan, facts, settings, issued, tmp_path)
     assert {f.funder for f in files} == set(expected)
-    kinds = {facts.funders[f.funder].kind for f in files}
-    assert kinds <= {"APA", "ASL_PA", "ASL_PH", "PCH"} and "APA" in kinds
+    kinds = {facts.funders[f.funder].effective_aid_type for f in files}
+    assert kinds <= {"APA", "AM", "PCH"} and "APA" in kinds
     for written in files:
-        sent: dict[int, int] = defaultdict(int)
+        sent: dict[int, int] = {}
         for item in read_delivery(written.path.read_bytes()):
-            visit_id = int(item.transaction_id.split("-")[1])
-            assert round(item.quantity * 60) == item.kept.minutes
-            sent[visit_id] += item.kept.minutes
+            visit_id = int(item.document_id[1:].split("-")[0])
+            # One advice per visit and funder, even for a visit split between its plans.
+            assert visit_id not in sent
+            sent[visit_id] = item.minutes
         assert sent == expected[written.funder]
         assert written.minutes == sum(sent.values())
     # Nothing sent for a visit outside the Département's plans, nothing sent twice.
