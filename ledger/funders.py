@@ -42,7 +42,7 @@ DEFAULT_AID_TYPES: dict[FunderKind, str] = {
 }
 
 _PLATFORM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,59}$")
-_DEPARTEMENT = re.compile(r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$")
+_DEPARTEMENT = re.compile(r"^(0[1-9]|1[0-9]|2[1-9]|[3-8][0-9]|9[0-5]|2A|2B|97[1-6])$")
 _SERVICE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,19}$")
 
 
@@ -141,7 +141,7 @@ def clean_identity(
         )
     if departement_code and not _DEPARTEMENT.match(departement_code):
         raise FunderIdentityError(
-            f"code de Département refusé : {departement_code!r} (01 à 95, 2A, 2B, 971 à 976)"
+            f"code de Département refusé : {departement_code!r} (01 à 95 sauf 20, 2A, 2B, 971 à 976)"
         )
     if aid_type and aid_type not in EDESS_AID_TYPES:
         raise FunderIdentityError(
