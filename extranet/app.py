@@ -34,6 +34,7 @@ MODULES = (
     "runs",
     "audit",
     "statements",
+    "invoices",
     "admin",
 )
 

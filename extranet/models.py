@@ -92,6 +92,11 @@ class User(Base):
     def can_manage_users(self) -> bool:
         return self.role is Role.ADMIN
 
+    @property
+    def can_manage_funders(self) -> bool:
+        """The funders' identity for the Département's platform: what every file says."""
+        return self.role is Role.ADMIN
+
 
 class AlertAck(Base):
     """A manager's acknowledgement of an alert that no data change resolves."""
