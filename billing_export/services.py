@@ -443,6 +443,7 @@ def upload_pending(
         ).all()
         if not pending:
             return outcome
+        codes = {fid: code for code, fid in session.execute(select(Funder.code, Funder.id))}
         try:
             there = set(channel.list(settings.remote_outbox))
         except (TransportError, OSError) as exc:
@@ -467,7 +468,7 @@ def upload_pending(
                 _actor(triggered_by),
                 "billing.delivery.sent",
                 "delivery_file",
-                row.name,
+                f"{Month.of(row.month)}/{codes.get(row.funder_id, row.funder_id)}",
                 file=row.name,
                 sha256=row.sha256,
                 already_there=arrived,
