@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -19,6 +18,7 @@ from archive.store import StoreError
 from archive.verify import default_processes, verify_archive
 from kernel import settings as settings_module
 from ledger.db import make_engine, make_session_factory
+from ledger.timeutil import Month
 
 
 class _Progress:
@@ -47,10 +47,11 @@ class _Progress:
 
 
 def parse_month(text: str) -> tuple[int, int]:
-    match = re.fullmatch(r"(\d{4})-(\d{2})", text)
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        raise argparse.ArgumentTypeError(f"mois attendu au format AAAA-MM : {text!r}")
-    return int(match.group(1)), int(match.group(2))
+    try:
+        month = Month.parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"mois attendu au format AAAA-MM : {text!r}") from None
+    return month.year, month.month
 
 
 def _cmd_init_pki(args: argparse.Namespace) -> int:

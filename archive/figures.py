@@ -12,7 +12,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from ledger.money import Category, PlanFact, VisitFact, allocate_month
+from ledger.money import (
+    Category,
+    PlanFact,
+    Rounding,
+    VisitFact,
+    allocate_month,
+    format_hours,
+)
 from ledger.timeutil import as_utc, to_paris
 
 
@@ -58,6 +65,8 @@ class StatementInput:
     plans: tuple[PlanFact, ...]
     #: Funder code -> funder name, for printing.
     funder_names: tuple[tuple[str, str], ...] = ()
+    #: The funders' rounding (``kernel.settings.money``), as pre-billing applies it.
+    rules: tuple[tuple[str, Rounding], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +123,7 @@ class StatementFigures:
 def compute_figures(data: StatementInput) -> StatementFigures:
     """Everything the statement prints, from plain data."""
     live = [row.fact for row in data.visits if not row.deleted]
-    billing = allocate_month(data.year, data.month, live, data.plans)
+    billing = allocate_month(data.year, data.month, live, data.plans, dict(data.rules))
     kept = {vb.visit.visit_id: vb.kept.minutes for vb in billing.visits}
 
     lines = []
@@ -187,6 +196,5 @@ def compute_figures(data: StatementInput) -> StatementFigures:
     )
 
 
-def hours(minutes: int) -> str:
-    """French display of a duration: ``12 h 05``."""
-    return f"{minutes // 60} h {minutes % 60:02d}"
+#: French display of a duration (``12 h 05``): the ledger's one formatting.
+hours = format_hours

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
 
 from archive import pipeline
 from archive.settings import ArchiveSettings
 from archive.settings import load as load_settings
 from kernel import settings as settings_module
 from kernel.jobs import JobContext, JobResult, RunStatus, ScheduledJob
-from ledger.timeutil import to_paris, utc_now
-
-
-def previous_month(today: date) -> tuple[int, int]:
-    return (today.year - 1, 12) if today.month == 1 else (today.year, today.month - 1)
+from ledger.timeutil import Month, to_paris, utc_now
 
 
 def run_monthly(ctx: JobContext) -> JobResult:
@@ -25,7 +20,8 @@ def run_monthly(ctx: JobContext) -> JobResult:
     if "month" in ctx.params:
         year, month = (int(part) for part in str(ctx.params["month"]).split("-"))
     else:
-        year, month = previous_month(to_paris(utc_now()).date())
+        previous = Month.of(to_paris(utc_now()).date()).previous()
+        year, month = previous.year, previous.month
     summary = pipeline.run_month(
         ctx.session_factory, core, settings, year, month, triggered_by=ctx.triggered_by
     )

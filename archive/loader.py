@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.figures import BeneficiaryInfo, Organisation, StatementInput, VisitRow
+from kernel.settings import money
 from ledger.facts import load_month_facts
 from ledger.models import (
     Antenna,
@@ -38,7 +39,8 @@ _CHUNK = 900
 
 def month_bounds(year: int, month: int) -> tuple[date, date]:
     """First day of the month and first day of the next."""
-    return date(year, month, 1), date(year + month // 12, month % 12 + 1, 1)
+    period = Month(year, month)
+    return period.first_day, period.next().first_day
 
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:
@@ -61,6 +63,7 @@ def load_inputs(
     """One ``StatementInput`` per beneficiary served in the month (or those given)."""
     first, after = month_bounds(year, month)
     facts = load_month_facts(session, Month(year, month))
+    rules = tuple(sorted(money().rules.items()))
     funder_names = {code: name for code, name in session.execute(select(Funder.code, Funder.name))}
     wanted = set(beneficiary_ids) if beneficiary_ids is not None else None
 
@@ -175,6 +178,7 @@ def load_inputs(
                     month=month,
                     visits=tuple(rows.get(ben.id, ())),
                     plans=own_plans,
+                    rules=rules,
                     funder_names=tuple(
                         (code, funder_names[code]) for code in codes if code in funder_names
                     ),

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kernel.settings import ENV_PREFIX, SettingsError, load_section
+from kernel.settings import ENV_PREFIX, SettingsError, environ, load_section
 
 PASSPHRASE_ENV = ENV_PREFIX + "ARCHIVE_PKCS12_PASSPHRASE"
 PASSPHRASE_FILE_ENV = ENV_PREFIX + "ARCHIVE_PKCS12_PASSPHRASE_FILE"
@@ -61,9 +60,10 @@ def load() -> ArchiveSettings:
 
 def passphrase_from_env(default_file: Path | None = None) -> bytes | None:
     """The PKCS#12 passphrase: from the environment, a file it names, or the trial file."""
-    if PASSPHRASE_ENV in os.environ:
-        return os.environ[PASSPHRASE_ENV].encode()
-    path = os.environ.get(PASSPHRASE_FILE_ENV)
+    env = environ()
+    if PASSPHRASE_ENV in env:
+        return env[PASSPHRASE_ENV].encode()
+    path = env.get(PASSPHRASE_FILE_ENV)
     if path:
         return Path(path).read_bytes().strip()
     if default_file is not None and default_file.exists():

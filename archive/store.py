@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from archive import journal
 from archive.models import ArchivedStatement
+from kernel.files import atomic_write
 from ledger.service import audit
 from ledger.timeutil import as_utc, utc_now
 
@@ -49,13 +49,7 @@ class FileStore:
         path = self.path_of(sha)
         if path.exists():
             return sha
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        atomic_write(path, data)
         return sha
 
     def read(self, sha256: str) -> bytes:

@@ -18,7 +18,7 @@ TRUE = ("1", "true", "yes", "oui", "on")
 def _month(ctx: JobContext) -> Month:
     if "month" in ctx.params:
         return services.parse_month(str(ctx.params["month"]))
-    return services.previous_month(paris_date(utc_now()))
+    return Month.of(paris_date(utc_now())).previous()
 
 
 def monthly_delivery(ctx: JobContext, settings: BillingSettings | None = None) -> JobResult:

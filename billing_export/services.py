@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -49,7 +48,6 @@ from ledger.timeutil import Month, to_paris, utc_now
 logger = logging.getLogger(__name__)
 
 ACTOR = "system:billing"
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 class BillingError(Exception):
@@ -57,10 +55,12 @@ class BillingError(Exception):
 
 
 def parse_month(text: str) -> Month:
-    match = _MONTH.match(text.strip())
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        raise BillingError(f"mois invalide : {text!r} (attendu AAAA-MM, par exemple 2026-10)")
-    return Month(int(match.group(1)), int(match.group(2)))
+    try:
+        return Month.parse(text)
+    except ValueError:
+        raise BillingError(
+            f"mois invalide : {text!r} (attendu AAAA-MM, par exemple 2026-10)"
+        ) from None
 
 
 def previous_month(today: date) -> Month:

@@ -1,4 +1,4 @@
-"""Billing settings: who we are for the Département, and each funder's rounding."""
+"""Billing settings: who we are for the Département (rounding: ``kernel.settings.money``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 
 from billing_export.esppadom import Provider
-from kernel.settings import SettingsError, load_section
-from ledger.money import Rounding, parse_rounding_rules
+from kernel.settings import SettingsError, load_section, money
+from ledger.money import Rounding
 
 
 @dataclass(frozen=True)
@@ -19,9 +19,6 @@ class BillingSettings:
     provider_address: str = "1 place de l'Hôtel de Ville"
     provider_postcode: str = "75004"
     provider_city: str = "Paris"
-    #: Per funder code: "APA75=15/nearest/5, PCH75=30/up" (step/mode[/tolerance]).
-    #: Funders not listed are kept to the minute (seconds dropped).
-    rounding: str = ""
     #: Remote folder (under the transport's root) where DELIVERY files are put.
     remote_outbox: str = "esppadom/depot"
     #: Remote folder where the Département puts its acknowledgements.
@@ -50,7 +47,8 @@ class BillingSettings:
 
     @property
     def rounding_rules(self) -> dict[str, Rounding]:
-        return parse_rounding_rules(self.rounding)
+        """The funders' rounding, from the one place every output of money reads it."""
+        return money().rules
 
 
 _METHOD = re.compile(r"^[A-Z0-9]{1,5}$")

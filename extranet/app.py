@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 
 from extranet import formatting
+from extranet.auth import oidc
 from extranet.passwords import Throttle
 from extranet.settings import ExtranetSettings
 from extranet.web import current_user
@@ -54,6 +55,8 @@ class AppConfig:
     settings: ExtranetSettings = field(default_factory=ExtranetSettings)
     #: The current instant (tests may pin it).
     clock: Callable[[], datetime] = utc_now
+    #: Single sign-on (OpenID Connect); None: password logins only.
+    sso: oidc.SsoConfig | None = None
 
     @property
     def throttle(self) -> Throttle:
@@ -86,6 +89,8 @@ def create_app(config: AppConfig) -> Flask:
     for name in MODULES:
         module = importlib.import_module(f"extranet.{name}.blueprint")
         app.register_blueprint(module.bp)
+    if config.sso is not None:
+        oidc.init_app(app, config.sso)
 
     @app.context_processor
     def _inject() -> dict[str, Any]:

@@ -30,7 +30,7 @@ def _serve(args: argparse.Namespace) -> int:
     core = settings_module.core()
     url = core.effective_database_url
     key = extranet_settings.secret_key(core.data_dir, embedded=url.startswith("sqlite"))
-    env = dict(os.environ)
+    env = dict(settings_module.environ())
     env[extranet_settings.SECRET_KEY_ENV] = key
     env.setdefault("TELEGESTION_CORE_DATA_DIR", str(core.data_dir.resolve()))
     if args.bind:

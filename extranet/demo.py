@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 
 from sqlalchemy import select
@@ -10,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from extranet.models import Role, User
 from extranet.passwords import hash_password
+from kernel.settings import environ
 from ledger.models import Antenna
 from ledger.service import audit
 
@@ -32,7 +32,7 @@ def create_demo_users(session: Session) -> list[tuple[str, str, str]]:
         ("admin", "Administrateur", Role.ADMIN, None),
     ]
     existing = set(session.scalars(select(User.login)))
-    shared = os.environ.get(PASSWORD_ENV, "")
+    shared = environ().get(PASSWORD_ENV, "")
     created = []
     for login, name, role, antenna_id in wanted:
         if login in existing:

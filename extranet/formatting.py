@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
+from ledger.money import format_hours
 from ledger.timeutil import FRENCH_MONTHS, to_paris
 
 DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
@@ -30,12 +31,11 @@ def month_name(year: int, month: int) -> str:
     return f"{MONTHS[month - 1]} {year}"
 
 
-def hours(value: timedelta | float | None) -> str:
-    """A duration as 3 h 05 (or hours as a float)."""
-    if value is None:
+def hours(minutes: int | None) -> str:
+    """Minutes (from ``ledger.money``) as people read them: 3 h 05."""
+    if minutes is None:
         return "—"
-    minutes = round(value.total_seconds() / 60 if isinstance(value, timedelta) else value * 60)
-    return f"{minutes // 60} h {minutes % 60:02d}"
+    return format_hours(minutes)
 
 
 def local_input(moment: datetime | None) -> str:

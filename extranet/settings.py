@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from kernel.settings import ENV_PREFIX, SettingsError, load_section
+from kernel.settings import ENV_PREFIX, SettingsError, environ, load_section
 
 SECRET_KEY_ENV = ENV_PREFIX + "EXTRANET_SECRET_KEY"
 #: File holding the key generated for the embedded default (SQLite) only.
@@ -51,7 +51,7 @@ def secret_key(data_dir: Path, *, embedded: bool, env: Mapping[str, str] | None 
     a missing key is an error. The embedded default may instead keep a key it
     generated in the data directory, readable by its owner only (0600).
     """
-    env = os.environ if env is None else env
+    env = environ() if env is None else env
     key = env.get(SECRET_KEY_ENV, "")
     if key:
         if len(key) < 32:

@@ -6,6 +6,7 @@ from flask import Flask
 
 from extranet import settings as extranet_settings
 from extranet.app import AppConfig, create_app
+from extranet.auth import oidc
 from kernel import settings as settings_module
 from ledger.db import make_engine, make_session_factory
 
@@ -18,5 +19,6 @@ def build() -> Flask:
         data_dir=core.data_dir.resolve(),
         secret_key=extranet_settings.secret_key(core.data_dir, embedded=url.startswith("sqlite")),
         settings=extranet_settings.load(),
+        sso=oidc.load(),
     )
     return create_app(config)

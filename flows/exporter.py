@@ -7,7 +7,6 @@ the same bytes.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,6 +16,8 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, aliased
 
 from flows import formats
+from kernel.files import atomic_writer
+from kernel.settings import money
 from ledger.facts import month_billing
 from ledger.models import (
     Antenna,
@@ -45,20 +46,12 @@ def outbox(data_dir: Path) -> Path:
 
 
 def write_csv(path: Path, header: str, rows: Iterator[list[str]]) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.part")
     count = 0
-    try:
-        with open(partial, "wb") as handle:
-            handle.write(header.encode(formats.ENCODING) + formats.EOL)
-            for row in rows:
-                handle.write(formats.encode_row(row))
-                count += 1
-            handle.flush()
-            os.fsync(handle.fileno())
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_writer(path) as handle:
+        handle.write(header.encode(formats.ENCODING) + formats.EOL)
+        for row in rows:
+            handle.write(formats.encode_row(row))
+            count += 1
     return count
 
 
@@ -139,7 +132,9 @@ def service_done_rows(
         ).where(PlannedVisit.ends_at > start_utc, PlannedVisit.starts_at < end_utc)
     ):
         planned.setdefault((worker_id, ben_id), []).append((as_utc(p_start), as_utc(p_end)))
-    _facts, billing = month_billing(session, period, dict(rules or {}))
+    # The funders' rounding from the one setting every output of money reads.
+    rules = money().rules if rules is None else rules
+    _facts, billing = month_billing(session, period, dict(rules))
     motives: dict[int, str] = {}
     current = aliased(VisitVersion)
     for visit_id, motive in session.execute(

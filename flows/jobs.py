@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from flows import exporter, formats
@@ -20,7 +20,7 @@ from flows.importer import ImportReport, import_file
 from flows.settings import FlowsSettings, load
 from kernel.jobs import JobContext, JobResult, RunStatus, ScheduledJob
 from kernel.transport import TransportError, open_transport, safe_name
-from ledger.timeutil import to_paris, utc_now
+from ledger.timeutil import Month, to_paris, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -123,17 +123,13 @@ def run_daily_export(ctx: JobContext, settings: FlowsSettings | None = None) -> 
     return _send(settings, ctx.data_dir, result)
 
 
-def previous_month(today: date) -> tuple[int, int]:
-    last = today.replace(day=1) - timedelta(days=1)
-    return last.year, last.month
-
-
 def run_monthly_export(ctx: JobContext, settings: FlowsSettings | None = None) -> JobResult:
     settings = settings or load()
     if "month" in ctx.params:
         year, month = (int(p) for p in str(ctx.params["month"]).split("-"))
     else:
-        year, month = previous_month(_today())
+        previous = Month.of(_today()).previous()
+        year, month = previous.year, previous.month
     with ctx.session_factory() as session:
         result = exporter.export_service_done(session, year, month, ctx.data_dir)
     return _send(settings, ctx.data_dir, result)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kernel.settings import SettingsError, core, load_section
+from kernel.settings import SettingsError, core, environ, load_section
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class IvrSettings:
     metrics_path: Path | None = None
 
     def ari_password(self) -> str:
-        secret = os.environ.get("TELEGESTION_IVR_ARI_PASSWORD")
+        secret = environ().get("TELEGESTION_IVR_ARI_PASSWORD")
         if secret:
             return secret
         try:

@@ -9,12 +9,15 @@ named by an environment variable), never from the repository.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import tomllib
 import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+
+from ledger.money import MoneyRuleError, Rounding, parse_rounding_rules
 
 T = TypeVar("T")
 
@@ -25,12 +28,35 @@ class SettingsError(Exception):
     pass
 
 
-def _file_values() -> dict[str, Any]:
-    path = os.environ.get(ENV_PREFIX + "CONFIG")
-    if not path:
-        return {}
+def environ() -> Mapping[str, str]:
+    """The process environment: the one place that reads ``os.environ``.
+
+    Every package asks here (settings, secrets such as the ARI password, the
+    SFTP password or the PKCS#12 passphrase), so that a test or a composition
+    root can see every variable the service reads in one module.
+    """
+    return os.environ
+
+
+@functools.lru_cache(maxsize=8)
+def _read_file(path: str, mtime_ns: int) -> dict[str, Any]:
     with open(path, "rb") as handle:
         return tomllib.load(handle)
+
+
+def _file_values() -> dict[str, Any]:
+    """The TOML settings file, read once per process (again only if it changed)."""
+    path = environ().get(ENV_PREFIX + "CONFIG")
+    if not path:
+        return {}
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError as exc:
+        raise SettingsError(f"{ENV_PREFIX}CONFIG: cannot read {path}: {exc.strerror}") from None
+    try:
+        return _read_file(path, mtime)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{ENV_PREFIX}CONFIG: {path} is not valid TOML: {exc}") from None
 
 
 def _coerce(raw: str, target: Any, name: str) -> Any:
@@ -64,7 +90,7 @@ def load_section(cls: type[T], section: str, env: Mapping[str, str] | None = Non
 
     The environment variable of a field is ``TELEGESTION_<SECTION>_<FIELD>``.
     """
-    env = os.environ if env is None else env
+    env = environ() if env is None else env
     values: dict[str, Any] = {}
     hints = typing.get_type_hints(cls)
     file_section = _file_values().get(section, {})
@@ -98,4 +124,28 @@ class CoreSettings:
 def core() -> CoreSettings:
     settings = load_section(CoreSettings, "core")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+@dataclasses.dataclass(frozen=True)
+class MoneySettings:
+    """The funders' rounding rules (decision 0502), the same for every output of money.
+
+    Read from ``[billing] rounding`` / ``TELEGESTION_BILLING_ROUNDING``, where
+    operators set it: ``"APA75=15/nearest/5, PCH75=30/up"``.
+    """
+
+    rounding: str = ""
+
+    @property
+    def rules(self) -> dict[str, Rounding]:
+        return parse_rounding_rules(self.rounding)
+
+
+def money() -> MoneySettings:
+    settings = load_section(MoneySettings, "billing")
+    try:
+        settings.rules  # noqa: B018 - fail at start on a bad rule, not at month end
+    except MoneyRuleError as exc:
+        raise SettingsError(f"billing.rounding: {exc}") from None
     return settings

@@ -51,7 +51,8 @@ from typing import Protocol, Self, TypeVar
 
 import paramiko
 
-from kernel.settings import SettingsError, load_section
+from kernel.files import sha256_file
+from kernel.settings import SettingsError, environ, load_section
 
 logger = logging.getLogger(__name__)
 
@@ -144,14 +145,6 @@ def safe_folder(folder: str) -> str:
     for part in parts:
         safe_name(part)
     return "/".join(parts)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def sidecar_text(digest: str, name: str) -> bytes:
@@ -621,7 +614,7 @@ def open_transport(
     settings: TransportSettings, data_dir: Path, env: Mapping[str, str] | None = None
 ) -> Transport:
     """The configured transport. Secrets come from ``env`` (default: the environment)."""
-    env = os.environ if env is None else env
+    env = environ() if env is None else env
     settings.validate()
     if settings.transport == "local":
         root = settings.local_root if str(settings.local_root) not in ("", ".") else None

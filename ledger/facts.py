@@ -27,7 +27,12 @@ class MonthFacts:
     plans: list[PlanFact]
 
 
-def _visit_filter(month: Month, antenna_ids: Collection[int] | None) -> list[ColumnElement[bool]]:
+def _visit_filter(
+    month: Month,
+    antenna_ids: Collection[int] | None,
+    beneficiary_id: int | None = None,
+    worker_id: int | None = None,
+) -> list[ColumnElement[bool]]:
     where = [
         Visit.service_date >= month.first_day,
         Visit.service_date <= month.last_day,
@@ -35,21 +40,34 @@ def _visit_filter(month: Month, antenna_ids: Collection[int] | None) -> list[Col
     ]
     if antenna_ids is not None:
         where.append(Visit.antenna_id.in_(sorted(antenna_ids)))
+    if beneficiary_id is not None:
+        where.append(Visit.beneficiary_id == beneficiary_id)
+    if worker_id is not None:
+        where.append(Visit.worker_id == worker_id)
     return where
 
 
 def load_month_facts(
-    session: Session, month: Month, antenna_ids: Collection[int] | None = None
+    session: Session,
+    month: Month,
+    antenna_ids: Collection[int] | None = None,
+    *,
+    beneficiary_id: int | None = None,
+    worker_id: int | None = None,
 ) -> MonthFacts:
     """The month's visits (not deleted) and the plans in force during it.
 
     ``antenna_ids`` restricts to those antennas (a manager's scope); a
     beneficiary's visits all belong to their antenna, so the allocation of a
-    beneficiary's month is the same whatever the scope.
+    beneficiary's month is the same whatever the scope. ``beneficiary_id``
+    keeps one beneficiary's month (their allocation is whole); ``worker_id``
+    one worker's visits, whose kept minutes are right (a visit's rounding does
+    not depend on the others) but whose split between plans is only the
+    beneficiary's month's to tell.
     """
     arrival = aliased(CallEvent)
     departure = aliased(CallEvent)
-    in_month = and_(*_visit_filter(month, antenna_ids))
+    in_month = and_(*_visit_filter(month, antenna_ids, beneficiary_id, worker_id))
     corrected_ids = set(
         session.scalars(
             select(VisitVersion.visit_id)
@@ -68,6 +86,7 @@ def load_month_facts(
             Visit.ended_at,
             Visit.service_code,
             Visit.status,
+            Visit.antenna_id,
             arrival.answered_at,
             departure.answered_at,
         )
@@ -77,7 +96,7 @@ def load_month_facts(
         .order_by(Visit.id)
     ).all()
     visits: list[VisitFact] = []
-    for vid, ben, wid, day, raw_start, raw_end, service, status, raw_in, raw_out in rows:
+    for vid, ben, wid, day, raw_start, raw_end, service, status, antenna, raw_in, raw_out in rows:
         start = as_utc(raw_start) if raw_start else None
         end = as_utc(raw_end) if raw_end else None
         clock_in = as_utc(raw_in) if raw_in else None
@@ -106,6 +125,7 @@ def load_month_facts(
                 service_code=service,
                 adjustment=code.value if code is not None else "",
                 status=status.value,
+                antenna_id=antenna,
             )
         )
 
@@ -118,6 +138,8 @@ def load_month_facts(
         )
         .order_by(CarePlan.id)
     )
+    if beneficiary_id is not None:
+        plan_query = plan_query.where(CarePlan.beneficiary_id == beneficiary_id)
     if antenna_ids is not None:
         plan_query = plan_query.join(Beneficiary, Beneficiary.id == CarePlan.beneficiary_id).where(
             Beneficiary.antenna_id.in_(sorted(antenna_ids))
@@ -150,7 +172,12 @@ def month_billing(
     month: Month,
     rules: dict[str, Rounding] | None = None,
     antenna_ids: Collection[int] | None = None,
+    *,
+    beneficiary_id: int | None = None,
+    worker_id: int | None = None,
 ) -> tuple[MonthFacts, MonthBilling]:
     """Load a month and allocate it: the figures every output of money starts from."""
-    facts = load_month_facts(session, month, antenna_ids)
+    facts = load_month_facts(
+        session, month, antenna_ids, beneficiary_id=beneficiary_id, worker_id=worker_id
+    )
     return facts, allocate_month(month.year, month.month, facts.visits, facts.plans, rules)

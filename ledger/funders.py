@@ -141,7 +141,8 @@ def clean_identity(
         )
     if departement_code and not _DEPARTEMENT.match(departement_code):
         raise FunderIdentityError(
-            f"code de Département refusé : {departement_code!r} (01 à 95 sauf 20, 2A, 2B, 971 à 976)"
+            f"code de Département refusé : {departement_code!r} "
+            "(01 à 95 sauf 20, 2A, 2B, 971 à 976)"
         )
     if aid_type and aid_type not in EDESS_AID_TYPES:
         raise FunderIdentityError(

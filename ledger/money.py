@@ -165,6 +165,8 @@ class VisitFact:
     #: ESPPADOM_EFFECTIVITY_AJUST code (ledger.motives.esppadom_code); "" for none.
     adjustment: str
     status: str
+    #: The visit's antenna (for figures by antenna); 0 when the caller does not need it.
+    antenna_id: int = 0
 
     @property
     def recorded(self) -> Period | None:

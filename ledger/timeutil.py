@@ -127,6 +127,15 @@ class Month:
             paris_to_utc(datetime(following.year, following.month, 1)),
         )
 
+    @classmethod
+    def span(cls, first: date, last: date) -> list[Month]:
+        """Every month from the one of ``first`` to the one of ``last``, in order."""
+        months, current, end = [], cls.of(first), cls.of(last)
+        while current <= end:
+            months.append(current)
+            current = current.next()
+        return months
+
     def contains(self, day: date) -> bool:
         return day.year == self.year and day.month == self.month
 

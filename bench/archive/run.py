@@ -48,6 +48,7 @@ from config.database import migrate
 from demo.organisation import load_demo
 from kernel.settings import CoreSettings
 from ledger.db import make_engine, make_session_factory
+from ledger.timeutil import Month
 
 
 def _cpu() -> tuple[float, float]:
@@ -58,7 +59,8 @@ def _cpu() -> tuple[float, float]:
 
 
 def previous_month(today: date) -> tuple[int, int]:
-    return (today.year - 1, 12) if today.month == 1 else (today.year, today.month - 1)
+    previous = Month.of(today).previous()
+    return previous.year, previous.month
 
 
 def baseline(core: CoreSettings, settings: ArchiveSettings, inputs: list, sample: int) -> float:

@@ -1,25 +1,16 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import current_app, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
+from extranet.auth import oidc
 from extranet.auth.forms import LoginForm, LogoutForm
 from extranet.auth.providers import LoginRefused, PasswordProvider
+from extranet.auth.session import open_session
+from extranet.auth.session import safe_next as _safe_next
 from extranet.web import current_user, db, now
 from ledger.service import audit
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an absolute or scheme-relative URL."""
-    if not target:
-        return url_for("visits.today")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("visits.today")
-    return target
 
 
 def login() -> ResponseReturnValue:
@@ -30,7 +21,7 @@ def login() -> ResponseReturnValue:
     status = 200
     if form.validate_on_submit():
         config = current_app.extensions["telegestion"]
-        provider = PasswordProvider(config.throttle)
+        provider = oidc.password_provider(PasswordProvider(config.throttle))
         session_db = db()
         try:
             user = provider.authenticate(
@@ -42,10 +33,7 @@ def login() -> ResponseReturnValue:
             status = 401
         else:
             session_db.commit()
-            session.clear()
-            session.permanent = True
-            session["uid"] = user.id
-            session["epoch"] = user.session_epoch
+            open_session(user)
             return redirect(_safe_next(request.args.get("suivant")))
     elif request.method == "POST":
         status = 400
@@ -58,5 +46,6 @@ def logout() -> Response:
     if form.validate_on_submit() and user is not None:
         audit(db(), user.login, "logout", "user", user.id)
         db().commit()
+    end_session = oidc.end_session_url()  # an SSO session ends at the provider too
     session.clear()
-    return redirect(url_for("auth.login"))
+    return redirect(end_session or url_for("auth.login"))

@@ -2,43 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import render_template, request
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from extranet.alerts.queries import open_alerts_for_beneficiary
-from extranet.scope import scope
+from extranet.scope import antenna_ids, scope
 from extranet.visits.controllers import antennas
 from extranet.visits.queries import display_status, visits_between
 from extranet.web import db, int_arg, load_or_404, login_required, now, user
-from ledger.models import Beneficiary, CarePlan, Phone, Visit, VisitStatus, Worker
-from ledger.timeutil import duration, paris_date
+from kernel.settings import money
+from ledger.facts import month_billing, plan_minutes
+from ledger.models import Beneficiary, CarePlan, Phone, VisitStatus, Worker
+from ledger.timeutil import Month, paris_date
 
 PAGE = 100
 COUNTED = (VisitStatus.COMPLETE, VisitStatus.CORRECTED, VisitStatus.MANUAL)
 
 
-def _month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def _next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-
-
-def done_hours(visits: list[Visit]) -> float:
-    """Hours of the visits that count (complete, corrected or entered, with both times)."""
-    total = sum(
-        (
-            duration(v.started_at, v.ended_at)
-            for v in visits
-            if v.status in COUNTED and v.started_at is not None and v.ended_at is not None
-        ),
-        timedelta(),
+def done_minutes(beneficiary_id: int | None = None, worker_id: int | None = None) -> int:
+    """This month's kept minutes (``ledger.money``), as pre-billing and statements count them."""
+    _facts, billing = month_billing(
+        db(),
+        Month.of(paris_date(now())),
+        money().rules,
+        antenna_ids(user()),
+        beneficiary_id=beneficiary_id,
+        worker_id=worker_id,
     )
-    return total.total_seconds() / 3600
+    return sum(vb.kept.minutes for vb in billing.visits)
 
 
 def _search(model: type[Beneficiary] | type[Worker]) -> str:
@@ -89,7 +83,7 @@ def beneficiary(beneficiary_id: int) -> str:
     found = load_or_404(Beneficiary, beneficiary_id)
     session = db()
     today = paris_date(now())
-    first, nxt = _month_start(today), _next_month(today)
+    first, nxt = Month.of(today).first_day, Month.of(today).next().first_day
     phones = session.scalars(
         scope(
             select(Phone).where(Phone.beneficiary_id == found.id).order_by(Phone.active_from),
@@ -113,7 +107,7 @@ def beneficiary(beneficiary_id: int) -> str:
     earlier = visits_between(
         session,
         user(),
-        _month_start(first - timedelta(days=1)),
+        Month.of(today).previous().first_day,
         first - timedelta(days=1),
         beneficiary_id=found.id,
         limit=200,
@@ -121,7 +115,7 @@ def beneficiary(beneficiary_id: int) -> str:
     active_plans = [
         p for p in plans if p.starts_on < nxt and (p.ends_on is None or p.ends_on >= first)
     ]
-    planned_hours = sum(p.max_hours for p in active_plans)
+    planned_hours = sum(plan_minutes(float(p.max_hours)) for p in active_plans)
     return render_template(
         "people/beneficiary.html",
         b=found,
@@ -130,7 +124,7 @@ def beneficiary(beneficiary_id: int) -> str:
         active_plan_ids={p.id for p in active_plans},
         month_visits=month_visits,
         earlier=earlier,
-        done=done_hours(month_visits),
+        done=done_minutes(beneficiary_id=found.id),
         planned=planned_hours,
         today=today,
         statuses={v.id: display_status(v, now()) for v in [*month_visits, *earlier]},
@@ -142,16 +136,15 @@ def beneficiary(beneficiary_id: int) -> str:
 def worker(worker_id: int) -> str:
     found = load_or_404(Worker, worker_id)
     today = paris_date(now())
-    first = _month_start(today)
+    first = Month.of(today).first_day
     visits = list(
         visits_between(db(), user(), first - timedelta(days=7), today, worker_id=found.id)
     )
-    this_month = [v for v in visits if v.service_date >= first]
     return render_template(
         "people/worker.html",
         w=found,
         visits=visits,
-        done=done_hours(this_month),
+        done=done_minutes(worker_id=found.id),
         today=today,
         statuses={v.id: display_status(v, now()) for v in visits},
     )

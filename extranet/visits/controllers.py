@@ -13,13 +13,16 @@ from sqlalchemy import select
 
 from extranet.formatting import date_time
 from extranet.forms import motive_of
-from extranet.scope import scope
+from extranet.scope import antenna_ids, scope
 from extranet.visits import queries
 from extranet.visits.forms import CorrectionForm, ManualVisitForm
 from extranet.web import db, int_arg, load_or_404, login_required, now, requires, user
+from kernel.settings import money
+from ledger.facts import month_billing
 from ledger.models import Antenna, Beneficiary, Visit, VisitStatus, Worker
+from ledger.money import counts, recorded_minutes
 from ledger.service import LedgerError, audit, correct_visit, enter_manual_visit
-from ledger.timeutil import as_utc, paris_date, paris_to_utc, to_paris
+from ledger.timeutil import Month, paris_date, paris_to_utc, to_paris
 
 EXPORT_MAX_DAYS = 62
 
@@ -203,15 +206,18 @@ def export() -> Response:
             "arrivée",
             "départ",
             "durée (min)",
+            "minutes retenues",
+            "répartition",
             "statut",
         ]
     )
+    kept = _kept_by_visit(first, last)
     for visit, worker, beneficiary, antenna in rows:
-        minutes = (
-            round((as_utc(visit.ended_at) - as_utc(visit.started_at)).total_seconds() / 60)
-            if visit.started_at and visit.ended_at
-            else ""
-        )
+        minutes: int | str = ""
+        if counts(visit.status.value, visit.started_at, visit.ended_at):
+            assert visit.started_at is not None and visit.ended_at is not None
+            minutes = recorded_minutes(visit.started_at, visit.ended_at)
+        billed = kept.get(visit.id)
         writer.writerow(
             [
                 visit.id,
@@ -222,6 +228,8 @@ def export() -> Response:
                 _csv_time(visit.started_at),
                 _csv_time(visit.ended_at),
                 minutes,
+                "" if billed is None else billed[0],
+                "" if billed is None else billed[1],
                 visit.status.label,
             ]
         )
@@ -243,6 +251,23 @@ def export() -> Response:
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+def _kept_by_visit(first: date, last: date) -> dict[int, tuple[int, str]]:
+    """Visit id -> (kept minutes, "APA75:45 | CNAV:15"), by the ledger's rules of money."""
+    rules = money().rules
+    out: dict[int, tuple[int, str]] = {}
+    period, end = Month.of(first), Month.of(last)
+    while period <= end:
+        _facts, billing = month_billing(db(), period, rules, antenna_ids(user()))
+        for vb in billing.visits:
+            shares = " | ".join(
+                f"{share.plan.funder_code if share.plan else 'hors plan'}:{share.minutes}"
+                for share in vb.shares
+            )
+            out[vb.visit.visit_id] = (vb.kept.minutes, shares)
+        period = period.next()
+    return out
 
 
 def _csv_time(moment: datetime | None) -> str:

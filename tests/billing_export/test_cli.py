@@ -9,8 +9,7 @@ import pytest
 
 from billing_export.ack import AckStatus, acknowledge
 from billing_export.esppadom import read_delivery
-from billing_export.services import previous_month
-from ledger.timeutil import paris_date, utc_now
+from ledger.timeutil import Month, paris_date, utc_now
 from tests.config.test_cli import telegestion
 
 
@@ -21,7 +20,7 @@ def test_demo_month_prebilling_send_and_acknowledgement(
         "demo", "--workers", "15", "--beneficiaries", "80", "--days", "45", data_dir=tmp_path
     )
     assert demo.returncode == 0, demo.stderr
-    label = str(previous_month(paris_date(utc_now())))
+    label = str(Month.of(paris_date(utc_now())).previous())
 
     pre = telegestion("billing", "prebilling", "--month", label, data_dir=tmp_path)
     assert pre.returncode == 0, pre.stderr

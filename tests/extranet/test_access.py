@@ -40,6 +40,14 @@ GET_MATRIX: dict[str, tuple[Callable[[Scenario], str], tuple[int, int, int, int]
     "worker_a": (lambda s: f"/intervenants/{s.a.worker.id}", (302, 200, 200, 200)),
     "worker_b": (lambda s: f"/intervenants/{s.b.worker.id}", (302, 404, 200, 200)),
     "stats": (lambda s: "/statistiques", (302, 403, 200, 200)),
+    "stats_beneficiaries": (
+        lambda s: "/statistiques/beneficiaires?mois=2026-11",
+        (302, 200, 200, 200),
+    ),
+    "stats_beneficiaries_bad_month": (
+        lambda s: "/statistiques/beneficiaires?mois=2026-13",
+        (302, 400, 400, 400),
+    ),
     "runs": (lambda s: "/echanges", (302, 403, 200, 200)),
     "run_file": (lambda s: f"/echanges/{s.run_id}/fichiers/0", (302, 403, 200, 200)),
     "run_file_outside": (lambda s: f"/echanges/{s.bad_run_id}/fichiers/0", (302, 403, 404, 404)),
@@ -109,6 +117,7 @@ COVERED = {
     "people.workers",
     "people.worker",
     "stats.index",
+    "stats.beneficiaries",
     "runs.index",
     "runs.download",
     "audit.index",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -17,8 +17,11 @@ from ledger.money import (
     Rounding,
     RoundingMode,
     allocate_month,
+    counts,
+    format_hours,
     kept_period,
     parse_rounding_rules,
+    recorded_minutes,
 )
 from ledger.timeutil import paris_to_utc, to_paris
 from tests.billing_export.builders import plan, visit
@@ -272,3 +275,48 @@ def test_no_minute_lost_or_counted_twice(data: tuple[list, list, dict]) -> None:
         vb.kept.minutes for vb in result.visits
     )
     assert sum(result.minutes_by_funder().values()) == sum(vb.kept.minutes for vb in result.visits)
+
+
+# --- the one rule of a visit's minutes ------------------------------------------
+
+
+@given(
+    start=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)),
+    seconds=st.integers(0, 12 * 3600),
+)
+def test_recorded_minutes_drop_seconds_at_both_ends(start: datetime, seconds: int) -> None:
+    begin = start.replace(tzinfo=UTC)
+    end = begin + timedelta(seconds=seconds)
+    minutes = recorded_minutes(begin, end)
+    floor_start = begin.replace(second=0, microsecond=0)
+    floor_end = end.replace(second=0, microsecond=0)
+    assert minutes * 60 == (floor_end - floor_start).total_seconds()
+    assert abs(minutes * 60 - seconds) < 60
+
+
+def test_recorded_minutes_across_daylight_saving_are_true_minutes() -> None:
+    # 01:30 to 03:30 Paris on 29 March 2026 is one hour; on 25 October, three.
+    spring = recorded_minutes(
+        paris_to_utc(datetime(2026, 3, 29, 1, 30)), paris_to_utc(datetime(2026, 3, 29, 3, 30))
+    )
+    autumn = recorded_minutes(
+        paris_to_utc(datetime(2026, 10, 25, 1, 30)),
+        paris_to_utc(datetime(2026, 10, 25, 3, 30), fold=1),
+    )
+    assert (spring, autumn) == (60, 180)
+
+
+def test_what_counts() -> None:
+    t = datetime(2026, 10, 1, 8, tzinfo=UTC)
+    assert counts("complete", t, t + timedelta(hours=1))
+    assert counts("corrected", t, t)
+    assert not counts("deleted", t, t + timedelta(hours=1))
+    assert not counts("incomplete", t, None)
+    assert not counts("complete", t + timedelta(hours=1), t)
+
+
+@pytest.mark.parametrize(
+    ("minutes", "text"), [(0, "0 h 00"), (65, "1 h 05"), (1265563, "21092 h 43"), (-30, "-0 h 30")]
+)
+def test_format_hours(minutes: int, text: str) -> None:
+    assert format_hours(minutes) == text

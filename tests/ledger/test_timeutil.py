@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.timeutil import duration, paris_day_bounds, paris_to_utc, to_paris
+from ledger.timeutil import Month, duration, paris_day_bounds, paris_to_utc, to_paris
 
 
 def test_visit_across_spring_forward_lasts_one_hour() -> None:
@@ -43,3 +44,46 @@ def test_day_lengths_around_changes() -> None:
 def test_utc_round_trip(moment: datetime) -> None:
     aware = moment.replace(tzinfo=UTC)
     assert paris_to_utc(to_paris(aware).replace(tzinfo=None), fold=to_paris(aware).fold) == aware
+
+
+# --- Month -------------------------------------------------------------------
+
+months = st.builds(Month, st.integers(1900, 2200), st.integers(1, 12))
+
+
+@given(months)
+def test_month_next_and_previous_are_inverse(month: Month) -> None:
+    assert month.next().previous() == month
+    assert month.previous().next() == month
+    assert month.previous() < month < month.next()
+
+
+@given(months)
+def test_month_days_are_contiguous_and_bounds_are_paris_midnights(month: Month) -> None:
+    assert month.next().first_day - month.last_day == timedelta(days=1)
+    start, end = month.bounds_utc()
+    assert to_paris(start).replace(tzinfo=None) == datetime(month.year, month.month, 1)
+    assert end == month.next().bounds_utc()[0]
+    assert month.contains(month.first_day) and month.contains(month.last_day)
+    assert not month.contains(month.next().first_day)
+    assert Month.parse(str(month)) == month
+
+
+def test_month_across_the_year_and_in_french() -> None:
+    assert Month(2026, 12).next() == Month(2027, 1)
+    assert Month(2027, 1).previous() == Month(2026, 12)
+    assert Month.of(date(2027, 1, 9)).previous() == Month(2026, 12)
+    assert Month(2026, 11).label == "novembre 2026"
+    assert Month.span(date(2026, 11, 20), date(2027, 1, 3)) == [
+        Month(2026, 11),
+        Month(2026, 12),
+        Month(2027, 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-13", "2026-00", "26-11", "2026-1", "²026-11", "", "abcd-ef"]
+)
+def test_month_refuses_what_is_not_a_month(text: str) -> None:
+    with pytest.raises(ValueError, match="mois"):
+        Month.parse(text)
