@@ -1,8 +1,9 @@
 """The Département's acknowledgement of a DELIVERY file (format: docs/flows/esppadom-ack.md).
 
 ESPPADOM defines no acknowledgement message for DELIVERY; this small format
-is ours, agreed with the Département, and parsed with the same safe parser
-and schema discipline as the DELIVERY files.
+is ours, for a Département whose connector agrees to write it. Reading is off
+by default (``[billing] acks_enabled``). Parsed with the same safe parser and
+schema discipline as the DELIVERY files.
 """
 
 from __future__ import annotations
@@ -39,9 +40,14 @@ class Rejection:
 
     @property
     def visit_id(self) -> int | None:
-        """Our transaction ids are I<issued>-<visit id>-<share>."""
+        """The visit behind a document id ``V<visit id>-<funder>-<YYYYMM>`` (or an older
+        ``I<issued>-<visit id>-<share>``)."""
         parts = self.transaction_id.split("-")
-        return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+        if len(parts) >= 3 and parts[0][:1] == "V" and parts[0][1:].isdigit():
+            return int(parts[0][1:])
+        if len(parts) == 3 and parts[0][:1] == "I" and parts[1].isdigit():
+            return int(parts[1])
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,12 @@
 """ESPPADOM DELIVERY v1.4: build, validate and safely parse the XML.
 
-One file per Département funder and month; one ``CrossIndustryDespatchAdvice``
-per intervention share (a visit split between two plans appears once per plan,
-each with its own slice of the kept period). Every file is validated against
-the schema in ``billing_export/schemas`` before it is written; a file that
-breaks it raises ``SchemaError`` and is never sent.
+One file per Département funder; one ``CrossIndustryDespatchAdvice`` per
+declaration (``ledger.declarations``: one visit and one funder), carrying the
+declaration's stable document id. What goes in a file (everything, or only
+what changed since the last send) is decided by the caller; this module
+turns declarations into XML. Every file is validated against the schema in
+``billing_export/schemas`` while it is written; a file that breaks it raises
+``SchemaError`` and is never sent.
 
 Field by field: docs/flows/esppadom-delivery.md.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -22,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from ledger.money import MonthBilling, Period, Share, VisitBilling
-from ledger.timeutil import to_paris
+from ledger.declarations import Change, ChangeKind, DeclarationLine
+from ledger.funders import EDESS_AID_TYPES, FunderIdentity
+from ledger.timeutil import Month, to_paris
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -43,6 +47,8 @@ CADRE_PRESTATAIRE = "PRE"
 CONTACT_WORKER = "INT"
 #: Contract kind of the plan (compani-api and the Départements' test files use "P").
 CONTRACT_KIND = "P"
+#: The list of services; a funder's local codes go under the funder's own agency.
+SERVICE_LIST = "ESPPADOM_PREST"
 
 
 class SchemaError(Exception):
@@ -104,14 +110,6 @@ class Provider:
 
 
 @dataclass(frozen=True, slots=True)
-class FunderInfo:
-    code: str
-    name: str
-    #: ledger FunderKind value: APA, ASL_PA, ASL_PH or PCH.
-    kind: str
-
-
-@dataclass(frozen=True, slots=True)
 class BeneficiaryInfo:
     external_id: str
     first_name: str
@@ -131,11 +129,11 @@ class WorkerInfo:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryFile:
-    funder: FunderInfo
+    funder: FunderIdentity
     name: str
     content: bytes
-    #: One per despatch advice: (visit id, minutes) to check totals against the pre-billing.
-    interventions: tuple[tuple[int, int], ...]
+    #: The declarations in the file, in file order.
+    changes: tuple[Change, ...]
 
     @property
     def sha256(self) -> str:
@@ -143,11 +141,21 @@ class DeliveryFile:
 
     @property
     def minutes(self) -> int:
-        return sum(m for _v, m in self.interventions)
+        return sum(c.line.minutes for c in self.changes)
+
+
+def wall_time(moment: datetime) -> str:
+    """Europe/Paris wall time without offset, to the second (``2026-10-25T02:30:00``).
+
+    The form the Départements' platforms are known to read (decision 0505); the
+    two 02:30 of the October night are then alike, and BilledQuantity says
+    how long the visit really was.
+    """
+    return to_paris(moment).replace(microsecond=0, tzinfo=None).isoformat()
 
 
 def local_iso(moment: datetime) -> str:
-    """Europe/Paris wall time with its offset, to the second (2026-10-25T02:30:00+01:00)."""
+    """Europe/Paris wall time with its offset, to the second, for files people read (CSV)."""
     return to_paris(moment).replace(microsecond=0).isoformat()
 
 
@@ -157,13 +165,16 @@ def decimal_hours(minutes: int) -> str:
     return f"{hours:.2f}"
 
 
-def file_name(
-    provider: Provider, funder: FunderInfo, year: int, month: int, issued: datetime
-) -> str:
+def file_name(provider: Provider, funder: FunderIdentity, month: Month, issued: datetime) -> str:
     return (
         f"ESPPADOM-DELIVERY-{provider.teletransmission_id}-{funder.code}-"
-        f"{year:04d}{month:02d}-{to_paris(issued):%Y%m%d%H%M%S}.xml"
+        f"{month.year:04d}{month.month:02d}-{to_paris(issued):%Y%m%d%H%M%S}.xml"
     )
+
+
+def transaction_id(funder: FunderIdentity, issued: datetime) -> str:
+    """The file's postmark: one transaction number for every document of the file."""
+    return f"T{to_paris(issued):%Y%m%d%H%M%S}-{funder.code}"
 
 
 def _sub(parent: etree._Element, ns: str, tag: str, text: str | None = None, **attrs: str) -> Any:
@@ -185,12 +196,12 @@ def _address(parent: etree._Element, line: str, postcode: str, city: str) -> Non
     _sub(address, PIE, "CountryID", "FR")
 
 
-def _agreement(funder: FunderInfo) -> etree._Element:
+def _agreement(funder: FunderIdentity) -> etree._Element:
     agreement = etree.Element(f"{{{RAM}}}ApplicableCIDDHSupplyChainTradeAgreement")
     issuer = _sub(
         _sub(agreement, RAM, "BuyerOrderReferencedCIReferencedDocument"), RAM, "IssuerCITradeParty"
     )
-    _token_id(issuer, PIE, funder.code)
+    _token_id(issuer, PIE, funder.platform_id)
     _sub(issuer, PIE, "Name", funder.name)
     contract = _sub(agreement, RAM, "ContractReferencedCIReferencedDocument")
     _sub(contract, QDT, "GlobalID", CONTRACT_KIND, schemeAgencyName="token", schemeID="token")
@@ -205,7 +216,7 @@ def _ship_to(beneficiary: BeneficiaryInfo) -> etree._Element:
         _sub(ship_to, PIE, "FirstName", beneficiary.first_name)
     _sub(ship_to, PIE, "LastName", beneficiary.last_name)
     if beneficiary.birth_date is not None:
-        _sub(ship_to, PIE, "BirthDate", beneficiary.birth_date.isoformat())
+        _sub(ship_to, PIE, "BirthDate", f"{beneficiary.birth_date.isoformat()}T00:00:00")
     _address(ship_to, beneficiary.address, beneficiary.postcode, beneficiary.city)
     return ship_to
 
@@ -242,7 +253,7 @@ class _Parts:
         self.provider = provider
         self.beneficiaries = beneficiaries
         self.workers = workers
-        # Visits come beneficiary by beneficiary: keep only the current one.
+        # Declarations come beneficiary by beneficiary: keep only the current one.
         self._ship_to: tuple[int, etree._Element] | None = None
         self._ship_from: dict[int, etree._Element] = {}
 
@@ -260,33 +271,26 @@ class _Parts:
         return copy.deepcopy(element)
 
 
-def _skeleton(funder: FunderInfo, issued: str) -> etree._Element:
+def _skeleton(funder: FunderIdentity, transaction: str, issued: str) -> etree._Element:
     """One advice with every fixed part in place; ``_despatch_advice`` copies and fills it."""
     advice = etree.Element(f"{{{NS}}}CrossIndustryDespatchAdvice")
     context = _sub(advice, NS, "CIDDHExchangedDocumentContext")
     _sub(context, RAM, "VersionID", VERSION)
-    _sub(context, RAM, "SpecifiedTransactionID")
+    _sub(context, RAM, "SpecifiedTransactionID", transaction)
     document = _sub(advice, NS, "CIDDHExchangedDocument")
     _sub(document, RAM, "ID")
     _sub(document, RAM, "IssueDateTime", issued)
 
-    transaction = _sub(advice, NS, "CIDDHSupplyChainTradeTransaction")
-    transaction.append(_agreement(funder))
-    delivery = _sub(transaction, RAM, "ApplicableCIDDHSupplyChainTradeDelivery")
+    trade = _sub(advice, NS, "CIDDHSupplyChainTradeTransaction")
+    trade.append(_agreement(funder))
+    delivery = _sub(trade, RAM, "ApplicableCIDDHSupplyChainTradeDelivery")
     event = _sub(delivery, RAM, "ActualDespatchCISupplyChainEvent")
-    _sub(
-        event,
-        RAM,
-        "TypeCode",
-        listAgencyName="EDESS",
-        listID="ESPPADOM_EFFECTIVITY_AJUST",
-    )
     occurrence = _sub(event, RAM, "OccurrenceCISpecifiedPeriod")
     _sub(occurrence, QDT, "StartDateTime")
     _sub(occurrence, QDT, "EndDateTime")
 
-    _sub(transaction, RAM, "ApplicableCIDDHSupplyChainTradeSettlement")
-    item = _sub(transaction, RAM, "IncludedCIDDLSupplyChainTradeLineItem")
+    _sub(trade, RAM, "ApplicableCIDDHSupplyChainTradeSettlement")
+    item = _sub(trade, RAM, "IncludedCIDDLSupplyChainTradeLineItem")
     line = _sub(item, RAM, "AssociatedCIDDLDocumentLineDocument")
     _sub(line, RAM, "LineID")
     _sub(line, RAM, "OrderLineID")
@@ -302,52 +306,82 @@ def _skeleton(funder: FunderInfo, issued: str) -> etree._Element:
         listAgencyName="EDESS",
     )
     product = _sub(item, RAM, "SpecifiedCITradeProduct")
-    _sub(product, QDT, "ID", funder.kind, listID="ESPPADOM_TYPE_AIDE", listAgencyName="EDESS")
+    _sub(
+        product,
+        QDT,
+        "ID",
+        funder.effective_aid_type,
+        listID="ESPPADOM_TYPE_AIDE",
+        listAgencyName="EDESS",
+    )
     _sub(product, QDT, "Name")
     return advice
 
 
-def _effective(clocked_start: datetime | None, clocked_end: datetime | None) -> etree._Element:
+def _clock_end(parent: etree._Element, tag: str, moment: datetime, method: str) -> etree._Element:
+    end = _sub(parent, RAM, tag)
+    _sub(end, RAM, "CertifiedDateTime", wall_time(moment))
+    if method:
+        for who in ("CustomerIdentificationMethod", "SupplierIdentificationMethod"):
+            _sub(
+                end,
+                RAM,
+                who,
+                method,
+                listID="ESPPADOM_TIMESTAMP_METHOD",
+                listAgencyName="EDESS",
+            )
+    return end
+
+
+def _effective(line: DeclarationLine, method: str) -> etree._Element:
     document = etree.Element(f"{{{RAM}}}AdditionalReferencedCIReferencedDocument")
     effective = _sub(document, RAM, "EffectiveCISpecifiedPeriod")
-    if clocked_start is not None:
-        start = _sub(effective, RAM, "StartDateTime")
-        _sub(start, RAM, "CertifiedDateTime", local_iso(clocked_start))
-    if clocked_end is not None:
-        end = _sub(effective, RAM, "EndDateTime")
-        _sub(end, RAM, "CertifiedDateTime", local_iso(clocked_end))
+    if line.clocked_start is not None:
+        _clock_end(effective, "StartDateTime", line.clocked_start, method)
+    if line.clocked_end is not None:
+        _clock_end(effective, "EndDateTime", line.clocked_end, method)
     return document
 
 
 def _despatch_advice(
     root: etree._Element,
-    transaction_id: str,
     skeleton: etree._Element,
     parts: _Parts,
-    billing: VisitBilling,
-    share: Share,
+    funder: FunderIdentity,
+    change: Change,
+    method: str,
 ) -> None:
     """Append one advice: a copy of the skeleton, filled (child positions follow ``_skeleton``)."""
-    assert share.plan is not None
-    visit = billing.visit
+    line = change.line
     advice = copy.deepcopy(skeleton)
-    advice[0][1].text = transaction_id
-    advice[1][0].text = transaction_id
-    transaction = advice[2]
-    delivery = transaction[1]
-    delivery.insert(0, parts.ship_to(visit.beneficiary_id))
-    delivery.insert(1, parts.ship_from(visit.worker_id))
+    advice[1][0].text = change.document_id
+    trade = advice[2]
+    delivery = trade[1]
+    delivery.insert(0, parts.ship_to(line.beneficiary_id))
+    delivery.insert(1, parts.ship_from(line.worker_id))
     event = delivery[2]
-    event[0].text = visit.adjustment
-    event[1][0].text = local_iso(share.kept.start)
-    event[1][1].text = local_iso(share.kept.end)
-    if visit.clocked_start is not None or visit.clocked_end is not None:
-        delivery.append(_effective(visit.clocked_start, visit.clocked_end))
-    item = transaction[3]
-    item[0][0].text = transaction_id
-    item[0][1].text = share.plan.reference or f"PLAN-{share.plan.plan_id}"
-    item[1][0].text = decimal_hours(share.minutes)
-    item[3][1].text = share.plan.service_code
+    if change.adjustment:
+        code = etree.Element(
+            f"{{{RAM}}}TypeCode", listAgencyName="EDESS", listID="ESPPADOM_EFFECTIVITY_AJUST"
+        )
+        code.text = change.adjustment
+        event.insert(0, code)
+    event[-1][0].text = wall_time(line.kept.start)
+    event[-1][1].text = wall_time(line.kept.end)
+    if line.clocked_start is not None or line.clocked_end is not None:
+        delivery.append(_effective(line, method))
+    item = trade[3]
+    item[0][0].text = change.document_id
+    item[0][1].text = line.order_reference
+    item[1][0].text = decimal_hours(line.minutes)
+    product = item[3]
+    local = funder.local_service_code(line.service_code)
+    if local:
+        code = etree.Element(f"{{{QDT}}}ID", listID=SERVICE_LIST, listAgencyName=funder.platform_id)
+        code.text = local
+        product.insert(1, code)
+    product[-1].text = line.service_code
     root.append(advice)
 
 
@@ -367,38 +401,48 @@ def _header_and_footer() -> tuple[bytes, bytes]:
     return head + b"\n", b"</ns:delivery>\n"
 
 
+class BuildError(ValueError):
+    """Declarations that cannot be written for this funder (a caller's mistake)."""
+
+
 def write_delivery(
     out: SupportsWrite[bytes],
-    month_billing: MonthBilling,
-    funder: FunderInfo,
+    changes: Iterable[Change],
+    funder: FunderIdentity,
     provider: Provider,
     beneficiaries: dict[int, BeneficiaryInfo],
     workers: dict[int, WorkerInfo],
     issued: datetime,
+    *,
+    timestamp_method: str = "",
     chunk: int = CHUNK,
-) -> tuple[tuple[int, int], ...]:
-    """Write the validated DELIVERY file of one Département funder for the month.
+) -> tuple[Change, ...]:
+    """Write the validated DELIVERY file of one Département funder.
 
-    Every share of the month whose plan belongs to this funder becomes one
-    despatch advice (within or beyond the plan's maximum: the Département
-    receives the service done and applies its own ceiling). Minutes outside
-    any plan are never sent to a funder.
+    One despatch advice per declaration, in the order given (beneficiary by
+    beneficiary, in time order, from ``ledger.declarations.diff``), each under
+    its stable document id; a deletion carries SUP and the content it
+    replaces. ``timestamp_method``: the ESPPADOM_TIMESTAMP_METHOD code put on
+    each clock-in, none when empty.
 
     Advices are built, validated against the schema and serialised ``chunk``
     at a time under the same root, so the output is byte for byte the pretty
     print of the whole document while memory stays bounded. Raises
     ``SchemaError`` at the first chunk that breaks the schema: the caller
-    discards what was written. Returns (visit id, minutes) per advice.
+    discards what was written. Returns the declarations written.
     """
-    issued_text = local_iso(issued)
-    stamp = to_paris(issued).strftime("%Y%m%d%H%M%S")
+    if funder.missing:
+        raise BuildError(f"{funder.code} : " + " ; ".join(funder.missing))
+    if funder.effective_aid_type not in EDESS_AID_TYPES:  # the schema cannot tie it to the list
+        raise BuildError(f"{funder.code} : type d'aide hors liste EDESS")
+    issued_text = wall_time(issued)
     header, footer = _header_and_footer()
     out.write(header)
-    interventions: list[tuple[int, int]] = []
+    written: list[Change] = []
     root = _new_root()
     pending = 0
     parts = _Parts(provider, beneficiaries, workers)
-    skeleton = _skeleton(funder, issued_text)
+    skeleton = _skeleton(funder, transaction_id(funder, issued), issued_text)
 
     def flush() -> None:
         validate(root)
@@ -406,74 +450,137 @@ def write_delivery(
         start = body.index(b">\n") + 2
         out.write(body[start : body.rindex(b"</ns:delivery>")])
 
-    for billing in month_billing.visits:
-        for index, share in enumerate(billing.shares):
-            if share.plan is None or share.plan.funder_code != funder.code:
-                continue
-            _despatch_advice(
-                root,
-                f"I{stamp}-{billing.visit.visit_id}-{index + 1}",
-                skeleton,
-                parts,
-                billing,
-                share,
-            )
-            interventions.append((billing.visit.visit_id, share.minutes))
-            pending += 1
-            if pending == chunk:
-                flush()
-                root, pending = _new_root(), 0
+    for change in changes:
+        if change.line.funder_code != funder.code:
+            raise BuildError(f"déclaration {change.document_id} d'un autre financeur")
+        _despatch_advice(root, skeleton, parts, funder, change, timestamp_method)
+        written.append(change)
+        pending += 1
+        if pending == chunk:
+            flush()
+            root, pending = _new_root(), 0
     if pending:
         flush()
     out.write(footer)
-    return tuple(interventions)
+    return tuple(written)
 
 
 def build_delivery(
-    month_billing: MonthBilling,
-    funder: FunderInfo,
+    changes: Iterable[Change],
+    funder: FunderIdentity,
     provider: Provider,
     beneficiaries: dict[int, BeneficiaryInfo],
     workers: dict[int, WorkerInfo],
+    month: Month,
     issued: datetime,
+    *,
+    timestamp_method: str = "",
     chunk: int = CHUNK,
 ) -> DeliveryFile:
     """``write_delivery`` into memory (tests, small months)."""
     buffer = io.BytesIO()
-    interventions = write_delivery(
-        buffer, month_billing, funder, provider, beneficiaries, workers, issued, chunk
+    written = write_delivery(
+        buffer,
+        changes,
+        funder,
+        provider,
+        beneficiaries,
+        workers,
+        issued,
+        timestamp_method=timestamp_method,
+        chunk=chunk,
     )
-    name = file_name(provider, funder, month_billing.year, month_billing.month, issued)
-    return DeliveryFile(funder, name, buffer.getvalue(), interventions)
+    name = file_name(provider, funder, month, issued)
+    return DeliveryFile(funder, name, buffer.getvalue(), written)
 
 
 @dataclass(frozen=True, slots=True)
 class ReadIntervention:
+    """One advice as the Département's platform reads it (times naive, Paris wall time)."""
+
     transaction_id: str
+    document_id: str
+    #: "" when the advice carries no correction code.
     adjustment: str
-    kept: Period
+    kept_start: datetime
+    kept_end: datetime
     quantity: Decimal
     order_reference: str
+    funder_id: str
+    aid_type: str
+    local_service_code: str
+    clocked_start: datetime | None
+    clocked_end: datetime | None
+    timestamp_method: str
+
+    @property
+    def minutes(self) -> int:
+        """Minutes from BilledQuantity (the period's wall times can lie on the October night)."""
+        return round(self.quantity * 60)
 
 
 def read_delivery(data: bytes) -> list[ReadIntervention]:
     """Parse (safely) and validate a DELIVERY file: what the Département will read."""
     tree = validate_bytes(data)
     out: list[ReadIntervention] = []
-    ns = {"ns": NS, "ram": RAM, "qdt": QDT}
+    ns = {"ns": NS, "ram": RAM, "qdt": QDT, "pie": PIE}
+
+    def moment(element: etree._Element, path: str) -> datetime | None:
+        text = element.findtext(path, None, ns)
+        return datetime.fromisoformat(text) if text else None
+
     for advice in tree.getroot().iterfind("ns:CrossIndustryDespatchAdvice", ns):
-        start = advice.findtext(".//ram:OccurrenceCISpecifiedPeriod/qdt:StartDateTime", None, ns)
-        end = advice.findtext(".//ram:OccurrenceCISpecifiedPeriod/qdt:EndDateTime", None, ns)
+        start = moment(advice, ".//ram:OccurrenceCISpecifiedPeriod/qdt:StartDateTime")
+        end = moment(advice, ".//ram:OccurrenceCISpecifiedPeriod/qdt:EndDateTime")
         assert start is not None and end is not None  # guaranteed by the schema
+        product = advice.find(".//ram:SpecifiedCITradeProduct", ns)
+        assert product is not None
+        ids = {e.get("listID"): e.text or "" for e in product.iterfind("qdt:ID", ns)}
+        effective = ".//ram:EffectiveCISpecifiedPeriod"
+        certified = "ram:CertifiedDateTime"
         out.append(
             ReadIntervention(
-                transaction_id=advice.findtext("ns:CIDDHExchangedDocument/ram:ID", "", ns),
+                transaction_id=advice.findtext(
+                    "ns:CIDDHExchangedDocumentContext/ram:SpecifiedTransactionID", "", ns
+                ),
+                document_id=advice.findtext("ns:CIDDHExchangedDocument/ram:ID", "", ns),
                 adjustment=advice.findtext(
                     ".//ram:ActualDespatchCISupplyChainEvent/ram:TypeCode", "", ns
                 ),
-                kept=Period(datetime.fromisoformat(start), datetime.fromisoformat(end)),
+                kept_start=start,
+                kept_end=end,
                 quantity=Decimal(advice.findtext(".//ram:BilledQuantity", "0", ns)),
                 order_reference=advice.findtext(".//ram:OrderLineID", "", ns),
+                funder_id=advice.findtext(".//ram:IssuerCITradeParty/pie:ID", "", ns),
+                aid_type=ids.get("ESPPADOM_TYPE_AIDE", ""),
+                local_service_code=ids.get(SERVICE_LIST, ""),
+                clocked_start=moment(advice, f"{effective}/ram:StartDateTime/{certified}"),
+                clocked_end=moment(advice, f"{effective}/ram:EndDateTime/{certified}"),
+                timestamp_method=advice.findtext(
+                    f"{effective}//ram:CustomerIdentificationMethod", "", ns
+                ),
             )
         )
     return out
+
+
+__all__ = [
+    "BeneficiaryInfo",
+    "BuildError",
+    "ChangeKind",
+    "DeliveryFile",
+    "Provider",
+    "ReadIntervention",
+    "SchemaError",
+    "WorkerInfo",
+    "build_delivery",
+    "decimal_hours",
+    "file_name",
+    "local_iso",
+    "read_delivery",
+    "safe_parser",
+    "validate",
+    "validate_bytes",
+    "wall_time",
+    "write_delivery",
+]

@@ -1,31 +1,34 @@
-"""Scheduled jobs: the monthly teletransmission and the reading of acknowledgements."""
+"""Scheduled jobs: the monthly teletransmission, the Département's invoices, and (when a
+Département's connector sends them) acknowledgements."""
 
 from __future__ import annotations
 
-from billing_export import services
+from billing_export import invoices, services
 from billing_export.outbox import open_channel
 from billing_export.settings import BillingSettings, load
 from kernel.jobs import JobContext, JobResult, RunStatus, ScheduledJob
-from kernel.settings import SettingsError
+from kernel.settings import SettingsError, load_section
 from kernel.transport import TransportError
 from ledger.money import MoneyRuleError
 from ledger.timeutil import Month, paris_date, utc_now
 
+TRUE = ("1", "true", "yes", "oui", "on")
 
-def _month(ctx: JobContext) -> tuple[int, int]:
+
+def _month(ctx: JobContext) -> Month:
     if "month" in ctx.params:
         return services.parse_month(str(ctx.params["month"]))
-    previous = Month.of(paris_date(utc_now())).previous()
-    return previous.year, previous.month
+    return Month.of(paris_date(utc_now())).previous()
 
 
 def monthly_delivery(ctx: JobContext, settings: BillingSettings | None = None) -> JobResult:
     try:
         settings = settings or load()
-        year, month = _month(ctx)
+        month = _month(ctx)
     except (services.BillingError, MoneyRuleError, SettingsError) as exc:
         return JobResult(RunStatus.FAILED, message=str(exc))
     funder = ctx.params.get("funder")
+    resend = str(ctx.params.get("resend", "")).lower() in TRUE
     try:
         with open_channel(ctx.data_dir) as channel:
             return services.send_month(
@@ -33,9 +36,9 @@ def monthly_delivery(ctx: JobContext, settings: BillingSettings | None = None) -
                 ctx.data_dir,
                 settings,
                 channel,
-                year,
                 month,
                 only_funder=str(funder) if funder else None,
+                resend=resend,
                 triggered_by=ctx.triggered_by,
             )
     except (services.BillingError, TransportError, SettingsError) as exc:
@@ -45,14 +48,39 @@ def monthly_delivery(ctx: JobContext, settings: BillingSettings | None = None) -
 def read_acknowledgements(ctx: JobContext, settings: BillingSettings | None = None) -> JobResult:
     try:
         settings = settings or load()
+        if not settings.acks_enabled:
+            return JobResult(
+                RunStatus.SUCCESS,
+                message=(
+                    "Lecture des accusés désactivée : ESPPADOM n'en définit pas "
+                    "([billing] acks_enabled pour un Département qui en envoie)"
+                ),
+            )
         with open_channel(ctx.data_dir) as channel:
             return services.read_acks(ctx.data_dir, channel, settings.remote_acks)
     except (MoneyRuleError, TransportError, SettingsError) as exc:
         return JobResult(RunStatus.FAILED, message=str(exc))
 
 
+def read_invoices(ctx: JobContext, settings: BillingSettings | None = None) -> JobResult:
+    try:
+        settings = settings or load()
+        with open_channel(ctx.data_dir) as channel:
+            return invoices.read_invoices(ctx.session_factory, ctx.data_dir, channel, settings)
+    except (MoneyRuleError, TransportError, SettingsError) as exc:
+        return JobResult(RunStatus.FAILED, message=str(exc))
+
+
+def _acks_enabled() -> bool:
+    """Read at the composition root's call, not at import; a bad file is reported by the job."""
+    try:
+        return load_section(BillingSettings, "billing").acks_enabled
+    except (SettingsError, MoneyRuleError):
+        return False
+
+
 def jobs() -> list[ScheduledJob]:
-    return [
+    declared = [
         ScheduledJob(
             name="billing_export.monthly_delivery",
             label="Télétransmission ESPPADOM au Département (mois précédent)",
@@ -61,9 +89,22 @@ def jobs() -> list[ScheduledJob]:
             run=monthly_delivery,
         ),
         ScheduledJob(
-            name="billing_export.read_acks",
-            label="Lecture des accusés de réception ESPPADOM",
-            cron={"hour": "7,13,18", "minute": "15"},
-            run=read_acknowledgements,
+            name="billing_export.read_invoices",
+            label="Réception des factures définitives du Département",
+            cron={"hour": "7", "minute": "45"},
+            run=read_invoices,
         ),
     ]
+    if _acks_enabled():
+        declared.append(acks_job())
+    return declared
+
+
+def acks_job() -> ScheduledJob:
+    """Declared to the scheduler only when enabled; ``telegestion billing acks`` runs it anyway."""
+    return ScheduledJob(
+        name="billing_export.read_acks",
+        label="Lecture des accusés de réception ESPPADOM",
+        cron={"hour": "7,13,18", "minute": "15"},
+        run=read_acknowledgements,
+    )

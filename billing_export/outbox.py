@@ -1,9 +1,10 @@
-"""Where DELIVERY files go and acknowledgements come from: the flows transport.
+"""Where DELIVERY files go and invoices (and acknowledgements) come from: the transport.
 
 ``kernel.transport`` owns local folders and SFTP (temporary name then rename,
 SHA-256 sidecar, retries, strict host keys); billing only names its folders
-(``[billing] remote_outbox`` and ``remote_acks``, relative to the transport's
-root) and uses ``put``, ``list``, ``read`` and ``mark_processed``.
+(``[billing] remote_outbox``, ``remote_invoices`` and ``remote_acks``,
+relative to the transport's root) and uses ``put``, ``list``, ``get``,
+``read`` and ``mark_processed``.
 """
 
 from __future__ import annotations

@@ -68,6 +68,14 @@ FUNDERS = [
     ("PRIVE", "Tarif plein (sans financeur)", FunderKind.PRIVATE),
 ]
 
+#: Demo identifiers of the Département's funders on its teletransmission platform.
+PLATFORM_IDS = {
+    "APA75": "CD75-APA",
+    "ASLPA75": "CD75-ASLPA",
+    "ASLPH75": "CD75-ASLPH",
+    "PCH75": "CD75-PCH",
+}
+
 SERVICE_BY_KIND = {
     FunderKind.APA: "APA-AIDE",
     FunderKind.ASL_ELDERLY: "ASL-AIDE",
@@ -251,6 +259,10 @@ def load_demo(
     funder_by_kind: dict[FunderKind, list[Funder]] = {}
     for code, name, kind in FUNDERS:
         funder = Funder(code=code, name=name, kind=kind)
+        if kind.is_departement:
+            # What the Département's platform would have given each of its funders.
+            funder.platform_id = PLATFORM_IDS[code]
+            funder.departement_code = "75"
         session.add(funder)
         funder_by_kind.setdefault(kind, []).append(funder)
     session.flush()

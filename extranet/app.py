@@ -39,6 +39,7 @@ MODULES = (
     "runs",
     "audit",
     "statements",
+    "invoices",
     "admin",
 )
 

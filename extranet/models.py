@@ -91,6 +91,11 @@ class User(Base):
     def can_manage_users(self) -> bool:
         return self.role is Role.ADMIN
 
+    @property
+    def can_manage_funders(self) -> bool:
+        """The funders' identity for the Département's platform: what every file says."""
+        return self.role is Role.ADMIN
+
 
 class ThrottleScope(enum.StrEnum):
     #: The login typed in the form, whether an account has it or not.

@@ -47,6 +47,15 @@ def _antenna_columns() -> dict[type, Any]:
     return columns
 
 
+def _area_columns() -> dict[type, Any]:
+    """Models scoped by arrondissement (postcode) against the antenna's ``areas``."""
+    try:
+        from billing_export.models import ReceivedInvoice
+    except ModuleNotFoundError:  # billing is an optional package
+        return {}
+    return {ReceivedInvoice: ReceivedInvoice.area}
+
+
 #: Models reached through their beneficiary.
 _THROUGH_BENEFICIARY: dict[type, Any] = {
     CarePlan: CarePlan.beneficiary_id,
@@ -70,6 +79,14 @@ def condition(user: User, model: type) -> ColumnElement[bool]:
     columns = _antenna_columns()
     if model in columns:
         return columns[model].in_(sorted(ids))  # type: ignore[no-any-return]
+    areas = _area_columns()
+    if model in areas:
+        antenna = user.antenna
+        codes = sorted(
+            {a.strip() for a in (antenna.areas if antenna else "").split(",") if a.strip()}
+        )
+        # An invoice without an arrondissement ("") is never an antenna's.
+        return areas[model].in_(codes)  # type: ignore[no-any-return]
     if model in _THROUGH_BENEFICIARY:
         return _THROUGH_BENEFICIARY[model].in_(  # type: ignore[no-any-return]
             select(Beneficiary.id).where(Beneficiary.antenna_id.in_(sorted(ids)))

@@ -123,7 +123,7 @@ def load_month_facts(
                 clocked_start=clock_in,
                 clocked_end=clock_out,
                 service_code=service,
-                adjustment=code.value,
+                adjustment=code.value if code is not None else "",
                 status=status.value,
                 antenna_id=antenna,
             )

@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -203,6 +204,20 @@ class Funder(Base):
     code: Mapped[str] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     kind: Mapped[FunderKind] = mapped_column(_enum(FunderKind, "funder_kind"))
+    #: The identifier the Département's teletransmission platform gave this funder
+    #: (ESPPADOM IssuerCITradeParty/ID); empty until known, and then nothing is
+    #: declared to it (ledger.funders, ledger.declarations).
+    platform_id: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    #: INSEE code of the funder's Département ("75", "2A", "971"); empty for other funders.
+    departement_code: Mapped[str] = mapped_column(String(3), default="", server_default="")
+    #: Aid type from the EDESS list ESPPADOM_TYPE_AIDE (APA, PCH, AM); empty means the
+    #: default of the funder's kind (ledger.funders.DEFAULT_AID_TYPES).
+    aid_type: Mapped[str] = mapped_column(String(10), default="", server_default="")
+    #: Our service codes mapped to the funder's local service codes, declared under
+    #: the funder's own list: {"APA-AIDE": "AD01"}.
+    service_codes: Mapped[dict[str, str]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
 
 
 class CarePlan(Base):
@@ -410,3 +425,60 @@ class Setting(Base):
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Declaration(Base):
+    """What was last declared to a funder for a visit: one row per channel, visit, funder, month.
+
+    Written by the channel that declares (``billing_export`` for the ESPPADOM
+    DELIVERY files) in the transaction that journals the file carrying it,
+    before the file leaves; ``ledger.declarations`` compares it with the month
+    as it is now to find what changed since the last send. The files
+    themselves, kept by the channel, are the history of every declaration.
+    """
+
+    __tablename__ = "declarations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    #: The exchange, e.g. "esppadom".
+    channel: Mapped[str] = mapped_column(String(20))
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="RESTRICT"))
+    funder_id: Mapped[int] = mapped_column(
+        ForeignKey("funders.id", ondelete="RESTRICT"), index=True
+    )
+    #: First day of the month the visit was declared in.
+    month: Mapped[date] = mapped_column(Date)
+    #: The document's identifier, kept for ever (ESPPADOM CIDDHExchangedDocument/ID).
+    document_id: Mapped[str] = mapped_column(String(60), unique=True)
+    beneficiary_id: Mapped[int] = mapped_column(
+        ForeignKey("beneficiaries.id", ondelete="RESTRICT"), index=True
+    )
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id", ondelete="RESTRICT"))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("care_plans.id", ondelete="SET NULL"))
+    #: The Département's reference of the plan, as declared (OrderLineID).
+    order_reference: Mapped[str] = mapped_column(String(60))
+    service_code: Mapped[str] = mapped_column(String(20))
+    #: The kept period and its minutes, as declared (UTC).
+    kept_start: Mapped[datetime]
+    kept_end: Mapped[datetime]
+    minutes: Mapped[int] = mapped_column(Integer)
+    clocked_start: Mapped[datetime | None]
+    clocked_end: Mapped[datetime | None]
+    #: The correction code declared: "" for none, "SUP" once the deletion was declared.
+    adjustment: Mapped[str] = mapped_column(String(3))
+    #: SHA-256 of what the declaration says (ledger.declarations.DeclarationLine.digest).
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    #: Whether the last declaration was the deletion (SUP).
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: How many times it was declared (1 the first time, + 1 per correction or deletion).
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    #: Name of the file that carried the last declaration.
+    file_name: Mapped[str] = mapped_column(String(200))
+    declared_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "channel", "visit_id", "funder_id", "month", name="uq_declarations_visit_funder"
+        ),
+        Index("ix_declarations_channel_month", "channel", "month"),
+    )

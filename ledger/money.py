@@ -162,7 +162,7 @@ class VisitFact:
     clocked_start: datetime | None
     clocked_end: datetime | None
     service_code: str | None
-    #: ESPPADOM_EFFECTIVITY_AJUST code (ledger.motives.esppadom_code).
+    #: ESPPADOM_EFFECTIVITY_AJUST code (ledger.motives.esppadom_code); "" for none.
     adjustment: str
     status: str
     #: The visit's antenna (for figures by antenna); 0 when the caller does not need it.
@@ -373,3 +373,52 @@ def _allocate(kept: Period, candidates: list[PlanFact], used: dict[int, int]) ->
         category = Category.BEYOND if first else Category.OUTSIDE
         shares.append(Share(first, category, Period(cursor, kept.end)))
     return tuple(shares)
+
+
+@dataclass(frozen=True, slots=True)
+class FunderShare:
+    """All of one funder's minutes of a visit, as one consecutive slice of its kept period."""
+
+    funder_code: str
+    #: The plan the minutes are declared under: the plan of the funder's first share
+    #: (the one with priority on the visit's date, decision 0501).
+    plan: PlanFact
+    kept: Period
+    #: The plans of this funder that took minutes, in allocation order.
+    plans: tuple[PlanFact, ...]
+
+    @property
+    def minutes(self) -> int:
+        return self.kept.minutes
+
+
+def funder_shares(billing: VisitBilling) -> tuple[FunderShare, ...]:
+    """One share per funder of a visit, funders in the order of their first share.
+
+    A visit split between two plans of the same funder is one declaration to
+    that funder, not two with the same clock-ins. The funders' slices are laid
+    out again one after the other from the kept start, each as long as the sum
+    of that funder's shares, so every slice is one consecutive period, slices
+    never overlap and no minute is lost or counted twice (when a funder's
+    shares were already consecutive, its slice is exactly theirs). Minutes
+    outside any plan belong to no funder and are left out.
+    """
+    order: list[str] = []
+    minutes: dict[str, int] = defaultdict(int)
+    plans: dict[str, list[PlanFact]] = defaultdict(list)
+    for share in billing.shares:
+        if share.plan is None:
+            continue
+        code = share.plan.funder_code
+        if code not in minutes:
+            order.append(code)
+        minutes[code] += share.minutes
+        if share.plan not in plans[code]:
+            plans[code].append(share.plan)
+    cursor = billing.kept.start
+    out: list[FunderShare] = []
+    for code in order:
+        end = cursor + minutes[code] * _MINUTE
+        out.append(FunderShare(code, plans[code][0], Period(cursor, end), tuple(plans[code])))
+        cursor = end
+    return tuple(out)

@@ -54,8 +54,10 @@ class EsppadomAdjustment(enum.StrEnum):
     SUP = "SUP"  # deleted
     COA = "COA"  # arrival missing, completed by hand
     COD = "COD"  # departure missing, completed by hand
-    CO2 = "CO2"  # both missing
-    HOR = "HOR"  # raw clock-in kept as is
+    CO2 = "CO2"  # neither end clocked (missing, or both moved by a manager)
+    #: In the guide, an incomplete message carrying the clock-in data only, whose
+    #: kept period must be disregarded. Never the code of a visit: never emitted.
+    HOR = "HOR"
 
 
 def esppadom_code(
@@ -67,12 +69,18 @@ def esppadom_code(
     corrected: bool,
     arrival_changed: bool | None = None,
     departure_changed: bool | None = None,
-) -> EsppadomAdjustment:
-    """The adjustment code of a visit as kept for billing.
+) -> EsppadomAdjustment | None:
+    """The correction code of a visit as kept for billing, or None when there is none.
+
+    The implementation guide makes the code single and optional, given only when
+    the kept period is not simply the clocked one (docs/flows/esppadom-delivery.md):
+    a visit clocked at both ends and never touched has **no** code.
 
     When both calls exist and a manager changed the times, ``arrival_changed``
     and ``departure_changed`` (if given) say which end no longer is the clocked
     one: COA for the arrival only, COD for the departure only, CO2 for both.
+    A visit with no call at all is CRE (created without clock-in) when it was
+    entered or corrected by hand, CO2 otherwise.
     """
     if deleted:
         return EsppadomAdjustment.SUP
@@ -89,4 +97,4 @@ def esppadom_code(
             if departure_changed and not arrival_changed:
                 return EsppadomAdjustment.COD
         return EsppadomAdjustment.CO2 if times_changed else EsppadomAdjustment.MDT
-    return EsppadomAdjustment.HOR
+    return None

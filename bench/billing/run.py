@@ -10,6 +10,9 @@ each in October 2026 (across the daylight-saving change). Prints:
     (the floor for any pass over the month);
   * pre-billing: ``ledger.money.allocate_month`` (rounding, plan
     allocation, lines by beneficiary, funder and worker);
+  * declarations: ``ledger.declarations.declarable`` (one per visit and
+    funder) and ``diff`` against nothing (a first send), then against the
+    stored state of that first send (a later send with nothing to say);
   * teletransmission: ``billing_export.esppadom.write_delivery`` for every
     Département funder into a byte-counting sink (build, XSD validation by chunks,
     serialisation), with the file sizes.
@@ -27,18 +30,26 @@ from typing import Any
 
 from billing_export.esppadom import (
     BeneficiaryInfo,
-    FunderInfo,
     Provider,
     WorkerInfo,
     write_delivery,
 )
+from ledger.declarations import Declared, declarable, diff
+from ledger.funders import FunderIdentity
 from ledger.money import PlanFact, VisitFact, allocate_month, parse_rounding_rules
 
 FUNDERS = {
-    "APA75": FunderInfo("APA75", "Département — APA", "APA"),
-    "ASLPA75": FunderInfo("ASLPA75", "Département — ASL PA", "ASL_PA"),
-    "ASLPH75": FunderInfo("ASLPH75", "Département — ASL PH", "ASL_PH"),
-    "PCH75": FunderInfo("PCH75", "Département — PCH", "PCH"),
+    code: FunderIdentity(code, f"Département — {kind}", kind, platform_id=f"CD75-{code}")
+    for code, kind in (
+        ("APA75", "APA"),
+        ("ASLPA75", "ASL_PA"),
+        ("ASLPH75", "ASL_PH"),
+        ("PCH75", "PCH"),
+    )
+}
+OTHERS = {
+    code: FunderIdentity(code, code, kind)
+    for code, kind in (("CNAV", "CAISSE"), ("MUT", "MUTUELLE"))
 }
 PROVIDER = Provider(
     "750012345", "Paris Domicile", "12345678900011", "1 rue de Rivoli", "75004", "Paris"
@@ -134,9 +145,7 @@ def generate(
                 begin + timedelta(hours=2 if begin < datetime(2026, 10, 25, 1, tzinfo=UTC) else 1)
             ).date()
             visits.append(
-                VisitFact(
-                    vid, ben, worker, local_day, begin, end, begin, end, None, "HOR", "complete"
-                )
+                VisitFact(vid, ben, worker, local_day, begin, end, begin, end, None, "", "complete")
             )
     return visits, plans, people, workers
 
@@ -184,17 +193,38 @@ def main() -> None:
         f"{elapsed / baseline:.0f}x baseline, {len(billing.lines):,} lines)"
     )
 
+    started = time.perf_counter()
+    lines, held = declarable(billing, {**FUNDERS, **OTHERS})
+    first = diff({}, lines, [h.line.key for h in held])
+    elapsed = time.perf_counter() - started
+    print(
+        f"declarations declarable() + diff()      {elapsed:8.2f} s  "
+        f"({len(first):,} declarations, {len(first) / elapsed:,.0f}/s, first send)"
+    )
+    store = {
+        c.line.key: Declared(c.document_id, c.line, c.line.digest, False, 1, "f") for c in first
+    }
+    started = time.perf_counter()
+    quiet = diff(store, lines, [h.line.key for h in held])
+    elapsed = time.perf_counter() - started
+    print(
+        f"what changed since the last send diff() {elapsed:8.2f} s  "
+        f"({len(quiet):,} changes against {len(store):,} stored declarations)"
+    )
+
     issued = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)
     started = time.perf_counter()
     advices = 0
     sizes = []
     for funder in FUNDERS.values():
         sink = ByteCounter()
-        advices += len(write_delivery(sink, billing, funder, PROVIDER, people, workers, issued))
+        changes = [c for c in first if c.line.funder_code == funder.code]
+        advices += len(write_delivery(sink, changes, funder, PROVIDER, people, workers, issued))
         sizes.append(f"{funder.code} {sink.size / 1e6:,.0f} MB")
     elapsed = time.perf_counter() - started
     print(
-        f"teletransmission write_delivery() {elapsed:8.2f} s  ({advices / elapsed:,.0f} advices/s, "
+        f"teletransmission write_delivery() {elapsed:8.2f} s  "
+        f"({advices / elapsed:,.0f} advices/s, "
         f"{advices:,} advices validated against the XSD; {', '.join(sizes)})"
     )
 

@@ -32,3 +32,9 @@ bp.add_url_rule(
 bp.add_url_rule(
     "/administration/connexions/debloquer", view_func=controllers.unlock, methods=["POST"]
 )
+bp.add_url_rule("/administration/financeurs", view_func=controllers.funders)
+bp.add_url_rule(
+    "/administration/financeurs/<int:funder_id>",
+    view_func=controllers.funder,
+    methods=["GET", "POST"],
+)

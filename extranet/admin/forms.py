@@ -1,10 +1,14 @@
+"""Administration forms: accounts, lockouts, and the funder identity (checked again by
+``ledger.funders.set_identity``)."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from extranet.models import Role, ThrottleScope
+from ledger.funders import EDESS_AID_TYPES
 
 ROLE_CHOICES = [(r.value, r.label) for r in Role]
 
@@ -39,3 +43,21 @@ class UnlockForm(FlaskForm):
             return ThrottleScope(self.scope.data or "")
         except ValueError:
             return None
+
+
+class FunderIdentityForm(FlaskForm):
+    platform_id = StringField(
+        "Identifiant attribué par la plateforme du Département",
+        validators=[Optional(), Length(max=60)],
+    )
+    departement_code = StringField("Code du Département", validators=[Optional(), Length(max=3)])
+    aid_type = SelectField(
+        "Type d'aide (liste EDESS)",
+        choices=[("", "— Selon le type de financeur —")]
+        + [(code, f"{code} — {label}") for code, label in EDESS_AID_TYPES.items()],
+        validators=[Optional()],
+    )
+    service_codes = TextAreaField(
+        "Codes de prestation du financeur",
+        validators=[Optional(), Length(max=2000)],
+    )

@@ -37,6 +37,7 @@ from extranet.models import Role
 from flows.exporter import export_service_done
 from kernel.settings import CoreSettings
 from ledger.models import Beneficiary, CarePlan, Funder
+from ledger.timeutil import Month
 from tests.extranet.conftest import add_user, login, make_app
 
 YEAR, MONTH = 2026, 10
@@ -93,7 +94,7 @@ def service_done_file(session: Session, data_dir: Path) -> dict[Key, int]:
 
 
 def prebilling_file(session: Session, settings: BillingSettings, folder: Path) -> dict[Key, int]:
-    facts, billing = services.compute(session, YEAR, MONTH, settings)
+    facts, billing = services.compute(session, Month(YEAR, MONTH), settings)
     summary, _detail = services.write_prebilling(facts, billing, folder)
     totals: dict[Key, int] = defaultdict(int)
     with open(summary, encoding="utf-8", newline="") as handle:
@@ -110,9 +111,11 @@ def esppadom_files(
     session: Session, settings: BillingSettings, folder: Path
 ) -> tuple[dict[Key, int], set[str]]:
     """Per beneficiary and funder from the DELIVERY files; and the funders they cover."""
-    facts, billing = services.compute(session, YEAR, MONTH, settings)
+    facts, billing = services.compute(session, Month(YEAR, MONTH), settings)
     issued = datetime(2026, 11, 6, 5, tzinfo=UTC)
-    files = services.write_files(facts, billing, settings, issued, folder)
+    plan = services.plan_send(session, facts, billing)
+    assert not plan.held_back and not plan.blocked
+    files = services.write_files(session, plan, facts, settings, issued, folder)
     ben_of_reference = {
         ref: ext
         for ref, ext in session.execute(
@@ -123,10 +126,13 @@ def esppadom_files(
     }
     totals: dict[Key, int] = defaultdict(int)
     for written in files:
+        visits: set[str] = set()
         for item in read_delivery(written.path.read_bytes()):
-            minutes = round(item.quantity * 60)
-            assert minutes == item.kept.minutes
-            _add(totals, ben_of_reference[item.order_reference], written.funder, minutes)
+            # One advice per visit and funder, even for a visit split between its plans.
+            visit = item.document_id.split("-")[0]
+            assert visit not in visits
+            visits.add(visit)
+            _add(totals, ben_of_reference[item.order_reference], written.funder, item.minutes)
     return dict(totals), {f.funder for f in files}
 
 

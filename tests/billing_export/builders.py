@@ -22,6 +22,7 @@ def plan(
     starts: date = date(2026, 1, 1),
     ends: date | None = None,
     plan_id: int | None = None,
+    reference: str | None = None,
 ) -> PlanFact:
     pid = plan_id or next(_ids)
     return PlanFact(
@@ -31,7 +32,7 @@ def plan(
         funder_kind=kind,
         departement=departement,
         service_code=service,
-        reference=f"REF-{funder}-{pid}",
+        reference=f"REF-{funder}-{pid}" if reference is None else reference,
         max_minutes=round(hours * 60),
         starts_on=starts,
         ends_on=ends,
@@ -45,7 +46,7 @@ def visit(
     ben: int = 1,
     worker: int = 7,
     service: str | None = None,
-    adjustment: str = "HOR",
+    adjustment: str = "",
     visit_id: int | None = None,
     fold: int = 0,
 ) -> VisitFact:

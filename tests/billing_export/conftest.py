@@ -76,6 +76,9 @@ def october(session: Session, org: SmallOrg) -> October:
     """
     apa = factories.funder(session, FunderKind.APA)
     pch = factories.funder(session, FunderKind.PCH)
+    # The identifiers the Département's platform gave them.
+    apa.platform_id, apa.departement_code = "CD75-APA", "75"
+    pch.platform_id, pch.departement_code = "CD75-PCH", "75"
     cnav = factories.funder(session, FunderKind.PENSION_FUND)
     mutual = factories.funder(session, FunderKind.MUTUAL)
     factories.care_plan(

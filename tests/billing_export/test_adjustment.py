@@ -1,4 +1,9 @@
-"""ESPPADOM_EFFECTIVITY_AJUST codes as billing computes them (ledger.motives.esppadom_code)."""
+"""ESPPADOM_EFFECTIVITY_AJUST codes as billing computes them (ledger.motives.esppadom_code).
+
+The guide (via the EDESS forum): the code is single and optional, given only
+when the kept period differs from the clocked one; HOR marks an incomplete
+message and is never the code of a visit.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from ledger.motives import esppadom_code
 @pytest.mark.parametrize(
     ("arrival", "departure", "arrival_changed", "departure_changed", "corrected", "code"),
     [
-        (True, True, False, False, False, Code.HOR),  # raw clock-in
+        (True, True, False, False, False, None),  # clocked at both ends, untouched: no code
         (True, True, False, False, True, Code.MDT),  # touched, times kept
         (True, True, True, False, True, Code.COA),  # arrival moved by a manager
         (True, True, False, True, True, Code.COD),  # departure moved by a manager
@@ -27,7 +32,7 @@ def test_codes(
     arrival_changed: bool,
     departure_changed: bool,
     corrected: bool,
-    code: Code,
+    code: Code | None,
 ) -> None:
     assert (
         esppadom_code(
@@ -54,3 +59,25 @@ def test_callers_that_do_not_say_which_end_changed_keep_the_old_answer() -> None
         )
         is Code.CO2
     )
+
+
+def test_hor_is_never_the_answer() -> None:
+    answers = {
+        esppadom_code(
+            had_arrival_call=a,
+            had_departure_call=d,
+            times_changed=ac or dc,
+            deleted=deleted,
+            corrected=corrected,
+            arrival_changed=ac,
+            departure_changed=dc,
+        )
+        for a in (True, False)
+        for d in (True, False)
+        for ac in (True, False)
+        for dc in (True, False)
+        for deleted in (True, False)
+        for corrected in (True, False)
+    }
+    assert Code.HOR not in answers
+    assert answers == {None, Code.CRE, Code.MDT, Code.SUP, Code.COA, Code.COD, Code.CO2}

@@ -5,19 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from billing_export.ack import AckStatus, acknowledge
+from billing_export.esppadom import read_delivery
 from ledger.timeutil import Month, paris_date, utc_now
 from tests.config.test_cli import telegestion
 
 
-def test_demo_month_prebilling_send_and_acknowledgement(tmp_path: Path) -> None:
+def test_demo_month_prebilling_send_and_acknowledgement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     demo = telegestion(
         "demo", "--workers", "15", "--beneficiaries", "80", "--days", "45", data_dir=tmp_path
     )
     assert demo.returncode == 0, demo.stderr
-    previous = Month.of(paris_date(utc_now())).previous()
-    year, month = previous.year, previous.month
-    label = f"{year:04d}-{month:02d}"
+    label = str(Month.of(paris_date(utc_now())).previous())
 
     pre = telegestion("billing", "prebilling", "--month", label, data_dir=tmp_path)
     assert pre.returncode == 0, pre.stderr
@@ -26,21 +29,57 @@ def test_demo_month_prebilling_send_and_acknowledgement(tmp_path: Path) -> None:
     header = summary.read_text(encoding="utf-8").splitlines()[0]
     assert header.startswith("mois;beneficiaire;financeur;plan")
 
+    # The funders' identity: listed, and one refused value changes nothing.
+    listed = telegestion("billing", "funders", "list", data_dir=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "APA75;APA;CD75-APA;75;APA;;complet" in listed.stdout
+    assert "ASLPH75;ASL_PH;CD75-ASLPH;75;AM;;complet" in listed.stdout
+    bad = telegestion(
+        "billing", "funders", "set", "APA75", "--aid-type", "ASL_PA", data_dir=tmp_path
+    )
+    assert bad.returncode == 2 and "type d'aide refusé" in bad.stderr
+    local = telegestion(
+        "billing",
+        "funders",
+        "set",
+        "APA75",
+        "--service-codes",
+        "APA-AIDE=AD01",
+        "--by",
+        "admin",
+        data_dir=tmp_path,
+    )
+    assert local.returncode == 0, local.stderr
+    assert "APA75 : modifié — identifiant CD75-APA" in local.stdout
+
     sent = telegestion("billing", "send", "--month", label, "--by", "referent", data_dir=tmp_path)
     assert sent.returncode == 0, sent.stderr
-    assert f"Réussi — Télétransmission {label} envoyée" in sent.stdout
+    assert f"Réussi — Télétransmission {label} envoyée — " in sent.stdout
     outbox = tmp_path / "flows" / "remote" / "esppadom" / "depot"
     files = sorted(outbox.glob("ESPPADOM-DELIVERY-*.xml"))
-    assert files and all("-APA75-" in f.name or "75-" in f.name for f in files)
+    assert files and all("75-" in f.name for f in files)
+    apa = next(f for f in files if "-APA75-" in f.name)
+    assert {i.local_service_code for i in read_delivery(apa.read_bytes())} == {"AD01"}
 
+    again = telegestion("billing", "send", "--month", label, data_dir=tmp_path)
+    assert again.returncode == 0 and "aucune modification" in again.stdout
+    resend = telegestion(
+        "billing", "send", "--month", label, "--funder", "APA75", "--resend", data_dir=tmp_path
+    )
+    assert resend.returncode == 0 and "Renvoi complet" in resend.stdout
+
+    # Acknowledgements: off by default (ESPPADOM has none), read when a Département sends some.
+    off = telegestion("billing", "acks", data_dir=tmp_path)
+    assert off.returncode == 0 and "désactivée" in off.stdout
     for path in files:
         acknowledge(path, outbox.parent / "retours", AckStatus.ACCEPTED, datetime.now(UTC))
+    monkeypatch.setenv("TELEGESTION_BILLING_ACKS_ENABLED", "true")
     read = telegestion("billing", "acks", data_dir=tmp_path)
     assert read.returncode == 0, read.stderr
     assert f"accepted: {len(files)}" in read.stdout
 
-    bad = telegestion("billing", "send", "--month", "2026-13", data_dir=tmp_path)
-    assert bad.returncode == 1 and "mois invalide" in bad.stdout
+    bad_month = telegestion("billing", "send", "--month", "2026-13", data_dir=tmp_path)
+    assert bad_month.returncode == 1 and "mois invalide" in bad_month.stdout
     wrong = telegestion("billing", "send", "--month", label, "--funder", "CNAV", data_dir=tmp_path)
     assert wrong.returncode == 1 and "départemental" in wrong.stdout
 
@@ -48,5 +87,5 @@ def test_demo_month_prebilling_send_and_acknowledgement(tmp_path: Path) -> None:
     journal = telegestion("jobs", "history", data_dir=tmp_path)
     assert journal.returncode == 0, journal.stderr
     lines = journal.stdout.splitlines()
-    assert sum("billing_export.monthly_delivery" in line for line in lines) == 3
-    assert sum("billing_export.read_acks" in line for line in lines) == 1
+    assert sum("billing_export.monthly_delivery" in line for line in lines) == 5
+    assert sum("billing_export.read_acks" in line for line in lines) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,11 +21,14 @@ from kernel.scheduler import run_job
 from tests.billing_export.conftest import October
 
 
-def test_jobs_are_declared_for_the_scheduler() -> None:
+def test_jobs_are_declared_for_the_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
     declared = {job.name: job for job in jobs()}
-    assert set(declared) == {"billing_export.monthly_delivery", "billing_export.read_acks"}
+    # ESPPADOM defines no acknowledgement: none is awaited unless a Département sends some.
+    assert set(declared) == {"billing_export.monthly_delivery", "billing_export.read_invoices"}
     assert declared["billing_export.monthly_delivery"].cron["day"] == "2"
     assert all(job.label for job in declared.values())
+    monkeypatch.setenv("TELEGESTION_BILLING_ACKS_ENABLED", "true")
+    assert "billing_export.read_acks" in {job.name for job in jobs()}
 
 
 def test_monthly_job_sends_the_month_named_in_its_parameters(
@@ -39,6 +43,8 @@ def test_monthly_job_sends_the_month_named_in_its_parameters(
     deposit = tmp_path / "flows" / "remote" / settings.remote_outbox
     assert len(list(deposit.glob("*.xml"))) == result.counts["files"] == 2
     acks = read_acknowledgements(ctx, settings)
+    assert acks.status is RunStatus.SUCCESS and "désactivée" in acks.message
+    acks = read_acknowledgements(ctx, replace(settings, acks_enabled=True))
     assert acks.status is RunStatus.SUCCESS and acks.message == "Aucun nouvel accusé de réception"
 
 
@@ -74,6 +80,7 @@ def test_the_run_journal_shows_what_was_sent_and_what_came_back(
 ) -> None:
     """Through the flows scheduler's own ``run_job``, as the extranet's journal page reads it."""
     monkeypatch.setenv("TELEGESTION_BILLING_PROVIDER_SIRET", "12345678900011")
+    monkeypatch.setenv("TELEGESTION_BILLING_ACKS_ENABLED", "true")
     declared = {job.name: job for job in collect_jobs()}
     send_job = declared["billing_export.monthly_delivery"]
     run = run_job(
@@ -87,7 +94,7 @@ def test_the_run_journal_shows_what_was_sent_and_what_came_back(
 
     deposit = tmp_path / "flows" / "remote" / "esppadom" / "depot"
     rejected = sorted(deposit.glob("*.xml"))[0]
-    transaction = read_delivery(rejected.read_bytes())[0].transaction_id
+    transaction = read_delivery(rejected.read_bytes())[0].document_id
     acknowledge(
         rejected,
         deposit.parent / "retours",

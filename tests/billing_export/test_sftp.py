@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -70,9 +71,10 @@ def test_demo_month_over_sftp_with_acknowledgements(
     at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     acknowledge(remote[0], returns, AckStatus.ACCEPTED, at)
     for path in remote[1:]:
-        first_advice = read_delivery(path.read_bytes())[0].transaction_id
+        first_advice = read_delivery(path.read_bytes())[0].document_id
         rejection = Rejection(first_advice, "BENEF_INCONNU", "Bénéficiaire inconnu")
         acknowledge(path, returns, AckStatus.PARTIAL, at, (rejection,))
+    settings = replace(settings, acks_enabled=True)
     acks = read_acknowledgements(ctx, settings)
     assert acks.counts["accepted"] == 1
     assert acks.counts["partial"] == len(remote) - 1

@@ -3,6 +3,7 @@ with objects of every kind in two antennas (A: NORD, B: SUD)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import socket
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from archive.models import ArchivedStatement
 from archive.store import FileStore
+from billing_export.models import ReceivedInvoice
 from extranet.app import AppConfig, create_app
 from extranet.models import Role, User
 from extranet.passwords import hash_password
@@ -67,6 +69,9 @@ class Side:
     plan_id: int
     statement_id: int
     manager: str
+    #: The Département's invoice of this antenna's arrondissement, and its funder.
+    invoice_id: int
+    funder_id: int
 
 
 @dataclass
@@ -77,11 +82,37 @@ class Scenario:
     bad_run_id: int
     #: Account ids by login.
     users: dict[str, int]
+    #: An invoice whose name gives no arrondissement: central roles only.
+    unassigned_invoice_id: int
+    #: A funder that is not the Département's (no identity to edit).
+    other_funder_id: int
 
 
 def _visit(session: Session, visit_id: int | None) -> Visit:
     assert visit_id is not None
     return session.get_one(Visit, visit_id)
+
+
+def invoice(session: Session, data_dir: Path, name: str, area: str) -> int:
+    """A received invoice, kept as ``billing_export.invoices`` keeps them."""
+    content = b"%PDF-1.7\n" + f"Facture {name}".encode() + b"\n" * 300 + b"%%EOF\n"
+    digest = hashlib.sha256(content).hexdigest()
+    path = data_dir / "billing" / "invoices" / f"{digest}.pdf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    row = ReceivedInvoice(
+        name=name,
+        sha256=digest,
+        size=len(content),
+        path=path.relative_to(data_dir).as_posix(),
+        aid_type="APA",
+        month=date(2026, 10, 1),
+        area=area,
+        received_at=NOW - timedelta(days=2),
+    )
+    session.add(row)
+    session.flush()
+    return row.id
 
 
 def _side(
@@ -169,6 +200,8 @@ def _side(
     )
     session.add(statement)
     session.flush()
+    antenna.areas = f"750{tag}"
+    invoice_id = invoice(session, data_dir, f"FACTURE-APA-750{tag}-202610.pdf", f"750{tag}")
     return Side(
         antenna=antenna,
         worker=worker,
@@ -180,6 +213,8 @@ def _side(
         plan_id=plan.id,
         statement_id=statement.id,
         manager=manager,
+        invoice_id=invoice_id,
+        funder_id=apa.id,
     )
 
 
@@ -241,8 +276,10 @@ def scenario(session: Session, org: SmallOrg, data_dir: Path) -> Scenario:
         files=["../outside.txt"],
     )
     session.add_all([good, bad])
+    unassigned = invoice(session, data_dir, "FACTURE-PCH-202610.pdf", "")
+    cnav = factories.funder(session, FunderKind.PENSION_FUND)
     session.commit()
-    return Scenario(a, b, good.id, bad.id, users)
+    return Scenario(a, b, good.id, bad.id, users, unassigned, cnav.id)
 
 
 def make_app(

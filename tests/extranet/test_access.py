@@ -63,6 +63,21 @@ GET_MATRIX: dict[str, tuple[Callable[[Scenario], str], tuple[int, int, int, int]
         (302, 403, 403, 200),
     ),
     "user_missing": (lambda s: "/administration/utilisateurs/999999", (302, 403, 403, 404)),
+    "funders": (lambda s: "/administration/financeurs", (302, 403, 403, 200)),
+    "funder": (lambda s: f"/administration/financeurs/{s.a.funder_id}", (302, 403, 403, 200)),
+    "funder_other": (
+        lambda s: f"/administration/financeurs/{s.other_funder_id}",
+        (302, 403, 403, 404),
+    ),
+    "funder_missing": (lambda s: "/administration/financeurs/999999", (302, 403, 403, 404)),
+    "invoices": (lambda s: "/factures-departement", (302, 200, 200, 200)),
+    "invoices_bad_month": (lambda s: "/factures-departement?mois=2026-13", (302, 200, 200, 200)),
+    "invoice_a": (lambda s: f"/factures-departement/{s.a.invoice_id}.pdf", (302, 200, 200, 200)),
+    "invoice_b": (lambda s: f"/factures-departement/{s.b.invoice_id}.pdf", (302, 404, 200, 200)),
+    "invoice_unassigned": (
+        lambda s: f"/factures-departement/{s.unassigned_invoice_id}.pdf",
+        (302, 404, 200, 200),
+    ),
 }
 
 #: POST endpoints with an empty but CSRF-valid form: the gate answers before the data does.
@@ -100,6 +115,11 @@ POST_MATRIX: dict[str, tuple[Callable[[Scenario], str], tuple[int, int, int, int
         (302, 403, 403, 200),
     ),
     "unlock": (lambda s: "/administration/connexions/debloquer", (302, 403, 403, 400)),
+    # Every field is optional: an empty form is valid and changes nothing.
+    "funder": (
+        lambda s: f"/administration/financeurs/{s.a.funder_id}",
+        (302, 403, 403, 302),
+    ),
 }
 
 #: Endpoints the matrices cover (every URL rule of the app must be in one).
@@ -138,6 +158,10 @@ COVERED = {
     "admin.reactivate",
     "admin.reset_password",
     "admin.unlock",
+    "admin.funders",
+    "admin.funder",
+    "invoices.index",
+    "invoices.download",
 }
 
 

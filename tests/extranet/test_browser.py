@@ -122,6 +122,7 @@ def test_pages_on_a_tablet(page: object, scenario: Scenario) -> None:
         ("13-tablette-statistiques", "/statistiques"),
         ("14-tablette-echanges", "/echanges"),
         ("15-tablette-journal", "/journal"),
+        ("16-tablette-factures", "/factures-departement"),
     ):
         p.goto(path)  # type: ignore[attr-defined]
         expect(p.locator("main h1")).to_be_visible()  # type: ignore[attr-defined]
@@ -246,3 +247,48 @@ def test_an_administrator_runs_the_whole_life_of_an_account(
     ):
         expect(a.get_by_role("cell", name=action, exact=True).first).to_be_visible()  # type: ignore[attr-defined]
     shot(a, "26-journal-du-compte")
+
+
+def test_admin_gives_a_funder_its_platform_identity(page: object, scenario: Scenario) -> None:
+    expect = playwright_api.expect
+    p = page
+    p.goto("/connexion")  # type: ignore[attr-defined]
+    p.get_by_label("Identifiant").fill("admin")  # type: ignore[attr-defined]
+    p.get_by_label("Mot de passe").fill(PASSWORD)  # type: ignore[attr-defined]
+    p.get_by_label("Mot de passe").press("Enter")  # type: ignore[attr-defined]
+    p.get_by_role("link", name="Financeurs").click()  # type: ignore[attr-defined]
+    expect(p.get_by_text("Non télétransmis").first).to_be_visible()  # type: ignore[attr-defined]
+    shot(p, "20-financeurs-avant")
+    p.locator(f'a[href="/administration/financeurs/{scenario.a.funder_id}"]').click()  # type: ignore[attr-defined]
+    p.get_by_label("Identifiant attribué par la plateforme du Département").fill("CD75-APA")  # type: ignore[attr-defined]
+    p.get_by_label("Code du Département").fill("20")  # type: ignore[attr-defined]
+    p.get_by_role("button", name="Enregistrer").click()  # type: ignore[attr-defined]
+    expect(p.get_by_role("alert")).to_contain_text("code de Département refusé")  # type: ignore[attr-defined]
+    shot(p, "21-financeur-refuse")
+    p.get_by_label("Code du Département").fill("75")  # type: ignore[attr-defined]
+    p.get_by_label("Codes de prestation du financeur").fill("AIDE=AD01")  # type: ignore[attr-defined]
+    p.get_by_role("button", name="Enregistrer").click()  # type: ignore[attr-defined]
+    expect(p.get_by_role("status")).to_contain_text("enregistrée")  # type: ignore[attr-defined]
+    expect(p.get_by_role("cell", name="CD75-APA")).to_be_visible()  # type: ignore[attr-defined]
+    expect(p.get_by_role("cell", name="AIDE=AD01")).to_be_visible()  # type: ignore[attr-defined]
+    shot(p, "22-financeurs-apres")
+
+
+def test_manager_downloads_the_invoice_of_her_arrondissement(
+    page: object, scenario: Scenario
+) -> None:
+    expect = playwright_api.expect
+    p = page
+    p.goto("/connexion")  # type: ignore[attr-defined]
+    p.get_by_label("Identifiant").fill("resp-a")  # type: ignore[attr-defined]
+    p.get_by_label("Mot de passe").fill(PASSWORD)  # type: ignore[attr-defined]
+    p.get_by_label("Mot de passe").press("Enter")  # type: ignore[attr-defined]
+    p.get_by_role("link", name="Factures du Département").click()  # type: ignore[attr-defined]
+    expect(p.get_by_role("cell", name="75001", exact=True)).to_be_visible()  # type: ignore[attr-defined]
+    expect(p.get_by_role("cell", name="75002", exact=True)).to_have_count(0)  # type: ignore[attr-defined]
+    shot(p, "23-factures-antenne")
+    with p.expect_download() as download:  # type: ignore[attr-defined]
+        p.get_by_role("link", name="Télécharger le PDF").click()  # type: ignore[attr-defined]
+    saved = download.value.path()
+    assert Path(saved).read_bytes().startswith(b"%PDF-")
+    assert download.value.suggested_filename == "FACTURE-APA-75001-202610.pdf"

@@ -37,6 +37,8 @@ def _b_links(s: Scenario) -> list[str]:
         f'/interventions/{b.incomplete_visit.id}"',
         f"/appels/{b.unknown_call.id}/",
         f"/etats-mensuels/{b.statement_id}.pdf",
+        f"/factures-departement/{b.invoice_id}.pdf",
+        f"/factures-departement/{s.unassigned_invoice_id}.pdf",
     ]
 
 
@@ -54,6 +56,8 @@ def test_b_objects_by_id_are_not_found(manager_a: FlaskClient, scenario: Scenari
         f"/beneficiaires/{b.new_beneficiary.id}",
         f"/intervenants/{b.worker.id}",
         f"/etats-mensuels/{b.statement_id}.pdf",
+        f"/factures-departement/{b.invoice_id}.pdf",
+        f"/factures-departement/{scenario.unassigned_invoice_id}.pdf",
     ):
         response = manager_a.get(url)
         assert response.status_code == 404, url
@@ -75,6 +79,9 @@ def test_b_objects_by_id_are_not_found(manager_a: FlaskClient, scenario: Scenari
         "/journal?antenne={b}",
         "/etats-mensuels?antenne={b}",
         "/etats-mensuels?beneficiaire={ben_b}",
+        "/factures-departement",
+        "/factures-departement?antenne={b}",
+        "/factures-departement?mois=2026-10&antenne={b}",
         "/beneficiaires?q={ben_b_name}",
         "/intervenants?q={worker_b_name}",
     ],
@@ -111,6 +118,7 @@ def test_the_same_lists_do_show_a_to_its_manager(
         (f"/alertes?antenne={a.antenna.id}", a.new_beneficiary.last_name),
         (f"/etats-mensuels?antenne={a.antenna.id}", f"/etats-mensuels/{a.statement_id}.pdf"),
         (f"/journal?antenne={a.antenna.id}", "call.recorded"),
+        ("/factures-departement", f"/factures-departement/{a.invoice_id}.pdf"),
     ):
         assert needle in manager_a.get(url).get_data(as_text=True), url
 
