@@ -22,9 +22,12 @@ MODEL_PACKAGES = ("ledger", "extranet", "flows", "archive", "billing_export", "i
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: Model modules that are not ``<package>.models``.
+EXTRA_MODEL_MODULES = ("kernel.runs",)
+
+
 def import_all_models() -> None:
-    for package in MODEL_PACKAGES:
-        module = f"{package}.models"
+    for module in (*EXTRA_MODEL_MODULES, *(f"{p}.models" for p in MODEL_PACKAGES)):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
