@@ -2,12 +2,14 @@
 
 One ``Sealer`` per process: it parses the organisation's key once (pyHanko's
 ``SimpleSigner`` re-parses it at every signature, about 140 ms twice for
-RSA-3072), keeps one timestamp client and one validation context, and seals
-each statement as PAdES B-LTA: signature with its RFC 3161 timestamp, the
-validation data (certificates and CRLs) in the document security store, a
-document timestamp, then one extension of the archival timestamp chain so
+RSA-3072), keeps one timestamp client, one validation context, one event loop
+and the run's validation data, and seals each statement as PAdES B-LTA:
+signature with its RFC 3161 timestamp, the validation data (certificates and
+CRLs) in the document security store with a document timestamp over them,
+then one more document timestamp, the first link of the archival chain, so
 that the file validates offline "as of" dates after its certificates expire
-(docs/decisions/0401-archive-pyhanko-pades.md).
+(docs/decisions/0401-archive-pyhanko-pades.md). ``Sealer.extend`` adds the
+next links years later (``archive.retimestamp``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 import httpx
 from asn1crypto import cms, core, keys, tsp
+from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -244,8 +247,37 @@ def validation_context(trust: TrustMaterial, moment: datetime | None = None) -> 
     )
 
 
+class _QuietWriter(IncrementalPdfFileWriter):
+    """An incremental writer that leaves the document's metadata as it is.
+
+    pyHanko refreshes the modification date in the Info dictionary and the
+    XMP packet at every revision, parsing and rewriting the XMP each time
+    (about a tenth of a seal). A statement's three revisions are made within
+    the same second as its PDF/A file, and PDF/A only asks that Info and XMP
+    agree, which they still do when neither is touched.
+    """
+
+    def _update_meta(self) -> None:
+        return None
+
+
 class Sealer:
-    """Seals PDFs as PAdES B-LTA; build one per process and reuse it."""
+    """Seals PDFs as PAdES B-LTA; build one per process and reuse it.
+
+    A statement gets three incremental revisions, each read once:
+    1. the seal (CAdES signature with its RFC 3161 signature timestamp);
+    2. the document security store (certificates and CRLs of the seal and of
+       the authority, known once for the whole run) and, in the same
+       revision, a document timestamp that covers them (B-LTA);
+    3. a second document timestamp, the first link of the archival chain:
+       it is what lets the file validate "as of" dates after the seal's and
+       the authority's certificates have expired (tests check now, +10 and
+       +20 years).
+    pyHanko's stock ``sign_pdf(use_pades_lta=True)`` followed by
+    ``update_archival_timestamp_chain`` makes five revisions, re-reads the
+    file for each, validates both certificate paths again for every
+    statement and rewrites the XMP packet each time.
+    """
 
     def __init__(self, settings: ArchiveSettings, data_dir: Path) -> None:
         paths = pki_paths(data_dir)
@@ -256,15 +288,14 @@ class Sealer:
         self.signer = _load_signer(settings, data_dir)
         self.timestamper = _load_timestamper(settings, data_dir)
         self.context = validation_context(self.trust)
+        #: One event loop for the process: ``asyncio.run`` per call costs a loop each time.
+        self._loop = asyncio.new_event_loop()
         self.metadata = signers.PdfSignatureMetadata(
             field_name=SIGNATURE_FIELD,
             md_algorithm="sha256",
             subfilter=SigSeedSubFilter.PADES,
             reason="État mensuel du service fait",
             location="France",
-            embed_validation_info=True,
-            use_pades_lta=True,
-            validation_context=self.context,
         )
         self.pdf_signer = signers.PdfSigner(
             self.metadata, signer=self.signer, timestamper=self.timestamper
@@ -273,56 +304,86 @@ class Sealer:
         #: Room for the signature container, measured on the first seal then reused:
         #: pyHanko otherwise signs a dummy document at every seal to estimate it.
         self._reserved: int | None = None
-        self._tsa_path: ValidationPath | None = None
-        if isinstance(self.timestamper, LocalTimeStamper):
-            self._tsa_path = asyncio.run(
-                CertificateValidator(
-                    self.timestamper.tsa_cert, validation_context=self.context
-                ).async_validate_usage(set(), {"time_stamping"})
-            )
+        # The validation data of every statement of the run is the same: the
+        # seal's path and the authority's path, with the CA's CRLs.
+        signer_path = self._run(
+            CertificateValidator(
+                self.signer.signing_cert,
+                intermediate_certs=self.signer.cert_registry,
+                validation_context=self.context,
+            ).async_validate_usage({"non_repudiation"})
+        )
+        self._tsa_paths: tuple[ValidationPath, ...] = tuple(self._run(self._collect_tsa_paths()))
+        certs = {}
+        for path in (signer_path, *self._tsa_paths):
+            for cert in path:
+                certs[cert.issuer_serial] = cert
+        self._dss_certs = tuple(certs.values())
+        self._dss_crls = tuple(asn1_crl.CertificateList.load(der) for der in self.trust.crls)
+
+    def _run(self, coro: Any) -> Any:
+        return self._loop.run_until_complete(coro)
+
+    def close(self) -> None:
+        if not self._loop.is_closed():
+            self._loop.close()
+
+    def __del__(self) -> None:
+        # A loop collected open warns (ResourceWarning), and pikepdf's PDF/A
+        # validator reports warnings raised while it parses as violations.
+        loop = getattr(self, "_loop", None)
+        if loop is not None and not loop.is_closed():
+            loop.close()
+
+    async def _collect_tsa_paths(self) -> list[ValidationPath]:
+        # The authority's certificates come from one dummy timestamp (cached by
+        # pyHanko, and reused to size every document timestamp).
+        return [path async for path in self.timestamper.validation_paths(self.context)]
 
     def seal(self, pdf: bytes) -> bytes:
-        signed = io.BytesIO()
-        self.pdf_signer.sign_pdf(
-            IncrementalPdfFileWriter(io.BytesIO(pdf)),
-            output=signed,
-            bytes_reserved=self._reserved,
+        """The statement sealed: B-LTA and the first link of its archival chain."""
+        return self._run(self._seal(pdf, link=True))  # type: ignore[no-any-return]
+
+    def seal_b_lta(self, pdf: bytes) -> bytes:
+        """Revisions 1 and 2 only (PAdES B-LTA without the archival link), for tests."""
+        return self._run(self._seal(pdf, link=False))  # type: ignore[no-any-return]
+
+    async def _seal(self, pdf: bytes, *, link: bool) -> bytes:
+        out = io.BytesIO()
+        await self.pdf_signer.async_sign_pdf(
+            _QuietWriter(io.BytesIO(pdf)), output=out, bytes_reserved=self._reserved
         )
         if self._reserved is None:
-            reader = PdfFileReader(signed)
+            reader = PdfFileReader(out)
             # /Contents is written in hex: two characters per byte reserved.
             self._reserved = 2 * len(reader.embedded_signatures[0].sig_object["/Contents"])
-        return self.extend(signed.getvalue())
+        writer = _QuietWriter(out)
+        DocumentSecurityStore.supply_dss_in_writer(
+            writer, None, certs=self._dss_certs, crls=self._dss_crls
+        )
+        await self.doc_timestamper.async_timestamp_pdf(writer, "sha256", None, in_place=True)
+        if link:
+            await self.doc_timestamper.async_timestamp_pdf(
+                _QuietWriter(out), "sha256", None, in_place=True
+            )
+        return out.getvalue()
 
     def extend(self, pdf: bytes) -> bytes:
-        """Add the last timestamp's validation data and a new document timestamp.
+        """Extend an archived file's timestamp chain: validation data, then a new timestamp.
 
-        With an external authority this is pyHanko's
-        ``update_archival_timestamp_chain`` (it validates the last timestamp,
-        adds its validation data with a VRI entry, then timestamps). With the
-        local authority the timestamp's certificate path is known and never
-        changes: its certificates and CRL go into the DSS without re-reading
-        the signed file (VRI entries are optional in PAdES and the validator
-        does not need them), about 15 ms instead of 40. Tests validate both
-        now and as of ten years later.
+        This is pyHanko's ``update_archival_timestamp_chain``: it validates the
+        last timestamp now, adds the certificates and revocation data that
+        prove it (with a VRI entry), then adds a document timestamp from the
+        current authority. Run before the last timestamp's certificate
+        expires or its hash algorithm is retired (``archive.jobs``).
         """
-        if self._tsa_path is None:
-            out = io.BytesIO()
-            self.doc_timestamper.update_archival_timestamp_chain(
+        out = io.BytesIO()
+        self._run(
+            self.doc_timestamper.async_update_archival_timestamp_chain(
                 PdfFileReader(io.BytesIO(pdf)), self.context, in_place=False, output=out
             )
-            return out.getvalue()
-        buffer = io.BytesIO(pdf)
-        writer = IncrementalPdfFileWriter(buffer)
-        DocumentSecurityStore.supply_dss_in_writer(
-            writer, None, paths=(self._tsa_path,), validation_context=self.context
         )
-        asyncio.run(
-            self.doc_timestamper.async_timestamp_pdf(
-                writer, "sha256", self.context, in_place=True, embed_roots=True
-            )
-        )
-        return buffer.getvalue()
+        return out.getvalue()
 
 
 @dataclass(frozen=True)

@@ -269,6 +269,9 @@ def render_pdf(data: StatementInput, figures: StatementFigures, *, version: int 
         author=org.name,
         subject=f"État mensuel {data.year}-{data.month:02d} dossier {ben.external_id}",
         lang="fr-FR",
+        # Uncompressed: pikepdf decodes every stream and compresses it again
+        # when it writes the PDF/A file, so compressing here is done twice.
+        pageCompression=0,
     )
     doc.build(story, canvasmaker=_NumberedCanvas)
     return buffer.getvalue()
