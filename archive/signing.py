@@ -38,6 +38,7 @@ from pyhanko.sign import signers
 from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Provider
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.general import (
+    SigningError,
     as_signing_certificate,
     as_signing_certificate_v2,
     get_pyca_cryptography_hash,
@@ -61,12 +62,16 @@ from pyhanko_certvalidator.path import ValidationPath
 from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
 from pyhanko_certvalidator.registry import SimpleCertificateStore, SimpleTrustManager
 
+from archive import speedups
 from archive.pki import PkiError, ensure_fresh_crl, pki_paths
 from archive.settings import ArchiveSettings, passphrase_from_env
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_FIELD = "CachetOrganisation"
+#: Bytes of room kept beyond a measured signature container (serial numbers,
+#: times and nonces vary by a few bytes from one token to the next).
+_ROOM_MARGIN = 128
 
 
 class _FixedAttribute(CMSAttributeProvider):
@@ -280,6 +285,7 @@ class Sealer:
     """
 
     def __init__(self, settings: ArchiveSettings, data_dir: Path) -> None:
+        speedups.install()
         paths = pki_paths(data_dir)
         if not settings.pkcs12_path and paths.ca_key.exists():
             # The trial CA keeps a fresh CRL published, as a real CA would.
@@ -304,6 +310,7 @@ class Sealer:
         #: Room for the signature container, measured on the first seal then reused:
         #: pyHanko otherwise signs a dummy document at every seal to estimate it.
         self._reserved: int | None = None
+        self._ts_reserved: int | None = None
         # The validation data of every statement of the run is the same: the
         # seal's path and the authority's path, with the CA's CRLs.
         signer_path = self._run(
@@ -349,24 +356,45 @@ class Sealer:
         return self._run(self._seal(pdf, link=False))  # type: ignore[no-any-return]
 
     async def _seal(self, pdf: bytes, *, link: bool) -> bytes:
+        try:
+            return await self._seal_once(pdf, link)
+        except SigningError:
+            # A container outgrew its room (an authority's token of another
+            # size): measure again, with pyHanko's estimates.
+            logger.warning("signature room too small, measured again")
+            self._reserved = self._ts_reserved = None
+            return await self._seal_once(pdf, link)
+
+    async def _seal_once(self, pdf: bytes, link: bool) -> bytes:
         out = io.BytesIO()
         await self.pdf_signer.async_sign_pdf(
             _QuietWriter(io.BytesIO(pdf)), output=out, bytes_reserved=self._reserved
         )
         if self._reserved is None:
             reader = PdfFileReader(out)
-            # /Contents is written in hex: two characters per byte reserved.
-            self._reserved = 2 * len(reader.embedded_signatures[0].sig_object["/Contents"])
+            contents = reader.embedded_signatures[0].sig_object["/Contents"]
+            # /Contents is written in hex: two characters per byte. pyHanko
+            # reserves half as much again as its estimate; every byte of
+            # padding is read back, digit by digit, by every verification.
+            self._reserved = 2 * (len(contents.rstrip(b"\0")) + _ROOM_MARGIN)
         writer = _QuietWriter(out)
         DocumentSecurityStore.supply_dss_in_writer(
             writer, None, certs=self._dss_certs, crls=self._dss_crls
         )
-        await self.doc_timestamper.async_timestamp_pdf(writer, "sha256", None, in_place=True)
+        await self._doc_timestamp(writer)
         if link:
-            await self.doc_timestamper.async_timestamp_pdf(
-                _QuietWriter(out), "sha256", None, in_place=True
-            )
+            await self._doc_timestamp(_QuietWriter(out))
         return out.getvalue()
+
+    async def _doc_timestamp(self, writer: IncrementalPdfFileWriter) -> None:
+        if self._ts_reserved is None and isinstance(self.timestamper, LocalTimeStamper):
+            # The local authority's tokens keep their size; an outside
+            # authority's may vary, so pyHanko's estimate is kept for it.
+            dummy = await self.timestamper.async_dummy_response("sha256")
+            self._ts_reserved = 2 * (len(dummy.dump()) + _ROOM_MARGIN)
+        await self.doc_timestamper.async_timestamp_pdf(
+            writer, "sha256", None, bytes_reserved=self._ts_reserved, in_place=True
+        )
 
     def extend(self, pdf: bytes) -> bytes:
         """Extend an archived file's timestamp chain: validation data, then a new timestamp.
@@ -412,6 +440,7 @@ def check_signature(
     pdf: bytes, trust: TrustMaterial, as_of: datetime | None = None
 ) -> SignatureCheck:
     """Validate the seal, its timestamps and the archival chain offline, now or ``as_of``."""
+    speedups.install()
     try:
         reader = PdfFileReader(io.BytesIO(pdf))
         embedded = reader.embedded_regular_signatures
