@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -203,6 +203,34 @@ def load_trust(settings: ArchiveSettings, data_dir: Path) -> TrustMaterial:
             "ou configurez archive.trust_roots"
         )
     return TrustMaterial(tuple(roots), tuple(crls))
+
+
+def load_anchors(sources: Sequence[Path]) -> TrustMaterial:
+    """Trust roots from published files only (PEM or DER certificates, or folders of them).
+
+    This is all a third party needs to check a statement offline: the CRLs
+    and certificates that prove it are inside the PDF (its DSS).
+    """
+    roots: list[asn1_x509.Certificate] = []
+    for source in sources:
+        files = sorted(source.iterdir()) if source.is_dir() else [source]
+        for path in files:
+            if path.suffix.lower() not in (".pem", ".crt", ".cer", ".der"):
+                continue
+            data = path.read_bytes()
+            if b"-----BEGIN" in data and b"CERTIFICATE-----" not in data:
+                continue  # a CRL or a key published beside the certificates
+            try:
+                roots.extend(load_certs_from_pemder([str(path)]))
+            except Exception as exc:  # noqa: BLE001 - named for the operator
+                raise PkiError(f"certificat illisible : {path} ({exc})") from None
+    if not roots:
+        raise PkiError(
+            "aucune racine de confiance dans "
+            + ", ".join(str(s) for s in sources)
+            + " (le certificat de l'autorité publié, par exemple trust/ca.pem d'un export)"
+        )
+    return TrustMaterial(tuple(roots), ())
 
 
 def _load_signer(settings: ArchiveSettings, data_dir: Path) -> CachedKeySigner:
