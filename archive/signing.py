@@ -253,7 +253,9 @@ def _load_signer(settings: ArchiveSettings, data_dir: Path) -> CachedKeySigner:
     )
 
 
-def _load_timestamper(settings: ArchiveSettings, data_dir: Path) -> TimeStamper:
+def _load_timestamper(
+    settings: ArchiveSettings, data_dir: Path, now: datetime | None = None
+) -> TimeStamper:
     if settings.tsa_url:
         return HttpxTimeStamper(settings.tsa_url)
     paths = pki_paths(data_dir)
@@ -263,11 +265,14 @@ def _load_timestamper(settings: ArchiveSettings, data_dir: Path) -> TimeStamper:
         )
     from pyhanko.keys import load_private_key_from_pemder
 
-    return LocalTimeStamper(
+    stamper = LocalTimeStamper(
         load_cert_from_pemder(str(paths.tsa_cert)),
         load_private_key_from_pemder(str(paths.tsa_key), passphrase=None),
         [load_cert_from_pemder(str(paths.ca_cert))],
     )
+    # ``now`` is for runs dated ahead (the trial authority only).
+    stamper.fixed_dt = now
+    return stamper
 
 
 def validation_context(trust: TrustMaterial, moment: datetime | None = None) -> ValidationContext:
@@ -424,22 +429,91 @@ class Sealer:
             writer, "sha256", None, bytes_reserved=self._ts_reserved, in_place=True
         )
 
-    def extend(self, pdf: bytes) -> bytes:
-        """Extend an archived file's timestamp chain: validation data, then a new timestamp.
+    def extend(self, pdf: bytes, md_algorithm: str | None = None) -> bytes:
+        """See ``ChainExtender.extend``, with this sealer's authority."""
+        return _extend(self._run, self.timestamper, self.context, pdf, md_algorithm)
 
-        This is pyHanko's ``update_archival_timestamp_chain``: it validates the
-        last timestamp now, adds the certificates and revocation data that
-        prove it (with a VRI entry), then adds a document timestamp from the
-        current authority. Run before the last timestamp's certificate
-        expires or its hash algorithm is retired (``archive.jobs``).
-        """
-        out = io.BytesIO()
-        self._run(
-            self.doc_timestamper.async_update_archival_timestamp_chain(
-                PdfFileReader(io.BytesIO(pdf)), self.context, in_place=False, output=out
-            )
+
+class _ChainTimeStamper(signers.PdfTimeStamper):
+    """pyHanko's archival chain update, with the new timestamp's hash chosen by us.
+
+    pyHanko reuses the previous timestamp's hash algorithm; when that
+    algorithm is retired the next link must use a stronger one.
+    """
+
+    md_override: str | None = None
+
+    async def async_timestamp_pdf(
+        self, pdf_out: Any, md_algorithm: Any, *args: Any, **kw: Any
+    ) -> Any:
+        return await super().async_timestamp_pdf(
+            pdf_out, self.md_override or md_algorithm, *args, **kw
         )
-        return out.getvalue()
+
+
+def _extend(
+    run: Any,
+    timestamper: TimeStamper,
+    context: ValidationContext,
+    pdf: bytes,
+    md_algorithm: str | None,
+) -> bytes:
+    stamper = _ChainTimeStamper(timestamper)
+    stamper.md_override = md_algorithm
+    out = io.BytesIO()
+    run(
+        stamper.async_update_archival_timestamp_chain(
+            PdfFileReader(io.BytesIO(pdf)), context, in_place=False, output=out
+        )
+    )
+    return out.getvalue()
+
+
+class ChainExtender:
+    """Extends archived files' timestamp chains; needs the authority, not the seal's key.
+
+    ``extend`` is pyHanko's ``update_archival_timestamp_chain``: it validates
+    the last timestamp now, adds the certificates and revocation data that
+    prove it (with a VRI entry), then adds a document timestamp from the
+    current authority, with ``md_algorithm`` when the previous one's hash is
+    being retired. Run before the last timestamp's certificate expires
+    (``archive.retimestamp``).
+    """
+
+    def __init__(
+        self, settings: ArchiveSettings, data_dir: Path, *, now: datetime | None = None
+    ) -> None:
+        speedups.install()
+        paths = pki_paths(data_dir)
+        if not settings.pkcs12_path and paths.ca_key.exists():
+            ensure_fresh_crl(paths, now=now)
+        self.trust = load_trust(settings, data_dir)
+        self.timestamper = _load_timestamper(settings, data_dir, now)
+        self.context = validation_context(self.trust, moment=now)
+        self._loop = asyncio.new_event_loop()
+
+    def authority_expires(self) -> datetime:
+        """When the current authority's certificate expires (no timestamp is useful after)."""
+        certs = self._loop.run_until_complete(self._certs())
+        return min(c.not_valid_after for c in certs)  # type: ignore[no-any-return]
+
+    async def _certs(self) -> list[asn1_x509.Certificate]:
+        await self.timestamper.async_dummy_response("sha256")
+        return [path.leaf async for path in self.timestamper.validation_paths(self.context)]
+
+    def extend(self, pdf: bytes, md_algorithm: str | None = None) -> bytes:
+        return _extend(
+            self._loop.run_until_complete, self.timestamper, self.context, pdf, md_algorithm
+        )
+
+    def close(self) -> None:
+        if not self._loop.is_closed():
+            self._loop.close()
+
+    def __del__(self) -> None:
+        loop = getattr(self, "_loop", None)
+        if loop is not None and not loop.is_closed():
+            loop.close()
 
 
 @dataclass(frozen=True)

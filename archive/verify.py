@@ -152,6 +152,11 @@ def _cross_check(
 ) -> Iterator[Fault]:
     """Each statement row must match its journal entry (a row edited in place is a fault)."""
     archived = {e.statement_id: e for e in entries if e.kind == "statement.archived"}
+    # A re-timestamped file replaces the previous one: the last extension names it.
+    current: dict[int | None, str] = {}
+    for e in entries:
+        if e.kind == "statement.extended":
+            current[e.statement_id] = e.payload.get("sha256", "")
     purged = {e.statement_id for e in entries if e.kind == "statement.purged"}
     by_id = {s.id: s for s in statements}
     for statement in statements:
@@ -161,7 +166,7 @@ def _cross_check(
             continue
         payload = entry.payload
         recorded = (
-            payload.get("sha256"),
+            current.get(statement.id, payload.get("sha256")),
             payload.get("version"),
             payload.get("period"),
             payload.get("beneficiary_id"),
