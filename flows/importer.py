@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -93,6 +94,10 @@ class ImportReport:
 # --- reading --------------------------------------------------------------
 
 
+#: Control characters other than tab (a search, not a loop over every character).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")
+
+
 def decode_line(raw: bytes) -> str:
     """UTF-8, else Windows-1252 (Latin-1); control characters are refused."""
     try:
@@ -104,7 +109,7 @@ def decode_line(raw: bytes) -> str:
             raise formats.FieldError(
                 "encodage illisible (ni UTF-8 ni Latin-1/Windows-1252)"
             ) from None
-    if any(ord(c) < 32 and c != "\t" for c in text):
+    if _CONTROL.search(text) is not None:
         raise formats.FieldError("encodage illisible (caractères de contrôle)")
     return text
 
