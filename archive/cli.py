@@ -19,33 +19,9 @@ from archive.statement import StatementError
 from archive.store import StoreError
 from archive.verify import default_processes, verify_archive
 from kernel import settings as settings_module
+from kernel.progress import Progress
 from ledger.db import make_engine, make_session_factory
 from ledger.timeutil import Month, to_paris
-
-
-class _Progress:
-    """One line on stderr, rewritten in place: count, rate and time left."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.started = time.perf_counter()
-        self.last = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.perf_counter()
-        if done < total and now - self.last < 0.5:
-            return
-        self.last = now
-        elapsed = now - self.started
-        rate = done / elapsed if elapsed else 0.0
-        left = (total - done) / rate if rate else 0.0
-        end = "\n" if done >= total else ""
-        print(
-            f"\r{self.label} : {done}/{total} ({rate:.1f}/s, reste {left:.0f} s)   ",
-            end=end,
-            file=sys.stderr,
-            flush=True,
-        )
 
 
 def parse_month(text: str) -> tuple[int, int]:
@@ -88,7 +64,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             month,
             triggered_by=args.by,
             beneficiary_ids=args.beneficiary or None,
-            progress=_Progress(f"États {year}-{month:02d}"),
+            progress=Progress(f"États {year}-{month:02d}", "état"),
             processes=args.processes,
         )
     except (PkiError, StatementError) as exc:
@@ -163,7 +139,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                 core.data_dir,
                 as_of=as_of,
                 processes=args.processes or default_processes(),
-                progress=_Progress("Vérification"),
+                progress=Progress("Vérification", "état"),
             )
         except PkiError as exc:
             print(f"Vérification impossible : {exc}", file=sys.stderr)

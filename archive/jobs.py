@@ -23,7 +23,13 @@ def run_monthly(ctx: JobContext) -> JobResult:
         previous = Month.of(to_paris(utc_now()).date()).previous()
         year, month = previous.year, previous.month
     summary = pipeline.run_month(
-        ctx.session_factory, core, settings, year, month, triggered_by=ctx.triggered_by
+        ctx.session_factory,
+        core,
+        settings,
+        year,
+        month,
+        triggered_by=ctx.triggered_by,
+        progress=ctx.progress,
     )
     return JobResult(
         RunStatus.SUCCESS,

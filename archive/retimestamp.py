@@ -34,7 +34,7 @@ from archive.pki import PkiError
 from archive.settings import ArchiveSettings
 from archive.signing import ChainExtender
 from archive.store import FileStore
-from config.settings import CoreSettings
+from kernel.settings import CoreSettings
 from ledger.timeutil import as_utc, utc_now
 
 logger = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ def run_job(
     *,
     triggered_by: str = SCHEDULER_ACTOR,
     params: dict[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> JobRun:
     """Run ``job`` now and journal it: a RUNNING row first, then its outcome.
 
@@ -69,7 +71,11 @@ def run_job(
         )
         session.add(run)
     ctx = JobContext(
-        session_factory, data_dir, triggered_by, params, _ProgressWriter(session_factory, run.id)
+        session_factory,
+        data_dir,
+        triggered_by,
+        params,
+        _ProgressWriter(session_factory, run.id, progress),
     )
     logger.info("job %s started (run %s, by %s)", job.name, run.id, triggered_by)
     try:
@@ -98,12 +104,21 @@ class _ProgressWriter:
 
     EVERY_SECONDS = 2.0
 
-    def __init__(self, session_factory: sessionmaker[Session], run_id: int) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        run_id: int,
+        also: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.session_factory = session_factory
         self.run_id = run_id
+        #: A terminal's bar when the job is run by hand (``kernel.progress``).
+        self.also = also
         self.last = 0.0
 
     def __call__(self, done: int, total: int) -> None:
+        if self.also is not None:
+            self.also(done, total)
         now = time.monotonic()
         if done < total and now - self.last < self.EVERY_SECONDS:
             return

@@ -46,6 +46,7 @@ from archive.statement import build_statement
 from archive.verify import verify_archive
 from config.database import migrate
 from demo.organisation import load_demo
+from kernel.progress import Progress
 from kernel.settings import CoreSettings
 from ledger.db import make_engine, make_session_factory
 from ledger.timeutil import Month
@@ -147,18 +148,16 @@ def main() -> None:
         f"on {args.processes}"
     )
 
-    last = [0.0]
-
-    def progress(done: int, total: int) -> None:
-        now = time.perf_counter()
-        if now - last[0] > 10 or done == total:
-            last[0] = now
-            print(f"  {done}/{total}", flush=True)
-
     started = time.perf_counter()
     cpu_before = _cpu()
     summary = pipeline.run_month(
-        factory, core, settings, year, month, triggered_by="bench", progress=progress
+        factory,
+        core,
+        settings,
+        year,
+        month,
+        triggered_by="bench",
+        progress=Progress("archive run", "état"),
     )
     seconds = time.perf_counter() - started
     workers_cpu, parent_cpu = (
@@ -183,7 +182,13 @@ def main() -> None:
     started = time.perf_counter()
     cpu_before = _cpu()
     with factory() as session:
-        report = verify_archive(session, settings, data_dir, processes=args.processes)
+        report = verify_archive(
+            session,
+            settings,
+            data_dir,
+            processes=args.processes,
+            progress=Progress("verify", "état"),
+        )
     seconds = time.perf_counter() - started
     cpu = sum(after - before for after, before in zip(_cpu(), cpu_before, strict=True))
     checked = max(report.statements, 1)

@@ -20,7 +20,7 @@ from archive.settings import ArchiveSettings
 from archive.signing import check_signature, load_trust
 from archive.store import FileStore
 from archive.verify import verify_archive
-from config.settings import CoreSettings
+from kernel.settings import CoreSettings
 from tests import factories
 
 YEAR = timedelta(days=365)
@@ -117,7 +117,7 @@ def test_the_job_runs_from_the_scheduler_and_journals_its_counts(
     core: CoreSettings,
 ) -> None:
     from archive.jobs import jobs
-    from flows.scheduler import run_job
+    from kernel.scheduler import run_job
 
     [job] = [j for j in jobs(ArchiveSettings()) if j.name == "archive.retimestamp"]
     run = run_job(job, session_factory, core.data_dir)
