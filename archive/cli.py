@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import sys
 import time
@@ -13,37 +14,14 @@ from archive import pipeline, store
 from archive.export import export_archive
 from archive.pki import TRIAL_LABEL, PkiError, init_pki, pki_paths
 from archive.settings import load as load_settings
+from archive.signing import check_signature, load_anchors, load_trust
 from archive.statement import StatementError
 from archive.store import StoreError
 from archive.verify import default_processes, verify_archive
 from kernel import settings as settings_module
+from kernel.progress import Progress
 from ledger.db import make_engine, make_session_factory
-from ledger.timeutil import Month
-
-
-class _Progress:
-    """One line on stderr, rewritten in place: count, rate and time left."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.started = time.perf_counter()
-        self.last = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.perf_counter()
-        if done < total and now - self.last < 0.5:
-            return
-        self.last = now
-        elapsed = now - self.started
-        rate = done / elapsed if elapsed else 0.0
-        left = (total - done) / rate if rate else 0.0
-        end = "\n" if done >= total else ""
-        print(
-            f"\r{self.label} : {done}/{total} ({rate:.1f}/s, reste {left:.0f} s)   ",
-            end=end,
-            file=sys.stderr,
-            flush=True,
-        )
+from ledger.timeutil import Month, to_paris
 
 
 def parse_month(text: str) -> tuple[int, int]:
@@ -86,7 +64,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             month,
             triggered_by=args.by,
             beneficiary_ids=args.beneficiary or None,
-            progress=_Progress(f"États {year}-{month:02d}"),
+            progress=Progress(f"États {year}-{month:02d}", "état"),
             processes=args.processes,
         )
     except (PkiError, StatementError) as exc:
@@ -101,12 +79,57 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _as_of(args: argparse.Namespace) -> datetime | None:
+    if not args.as_of:
+        return None
+    return datetime.combine(args.as_of, datetime.min.time(), tzinfo=UTC)
+
+
+def _cmd_verify_files(args: argparse.Namespace) -> int:
+    """Statements given as files: offline, no database, only the trust anchors."""
+    if not args.verbose:
+        # pyHanko logs every expired certificate it meets on the way to a verdict.
+        for name in ("pyhanko", "pyhanko_certvalidator"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        if args.trust:
+            trust = load_anchors(args.trust)
+        else:
+            trust = load_trust(load_settings(), settings_module.core().data_dir)
+    except PkiError as exc:
+        print(f"Vérification impossible : {exc}", file=sys.stderr)
+        return 2
+    as_of = _as_of(args)
+    moment = f" au {args.as_of.isoformat()}" if as_of else ""
+    failed = 0
+    for path in args.files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            print(f"{path} : ILLISIBLE ({exc.strerror or exc})")
+            failed += 1
+            continue
+        check = check_signature(data, trust, as_of)
+        sha = hashlib.sha256(data).hexdigest()
+        if check.ok:
+            when = (
+                f", horodaté le {to_paris(check.signed_at):%d/%m/%Y à %H:%M} (heure de Paris)"
+                if check.signed_at
+                else ""
+            )
+            print(f"{path} : VALIDE{moment} — cachet et horodatages vérifiés{when} ; SHA-256 {sha}")
+        else:
+            print(f"{path} : INVALIDE{moment} — {check.problem} ; SHA-256 {sha}")
+            failed += 1
+    return 1 if failed else 0
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
+    if args.files:
+        return _cmd_verify_files(args)
     core, factory = _session_factory()
     settings = load_settings()
-    as_of = None
-    if args.as_of:
-        as_of = datetime.combine(args.as_of, datetime.min.time(), tzinfo=UTC)
+    as_of = _as_of(args)
     started = time.perf_counter()
     with factory() as session:
         try:
@@ -116,7 +139,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                 core.data_dir,
                 as_of=as_of,
                 processes=args.processes or default_processes(),
-                progress=_Progress("Vérification"),
+                progress=Progress("Vérification", "état"),
             )
         except PkiError as exc:
             print(f"Vérification impossible : {exc}", file=sys.stderr)
@@ -163,6 +186,15 @@ def _cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+class _OfflineFiles(argparse.Action):
+    """Files given: the command must not touch (nor migrate) any database."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+        setattr(namespace, self.dest, values)
+        if values:
+            namespace.needs_schema = False
+
+
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser("archive", help="signed monthly statements and their archive")
     sub = parser.add_subparsers(dest="archive_command", required=True)
@@ -179,8 +211,25 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     cmd.add_argument("--by", default="cli", help="who triggered the run (journal)")
     cmd.set_defaults(needs_schema=True, handler=_cmd_run)
 
-    cmd = sub.add_parser("verify", help="check every file, signature, timestamp and the journal")
+    cmd = sub.add_parser(
+        "verify",
+        help="check every file, signature, timestamp and the journal; or only the PDF files given",
+    )
+    cmd.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        action=_OfflineFiles,
+        help="statements to check offline, without the database",
+    )
     cmd.add_argument("--as-of", type=date.fromisoformat, help="validate as of this date")
+    cmd.add_argument(
+        "--trust",
+        type=Path,
+        action="append",
+        help="published trust anchor (certificate file or folder, e.g. an export's trust/); "
+        "default: this installation's",
+    )
     cmd.add_argument("--processes", type=int, default=0)
     cmd.set_defaults(needs_schema=True, handler=_cmd_verify)
 

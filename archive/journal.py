@@ -55,7 +55,15 @@ def entry_hash(
     return hashlib.sha256(canonical(body)).hexdigest()
 
 
+_HEAD = "archive.journal.head"
+
+
 def head(session: Session) -> tuple[int, str]:
+    """(seq, hash) of the last entry; within one transaction, remembered after an append."""
+    cached = session.info.get(_HEAD)
+    # Same transaction, and the entry not undone by a savepoint's rollback.
+    if cached is not None and cached[0] is session.get_transaction() and cached[1] in session:
+        return cached[1].seq, cached[1].entry_hash
     last = session.scalars(select(JournalEntry).order_by(JournalEntry.seq.desc()).limit(1)).first()
     return (0, GENESIS) if last is None else (last.seq, last.entry_hash)
 
@@ -86,6 +94,8 @@ def append(
     )
     session.add(entry)
     session.flush()
+    # A new transaction reads the head again (another writer may have appended).
+    session.info[_HEAD] = (session.get_transaction(), entry)
     return entry
 
 

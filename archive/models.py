@@ -63,7 +63,7 @@ class JournalEntry(Base):
     #: Position in the chain, from 1, without gaps.
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[datetime]
-    #: statement.archived | statement.purged | journal.sealed | pki.created
+    #: statement.archived | statement.extended | statement.purged | journal.sealed | pki.created
     kind: Mapped[str] = mapped_column(String(40))
     statement_id: Mapped[int | None] = mapped_column(
         ForeignKey("archive_statements.id", ondelete="RESTRICT"), index=True

@@ -4,7 +4,8 @@ The parent process loads the month from the ledger, hands plain
 ``StatementInput`` values to a process pool (one ``Sealer`` per worker, built
 once by the pool's initialiser), and records the results serially, because
 the journal is one hash chain. Workers write the signed files themselves
-(content-addressed, so a retried task rewrites nothing).
+(content-addressed, so a retried task rewrites nothing) without syncing them;
+the parent syncs each batch of files before it records their rows.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ class Worker:
             if not check.ok:
                 raise StatementError(f"le premier état signé ne se valide pas : {check.problem}")
         signed_at = utc_now()
-        sha = self.files.put(signed)
+        # Not synced here: the parent syncs each batch before recording it.
+        sha = self.files.put(signed, durable=False)
         return Outcome(ben.beneficiary_id, ben.antenna_id, digest, sha, len(signed), signed_at)
 
 
@@ -176,8 +178,12 @@ def run_month(
     done = 0
     batch: list[Outcome] = []
 
+    files = store.FileStore.under(core.data_dir)
+
     def flush(session: Session) -> None:
         nonlocal signed, new_versions
+        # The batch's files reach the disk before any row points to them.
+        files.sync(o.sha256 for o in batch if o.sha256 is not None)
         for outcome in batch:
             assert outcome.sha256 is not None and outcome.signed_at is not None
             previous = latest.get(outcome.beneficiary_id)

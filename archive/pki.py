@@ -239,6 +239,38 @@ def init_pki(data_dir: Path, organisation: str, *, now: datetime | None = None) 
     return paths
 
 
+def renew_tsa(paths: PkiPaths, *, now: datetime | None = None) -> None:
+    """Give the trial authority a new key and certificate (the old ones kept in tsa-history/).
+
+    A real authority renews its own; the archive's timestamps issued before
+    stay valid through the validation data embedded in each file.
+    """
+    moment = now or datetime.now(UTC)
+    ca_cert = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(paths.ca_key.read_bytes(), password=None)
+    assert isinstance(ca_key, rsa.RSAPrivateKey)
+    old = x509.load_pem_x509_certificate(paths.tsa_cert.read_bytes())
+    history = paths.root / "tsa-history"
+    history.mkdir(exist_ok=True)
+    stamp = old.not_valid_before_utc.strftime("%Y%m%dT%H%M%SZ")
+    os.replace(paths.tsa_cert, history / f"tsa-{stamp}.pem")
+    os.replace(paths.tsa_key, history / f"tsa-key-{stamp}.pem")
+    key = _key()
+    cert = _issue(
+        old.subject,
+        key,
+        ca_cert.subject,
+        ca_key,
+        moment - timedelta(minutes=5),
+        TSA_YEARS,
+        eku=ExtendedKeyUsageOID.TIME_STAMPING,
+    )
+    _write_private(paths.tsa_key, _pem_key(key))
+    paths.tsa_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    # A CRL issued before the new certificate existed says nothing about it.
+    refresh_crl(paths, now=moment)
+
+
 def refresh_crl(paths: PkiPaths, *, now: datetime | None = None) -> bytes:
     """Issue a fresh (empty) CRL of the trial CA and return it in DER."""
     moment = now or datetime.now(UTC)

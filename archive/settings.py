@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from kernel.settings import ENV_PREFIX, SettingsError, environ, load_section
@@ -34,6 +35,14 @@ class ArchiveSettings:
     seal_every: int = 500
     #: Years a statement is kept before it may be purged.
     retention_years: int = 10
+    #: Extend a file's timestamp chain when its last timestamp's authority
+    #: certificate expires, or its hash algorithm is retired, within this many days.
+    renew_before_days: int = 365
+    #: When each hash algorithm stops being trusted for timestamps ("alg:YYYY-MM-DD",
+    #: comma separated); a chain whose last link uses one due is extended with ``renew_hash``.
+    hash_sunsets: str = "sha1:2016-01-01,sha256:2040-01-01"
+    #: Hash of a link added because the previous one's algorithm is being retired.
+    renew_hash: str = "sha512"
     organisation_address: str = "12 rue du Temple, 75004 Paris"
     organisation_siret: str = "000 000 000 00000"
     organisation_phone: str = "01 00 00 00 00"
@@ -50,8 +59,26 @@ class ArchiveSettings:
             raise SettingsError(
                 f"archive.pdfa_check_every: expected 1 or more, got {self.pdfa_check_every}"
             )
+        if self.renew_before_days < 1:
+            raise SettingsError(
+                f"archive.renew_before_days: expected 1 or more, got {self.renew_before_days}"
+            )
+        self.sunsets()  # validated here, with the file's other settings
         if self.seal_every < 1:
             raise SettingsError(f"archive.seal_every: expected 1 or more, got {self.seal_every}")
+
+    def sunsets(self) -> dict[str, date]:
+        """``hash_sunsets`` parsed: algorithm -> first day it is no longer trusted."""
+        found: dict[str, date] = {}
+        for item in filter(None, (part.strip() for part in self.hash_sunsets.split(","))):
+            name, _, day = item.partition(":")
+            try:
+                found[name.strip().lower()] = date.fromisoformat(day.strip())
+            except ValueError:
+                raise SettingsError(
+                    f"archive.hash_sunsets: expected alg:YYYY-MM-DD, got {item!r}"
+                ) from None
+        return found
 
 
 def load() -> ArchiveSettings:

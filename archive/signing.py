@@ -2,12 +2,14 @@
 
 One ``Sealer`` per process: it parses the organisation's key once (pyHanko's
 ``SimpleSigner`` re-parses it at every signature, about 140 ms twice for
-RSA-3072), keeps one timestamp client and one validation context, and seals
-each statement as PAdES B-LTA: signature with its RFC 3161 timestamp, the
-validation data (certificates and CRLs) in the document security store, a
-document timestamp, then one extension of the archival timestamp chain so
+RSA-3072), keeps one timestamp client, one validation context, one event loop
+and the run's validation data, and seals each statement as PAdES B-LTA:
+signature with its RFC 3161 timestamp, the validation data (certificates and
+CRLs) in the document security store with a document timestamp over them,
+then one more document timestamp, the first link of the archival chain, so
 that the file validates offline "as of" dates after its certificates expire
-(docs/decisions/0401-archive-pyhanko-pades.md).
+(docs/decisions/0401-archive-pyhanko-pades.md). ``Sealer.extend`` adds the
+next links years later (``archive.retimestamp``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +25,7 @@ from typing import Any
 
 import httpx
 from asn1crypto import cms, core, keys, tsp
+from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -35,6 +38,7 @@ from pyhanko.sign import signers
 from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Provider
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.general import (
+    SigningError,
     as_signing_certificate,
     as_signing_certificate_v2,
     get_pyca_cryptography_hash,
@@ -58,12 +62,16 @@ from pyhanko_certvalidator.path import ValidationPath
 from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
 from pyhanko_certvalidator.registry import SimpleCertificateStore, SimpleTrustManager
 
+from archive import speedups
 from archive.pki import PkiError, ensure_fresh_crl, pki_paths
 from archive.settings import ArchiveSettings, passphrase_from_env
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_FIELD = "CachetOrganisation"
+#: Bytes of room kept beyond a measured signature container (serial numbers,
+#: times and nonces vary by a few bytes from one token to the next).
+_ROOM_MARGIN = 128
 
 
 class _FixedAttribute(CMSAttributeProvider):
@@ -197,6 +205,34 @@ def load_trust(settings: ArchiveSettings, data_dir: Path) -> TrustMaterial:
     return TrustMaterial(tuple(roots), tuple(crls))
 
 
+def load_anchors(sources: Sequence[Path]) -> TrustMaterial:
+    """Trust roots from published files only (PEM or DER certificates, or folders of them).
+
+    This is all a third party needs to check a statement offline: the CRLs
+    and certificates that prove it are inside the PDF (its DSS).
+    """
+    roots: list[asn1_x509.Certificate] = []
+    for source in sources:
+        files = sorted(source.iterdir()) if source.is_dir() else [source]
+        for path in files:
+            if path.suffix.lower() not in (".pem", ".crt", ".cer", ".der"):
+                continue
+            data = path.read_bytes()
+            if b"-----BEGIN" in data and b"CERTIFICATE-----" not in data:
+                continue  # a CRL or a key published beside the certificates
+            try:
+                roots.extend(load_certs_from_pemder([str(path)]))
+            except Exception as exc:  # noqa: BLE001 - named for the operator
+                raise PkiError(f"certificat illisible : {path} ({exc})") from None
+    if not roots:
+        raise PkiError(
+            "aucune racine de confiance dans "
+            + ", ".join(str(s) for s in sources)
+            + " (le certificat de l'autorité publié, par exemple trust/ca.pem d'un export)"
+        )
+    return TrustMaterial(tuple(roots), ())
+
+
 def _load_signer(settings: ArchiveSettings, data_dir: Path) -> CachedKeySigner:
     paths = pki_paths(data_dir)
     trial = not settings.pkcs12_path
@@ -217,7 +253,9 @@ def _load_signer(settings: ArchiveSettings, data_dir: Path) -> CachedKeySigner:
     )
 
 
-def _load_timestamper(settings: ArchiveSettings, data_dir: Path) -> TimeStamper:
+def _load_timestamper(
+    settings: ArchiveSettings, data_dir: Path, now: datetime | None = None
+) -> TimeStamper:
     if settings.tsa_url:
         return HttpxTimeStamper(settings.tsa_url)
     paths = pki_paths(data_dir)
@@ -227,11 +265,14 @@ def _load_timestamper(settings: ArchiveSettings, data_dir: Path) -> TimeStamper:
         )
     from pyhanko.keys import load_private_key_from_pemder
 
-    return LocalTimeStamper(
+    stamper = LocalTimeStamper(
         load_cert_from_pemder(str(paths.tsa_cert)),
         load_private_key_from_pemder(str(paths.tsa_key), passphrase=None),
         [load_cert_from_pemder(str(paths.ca_cert))],
     )
+    # ``now`` is for runs dated ahead (the trial authority only).
+    stamper.fixed_dt = now
+    return stamper
 
 
 def validation_context(trust: TrustMaterial, moment: datetime | None = None) -> ValidationContext:
@@ -244,10 +285,40 @@ def validation_context(trust: TrustMaterial, moment: datetime | None = None) -> 
     )
 
 
+class _QuietWriter(IncrementalPdfFileWriter):
+    """An incremental writer that leaves the document's metadata as it is.
+
+    pyHanko refreshes the modification date in the Info dictionary and the
+    XMP packet at every revision, parsing and rewriting the XMP each time
+    (about a tenth of a seal). A statement's three revisions are made within
+    the same second as its PDF/A file, and PDF/A only asks that Info and XMP
+    agree, which they still do when neither is touched.
+    """
+
+    def _update_meta(self) -> None:
+        return None
+
+
 class Sealer:
-    """Seals PDFs as PAdES B-LTA; build one per process and reuse it."""
+    """Seals PDFs as PAdES B-LTA; build one per process and reuse it.
+
+    A statement gets three incremental revisions, each read once:
+    1. the seal (CAdES signature with its RFC 3161 signature timestamp);
+    2. the document security store (certificates and CRLs of the seal and of
+       the authority, known once for the whole run) and, in the same
+       revision, a document timestamp that covers them (B-LTA);
+    3. a second document timestamp, the first link of the archival chain:
+       it is what lets the file validate "as of" dates after the seal's and
+       the authority's certificates have expired (tests check now, +10 and
+       +20 years).
+    pyHanko's stock ``sign_pdf(use_pades_lta=True)`` followed by
+    ``update_archival_timestamp_chain`` makes five revisions, re-reads the
+    file for each, validates both certificate paths again for every
+    statement and rewrites the XMP packet each time.
+    """
 
     def __init__(self, settings: ArchiveSettings, data_dir: Path) -> None:
+        speedups.install()
         paths = pki_paths(data_dir)
         if not settings.pkcs12_path and paths.ca_key.exists():
             # The trial CA keeps a fresh CRL published, as a real CA would.
@@ -256,15 +327,14 @@ class Sealer:
         self.signer = _load_signer(settings, data_dir)
         self.timestamper = _load_timestamper(settings, data_dir)
         self.context = validation_context(self.trust)
+        #: One event loop for the process: ``asyncio.run`` per call costs a loop each time.
+        self._loop = asyncio.new_event_loop()
         self.metadata = signers.PdfSignatureMetadata(
             field_name=SIGNATURE_FIELD,
             md_algorithm="sha256",
             subfilter=SigSeedSubFilter.PADES,
             reason="État mensuel du service fait",
             location="France",
-            embed_validation_info=True,
-            use_pades_lta=True,
-            validation_context=self.context,
         )
         self.pdf_signer = signers.PdfSigner(
             self.metadata, signer=self.signer, timestamper=self.timestamper
@@ -273,56 +343,177 @@ class Sealer:
         #: Room for the signature container, measured on the first seal then reused:
         #: pyHanko otherwise signs a dummy document at every seal to estimate it.
         self._reserved: int | None = None
-        self._tsa_path: ValidationPath | None = None
-        if isinstance(self.timestamper, LocalTimeStamper):
-            self._tsa_path = asyncio.run(
-                CertificateValidator(
-                    self.timestamper.tsa_cert, validation_context=self.context
-                ).async_validate_usage(set(), {"time_stamping"})
-            )
+        self._ts_reserved: int | None = None
+        # The validation data of every statement of the run is the same: the
+        # seal's path and the authority's path, with the CA's CRLs.
+        signer_path = self._run(
+            CertificateValidator(
+                self.signer.signing_cert,
+                intermediate_certs=self.signer.cert_registry,
+                validation_context=self.context,
+            ).async_validate_usage({"non_repudiation"})
+        )
+        self._tsa_paths: tuple[ValidationPath, ...] = tuple(self._run(self._collect_tsa_paths()))
+        certs = {}
+        for path in (signer_path, *self._tsa_paths):
+            for cert in path:
+                certs[cert.issuer_serial] = cert
+        self._dss_certs = tuple(certs.values())
+        self._dss_crls = tuple(asn1_crl.CertificateList.load(der) for der in self.trust.crls)
+
+    def _run(self, coro: Any) -> Any:
+        return self._loop.run_until_complete(coro)
+
+    def close(self) -> None:
+        if not self._loop.is_closed():
+            self._loop.close()
+
+    def __del__(self) -> None:
+        # A loop collected open warns (ResourceWarning), and pikepdf's PDF/A
+        # validator reports warnings raised while it parses as violations.
+        loop = getattr(self, "_loop", None)
+        if loop is not None and not loop.is_closed():
+            loop.close()
+
+    async def _collect_tsa_paths(self) -> list[ValidationPath]:
+        # The authority's certificates come from one dummy timestamp (cached by
+        # pyHanko, and reused to size every document timestamp).
+        return [path async for path in self.timestamper.validation_paths(self.context)]
 
     def seal(self, pdf: bytes) -> bytes:
-        signed = io.BytesIO()
-        self.pdf_signer.sign_pdf(
-            IncrementalPdfFileWriter(io.BytesIO(pdf)),
-            output=signed,
-            bytes_reserved=self._reserved,
+        """The statement sealed: B-LTA and the first link of its archival chain."""
+        return self._run(self._seal(pdf, link=True))  # type: ignore[no-any-return]
+
+    def seal_b_lta(self, pdf: bytes) -> bytes:
+        """Revisions 1 and 2 only (PAdES B-LTA without the archival link), for tests."""
+        return self._run(self._seal(pdf, link=False))  # type: ignore[no-any-return]
+
+    async def _seal(self, pdf: bytes, *, link: bool) -> bytes:
+        try:
+            return await self._seal_once(pdf, link)
+        except SigningError:
+            # A container outgrew its room (an authority's token of another
+            # size): measure again, with pyHanko's estimates.
+            logger.warning("signature room too small, measured again")
+            self._reserved = self._ts_reserved = None
+            return await self._seal_once(pdf, link)
+
+    async def _seal_once(self, pdf: bytes, link: bool) -> bytes:
+        out = io.BytesIO()
+        await self.pdf_signer.async_sign_pdf(
+            _QuietWriter(io.BytesIO(pdf)), output=out, bytes_reserved=self._reserved
         )
         if self._reserved is None:
-            reader = PdfFileReader(signed)
-            # /Contents is written in hex: two characters per byte reserved.
-            self._reserved = 2 * len(reader.embedded_signatures[0].sig_object["/Contents"])
-        return self.extend(signed.getvalue())
-
-    def extend(self, pdf: bytes) -> bytes:
-        """Add the last timestamp's validation data and a new document timestamp.
-
-        With an external authority this is pyHanko's
-        ``update_archival_timestamp_chain`` (it validates the last timestamp,
-        adds its validation data with a VRI entry, then timestamps). With the
-        local authority the timestamp's certificate path is known and never
-        changes: its certificates and CRL go into the DSS without re-reading
-        the signed file (VRI entries are optional in PAdES and the validator
-        does not need them), about 15 ms instead of 40. Tests validate both
-        now and as of ten years later.
-        """
-        if self._tsa_path is None:
-            out = io.BytesIO()
-            self.doc_timestamper.update_archival_timestamp_chain(
-                PdfFileReader(io.BytesIO(pdf)), self.context, in_place=False, output=out
-            )
-            return out.getvalue()
-        buffer = io.BytesIO(pdf)
-        writer = IncrementalPdfFileWriter(buffer)
+            reader = PdfFileReader(out)
+            contents = reader.embedded_signatures[0].sig_object["/Contents"]
+            # /Contents is written in hex: two characters per byte. pyHanko
+            # reserves half as much again as its estimate; every byte of
+            # padding is read back, digit by digit, by every verification.
+            self._reserved = 2 * (len(contents.rstrip(b"\0")) + _ROOM_MARGIN)
+        writer = _QuietWriter(out)
         DocumentSecurityStore.supply_dss_in_writer(
-            writer, None, paths=(self._tsa_path,), validation_context=self.context
+            writer, None, certs=self._dss_certs, crls=self._dss_crls
         )
-        asyncio.run(
-            self.doc_timestamper.async_timestamp_pdf(
-                writer, "sha256", self.context, in_place=True, embed_roots=True
-            )
+        await self._doc_timestamp(writer)
+        if link:
+            await self._doc_timestamp(_QuietWriter(out))
+        return out.getvalue()
+
+    async def _doc_timestamp(self, writer: IncrementalPdfFileWriter) -> None:
+        if self._ts_reserved is None and isinstance(self.timestamper, LocalTimeStamper):
+            # The local authority's tokens keep their size; an outside
+            # authority's may vary, so pyHanko's estimate is kept for it.
+            dummy = await self.timestamper.async_dummy_response("sha256")
+            self._ts_reserved = 2 * (len(dummy.dump()) + _ROOM_MARGIN)
+        await self.doc_timestamper.async_timestamp_pdf(
+            writer, "sha256", None, bytes_reserved=self._ts_reserved, in_place=True
         )
-        return buffer.getvalue()
+
+    def extend(self, pdf: bytes, md_algorithm: str | None = None) -> bytes:
+        """See ``ChainExtender.extend``, with this sealer's authority."""
+        return _extend(self._run, self.timestamper, self.context, pdf, md_algorithm)
+
+
+class _ChainTimeStamper(signers.PdfTimeStamper):
+    """pyHanko's archival chain update, with the new timestamp's hash chosen by us.
+
+    pyHanko reuses the previous timestamp's hash algorithm; when that
+    algorithm is retired the next link must use a stronger one.
+    """
+
+    md_override: str | None = None
+
+    async def async_timestamp_pdf(
+        self, pdf_out: Any, md_algorithm: Any, *args: Any, **kw: Any
+    ) -> Any:
+        return await super().async_timestamp_pdf(
+            pdf_out, self.md_override or md_algorithm, *args, **kw
+        )
+
+
+def _extend(
+    run: Any,
+    timestamper: TimeStamper,
+    context: ValidationContext,
+    pdf: bytes,
+    md_algorithm: str | None,
+) -> bytes:
+    stamper = _ChainTimeStamper(timestamper)
+    stamper.md_override = md_algorithm
+    out = io.BytesIO()
+    run(
+        stamper.async_update_archival_timestamp_chain(
+            PdfFileReader(io.BytesIO(pdf)), context, in_place=False, output=out
+        )
+    )
+    return out.getvalue()
+
+
+class ChainExtender:
+    """Extends archived files' timestamp chains; needs the authority, not the seal's key.
+
+    ``extend`` is pyHanko's ``update_archival_timestamp_chain``: it validates
+    the last timestamp now, adds the certificates and revocation data that
+    prove it (with a VRI entry), then adds a document timestamp from the
+    current authority, with ``md_algorithm`` when the previous one's hash is
+    being retired. Run before the last timestamp's certificate expires
+    (``archive.retimestamp``).
+    """
+
+    def __init__(
+        self, settings: ArchiveSettings, data_dir: Path, *, now: datetime | None = None
+    ) -> None:
+        speedups.install()
+        paths = pki_paths(data_dir)
+        if not settings.pkcs12_path and paths.ca_key.exists():
+            ensure_fresh_crl(paths, now=now)
+        self.trust = load_trust(settings, data_dir)
+        self.timestamper = _load_timestamper(settings, data_dir, now)
+        self.context = validation_context(self.trust, moment=now)
+        self._loop = asyncio.new_event_loop()
+
+    def authority_expires(self) -> datetime:
+        """When the current authority's certificate expires (no timestamp is useful after)."""
+        certs = self._loop.run_until_complete(self._certs())
+        return min(c.not_valid_after for c in certs)  # type: ignore[no-any-return]
+
+    async def _certs(self) -> list[asn1_x509.Certificate]:
+        await self.timestamper.async_dummy_response("sha256")
+        return [path.leaf async for path in self.timestamper.validation_paths(self.context)]
+
+    def extend(self, pdf: bytes, md_algorithm: str | None = None) -> bytes:
+        return _extend(
+            self._loop.run_until_complete, self.timestamper, self.context, pdf, md_algorithm
+        )
+
+    def close(self) -> None:
+        if not self._loop.is_closed():
+            self._loop.close()
+
+    def __del__(self) -> None:
+        loop = getattr(self, "_loop", None)
+        if loop is not None and not loop.is_closed():
+            loop.close()
 
 
 @dataclass(frozen=True)
@@ -351,6 +542,7 @@ def check_signature(
     pdf: bytes, trust: TrustMaterial, as_of: datetime | None = None
 ) -> SignatureCheck:
     """Validate the seal, its timestamps and the archival chain offline, now or ``as_of``."""
+    speedups.install()
     try:
         reader = PdfFileReader(io.BytesIO(pdf))
         embedded = reader.embedded_regular_signatures

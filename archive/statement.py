@@ -128,6 +128,19 @@ _GRID = TableStyle(
 )
 
 
+def _cell(text: str, style: ParagraphStyle, width: float) -> Any:
+    """A table cell: plain text when it fits on one line, else a wrapping paragraph.
+
+    A Paragraph costs its markup parse, line breaking and drawing: most cells
+    (a worker's name, "Non") fit, and a plain string is a tenth of the cost.
+    """
+    text = drawable(text)
+    # Table cells are padded by 6 pt on each side (reportlab's default).
+    if pdfmetrics.stringWidth(text, style.fontName, style.fontSize) <= width - 12:
+        return text
+    return Paragraph(_esc(text), style)
+
+
 def _time(moment: Any) -> str:
     return moment.strftime("%H:%M") if moment is not None else "—"
 
@@ -193,11 +206,11 @@ def render_pdf(data: StatementInput, figures: StatementFigures, *, version: int 
         rows.append(
             [
                 f"{WEEKDAYS[line.day.weekday()]} {line.day.strftime('%d/%m/%Y')}",
-                Paragraph(_esc(line.worker_name), st["small"]),
+                _cell(line.worker_name, st["small"], 32 * mm),
                 _time(line.arrival),
                 _time(line.departure),
                 hours(line.minutes) if line.minutes is not None else "—",
-                Paragraph(_esc(note), st["small"]),
+                _cell(note, st["small"], 76 * mm),
             ]
         )
     visits = Table(
@@ -218,7 +231,7 @@ def render_pdf(data: StatementInput, figures: StatementFigures, *, version: int 
         )
         totals.append(
             [
-                Paragraph(_esc(funder), st["small"]),
+                _cell(funder, st["small"], 95 * mm),
                 total.service_code,
                 str(total.visits),
                 hours(total.minutes),
@@ -235,8 +248,8 @@ def render_pdf(data: StatementInput, figures: StatementFigures, *, version: int 
     for plan in figures.plans:
         plan_rows.append(
             [
-                Paragraph(_esc(plan.reference), st["small"]),
-                Paragraph(_esc(names.get(plan.funder_code, plan.funder_code)), st["small"]),
+                _cell(plan.reference, st["small"], 35 * mm),
+                _cell(names.get(plan.funder_code, plan.funder_code), st["small"], 75 * mm),
                 plan.service_code,
                 hours(plan.planned_minutes),
                 hours(plan.done_minutes),
@@ -269,6 +282,9 @@ def render_pdf(data: StatementInput, figures: StatementFigures, *, version: int 
         author=org.name,
         subject=f"État mensuel {data.year}-{data.month:02d} dossier {ben.external_id}",
         lang="fr-FR",
+        # Uncompressed: pikepdf decodes every stream and compresses it again
+        # when it writes the PDF/A file, so compressing here is done twice.
+        pageCompression=0,
     )
     doc.build(story, canvasmaker=_NumberedCanvas)
     return buffer.getvalue()

@@ -1,7 +1,9 @@
 """Content-addressed files under ``<data_dir>/archive/files`` and their records.
 
 A file is named by its SHA-256 and written once (temporary file, fsync,
-rename); nothing is overwritten. A corrected month adds a version that links
+rename, fsync of the folder; or, for a batch, the same without the fsyncs and
+one ``sync`` of the batch before it is recorded); nothing is overwritten but
+a torn file that was never recorded. A corrected month adds a version that links
 to the one it replaces. After the retention period a file may be purged: its
 row stays, marked purged, and the purge has its own journal entry.
 """
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from archive import journal
 from archive.models import ArchivedStatement
-from kernel.files import atomic_write
+from kernel.files import atomic_write, sha256_file
 from ledger.service import audit
 from ledger.timeutil import as_utc, utc_now
 
@@ -43,17 +47,54 @@ class FileStore:
             raise StoreError(f"empreinte invalide : {sha256!r}")
         return self.root / sha256[:2] / sha256[2:4] / f"{sha256}.pdf"
 
-    def put(self, data: bytes) -> str:
-        """Store the bytes under their SHA-256 and return it (idempotent)."""
+    def put(self, data: bytes, *, durable: bool = True) -> str:
+        """Store the bytes under their SHA-256 and return it (idempotent).
+
+        With ``durable=False`` the file is written and renamed but not yet
+        flushed to disk: the caller must ``sync`` it before recording it
+        anywhere (the monthly run syncs a batch of files with one journal
+        commit of the file system instead of one per file).
+        """
         sha = hashlib.sha256(data).hexdigest()
         path = self.path_of(sha)
-        if path.exists():
+        if path.exists() and sha256_file(path) == sha:
             return sha
-        atomic_write(path, data)
+        # Absent, or left torn by a crash before it was synced (never
+        # recorded then): written again.
+        if durable:
+            atomic_write(path, data)
+            return sha
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
         return sha
+
+    def sync(self, shas: Iterable[str]) -> None:
+        """Flush files written with ``durable=False``, and their folders, to disk."""
+        folders = set()
+        for sha in shas:
+            path = self.path_of(sha)
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            folders.add(path.parent)
+        for folder in folders:
+            _fsync_dir(folder)
 
     def read(self, sha256: str) -> bytes:
         return self.path_of(sha256).read_bytes()
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def latest_versions(session: Session, year: int, month: int) -> dict[int, ArchivedStatement]:

@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -114,35 +115,36 @@ def verify_archive(
     statements = session.scalars(select(ArchivedStatement).order_by(ArchivedStatement.id)).all()
     entries = session.scalars(select(JournalEntry).order_by(JournalEntry.seq)).all()
     faults: list[Fault] = []
-
-    faults.extend(
-        Fault("journal", f"journal n° {f.seq}", f.problem)
-        for f in journal.check_chain(entries, trust)
-    )
-    faults.extend(_cross_check(statements, entries))
-
     tasks = [
         _FileTask(s.id, _label(s), s.sha256, files.path_of(s.sha256))
         for s in statements
         if s.purged_at is None
     ]
-    for index, found in enumerate(_run(tasks, trust, as_of, processes), start=1):
-        faults.extend(found)
-        if progress is not None:
-            progress(index, len(tasks))
+    with _checks(tasks, trust, as_of, processes) as results:
+        # The pool is already at work on the files while this process checks the journal.
+        faults.extend(
+            Fault("journal", f"journal n° {f.seq}", f.problem)
+            for f in journal.check_chain(entries, trust)
+        )
+        faults.extend(_cross_check(statements, entries))
+        for index, found in enumerate(results, start=1):
+            faults.extend(found)
+            if progress is not None:
+                progress(index, len(tasks))
     return VerifyReport(len(statements), len(entries), tuple(faults))
 
 
-def _run(
+@contextmanager
+def _checks(
     tasks: Sequence[_FileTask], trust: TrustMaterial, as_of: datetime | None, processes: int
-) -> Iterator[list[Fault]]:
+) -> Iterator[Iterator[list[Fault]]]:
+    """The files' faults, in order; with several processes, submitted at once."""
     if processes <= 1 or len(tasks) < 8:
         _init(trust, as_of)
-        for task in tasks:
-            yield _check_file(task)
+        yield (_check_file(task) for task in tasks)
         return
     with ProcessPoolExecutor(processes, initializer=_init, initargs=(trust, as_of)) as pool:
-        yield from pool.map(_check_file, tasks, chunksize=16)
+        yield pool.map(_check_file, tasks, chunksize=16)
 
 
 def _cross_check(
@@ -150,6 +152,11 @@ def _cross_check(
 ) -> Iterator[Fault]:
     """Each statement row must match its journal entry (a row edited in place is a fault)."""
     archived = {e.statement_id: e for e in entries if e.kind == "statement.archived"}
+    # A re-timestamped file replaces the previous one: the last extension names it.
+    current: dict[int | None, str] = {}
+    for e in entries:
+        if e.kind == "statement.extended":
+            current[e.statement_id] = e.payload.get("sha256", "")
     purged = {e.statement_id for e in entries if e.kind == "statement.purged"}
     by_id = {s.id: s for s in statements}
     for statement in statements:
@@ -159,7 +166,7 @@ def _cross_check(
             continue
         payload = entry.payload
         recorded = (
-            payload.get("sha256"),
+            current.get(statement.id, payload.get("sha256")),
             payload.get("version"),
             payload.get("period"),
             payload.get("beneficiary_id"),

@@ -14,6 +14,7 @@ from billing_export.jobs import acks_job, jobs
 from billing_export.settings import load
 from kernel import settings as settings_module
 from kernel.jobs import RunStatus, ScheduledJob
+from kernel.progress import Progress
 from kernel.scheduler import run_job
 from ledger.db import make_engine, make_session_factory
 from ledger.funders import (
@@ -39,7 +40,12 @@ def _run(job: ScheduledJob, by: str, **params: str) -> int:
     factory, engine, data_dir = _session_factory()
     try:
         run = run_job(
-            job, factory, data_dir, triggered_by=by, params={k: v for k, v in params.items() if v}
+            job,
+            factory,
+            data_dir,
+            triggered_by=by,
+            params={k: v for k, v in params.items() if v},
+            progress=Progress(job.label, "fichier"),
         )
     finally:
         engine.dispose()

@@ -14,6 +14,7 @@ from config.jobs import collect_jobs
 from flows import jobs as flows_jobs
 from kernel import settings as settings_module
 from kernel.jobs import RunStatus
+from kernel.progress import Progress
 from kernel.runs import JobRun
 from kernel.scheduler import Scheduler, run_job, trigger_for
 from ledger.db import make_engine, make_session_factory
@@ -74,6 +75,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         core.data_dir,
         triggered_by=args.by,
         params=_parse_params(args.param),
+        progress=Progress(found[args.name].label),
     )
     engine.dispose()
     print(f"exécution {run.id} : {run.status_label} — {run.message}")

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -93,6 +94,10 @@ class ImportReport:
 # --- reading --------------------------------------------------------------
 
 
+#: Control characters other than tab (a search, not a loop over every character).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")
+
+
 def decode_line(raw: bytes) -> str:
     """UTF-8, else Windows-1252 (Latin-1); control characters are refused."""
     try:
@@ -104,7 +109,7 @@ def decode_line(raw: bytes) -> str:
             raise formats.FieldError(
                 "encodage illisible (ni UTF-8 ni Latin-1/Windows-1252)"
             ) from None
-    if any(ord(c) < 32 and c != "\t" for c in text):
+    if _CONTROL.search(text) is not None:
         raise formats.FieldError("encodage illisible (caractères de contrôle)")
     return text
 
@@ -709,12 +714,14 @@ def import_file(
     name: str | None = None,
     full: bool = True,
     max_bytes: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Import one daily file; see the module docstring. Never raises for bad content.
 
     ``name`` is the file's name as received (default: ``path.name``): it picks
     the format and the file's date. A refused file (bad name, header,
     encoding, empty, too big) applies nothing and its reject file says why.
+    ``progress(bytes read, file size)`` is called after each chunk.
     """
     name = name or path.name
     try:
@@ -744,7 +751,7 @@ def import_file(
         with session_factory() as session, session.begin():
             _refuse_older(session, fmt, name)
             applier = _APPLIERS[fmt.key](session, file_date, report, full)
-            _stream(path, fmt, applier, report, reject)
+            _stream(path, fmt, applier, report, reject, progress)
             applier.finish()
             audit(session, ACTOR, "flows.import", "file", name[:40], **report.counts)
     except FileRefused as exc:
@@ -779,9 +786,15 @@ def _refuse_older(session: Session, fmt: FileFormat, name: str) -> None:
 
 
 def _stream(
-    path: Path, fmt: FileFormat, applier: _Applier, report: ImportReport, reject: _RejectWriter
+    path: Path,
+    fmt: FileFormat,
+    applier: _Applier,
+    report: ImportReport,
+    reject: _RejectWriter,
+    progress: Callable[[int, int], None] | None = None,
 ) -> None:
     expected_columns = len(fmt.fields)
+    size = path.stat().st_size
     chunk: list[Row] = []
     with open(path, "rb") as handle:
         head = handle.read(4)
@@ -853,7 +866,11 @@ def _stream(
             if len(chunk) >= CHUNK_LINES or len(reject.pending) >= CHUNK_LINES:
                 _apply(applier, chunk, reject)
                 chunk = []
+                if progress is not None:
+                    progress(handle.tell(), size)
         _apply(applier, chunk, reject)
+        if progress is not None:
+            progress(size, size)
         if report.lines == 0:
             raise FileRefused("fichier vide : aucune ligne après l'en-tête, rien n'a été modifié")
 

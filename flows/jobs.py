@@ -73,7 +73,12 @@ def run_daily_import(ctx: JobContext, settings: FlowsSettings | None = None) -> 
     if "file" in ctx.params:
         path = Path(str(ctx.params["file"]))
         report = import_file(
-            ctx.session_factory, path, ctx.data_dir, full=full, max_bytes=settings.max_file_bytes
+            ctx.session_factory,
+            path,
+            ctx.data_dir,
+            full=full,
+            max_bytes=settings.max_file_bytes,
+            progress=ctx.progress,
         )
         return _summarise([report])
     reports: list[ImportReport] = []
@@ -92,6 +97,7 @@ def run_daily_import(ctx: JobContext, settings: FlowsSettings | None = None) -> 
                 ctx.data_dir,
                 full=full,
                 max_bytes=settings.max_file_bytes,
+                progress=ctx.progress,
             )
             reports.append(report)
             # Committed (or refused with its reject file): now the source can move.

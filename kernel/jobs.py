@@ -32,6 +32,8 @@ class JobContext:
     triggered_by: str
     #: Free parameters for a run by hand (e.g. {"month": "2026-10"} or {"file": ...}).
     params: dict[str, Any] = field(default_factory=dict)
+    #: ``progress(done, total)`` during a long run: the run journal shows it.
+    progress: Callable[[int, int], None] = field(default=lambda done, total: None)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,7 @@ def run_job(
     *,
     triggered_by: str = SCHEDULER_ACTOR,
     params: dict[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> JobRun:
     """Run ``job`` now and journal it: a RUNNING row first, then its outcome.
 
@@ -67,7 +70,13 @@ def run_job(
             message="",
         )
         session.add(run)
-    ctx = JobContext(session_factory, data_dir, triggered_by, params)
+    ctx = JobContext(
+        session_factory,
+        data_dir,
+        triggered_by,
+        params,
+        _ProgressWriter(session_factory, run.id, progress),
+    )
     logger.info("job %s started (run %s, by %s)", job.name, run.id, triggered_by)
     try:
         result = job.run(ctx)
@@ -83,6 +92,44 @@ def run_job(
         run.finished_at = utc_now()
     logger.info("job %s finished: %s %s", job.name, result.status.value, result.counts)
     return run
+
+
+class _ProgressWriter:
+    """Writes a running job's progress into its journal row, at most every few seconds.
+
+    The row's counts read {"fait": done, "total": total} while the job runs
+    (the run journal page shows counts as they are); the job's own counts
+    replace them when it ends. Its own short transaction: the job's are its own.
+    """
+
+    EVERY_SECONDS = 2.0
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        run_id: int,
+        also: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.run_id = run_id
+        #: A terminal's bar when the job is run by hand (``kernel.progress``).
+        self.also = also
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.also is not None:
+            self.also(done, total)
+        now = time.monotonic()
+        if done < total and now - self.last < self.EVERY_SECONDS:
+            return
+        self.last = now
+        try:
+            with self.session_factory() as session, session.begin():
+                run = session.get(JobRun, self.run_id)
+                if run is not None and run.status == RunStatus.RUNNING:
+                    run.counts = {"fait": done, "total": total}
+        except Exception:  # noqa: BLE001 - progress must never fail the job
+            logger.warning("progress of run %s not written", self.run_id, exc_info=True)
 
 
 @dataclass

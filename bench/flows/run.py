@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from config.database import create_schema
 from flows import exporter, formats
 from flows.importer import import_file
+from kernel.progress import Progress
 from ledger.db import make_engine, make_session_factory
 from ledger.models import (
     Antenna,
@@ -231,7 +232,7 @@ def main() -> None:
         base = time.perf_counter() - started
         line(f"baseline csv.reader ({label})", rows, base)
         started = time.perf_counter()
-        report = import_file(factory, path, tmp)
+        report = import_file(factory, path, tmp, progress=Progress(f"import {label}", "o"))
         took = time.perf_counter() - started
         assert report.rejected == 0 and not report.refused, report.reject_path
         line(f"import {label} (new)", report.created, took, base)

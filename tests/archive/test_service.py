@@ -98,7 +98,11 @@ def test_monthly_job_runs_after_the_correction_deadline(
     session: Session,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    [job] = jobs(ArchiveSettings(correction_deadline_day=8))
+    [job] = [
+        j
+        for j in jobs(ArchiveSettings(correction_deadline_day=8))
+        if j.name == "archive.monthly_statements"
+    ]
     assert job.name == "archive.monthly_statements"
     assert job.cron == {"day": "9", "hour": "2", "minute": "30"}
     monkeypatch.setenv("TELEGESTION_CORE_DATABASE_URL", core.effective_database_url)

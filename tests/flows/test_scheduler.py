@@ -56,6 +56,38 @@ def test_a_run_is_journalled_with_counts_files_and_who(
     assert stored.status_label == "Réussi avec rejets"
 
 
+def test_a_running_job_shows_its_progress_in_the_journal(
+    session_factory: sessionmaker[Session], data_dir: Path
+) -> None:
+    seen: list[dict[str, int]] = []
+
+    def look() -> None:
+        # What the run journal page reads, from another session, while the job runs.
+        with session_factory() as other:
+            row = other.scalars(select(JobRun).order_by(JobRun.id.desc())).first()
+            assert row is not None and row.status is RunStatus.RUNNING
+            seen.append(dict(row.counts))
+
+    def run(ctx: JobContext) -> JobResult:
+        ctx.progress(1, 3)
+        look()
+        ctx.progress(2, 3)  # within two seconds of the last: not written
+        look()
+        ctx.progress(3, 3)  # the end is always written
+        look()
+        return JobResult(RunStatus.SUCCESS, {"lignes": 3})
+
+    done = run_job(
+        ScheduledJob("test.long", "Longue", {"hour": "1"}, run), session_factory, data_dir
+    )
+    assert seen == [
+        {"fait": 1, "total": 3},
+        {"fait": 1, "total": 3},
+        {"fait": 3, "total": 3},
+    ]
+    assert done.counts == {"lignes": 3}  # the job's own counts replace the progress
+
+
 def test_a_failing_job_is_journalled_as_failed(
     session: Session, session_factory: sessionmaker[Session], data_dir: Path
 ) -> None:
