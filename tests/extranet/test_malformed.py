@@ -82,6 +82,10 @@ FORM_NAMES = (
     "role",
     "scope",
     "key",
+    "platform_id",
+    "departement_code",
+    "aid_type",
+    "service_codes",
 )
 _READS = re.compile(
     r"""(?:_arg|args\.get|form\.get)\(\s*["']([a-z_]+)["']|^\s+([a-z_]+) = \w+Field\(""",
@@ -119,6 +123,8 @@ def _good_path(rule: str, scenario: Scenario) -> str:
         "run_id": scenario.run_id,
         "index": 0,
         "statement_id": scenario.a.statement_id,
+        "funder_id": scenario.a.funder_id,
+        "invoice_id": scenario.a.invoice_id,
     }
     return re.sub(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>", lambda m: str(ids.get(m.group(1), 1)), rule)
 
