@@ -52,9 +52,10 @@ def test_labels_are_french() -> None:
     assert _parse(periode="mois", mois="2026-08").label == "août 2026"
     assert _parse(periode="semestre", semestre="2026-1").label == "1er semestre 2026"
     assert _parse(periode="annee", annee="2026").label == "année 2026"
-    assert "du 1er octobre 2026 au 15 octobre 2026" == _parse(
-        periode="dates", du="2026-10-01", au="2026-10-15"
-    ).label
+    assert (
+        _parse(periode="dates", du="2026-10-01", au="2026-10-15").label
+        == "du 1er octobre 2026 au 15 octobre 2026"
+    )
     assert _parse(periode="semaine", semaine="2026-W47").label.startswith("semaine 47 de 2026")
 
 
@@ -124,7 +125,13 @@ def test_malformed_filters_are_refused(args: dict[str, str]) -> None:
 
 def test_filters_read_back_from_their_query_string() -> None:
     filters = parse_filters(
-        {"antenne": "3", "financeur": "APA75", "intervenant": "7", "beneficiaire": "9", "type": "code"},
+        {
+            "antenne": "3",
+            "financeur": "APA75",
+            "intervenant": "7",
+            "beneficiaire": "9",
+            "type": "code",
+        },
         TODAY,
         periods=ALL,
         default=PeriodKind.MONTH,
