@@ -141,8 +141,6 @@ def test_xlsx_cells_are_typed(referent: FlaskClient, scenario: Scenario) -> None
     header = next(
         i for i, r in enumerate(rows) if len(r) > 3 and r[3].value == "Taux de correction"
     )
-        i for i, r in enumerate(rows) if len(r) > 3 and r[3].value == "Taux de correction"
-    )
     labels = [c.value for c in rows[header]]
     percent = rows[header + 1][labels.index("Taux de correction")]
     assert percent.number_format == "0.0%" and percent.value == 0.0
