@@ -141,7 +141,10 @@ def _choices(state: State, filters: Filters, ctx: Context) -> dict[str, object]:
 def _heading(state: State, filters: Filters, ctx: Context) -> exports.Heading:
     session = db()
     shown: list[tuple[str, str]] = []
-    if filters.antenna_id is not None:
+    if filters.antenna_id is not None and ctx.antennas == frozenset():
+        # Another antenna than a manager's own: not even its name.
+        shown.append(("Antenne", "hors de votre périmètre (aucune donnée)"))
+    elif filters.antenna_id is not None:
         name = session.scalar(select(Antenna.name).where(Antenna.id == filters.antenna_id))
         shown.append(("Antenne", name or str(filters.antenna_id)))
     elif not user().sees_all_antennas and user().antenna is not None:
