@@ -74,7 +74,8 @@ def browser_context(server: str) -> Iterator[object]:  # noqa: F811
 def _audit(page: object, path: str) -> list[str]:
     """Serious and critical violations on the page at ``path``, as readable lines."""
     result = page.evaluate(  # type: ignore[attr-defined]
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        "tags => axe.run(document, "
+        "{runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
         TAGS,
     )
     found = []
