@@ -30,6 +30,8 @@ class ExtranetSettings:
     lockout_minutes: int = 15
     #: Seconds between two refreshes of the live pages.
     refresh_seconds: int = 20
+    #: Seconds a computed statistics page is reused (0: computed at every request; the bench).
+    stats_cache_seconds: int = 300
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.threads < 1:
@@ -38,6 +40,8 @@ class ExtranetSettings:
             raise SettingsError("extranet.max_failed_logins must be 1 or more")
         if not 5 <= self.refresh_seconds <= 300:
             raise SettingsError("extranet.refresh_seconds must be between 5 and 300")
+        if not 0 <= self.stats_cache_seconds <= 3600:
+            raise SettingsError("extranet.stats_cache_seconds must be between 0 and 3600")
 
 
 def load(env: Mapping[str, str] | None = None) -> ExtranetSettings:

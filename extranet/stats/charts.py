@@ -73,7 +73,7 @@ def drawing(chart: Chart, width: float = WIDTH, height: float = HEIGHT) -> Drawi
     bars.data = data if any(data) else [[0.0] * max(1, len(chart.categories))]
     bars.categoryAxis.categoryNames = chart.categories or [""]
     bars.categoryAxis.labels.fontName = "Helvetica"
-    bars.categoryAxis.labels.fontSize = 8
+    bars.categoryAxis.labels.fontSize = 9
     many = len(chart.categories) > 12
     if many:
         bars.categoryAxis.labels.angle = 45
@@ -81,7 +81,7 @@ def drawing(chart: Chart, width: float = WIDTH, height: float = HEIGHT) -> Drawi
     bars.categoryAxis.style = "stacked" if chart.stacked else "parallel"
     bars.valueAxis.valueMin = 0
     bars.valueAxis.labels.fontName = "Helvetica"
-    bars.valueAxis.labels.fontSize = 8
+    bars.valueAxis.labels.fontSize = 9
     bars.valueAxis.labelTextFormat = lambda v: f"{v:g}".replace(".", ",")
     bars.valueAxis.visibleGrid = True
     bars.valueAxis.gridStrokeColor = colors.HexColor("#d0d0d0")
@@ -101,7 +101,7 @@ def drawing(chart: Chart, width: float = WIDTH, height: float = HEIGHT) -> Drawi
         legend.columnMaximum = 1
         legend.dx = legend.dy = 8
         legend.fontName = "Helvetica"
-        legend.fontSize = 8
+        legend.fontSize = 9
         legend.deltax = (width - 76) / 4
         legend.boxAnchor = "nw"
         legend.colorNamePairs = [

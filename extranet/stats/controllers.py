@@ -30,8 +30,6 @@ from ledger.money import format_hours
 from ledger.service import audit
 from ledger.timeutil import paris_date
 
-#: Seconds a computed statistics page is reused.
-CACHE_SECONDS = 300
 #: Beneficiaries or workers offered in a choice list at most (beyond: pick an antenna first).
 CHOICES_MAX = 600
 
@@ -46,7 +44,8 @@ FORMATS = {
 
 
 def cache() -> TtlCache:
-    return current_app.extensions.setdefault("extranet_stats_cache", TtlCache(CACHE_SECONDS))  # type: ignore[no-any-return]
+    seconds = current_app.extensions["telegestion"].settings.stats_cache_seconds
+    return current_app.extensions.setdefault("extranet_stats_cache", TtlCache(seconds))  # type: ignore[no-any-return]
 
 
 @requires("can_see_statistics")
@@ -109,7 +108,13 @@ def _load(state: State) -> tuple[Filters, Context]:
 
 def _report(state: State, filters: Filters, ctx: Context) -> Report:
     key = (state.slug, ctx.antennas, tuple(sorted(filters.args().items())))
-    report, _cached = cache().get_or_compute(key, lambda: state.build(ctx))
+
+    def compute() -> Report:
+        report = state.build(ctx)
+        report.computed_at = ctx.now
+        return report
+
+    report, _cached = cache().get_or_compute(key, compute)
     return report  # type: ignore[no-any-return]
 
 
@@ -195,7 +200,10 @@ def state(slug: str) -> ResponseReturnValue:
         export_args=export_args,
         period_kinds=[k for k in PeriodKind if k in found.periods],
         format_hours=format_hours,
-        computed_at=ctx.now,
+        computed_at=report.computed_at or ctx.now,
+        cache_minutes=max(
+            1, current_app.extensions["telegestion"].settings.stats_cache_seconds // 60
+        ),
     )
 
 

@@ -101,3 +101,5 @@ class Report:
     charts: list[Chart] = field(default_factory=list)
     #: A message instead of figures (e.g. "choose a beneficiary").
     prompt: str = ""
+    #: When the figures were computed (a page may show a cached report).
+    computed_at: datetime | None = None
