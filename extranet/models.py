@@ -80,7 +80,8 @@ class User(Base):
 
     @property
     def can_see_statistics(self) -> bool:
-        return self.role in (Role.CENTRAL_REFERENT, Role.ADMIN)
+        """Every role: a manager's statistics are their antenna's (``extranet.scope``)."""
+        return self.role in (Role.ANTENNA_MANAGER, Role.CENTRAL_REFERENT, Role.ADMIN)
 
     @property
     def can_see_run_journal(self) -> bool:

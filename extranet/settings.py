@@ -38,6 +38,8 @@ class ExtranetSettings:
     trusted_proxies: int = 0
     #: Seconds between two refreshes of the live pages.
     refresh_seconds: int = 20
+    #: Seconds a computed statistics page is reused (0: computed at every request; the bench).
+    stats_cache_seconds: int = 300
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.threads < 1:
@@ -52,6 +54,8 @@ class ExtranetSettings:
             raise SettingsError("extranet.trusted_proxies must be between 0 and 5")
         if not 5 <= self.refresh_seconds <= 300:
             raise SettingsError("extranet.refresh_seconds must be between 5 and 300")
+        if not 0 <= self.stats_cache_seconds <= 3600:
+            raise SettingsError("extranet.stats_cache_seconds must be between 0 and 3600")
 
 
 def load(env: Mapping[str, str] | None = None) -> ExtranetSettings:

@@ -12,6 +12,13 @@ Then starts the extranet with gunicorn (``telegestion extranet serve``) and has
 request every main page ``--rounds`` times. Prints p50/p95 per page, against a
 baseline in the same run: ``/sante``, the cheapest request through the same
 gunicorn, session-less (the cost of the server and the network alone).
+
+Then the statistics states (``--only-states`` skips the page mix): a second
+gunicorn (one worker, one thread, statistics cache off, so every request
+computes its state) answers each of the thirteen states one request at a time,
+``--state-rounds`` times, for one antenna and one month (as that antenna's
+manager) and for all antennas and a year (as a referent); then a year's CSV,
+XLSX and PDF exports for one antenna. p50/p95 beside the same baseline.
 """
 
 from __future__ import annotations
@@ -38,8 +45,8 @@ from config.database import migrate
 from demo.organisation import load_demo
 from extranet.demo import create_demo_users
 from ledger.db import make_engine, make_session_factory
-from ledger.models import Beneficiary, Visit, Worker
-from ledger.timeutil import paris_date, utc_now
+from ledger.models import Antenna, Beneficiary, Visit, Worker
+from ledger.timeutil import Month, paris_date, utc_now
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT = 55503
@@ -66,13 +73,13 @@ JOIN bench_pairs p ON p.k = (s * 3 + extract(doy FROM d)::int) % :pairs;
 """
 
 
-def _start_postgres() -> str:
+def _start_postgres(port: int = PORT) -> str:
     pgdir = ROOT / "var" / "bench-extranet-postgres"
     if pgdir.exists():
         subprocess.run([str(ROOT / "scripts" / "postgres"), "stop", str(pgdir)], check=False)
         shutil.rmtree(pgdir)
     return subprocess.check_output(
-        [str(ROOT / "scripts" / "postgres"), "start", str(pgdir), str(PORT)], text=True
+        [str(ROOT / "scripts" / "postgres"), "start", str(pgdir), str(port)], text=True
     ).strip()
 
 
@@ -117,6 +124,15 @@ def build_database(url: str, visits: int) -> dict[str, int]:
             "worker": session.scalar(select(func.min(Worker.id))) or 0,
             "visit": session.scalar(select(func.max(Visit.id))) or 0,
         }
+        # The statistics bench reads one antenna as its manager: the first beneficiary's.
+        first_ben = session.get_one(Beneficiary, counts["beneficiary"])
+        counts["antenna"] = first_ben.antenna_id
+        counts["antenna_worker"] = (
+            session.scalar(
+                select(func.min(Worker.id)).where(Worker.antenna_id == first_ben.antenna_id)
+            )
+            or 0
+        )
     engine.dispose()
     return counts
 
@@ -128,7 +144,7 @@ def _free_port() -> int:
 
 
 def start_extranet(
-    url: str, data_dir: Path, workers: int, threads: int
+    url: str, data_dir: Path, workers: int, threads: int, stats_cache: int = 300
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {
@@ -141,6 +157,8 @@ def start_extranet(
         # The bench talks plain HTTP through httpx, whose cookie jar keeps Secure
         # cookies for https only.
         "TELEGESTION_EXTRANET_SECURE_COOKIES": "false",
+        # 0 for the statistics bench: every request computes its state.
+        "TELEGESTION_EXTRANET_STATS_CACHE_SECONDS": str(stats_cache),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "config.cli", "extranet", "serve", "--bind", f"127.0.0.1:{port}"],
@@ -190,6 +208,7 @@ def pages(ids: dict[str, int], central: bool) -> dict[str, str]:
         found["fiche intervenant"] = f"/intervenants/{ids['worker']}"
         found["intervention"] = f"/interventions/{ids['visit']}"
         found["statistiques (6 mois)"] = "/statistiques"
+    found["état 11 (mois, caché)"] = "/statistiques/activite-mensuelle"
     return found
 
 
@@ -241,6 +260,70 @@ def report(timings: dict[str, list[float]]) -> None:
         )
 
 
+def state_urls(ids: dict[str, int], scale: str) -> dict[str, str]:
+    """Every statistics state: for one antenna and one month, or for all antennas and a year."""
+    from extranet.stats.states import STATES
+
+    today = paris_date(utc_now())
+    month = Month.of(today).previous()
+    year = today.year - 1
+    found = {}
+    for slug, state in STATES.items():
+        if scale == "month":
+            query = f"periode=mois&mois={month}"
+            if "semestre" in [k.value for k in state.periods]:
+                query = f"periode=semestre&semestre={month.year}-{1 if month.month <= 6 else 2}"
+        elif "annee" in [k.value for k in state.periods]:
+            query = f"periode=annee&annee={year}"
+        else:
+            query = f"periode=dates&du={year}-01-01&au={year}-12-31"
+        if slug == "planning-beneficiaire":
+            query += f"&beneficiaire={ids['beneficiary']}"
+        if slug == "planning-intervenant":
+            query += f"&intervenant={ids['antenna_worker']}"
+        found[f"{state.number:>2} {slug}"] = f"/statistiques/{slug}?{query}"
+    return found
+
+
+def run_states(base: str, ids: dict[str, int], rounds: int, manager: str) -> None:
+    """Each state's latency, one request at a time, computed at every request (no cache)."""
+    cases = (
+        ("one antenna, one month (a manager)", manager, state_urls(ids, "month")),
+        ("all antennas, a year (a referent)", "referent", state_urls(ids, "year")),
+    )
+    for title, login_name, urls in cases:
+        timings: dict[str, list[float]] = defaultdict(list)
+        with httpx.Client(base_url=base, timeout=600) as client:
+            login(client, login_name)
+            for _ in range(rounds):
+                for name, path in urls.items():
+                    started = time.perf_counter()
+                    answer = client.get(path)
+                    timings[name].append(time.perf_counter() - started)
+                    if answer.status_code != 200:
+                        print(f"  {path}: {answer.status_code}")
+                started = time.perf_counter()
+                client.get("/sante")
+                timings["baseline /sante"].append(time.perf_counter() - started)
+        print(f"Statistics, {title}, {rounds} rounds:", flush=True)
+        report(timings)
+    # A year's exports for one antenna.
+    timings = defaultdict(list)
+    year = paris_date(utc_now()).year - 1
+    with httpx.Client(base_url=base, timeout=600) as client:
+        login(client, manager)
+        for slug in ("interventions", "intervenants", "activite-annuelle"):
+            for fmt in ("csv", "xlsx", "pdf"):
+                for _ in range(max(1, rounds // 2)):
+                    started = time.perf_counter()
+                    answer = client.get(f"/statistiques/{slug}.{fmt}?periode=annee&annee={year}")
+                    timings[f"{slug}.{fmt}"].append(time.perf_counter() - started)
+                    if answer.status_code != 200:
+                        print(f"  {slug}.{fmt}: {answer.status_code}")
+    print("A year's export for one antenna:", flush=True)
+    report(timings)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--visits", type=int, default=1_200_000)
@@ -250,9 +333,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--url", default="", help="an empty PostgreSQL database to use instead")
+    parser.add_argument(
+        "--only-states", action="store_true", help="only the statistics states (no page mix)"
+    )
+    parser.add_argument("--state-rounds", type=int, default=5)
+    parser.add_argument("--port", type=int, default=PORT, help="of the throwaway PostgreSQL")
     args = parser.parse_args()
     visits = 10_000_000 if args.big else args.visits
-    url = args.url or _start_postgres()
+    url = args.url or _start_postgres(args.port)
     print(f"Building the database ({visits:,} historical visits)…", flush=True)
     ids = build_database(url, visits)
     print(
@@ -261,14 +349,23 @@ def main() -> None:
     )
     data_dir = ROOT / "var" / "bench-extranet"
     data_dir.mkdir(parents=True, exist_ok=True)
-    process, base = start_extranet(url, data_dir, args.workers, args.threads)
+    if not args.only_states:
+        process, base = start_extranet(url, data_dir, args.workers, args.threads)
+        try:
+            print(
+                f"{args.users} concurrent users, {args.rounds} rounds, gunicorn "
+                f"{args.workers} workers x {args.threads} threads:",
+                flush=True,
+            )
+            report(run_users(base, ids, args.users, args.rounds))
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    process, base = start_extranet(url, data_dir, 1, 1, stats_cache=0)
     try:
-        print(
-            f"{args.users} concurrent users, {args.rounds} rounds, gunicorn "
-            f"{args.workers} workers x {args.threads} threads:",
-            flush=True,
-        )
-        report(run_users(base, ids, args.users, args.rounds))
+        with make_session_factory(make_engine(url))() as session:
+            code = session.scalar(select(Antenna.code).where(Antenna.id == ids["antenna"]))
+        run_states(base, ids, args.state_rounds, f"resp-{str(code).lower()}")
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -39,13 +39,42 @@ GET_MATRIX: dict[str, tuple[Callable[[Scenario], str], tuple[int, int, int, int]
     "workers": (lambda s: "/intervenants", (302, 200, 200, 200)),
     "worker_a": (lambda s: f"/intervenants/{s.a.worker.id}", (302, 200, 200, 200)),
     "worker_b": (lambda s: f"/intervenants/{s.b.worker.id}", (302, 404, 200, 200)),
-    "stats": (lambda s: "/statistiques", (302, 403, 200, 200)),
+    "stats": (lambda s: "/statistiques", (302, 200, 200, 200)),
     "stats_beneficiaries": (
         lambda s: "/statistiques/beneficiaires?mois=2026-11",
         (302, 200, 200, 200),
     ),
     "stats_beneficiaries_bad_month": (
         lambda s: "/statistiques/beneficiaires?mois=2026-13",
+        (302, 400, 400, 400),
+    ),
+    "stats_unknown_state": (lambda s: "/statistiques/inconnu", (404, 404, 404, 404)),
+    "stats_unknown_format": (lambda s: "/statistiques/profil.docx", (404, 404, 404, 404)),
+    "stats_planning_b": (
+        lambda s: f"/statistiques/planning-beneficiaire?beneficiaire={s.b.beneficiary.id}",
+        (302, 404, 200, 200),
+    ),
+    "stats_worker_planning_b": (
+        lambda s: f"/statistiques/planning-intervenant?intervenant={s.b.worker.id}",
+        (302, 404, 200, 200),
+    ),
+    "stats_export_planning_b": (
+        lambda s: f"/statistiques/planning-intervenant.csv?intervenant={s.b.worker.id}",
+        (302, 404, 200, 200),
+    ),
+    "stats_bad_week": (
+        lambda s: "/statistiques/profil?periode=semaine&semaine=2026-W54",
+        (302, 400, 400, 400),
+    ),
+    "stats_bad_dates": (
+        lambda s: "/statistiques/profil?periode=dates&du=2026-11-30&au=2026-11-01",
+        (302, 400, 400, 400),
+    ),
+    "stats_bad_id": (lambda s: "/statistiques/intervenants?intervenant=abc", (302, 400, 400, 400)),
+    "stats_bad_funder": (lambda s: "/statistiques/financeurs?financeur=NOPE", (302, 400, 400, 400)),
+    "stats_bad_option": (lambda s: "/statistiques/absences?nature=x", (302, 400, 400, 400)),
+    "stats_period_not_allowed": (
+        lambda s: "/statistiques/activite-annuelle?periode=mois",
         (302, 400, 400, 400),
     ),
     "runs": (lambda s: "/echanges", (302, 403, 200, 200)),
@@ -145,7 +174,8 @@ COVERED = {
     "people.workers",
     "people.worker",
     "stats.index",
-    "stats.beneficiaries",
+    "stats.state",
+    "stats.export",
     "runs.index",
     "runs.download",
     "audit.index",
@@ -163,6 +193,24 @@ COVERED = {
     "invoices.index",
     "invoices.download",
 }
+
+
+def _state_urls() -> dict[str, tuple[Callable[[Scenario], str], tuple[int, int, int, int]]]:
+    """Every statistics state and its three exports, for every role."""
+    from extranet.stats.states import STATES
+
+    found: dict[str, tuple[Callable[[Scenario], str], tuple[int, int, int, int]]] = {}
+    for slug in STATES:
+        query = "?mois=2026-11" if slug != "activite-annuelle" else "?annee=2026"
+        for suffix in ("", ".csv", ".xlsx", ".pdf"):
+            found[f"state_{slug}{suffix}"] = (
+                lambda s, url=f"/statistiques/{slug}{suffix}{query}": url,
+                (302, 200, 200, 200),
+            )
+    return found
+
+
+GET_MATRIX.update(_state_urls())
 
 
 def test_every_url_rule_is_in_the_matrix(app: Flask) -> None:

@@ -199,3 +199,109 @@ def test_b_objects_cannot_be_changed(
             AuditEntry.actor == "resp-a", AuditEntry.antenna_id == b.antenna.id
         )
     ).all()
+
+
+# --- statistics: every state and every export ---------------------------------------------
+
+
+def _state_query(slug: str) -> str:
+    return "annee=2026" if slug == "activite-annuelle" else "mois=2026-11"
+
+
+def _export_text(response_data: bytes, fmt: str, tmp_path: object) -> str:
+    """What a reader of the file sees: every cell of every sheet, every word of the PDF."""
+    import io
+    import subprocess
+    from pathlib import Path
+
+    if fmt in ("", ".csv"):
+        return response_data.decode("utf-8-sig")
+    if fmt == ".xlsx":
+        from openpyxl import load_workbook
+
+        book = load_workbook(io.BytesIO(response_data))
+        return "\n".join(
+            " ".join("" if v is None else str(v) for v in row)
+            for sheet in book.worksheets
+            for row in sheet.iter_rows(values_only=True)
+        )
+    path = Path(str(tmp_path)) / "etat.pdf"
+    path.write_bytes(response_data)
+    return subprocess.run(
+        ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def _b_needles(s: Scenario) -> list[str]:
+    return [*_b_links(s), s.b.antenna.name]
+
+
+def _state_urls() -> list[str]:
+    from extranet.stats.states import STATES
+
+    return sorted(STATES)
+
+
+@pytest.mark.parametrize("fmt", ["", ".csv", ".xlsx", ".pdf"])
+@pytest.mark.parametrize("slug", _state_urls())
+def test_b_is_absent_from_every_state_and_export(
+    manager_a: FlaskClient, scenario: Scenario, slug: str, fmt: str, tmp_path: object
+) -> None:
+    b = scenario.b
+    for narrowing in ("", f"&antenne={b.antenna.id}"):
+        url = f"/statistiques/{slug}{fmt}?{_state_query(slug)}{narrowing}"
+        response = manager_a.get(url)
+        assert response.status_code == 200, url
+        text = _export_text(response.get_data(), fmt, tmp_path)
+        for name in _b_names(scenario):
+            assert not _mentions(text, name), (url, name)
+        if fmt == "":
+            for needle in _b_needles(scenario):
+                assert needle not in text, (url, needle)
+        else:
+            assert b.antenna.name not in text, url
+    # Nor through B's people as filters: not found, as on their own pages.
+    for person in (f"beneficiaire={b.beneficiary.id}", f"intervenant={b.worker.id}"):
+        response = manager_a.get(f"/statistiques/{slug}{fmt}?{_state_query(slug)}&{person}")
+        assert response.status_code == 404, (slug, person)
+
+
+#: States where antenna B's scenario objects show when asked for (the check above can fail).
+SHOWING_B = (
+    "beneficiaires",
+    "plans-d-aide",
+    "appels-incomplets",
+    "financeurs",
+    "non-identifies",
+    "taux-de-correction",
+    "intervenants",
+    "activite-mensuelle",
+    "activite-annuelle",
+    "interventions",
+)
+
+
+@pytest.mark.parametrize("slug", SHOWING_B)
+def test_the_same_states_do_show_b_to_a_referent(
+    client: FlaskClient, scenario: Scenario, slug: str
+) -> None:
+    assert login(client, "referent") == 302
+    url = f"/statistiques/{slug}?{_state_query(slug)}&antenne={scenario.b.antenna.id}"
+    text = client.get(url).get_data(as_text=True)
+    assert any(needle in text for needle in _b_needles(scenario)) or any(
+        _mentions(text, name) for name in _b_names(scenario)
+    ), url
+    own = client.get(f"/statistiques/{slug}?{_state_query(slug)}&antenne={scenario.a.antenna.id}")
+    assert not any(n in own.get_data(as_text=True) for n in _b_links(scenario)), url
+
+
+def test_a_profile_of_b_counts_nobody_for_a_manager_of_a(
+    client: FlaskClient, scenario: Scenario
+) -> None:
+    url = f"/statistiques/profil?mois=2026-11&antenne={scenario.b.antenna.id}"
+    assert login(client, "referent") == 302
+    assert "Aucune donnée" not in client.get(url).get_data(as_text=True).split("profil-sexe")[1]
+    client.post("/deconnexion", data={"csrf_token": csrf_token(client, "/beneficiaires")})
+    assert login(client, "resp-a") == 302
+    section = client.get(url).get_data(as_text=True).split('id="profil-sexe"')[1]
+    assert "Aucune donnée pour ces filtres." in section.split("</table>")[0]

@@ -1,0 +1,2003 @@
+"""The thirteen states the customer listed, and the visits behind their figures.
+
+Each state is a function ``(Context) -> Report`` registered in ``STATES`` with
+the filters that apply to it. The functions read through ``loaders`` (every
+minute from the ledger's rules of money, every row in the page's antennas)
+and return plain tables and charts; ``controllers`` renders them as a page or
+a file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import url_for
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from extranet.models import User
+from extranet.stats import loaders
+from extranet.stats.filters import Filters, Period, PeriodKind
+from extranet.stats.loaders import (
+    CHUNK,
+    OUTSIDE_LABEL,
+    Context,
+    aid_type,
+    antenna_names,
+    billed,
+    funder_label,
+    funders,
+    in_antennas,
+    kept_minutes,
+    people,
+    shares,
+)
+from extranet.stats.report import Chart, Column, Kind, Report, Row, Table, Value
+from ledger.facts import plan_minutes
+from ledger.models import (
+    Absence,
+    AbsenceKind,
+    Beneficiary,
+    CallEvent,
+    CarePlan,
+    Funder,
+    FunderKind,
+    Identification,
+    Phone,
+    PlannedVisit,
+    Visit,
+    VisitStatus,
+    VisitVersion,
+    Worker,
+)
+from ledger.money import Category, PlanFact, format_hours, recorded_minutes
+from ledger.timeutil import Month, as_utc, paris_date, to_paris
+
+ALL_PERIODS = tuple(PeriodKind)
+CATEGORY_LABELS = {
+    Category.WITHIN: "Dans le plan",
+    Category.BEYOND: "Au-delà du plan",
+    Category.OUTSIDE: "Hors plan",
+}
+
+
+@dataclass(frozen=True)
+class State:
+    number: int
+    slug: str
+    title: str
+    #: One line in the statistics menu.
+    summary: str
+    build: Callable[[Context], Report]
+    #: Filters that apply, among "antenne", "financeur", "intervenant", "beneficiaire".
+    uses: tuple[str, ...] = ("antenne",)
+    periods: tuple[PeriodKind, ...] = ALL_PERIODS
+    default: PeriodKind = PeriodKind.MONTH
+    #: A state's own choices: name -> ((value, label), ...).
+    options: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+
+    @property
+    def option_values(self) -> dict[str, tuple[str, ...]]:
+        return {name: tuple(v for v, _ in choices) for name, choices in self.options.items()}
+
+
+def visits_link(ctx: Context, **narrow: object) -> str:
+    """The visits behind a figure: the drill-down page with these filters."""
+    args: dict[str, Any] = ctx.filters.narrowed(options={}, **narrow).args()
+    return url_for("stats.state", slug="interventions", **args)
+
+
+def _person_link(kind: str, person_id: int) -> str:
+    if kind == "beneficiary":
+        return url_for("people.beneficiary", beneficiary_id=person_id)
+    return url_for("people.worker", worker_id=person_id)
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return None if whole == 0 else round(100.0 * part / whole, 1)
+
+
+def _mean(total: int, count: int) -> int | None:
+    return None if count == 0 else round(total / count)
+
+
+SHORT_MONTHS = (
+    "janv.",
+    "févr.",
+    "mars",
+    "avr.",
+    "mai",
+    "juin",
+    "juil.",
+    "août",
+    "sept.",
+    "oct.",
+    "nov.",
+    "déc.",
+)
+
+
+def _month_label(month: Month) -> str:
+    """Short, for chart axes: "janv. 2026"."""
+    return f"{SHORT_MONTHS[month.month - 1]} {month.year}"
+
+
+def _first(*moments: datetime | None) -> datetime | None:
+    """The first known instant, in UTC."""
+    return next((as_utc(m) for m in moments if m is not None), None)
+
+
+def _clock(moment: datetime | None) -> str:
+    return "—" if moment is None else to_paris(moment).strftime("%H:%M")
+
+
+# --- 1. Monthly hours per beneficiary ----------------------------------------------------
+
+
+def hours_by_beneficiary(ctx: Context) -> Report:
+    names = funders(ctx.session)
+    totals: dict[tuple[int, str, Category], list[int]] = {}
+    for _month, vb in billed(ctx):
+        for share in shares(vb, ctx.filters.funder_code):
+            code = share.plan.funder_code if share.plan else ""
+            cell = totals.setdefault((vb.visit.beneficiary_id, code, share.category), [0, 0])
+            cell[0] += 1
+            cell[1] += share.minutes
+    bens = people(ctx.session, Beneficiary, (key[0] for key in totals))
+    ants = antenna_names(ctx.session)
+    lines = sorted(
+        totals.items(), key=lambda item: (bens[item[0][0]].name, item[0][0], item[0][1], item[0][2])
+    )
+    rows = []
+    for (bid, code, category), (count, minutes) in lines:
+        ben = bens[bid]
+        rows.append(
+            Row(
+                (
+                    ben.name,
+                    ben.external_id,
+                    ants.get(ben.antenna_id, "?"),
+                    names[code][0] if code in names else OUTSIDE_LABEL,
+                    code,
+                    CATEGORY_LABELS[category],
+                    count,
+                    minutes,
+                    minutes,
+                ),
+                links={
+                    0: _person_link("beneficiary", bid),
+                    6: visits_link(ctx, beneficiary_id=bid, funder_code=code or None),
+                },
+                attrs={"data-beneficiary": ben.external_id, "data-funder": code},
+            )
+        )
+    total = sum(m for _c, m in totals.values())
+    table = Table(
+        "heures-beneficiaires",
+        f"Heures par bénéficiaire et financeur, {ctx.filters.period.label} : "
+        f"{format_hours(total)} au total",
+        (
+            Column("Bénéficiaire"),
+            Column("Identifiant"),
+            Column("Antenne"),
+            Column("Financeur"),
+            Column("Code financeur"),
+            Column("Catégorie"),
+            Column("Interventions", Kind.INT),
+            Column("Minutes", Kind.MINUTES),
+            Column("Heures", Kind.HOURS),
+        ),
+        rows,
+        total=Row(("Total", "", "", "", "", "", sum(c for c, _m in totals.values()), total, total)),
+        empty="Aucune intervention sur la période.",
+    )
+    return Report(
+        "Heures réalisées par bénéficiaire et financeur",
+        "Heures retenues selon la règle d'arrondi de chaque financeur et réparties entre les plans "
+        "d'aide (mêmes chiffres que la pré-facturation, la télétransmission et les états mensuels "
+        "signés).",
+        [table],
+    )
+
+
+# --- 2. Care plan follow-up --------------------------------------------------------------
+
+
+def plan_follow_up(ctx: Context) -> Report:
+    f = ctx.filters
+    used: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # plan -> [within, beyond]
+    authorised: dict[int, int] = defaultdict(int)
+    in_force_months: dict[int, int] = defaultdict(int)
+    plans: dict[int, PlanFact] = {}
+    by_month: dict[Month, list[int]] = {}  # month -> [authorised, within, beyond]
+    for month, facts, billing in loaders.months(ctx):
+        cell = by_month.setdefault(month, [0, 0, 0])
+        for plan in facts.plans:
+            if f.funder_code and plan.funder_code != f.funder_code:
+                continue
+            if not (
+                plan.starts_on <= f.period.last
+                and (plan.ends_on is None or plan.ends_on >= f.period.first)
+            ):
+                continue
+            plans[plan.plan_id] = plan
+            authorised[plan.plan_id] += plan.max_minutes
+            in_force_months[plan.plan_id] += 1
+            cell[0] += plan.max_minutes
+        for vb in billing.visits:
+            if not f.period.contains(vb.visit.service_date):
+                continue
+            for share in vb.shares:
+                if share.plan is None or share.plan.plan_id not in plans:
+                    continue
+                slot = 0 if share.category is Category.WITHIN else 1
+                used[share.plan.plan_id][slot] += share.minutes
+                cell[1 + slot] += share.minutes
+    bens = people(ctx.session, Beneficiary, (p.beneficiary_id for p in plans.values()))
+    names = funders(ctx.session)
+    ants = antenna_names(ctx.session)
+    rows = []
+    for plan in sorted(plans.values(), key=lambda p: (bens[p.beneficiary_id].name, p.plan_id)):
+        ben = bens[plan.beneficiary_id]
+        within, beyond = used[plan.plan_id]
+        rows.append(
+            Row(
+                (
+                    ben.name,
+                    ants.get(ben.antenna_id, "?"),
+                    names.get(plan.funder_code, (plan.funder_code,))[0],
+                    plan.reference,
+                    plan.service_code,
+                    plan.max_minutes,
+                    in_force_months[plan.plan_id],
+                    authorised[plan.plan_id],
+                    within,
+                    beyond,
+                    _percent(within + beyond, authorised[plan.plan_id]),
+                ),
+                links={
+                    0: _person_link("beneficiary", plan.beneficiary_id),
+                    8: visits_link(
+                        ctx, beneficiary_id=plan.beneficiary_id, funder_code=plan.funder_code
+                    ),
+                },
+                attrs={"data-plan": str(plan.plan_id)},
+            )
+        )
+    total_auth = sum(authorised.values())
+    total_within = sum(u[0] for u in used.values())
+    total_beyond = sum(u[1] for u in used.values())
+    detail = Table(
+        "plans",
+        f"Plans d'aide : autorisé et consommé, {f.period.label}",
+        (
+            Column("Bénéficiaire"),
+            Column("Antenne"),
+            Column("Financeur"),
+            Column("Référence du plan"),
+            Column("Prestation"),
+            Column("Plafond mensuel", Kind.HOURS),
+            Column("Mois en vigueur", Kind.INT),
+            Column("Autorisé", Kind.HOURS),
+            Column("Consommé dans le plan", Kind.HOURS),
+            Column("Au-delà du plan", Kind.HOURS),
+            Column("Taux de consommation", Kind.PERCENT),
+        ),
+        rows,
+        total=Row(
+            (
+                "Total",
+                "",
+                "",
+                "",
+                "",
+                None,
+                None,
+                total_auth,
+                total_within,
+                total_beyond,
+                _percent(total_within + total_beyond, total_auth),
+            )
+        ),
+        empty="Aucun plan d'aide en vigueur sur la période.",
+    )
+    ordered = sorted(by_month)
+    monthly = Table(
+        "plans-mois",
+        "Par mois : autorisé, consommé, au-delà",
+        (
+            Column("Mois"),
+            Column("Autorisé", Kind.HOURS),
+            Column("Consommé dans le plan", Kind.HOURS),
+            Column("Au-delà du plan", Kind.HOURS),
+            Column("Taux de consommation", Kind.PERCENT),
+        ),
+        [
+            Row((m.label, *by_month[m], _percent(by_month[m][1] + by_month[m][2], by_month[m][0])))
+            for m in ordered
+        ],
+    )
+    chart = Chart(
+        "graphique-plans",
+        "Plans d'aide : heures autorisées et consommées par mois",
+        [_month_label(m) for m in ordered],
+        [
+            ("Autorisé", [by_month[m][0] for m in ordered]),
+            ("Consommé dans le plan", [by_month[m][1] for m in ordered]),
+            ("Au-delà du plan", [by_month[m][2] for m in ordered]),
+        ],
+        category_label="Mois",
+    )
+    return Report(
+        "Suivi des plans d'aide : autorisé et consommé",
+        "Plafond mensuel de chaque plan en vigueur, et minutes retenues réparties entre les plans "
+        "par la règle de la pré-facturation (d'abord les financeurs du Département, puis le plan "
+        "le plus ancien).",
+        [monthly, detail],
+        [chart],
+    )
+
+
+# --- 3 and 6. Incomplete calls and their corrections -------------------------------------
+
+INCOMPLETE_KINDS = (
+    ("arrivee", "Arrivée non pointée"),
+    ("depart", "Départ non pointé"),
+    ("aucun", "Aucun appel (saisie manuelle)"),
+    ("code", "Code intervenant inconnu ou absent"),
+)
+INCOMPLETE_LABELS = dict(INCOMPLETE_KINDS)
+CORRECTED_CHOICES = (("corrige", "Corrigés"), ("a-corriger", "À corriger"))
+
+
+@dataclass
+class Incomplete:
+    kind: str
+    at: datetime
+    day: date
+    antenna_id: int | None
+    worker_id: int | None
+    beneficiary_id: int | None
+    visit_id: int | None
+    event_id: int | None
+    corrected: bool
+    corrected_at: datetime | None = None
+    author: str = ""
+    #: From when the call was missed (the visit appeared, or the call came) to its correction.
+    delay: timedelta | None = None
+    deleted: bool = False
+
+
+def incomplete_items(ctx: Context) -> list[Incomplete]:
+    f = ctx.filters
+    s = ctx.session
+    where = [
+        Visit.service_date >= f.period.first,
+        Visit.service_date <= f.period.last,
+        or_(Visit.arrival_event_id.is_(None), Visit.departure_event_id.is_(None)),
+        in_antennas(Visit.antenna_id, ctx.antennas),
+    ]
+    if f.worker_id is not None:
+        where.append(Visit.worker_id == f.worker_id)
+    if f.beneficiary_id is not None:
+        where.append(Visit.beneficiary_id == f.beneficiary_id)
+    visits = s.execute(
+        select(
+            Visit.id,
+            Visit.service_date,
+            Visit.antenna_id,
+            Visit.worker_id,
+            Visit.beneficiary_id,
+            Visit.status,
+            Visit.arrival_event_id,
+            Visit.departure_event_id,
+            Visit.started_at,
+            Visit.ended_at,
+        ).where(*where)
+    ).all()
+    versions = _versions(s, [v[0] for v in visits])
+    items: list[Incomplete] = []
+    for vid, day, antenna, wid, bid, status, arrival, departure, start, end in visits:
+        kind = (
+            "aucun"
+            if arrival is None and departure is None
+            else ("arrivee" if arrival is None else "depart")
+        )
+        history = versions.get(vid, [])
+        first_at = history[0][1] if history else None
+        fix = next(
+            ((v, at, author) for v, at, author, motive in history if motive is not None), None
+        )
+        anchor = _first(start, end) or first_at or ctx.now
+        item = Incomplete(
+            kind,
+            anchor,
+            day,
+            antenna,
+            wid,
+            bid,
+            vid,
+            None,
+            corrected=status is not VisitStatus.INCOMPLETE or fix is not None,
+            deleted=status is VisitStatus.DELETED,
+        )
+        if fix is not None:
+            item.corrected_at, item.author = fix[1], fix[2]
+            # A visit entered by hand was missed when it ended; another when it appeared.
+            since = (_first(end, start) if kind == "aucun" else first_at) or fix[1]
+            item.delay = max(fix[1] - since, timedelta(0))
+        items.append(item)
+    if f.worker_id is None:
+        items += _unknown_code_calls(ctx)
+    return sorted(items, key=lambda i: i.at)
+
+
+def _versions(s: Session, ids: list[int]) -> dict[int, list[tuple[int, datetime, str, object]]]:
+    found: dict[int, list[tuple[int, datetime, str, object]]] = defaultdict(list)
+    for start in range(0, len(ids), CHUNK):
+        for vid, version, created, author, motive in s.execute(
+            select(
+                VisitVersion.visit_id,
+                VisitVersion.version,
+                VisitVersion.created_at,
+                VisitVersion.author,
+                VisitVersion.motive,
+            )
+            .where(VisitVersion.visit_id.in_(ids[start : start + CHUNK]))
+            .order_by(VisitVersion.visit_id, VisitVersion.version)
+        ):
+            found[vid].append((version, as_utc(created), author, motive))
+    return found
+
+
+def _attached(s: Session, event_ids: list[int]) -> dict[int, int]:
+    """Call event id -> the visit it was attached to."""
+    found: dict[int, int] = {}
+    for start in range(0, len(event_ids), CHUNK):
+        chunk = event_ids[start : start + CHUNK]
+        for vid, arrival, departure in s.execute(
+            select(Visit.id, Visit.arrival_event_id, Visit.departure_event_id).where(
+                or_(Visit.arrival_event_id.in_(chunk), Visit.departure_event_id.in_(chunk))
+            )
+        ):
+            for event in (arrival, departure):
+                if event is not None:
+                    found[event] = vid
+    return found
+
+
+def _calls_in_period(ctx: Context, kinds: tuple[Identification, ...]) -> list[CallEvent]:
+    f = ctx.filters
+    first, last = f.period.bounds_utc()
+    query = select(CallEvent).where(
+        CallEvent.received_at >= first,
+        CallEvent.received_at < last,
+        CallEvent.identification.in_(kinds),
+        in_antennas(CallEvent.antenna_id, ctx.antennas),
+    )
+    if f.beneficiary_id is not None:
+        query = query.where(CallEvent.beneficiary_id == f.beneficiary_id)
+    return list(ctx.session.scalars(query.order_by(CallEvent.received_at, CallEvent.id)))
+
+
+def _unknown_code_calls(ctx: Context) -> list[Incomplete]:
+    calls = [
+        c
+        for c in _calls_in_period(ctx, (Identification.UNKNOWN_WORKER, Identification.NO_CODE))
+        if c.beneficiary_id is not None
+    ]
+    attached = _attached(ctx.session, [c.id for c in calls])
+    versions = _versions(ctx.session, sorted(set(attached.values())))
+    items = []
+    for call in calls:
+        at = as_utc(call.received_at)
+        visit_id = attached.get(call.id)
+        item = Incomplete(
+            "code",
+            at,
+            paris_date(at),
+            call.antenna_id,
+            None,
+            call.beneficiary_id,
+            visit_id,
+            call.id,
+            corrected=visit_id is not None,
+        )
+        if visit_id is not None:
+            fix = next(
+                (
+                    (v, when, who)
+                    for v, when, who, motive in versions.get(visit_id, [])
+                    if motive is not None
+                ),
+                None,
+            )
+            if fix is not None:
+                item.corrected_at, item.author = fix[1], fix[2]
+                item.delay = max(fix[1] - at, timedelta(0))
+        items.append(item)
+    return items
+
+
+def _buckets(ctx: Context) -> tuple[list[str], Callable[[date], int]]:
+    """The x axis of a chart over the period: days, weeks or months."""
+    p = ctx.filters.period
+    if p.days <= 31:
+        days = [p.first + timedelta(days=i) for i in range(p.days)]
+        return [d.strftime("%d/%m") for d in days], lambda d: (d - p.first).days
+    if p.days <= 92:
+        mondays = []
+        monday = p.first - timedelta(days=p.first.weekday())
+        while monday <= p.last:
+            mondays.append(monday)
+            monday += timedelta(days=7)
+        return [f"sem. {m.isocalendar()[1]}" for m in mondays], lambda d: (d - mondays[0]).days // 7
+    months = p.months
+    return [_month_label(m) for m in months], lambda d: months.index(Month.of(d))
+
+
+def incomplete_calls(ctx: Context) -> Report:
+    f = ctx.filters
+    items = incomplete_items(ctx)
+    kind = f.options.get("type")
+    state = f.options.get("etat")
+    if kind:
+        items = [i for i in items if i.kind == kind]
+    if state:
+        items = [i for i in items if i.corrected == (state == "corrige")]
+    ants = antenna_names(ctx.session)
+    workers = people(ctx.session, Worker, (i.worker_id for i in items if i.worker_id))
+    bens = people(ctx.session, Beneficiary, (i.beneficiary_id for i in items if i.beneficiary_id))
+
+    def tally(key: Callable[[Incomplete], object]) -> dict[object, list[int]]:
+        found: dict[object, list[int]] = defaultdict(lambda: [0, 0])
+        for item in items:
+            found[key(item)][0 if item.corrected else 1] += 1
+        return found
+
+    by_kind = tally(lambda i: i.kind)
+    summary = Table(
+        "incomplets-types",
+        f"Appels incomplets par type, {f.period.label}",
+        (
+            Column("Type"),
+            Column("Corrigés", Kind.INT),
+            Column("À corriger", Kind.INT),
+            Column("Total", Kind.INT),
+        ),
+        [
+            Row((label, *by_kind[value], sum(by_kind[value])))
+            for value, label in INCOMPLETE_KINDS
+            if value in by_kind
+        ],
+        total=Row(
+            (
+                "Total",
+                sum(v[0] for v in by_kind.values()),
+                sum(v[1] for v in by_kind.values()),
+                len(items),
+            )
+        ),
+    )
+    by_antenna = tally(lambda i: i.antenna_id)
+    antennas = Table(
+        "incomplets-antennes",
+        "Par antenne",
+        (
+            Column("Antenne"),
+            Column("Corrigés", Kind.INT),
+            Column("À corriger", Kind.INT),
+            Column("Total", Kind.INT),
+        ),
+        [
+            Row((ants.get(a, "Sans antenne") if isinstance(a, int) else "Sans antenne", *v, sum(v)))
+            for a, v in sorted(
+                by_antenna.items(),
+                key=lambda kv: ants.get(kv[0], "") if isinstance(kv[0], int) else "",
+            )
+        ],
+    )
+    by_worker = tally(lambda i: i.worker_id)
+    worker_rows = []
+    for wid, v in sorted(by_worker.items(), key=lambda kv: -sum(kv[1])):
+        if wid is None:
+            worker_rows.append(Row(("Intervenant non identifié", "", *v, sum(v))))
+            continue
+        assert isinstance(wid, int)
+        w = workers[wid]
+        worker_rows.append(
+            Row(
+                (w.name, ants.get(w.antenna_id, "?"), *v, sum(v)),
+                links={0: _person_link("worker", wid)},
+            )
+        )
+    per_worker = Table(
+        "incomplets-intervenants",
+        "Par intervenant",
+        (
+            Column("Intervenant"),
+            Column("Antenne"),
+            Column("Corrigés", Kind.INT),
+            Column("À corriger", Kind.INT),
+            Column("Total", Kind.INT),
+        ),
+        worker_rows,
+    )
+    detail_rows = []
+    for item in items:
+        link = (
+            url_for("visits.detail", visit_id=item.visit_id)
+            if item.visit_id is not None
+            else url_for("calls.attach", event_id=item.event_id)
+        )
+        detail_rows.append(
+            Row(
+                (
+                    item.at,
+                    ants.get(item.antenna_id, "Sans antenne")
+                    if item.antenna_id
+                    else "Sans antenne",
+                    workers[item.worker_id].name if item.worker_id else "—",
+                    bens[item.beneficiary_id].name if item.beneficiary_id else "—",
+                    INCOMPLETE_LABELS[item.kind],
+                    ("Supprimée" if item.deleted else "Corrigé")
+                    if item.corrected
+                    else "À corriger",
+                    item.corrected_at,
+                    item.author,
+                    f"Intervention {item.visit_id}" if item.visit_id else f"Appel {item.event_id}",
+                ),
+                links={8: link},
+            )
+        )
+    detail = Table(
+        "incomplets",
+        "Détail des appels incomplets",
+        (
+            Column("Date", Kind.DATETIME),
+            Column("Antenne"),
+            Column("Intervenant"),
+            Column("Bénéficiaire"),
+            Column("Type"),
+            Column("État"),
+            Column("Corrigé le", Kind.DATETIME),
+            Column("Par"),
+            Column("Voir"),
+        ),
+        detail_rows,
+        empty="Aucun appel incomplet sur la période.",
+    )
+    labels, index = _buckets(ctx)
+    series: dict[str, list[int]] = {label: [0] * len(labels) for _v, label in INCOMPLETE_KINDS}
+    for item in items:
+        slot = index(item.day)
+        if 0 <= slot < len(labels):
+            series[INCOMPLETE_LABELS[item.kind]][slot] += 1
+    chart = Chart(
+        "graphique-incomplets",
+        "Appels incomplets dans le temps, par type",
+        labels,
+        [(name, values) for name, values in series.items() if any(values)]
+        or [("Appels incomplets", [0] * len(labels))],
+        kind=Kind.INT,
+        stacked=True,
+        category_label="Période",
+    )
+    return Report(
+        "Appels incomplets",
+        "Interventions dont l'arrivée ou le départ n'a pas été pointé, saisies à la main, et "
+        "appels "
+        "dont le code intervenant manquait ; corrigés (nouvelle version avec motif, ou appel "
+        "rattaché) ou non. "
+        "Les appels de numéros inconnus ou masqués sont dans l'état « Bénéficiaires non "
+        "identifiés ».",
+        [summary, antennas, per_worker, detail],
+        [chart],
+    )
+
+
+def _with_antenna(f: Filters, antenna_id: int | None) -> dict[str, Any]:
+    args: dict[str, Any] = f.args()
+    if antenna_id is not None:
+        args["antenne"] = str(antenna_id)
+    return args
+
+
+DELAY_BANDS = (
+    (timedelta(hours=24), "Moins de 24 h"),
+    (timedelta(days=2), "De 24 à 48 h"),
+    (timedelta(days=7), "De 2 à 7 jours"),
+    (timedelta.max, "Plus de 7 jours"),
+)
+
+
+def _median(values: list[timedelta]) -> timedelta | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def correction_rate(ctx: Context) -> Report:
+    f = ctx.filters
+    items = incomplete_items(ctx)
+    ants = antenna_names(ctx.session)
+    logins = {i.author for i in items if i.author}
+    names = (
+        dict(
+            ctx.session.execute(
+                select(User.login, User.name).where(User.login.in_(sorted(logins)))
+            ).all()
+        )
+        if logins
+        else {}
+    )
+    per_antenna: dict[int | None, list[Incomplete]] = defaultdict(list)
+    for item in items:
+        per_antenna[item.antenna_id].append(item)
+    rows = []
+    for antenna_id, group in sorted(per_antenna.items(), key=lambda kv: ants.get(kv[0] or 0, "")):
+        fixed = [i for i in group if i.corrected]
+        delays = [i.delay for i in fixed if i.delay is not None]
+        within = sum(1 for d in delays if d < timedelta(days=2))
+        rows.append(
+            Row(
+                (
+                    ants.get(antenna_id or 0, "Sans antenne"),
+                    len(group),
+                    len(fixed),
+                    _percent(len(fixed), len(group)),
+                    _median(delays),
+                    _percent(within, len(delays)),
+                ),
+                links={
+                    1: url_for(
+                        "stats.state",
+                        slug="appels-incomplets",
+                        **_with_antenna(f, antenna_id),
+                    )
+                },
+            )
+        )
+    all_fixed = [i for i in items if i.corrected]
+    all_delays = [i.delay for i in all_fixed if i.delay is not None]
+    by_antenna = Table(
+        "correction-antennes",
+        f"Taux de correction par antenne, {f.period.label}",
+        (
+            Column("Antenne"),
+            Column("Appels incomplets", Kind.INT),
+            Column("Corrigés", Kind.INT),
+            Column("Taux de correction", Kind.PERCENT),
+            Column("Délai médian", Kind.DELAY),
+            Column("Corrigés en moins de 48 h", Kind.PERCENT),
+        ),
+        rows,
+        total=Row(
+            (
+                "Total",
+                len(items),
+                len(all_fixed),
+                _percent(len(all_fixed), len(items)),
+                _median(all_delays),
+                _percent(sum(1 for d in all_delays if d < timedelta(days=2)), len(all_delays)),
+            )
+        ),
+    )
+    per_author: dict[tuple[int | None, str], list[timedelta]] = defaultdict(list)
+    for item in all_fixed:
+        per_author[(item.antenna_id, item.author)].append(item.delay or timedelta(0))
+    author_rows = [
+        Row(
+            (
+                ants.get(antenna_id or 0, "Sans antenne"),
+                names.get(author, author or "—"),
+                len(delays),
+                _median(delays),
+                max(delays) if delays else None,
+            )
+        )
+        for (antenna_id, author), delays in sorted(
+            per_author.items(), key=lambda kv: (ants.get(kv[0][0] or 0, ""), kv[0][1])
+        )
+    ]
+    by_author = Table(
+        "correction-responsables",
+        "Par antenne et par responsable qui a corrigé",
+        (
+            Column("Antenne"),
+            Column("Responsable"),
+            Column("Corrections", Kind.INT),
+            Column("Délai médian", Kind.DELAY),
+            Column("Délai le plus long", Kind.DELAY),
+        ),
+        author_rows,
+    )
+    bands: Counter[str] = Counter()
+    for delay in all_delays:
+        bands[next(label for limit, label in DELAY_BANDS if delay < limit)] += 1
+    by_delay = Table(
+        "correction-delais",
+        "Corrections par délai",
+        (Column("Délai"), Column("Corrections", Kind.INT), Column("Part", Kind.PERCENT)),
+        [
+            Row((label, bands[label], _percent(bands[label], len(all_delays))))
+            for _l, label in DELAY_BANDS
+        ],
+    )
+    return Report(
+        "Taux de correction des appels incomplets",
+        "Part des appels incomplets corrigés (nouvelle version avec motif, saisie manuelle ou "
+        "appel rattaché), "
+        "et délai entre l'appel manqué (ou la fin de l'intervention saisie à la main) et sa "
+        "correction.",
+        [by_antenna, by_author, by_delay],
+    )
+
+
+# --- 4. Beneficiaries by funder ----------------------------------------------------------
+
+
+@dataclass
+class FunderSlot:
+    name: str
+    kind: FunderKind
+    beneficiaries: set[int] = field(default_factory=set)
+    plans: int = 0
+    max_minutes: int = 0
+
+
+def beneficiaries_by_funder(ctx: Context) -> Report:
+    f = ctx.filters
+    query = (
+        select(CarePlan, Funder.code, Funder.name, Funder.kind, Beneficiary.antenna_id)
+        .join(Funder, Funder.id == CarePlan.funder_id)
+        .join(Beneficiary, Beneficiary.id == CarePlan.beneficiary_id)
+        .where(
+            CarePlan.starts_on <= f.period.last,
+            or_(CarePlan.ends_on.is_(None), CarePlan.ends_on >= f.period.first),
+            in_antennas(Beneficiary.antenna_id, ctx.antennas),
+        )
+        .order_by(Funder.name, CarePlan.id)
+    )
+    if f.funder_code:
+        query = query.where(Funder.code == f.funder_code)
+    if f.beneficiary_id is not None:
+        query = query.where(CarePlan.beneficiary_id == f.beneficiary_id)
+    plans = ctx.session.execute(query).all()
+    bens = people(ctx.session, Beneficiary, (p.beneficiary_id for p, *_ in plans))
+    ants = antenna_names(ctx.session)
+    done: dict[str, int] = defaultdict(int)
+    for _month, vb in billed(ctx):
+        for share in shares(vb, f.funder_code):
+            if share.plan is not None:
+                done[share.plan.funder_code] += share.minutes
+    per_funder: dict[str, FunderSlot] = {}
+    detail_rows = []
+    for plan, code, name, kind, antenna_id in plans:
+        slot = per_funder.setdefault(code, FunderSlot(name, kind))
+        slot.beneficiaries.add(plan.beneficiary_id)
+        slot.plans += 1
+        slot.max_minutes += plan_minutes(float(plan.max_hours))
+        ben = bens[plan.beneficiary_id]
+        detail_rows.append(
+            Row(
+                (
+                    name,
+                    code,
+                    ben.name,
+                    ben.external_id,
+                    ants.get(antenna_id, "?"),
+                    plan.reference,
+                    plan.service_code,
+                    plan_minutes(float(plan.max_hours)),
+                    plan.starts_on,
+                    plan.ends_on,
+                ),
+                links={2: _person_link("beneficiary", plan.beneficiary_id)},
+            )
+        )
+    ordered = sorted(per_funder.items(), key=lambda kv: kv[1].name)
+    summary_rows = [
+        Row(
+            (
+                slot.name,
+                code,
+                loaders.FUNDER_KIND_LABELS.get(slot.kind, str(slot.kind)),
+                len(slot.beneficiaries),
+                slot.plans,
+                slot.max_minutes,
+                done.get(code, 0),
+            ),
+            links={6: visits_link(ctx, funder_code=code)},
+        )
+        for code, slot in ordered
+    ]
+    summary = Table(
+        "financeurs",
+        f"Bénéficiaires par financeur, {f.period.label}",
+        (
+            Column("Financeur"),
+            Column("Code"),
+            Column("Type d'aide"),
+            Column("Bénéficiaires", Kind.INT),
+            Column("Plans d'aide", Kind.INT),
+            Column("Heures autorisées par mois", Kind.HOURS),
+            Column("Heures réalisées sur la période", Kind.HOURS),
+        ),
+        summary_rows,
+        total=Row(
+            (
+                "Total (bénéficiaires distincts)",
+                "",
+                "",
+                len({p.beneficiary_id for p, *_ in plans}),
+                len(plans),
+                sum(s.max_minutes for s in per_funder.values()),
+                sum(done.values()),
+            )
+        ),
+        empty="Aucun plan d'aide en vigueur sur la période.",
+    )
+    detail = Table(
+        "financeurs-beneficiaires",
+        "Bénéficiaires et leurs plans d'aide",
+        (
+            Column("Financeur"),
+            Column("Code"),
+            Column("Bénéficiaire"),
+            Column("Identifiant"),
+            Column("Antenne"),
+            Column("Référence du plan"),
+            Column("Prestation"),
+            Column("Plafond mensuel", Kind.HOURS),
+            Column("Début", Kind.DATE),
+            Column("Fin", Kind.DATE),
+        ),
+        detail_rows,
+    )
+    chart = Chart(
+        "graphique-financeurs",
+        "Bénéficiaires par financeur",
+        [code for code, _slot in ordered],
+        [("Bénéficiaires", [len(slot.beneficiaries) for _code, slot in ordered])],
+        kind=Kind.INT,
+        category_label="Financeur",
+    )
+    return Report(
+        "Bénéficiaires par financeur",
+        "Bénéficiaires ayant un plan d'aide en vigueur pendant la période, par financeur, avec "
+        "les heures "
+        "réalisées (minutes retenues de la pré-facturation).",
+        [summary, detail],
+        [chart],
+    )
+
+
+# --- 5. Beneficiaries not identified by the IVR ------------------------------------------
+
+
+def unidentified(ctx: Context) -> Report:
+    calls = _calls_in_period(ctx, (Identification.UNKNOWN_NUMBER, Identification.WITHHELD_NUMBER))
+    attached = _attached(ctx.session, [c.id for c in calls])
+    numbers = sorted({c.caller_e164 for c in calls if c.caller_e164})
+    known: dict[str, list[int]] = defaultdict(list)
+    for start in range(0, len(numbers), CHUNK):
+        for e164, bid in ctx.session.execute(
+            select(Phone.e164, Phone.beneficiary_id)
+            .join(Beneficiary, Beneficiary.id == Phone.beneficiary_id)
+            .where(
+                Phone.e164.in_(numbers[start : start + CHUNK]),
+                in_antennas(Beneficiary.antenna_id, ctx.antennas),
+            )
+        ):
+            known[e164].append(bid)
+    bens = people(ctx.session, Beneficiary, [b for ids in known.values() for b in ids])
+    workers = people(ctx.session, Worker, (c.worker_id for c in calls if c.worker_id))
+    ants = antenna_names(ctx.session)
+
+    def number_of(call: CallEvent) -> str:
+        if call.identification is Identification.WITHHELD_NUMBER or not (
+            call.caller_e164 or call.caller_raw
+        ):
+            return "Numéro masqué"
+        return call.caller_e164 or call.caller_raw or ""
+
+    def fate(call: CallEvent) -> str:
+        if call.caller_e164 and call.caller_e164 in known:
+            return "Numéro ajouté" if call.id in attached else "Numéro connu depuis"
+        return "Rattaché" if call.id in attached else "Non traité"
+
+    groups: dict[str, list[CallEvent]] = defaultdict(list)
+    for call in calls:
+        groups[number_of(call)].append(call)
+    summary_rows = []
+    for number, group in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        e164 = group[0].caller_e164 or ""
+        owner = known.get(e164, [])
+        n_attached = sum(1 for c in group if c.id in attached)
+        status = (
+            "Numéro ajouté à un bénéficiaire"
+            if owner
+            else ("Appels rattachés" if n_attached == len(group) else "À traiter")
+        )
+        links = {5: _person_link("beneficiary", owner[0])} if owner else {}
+        summary_rows.append(
+            Row(
+                (
+                    number,
+                    len(group),
+                    as_utc(group[0].received_at),
+                    as_utc(group[-1].received_at),
+                    n_attached,
+                    ", ".join(bens[b].name for b in owner) if owner else "—",
+                    len(group) - n_attached,
+                    status,
+                ),
+                links=links,
+            )
+        )
+    summary = Table(
+        "non-identifies-numeros",
+        f"Appels de numéros inconnus ou masqués, par numéro, {ctx.filters.period.label}",
+        (
+            Column("Numéro"),
+            Column("Appels", Kind.INT),
+            Column("Premier appel", Kind.DATETIME),
+            Column("Dernier appel", Kind.DATETIME),
+            Column("Rattachés", Kind.INT),
+            Column("Bénéficiaire du numéro"),
+            Column("Non traités", Kind.INT),
+            Column("Devenir"),
+        ),
+        summary_rows,
+        total=Row(
+            (
+                "Total",
+                len(calls),
+                None,
+                None,
+                sum(1 for c in calls if c.id in attached),
+                "",
+                sum(1 for c in calls if c.id not in attached),
+                "",
+            )
+        ),
+        empty="Aucun appel de numéro inconnu ou masqué sur la période.",
+    )
+    detail_rows = []
+    for call in calls:
+        visit_id = attached.get(call.id)
+        link = (
+            url_for("visits.detail", visit_id=visit_id)
+            if visit_id is not None
+            else url_for("calls.attach", event_id=call.id)
+        )
+        detail_rows.append(
+            Row(
+                (
+                    as_utc(call.received_at),
+                    number_of(call),
+                    call.digits or "",
+                    workers[call.worker_id].name if call.worker_id else "Non identifié",
+                    ants.get(call.antenna_id, "Sans antenne")
+                    if call.antenna_id
+                    else "Sans antenne",
+                    fate(call),
+                    f"Intervention {visit_id}" if visit_id else "Rattacher",
+                ),
+                links={6: link},
+            )
+        )
+    detail = Table(
+        "non-identifies",
+        "Détail des appels",
+        (
+            Column("Reçu le", Kind.DATETIME),
+            Column("Numéro"),
+            Column("Code saisi"),
+            Column("Intervenant"),
+            Column("Antenne"),
+            Column("Devenir"),
+            Column("Voir"),
+        ),
+        detail_rows,
+    )
+    return Report(
+        "Bénéficiaires non identifiés par le serveur vocal",
+        "Appels reçus d'un numéro inconnu ou masqué, et ce qu'ils sont devenus : rattachés à une "
+        "intervention, "
+        "numéro ajouté à la fiche d'un bénéficiaire, ou toujours à traiter.",
+        [summary, detail],
+    )
+
+
+# --- 7 and 8. Planning against done --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Done:
+    visit_id: int
+    #: The worker for a beneficiary's planning, the beneficiary for a worker's.
+    other_id: int
+    started_at: datetime | None
+    ended_at: datetime | None
+    day: date
+    status: VisitStatus
+
+    @property
+    def anchor(self) -> datetime | None:
+        return _first(self.started_at, self.ended_at)
+
+
+def _pair(
+    planned: list[PlannedVisit], done: list[Done], key: str
+) -> list[tuple[date, datetime | None, PlannedVisit | None, Done | None]]:
+    """Each planned visit with the done visit of the same other person that day starting
+    nearest to it; what is left is not done, or not planned."""
+    free: dict[tuple[date, int], list[Done]] = defaultdict(list)
+    for row in done:
+        free[(row.day, row.other_id)].append(row)
+    lines: list[tuple[date, datetime | None, PlannedVisit | None, Done | None]] = []
+    for plan in planned:
+        other = plan.worker_id if key == "beneficiary" else plan.beneficiary_id
+        start = as_utc(plan.starts_at)
+        day = paris_date(start)
+        candidates = [
+            (abs(r.anchor - start), r.visit_id, r) for r in free[(day, other)] if r.anchor
+        ]
+        match = min(candidates, default=None)
+        if match is not None:
+            free[(day, other)].remove(match[2])
+        lines.append((day, start, plan, match[2] if match else None))
+    for rows in free.values():
+        for row in rows:
+            lines.append((row.day, row.anchor, None, row))
+    floor = datetime.min.replace(tzinfo=as_utc(datetime(2000, 1, 1)).tzinfo)
+    lines.sort(key=lambda ln: (ln[0], ln[1] or floor))
+    return lines
+
+
+def _planning(ctx: Context, key: str) -> Report:
+    f = ctx.filters
+    person_id = f.beneficiary_id if key == "beneficiary" else f.worker_id
+    what = "bénéficiaire" if key == "beneficiary" else "intervenant"
+    title = f"Planning d'un {what} : prévu et réalisé"
+    if person_id is None:
+        return Report(title, "", prompt=f"Choisissez un {what} pour afficher son planning.")
+    first, last = f.period.bounds_utc()
+    planned_q = select(PlannedVisit).where(
+        PlannedVisit.starts_at >= first,
+        PlannedVisit.starts_at < last,
+        in_antennas(PlannedVisit.antenna_id, ctx.antennas),
+        PlannedVisit.beneficiary_id == person_id
+        if key == "beneficiary"
+        else PlannedVisit.worker_id == person_id,
+    )
+    planned = list(ctx.session.scalars(planned_q.order_by(PlannedVisit.starts_at)))
+    other_column = Visit.worker_id if key == "beneficiary" else Visit.beneficiary_id
+    visit_q = select(
+        Visit.id, other_column, Visit.started_at, Visit.ended_at, Visit.service_date, Visit.status
+    ).where(
+        Visit.service_date >= f.period.first,
+        Visit.service_date <= f.period.last,
+        Visit.status != VisitStatus.DELETED,
+        in_antennas(Visit.antenna_id, ctx.antennas),
+        Visit.beneficiary_id == person_id if key == "beneficiary" else Visit.worker_id == person_id,
+    )
+    done = [Done(*row) for row in ctx.session.execute(visit_q.order_by(Visit.started_at, Visit.id))]
+    kept = {
+        vb.visit.visit_id: vb.kept.minutes for _m, vb in billed(ctx, worker_only=key == "worker")
+    }
+    others = people(
+        ctx.session,
+        Worker if key == "beneficiary" else Beneficiary,
+        [p.worker_id if key == "beneficiary" else p.beneficiary_id for p in planned]
+        + [d.other_id for d in done],
+    )
+    table_rows = []
+    weeks: dict[tuple[int, int], list[int]] = {}
+    for day, _at, plan, row in _pair(planned, done, key):
+        planned_minutes = recorded_minutes(plan.starts_at, plan.ends_at) if plan else None
+        done_minutes = kept.get(row.visit_id, 0) if row else None
+        if plan is not None:
+            other = plan.worker_id if key == "beneficiary" else plan.beneficiary_id
+        else:
+            assert row is not None
+            other = row.other_id
+        if row is None:
+            state = "Non réalisée"
+        elif plan is None:
+            state = "Non planifiée"
+        elif row.status is VisitStatus.INCOMPLETE:
+            state = "Incomplète"
+        else:
+            state = "Réalisée"
+        year, week, _ = day.isocalendar()
+        totals = weeks.setdefault((year, week), [0, 0, 0, 0])
+        totals[0] += planned_minutes or 0
+        totals[1] += done_minutes or 0
+        totals[2] += 1 if plan else 0
+        totals[3] += 1 if row else 0
+        links = {2: _person_link("worker" if key == "beneficiary" else "beneficiary", other)}
+        if row is not None:
+            links[4] = url_for("visits.detail", visit_id=row.visit_id)
+        table_rows.append(
+            Row(
+                (
+                    day,
+                    f"{_clock(plan.starts_at)}–{_clock(plan.ends_at)}" if plan else "—",
+                    others[other].name if other in others else "?",
+                    state,
+                    f"{_clock(row.started_at)}–{_clock(row.ended_at)}" if row else "—",
+                    planned_minutes,
+                    done_minutes,
+                    (done_minutes or 0) - (planned_minutes or 0),
+                ),
+                links=links,
+            )
+        )
+    who = people(ctx.session, Beneficiary if key == "beneficiary" else Worker, [person_id])
+    name = who[person_id].name if person_id in who else "?"
+    other_label = "Intervenant" if key == "beneficiary" else "Bénéficiaire"
+    detail = Table(
+        "planning",
+        f"Planning de {name}, {f.period.label}",
+        (
+            Column("Jour", Kind.DATE),
+            Column("Prévu"),
+            Column(other_label),
+            Column("État"),
+            Column("Réalisé"),
+            Column("Durée prévue", Kind.HOURS),
+            Column("Durée réalisée (retenue)", Kind.HOURS),
+            Column("Écart", Kind.HOURS),
+        ),
+        table_rows,
+        empty="Rien de prévu ni de réalisé sur la période.",
+    )
+    week_rows = [
+        Row((f"Semaine {w} de {y}", t[2], t[3], t[0], t[1], t[1] - t[0]))
+        for (y, w), t in sorted(weeks.items())
+    ]
+    total = [sum(t[i] for t in weeks.values()) for i in range(4)]
+    weekly = Table(
+        "planning-semaines",
+        "Par semaine",
+        (
+            Column("Semaine"),
+            Column("Interventions prévues", Kind.INT),
+            Column("Interventions réalisées", Kind.INT),
+            Column("Heures prévues", Kind.HOURS),
+            Column("Heures réalisées", Kind.HOURS),
+            Column("Écart", Kind.HOURS),
+        ),
+        week_rows,
+        total=Row(("Total", total[2], total[3], total[0], total[1], total[1] - total[0])),
+    )
+    return Report(
+        f"Planning de {name} : prévu et réalisé",
+        "Interventions prévues par le logiciel de planification, rapprochées des interventions "
+        "réalisées "
+        f"le même jour avec le même {other_label.lower()} ; durées réalisées en minutes retenues "
+        f"(règle de la pré-facturation).",
+        [weekly, detail],
+    )
+
+
+def beneficiary_planning(ctx: Context) -> Report:
+    return _planning(ctx, "beneficiary")
+
+
+def worker_planning(ctx: Context) -> Report:
+    return _planning(ctx, "worker")
+
+
+# --- 9. Hours per worker -----------------------------------------------------------------
+
+
+def hours_by_worker(ctx: Context) -> Report:
+    f = ctx.filters
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    served: dict[int, set[int]] = defaultdict(set)
+    for _month, vb in billed(ctx):
+        wid = vb.visit.worker_id
+        totals[wid][0] += 1
+        totals[wid][1] += kept_minutes(vb, f.funder_code)
+        served[wid].add(vb.visit.beneficiary_id)
+    workers = people(ctx.session, Worker, totals)
+    ants = antenna_names(ctx.session)
+    rows = [
+        Row(
+            (
+                w.name,
+                w.external_id,
+                ants.get(w.antenna_id, "?"),
+                totals[wid][0],
+                len(served[wid]),
+                totals[wid][1],
+                totals[wid][1],
+            ),
+            links={0: _person_link("worker", wid), 3: visits_link(ctx, worker_id=wid)},
+            attrs={"data-worker": w.external_id},
+        )
+        for wid, w in sorted(workers.items(), key=lambda kv: (kv[1].name, kv[0]))
+    ]
+    minutes = sum(t[1] for t in totals.values())
+    table = Table(
+        "heures-intervenants",
+        f"Heures réalisées par intervenant, {f.period.label} : {format_hours(minutes)} au total",
+        (
+            Column("Intervenant"),
+            Column("Identifiant"),
+            Column("Antenne"),
+            Column("Interventions", Kind.INT),
+            Column("Bénéficiaires servis", Kind.INT),
+            Column("Minutes", Kind.MINUTES),
+            Column("Heures", Kind.HOURS),
+        ),
+        rows,
+        total=Row(
+            (
+                "Total",
+                "",
+                "",
+                sum(t[0] for t in totals.values()),
+                len({b for s in served.values() for b in s}),
+                minutes,
+                minutes,
+            )
+        ),
+        empty="Aucune intervention sur la période.",
+    )
+    return Report(
+        "Heures réalisées par intervenant",
+        "Minutes retenues (règle d'arrondi du financeur), comme la pré-facturation par "
+        "intervenant.",
+        [table],
+    )
+
+
+# --- 10. Beneficiary profile -------------------------------------------------------------
+
+AGE_BANDS = (
+    (60, "Moins de 60 ans"),
+    (75, "60 à 74 ans"),
+    (85, "75 à 84 ans"),
+    (95, "85 à 94 ans"),
+    (200, "95 ans et plus"),
+)
+UNKNOWN = "Non renseigné"
+
+
+def _age(birth: date, on: date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def _band(birth: date | None, on: date) -> str:
+    if birth is None:
+        return UNKNOWN
+    age = _age(birth, on)
+    return next(label for limit, label in AGE_BANDS if age < limit)
+
+
+def profile(ctx: Context) -> Report:
+    f = ctx.filters
+    query = select(Beneficiary.id, Beneficiary.sex, Beneficiary.birth_date, Beneficiary.gir).where(
+        Beneficiary.care_start <= f.period.last,
+        or_(Beneficiary.care_end.is_(None), Beneficiary.care_end >= f.period.first),
+        in_antennas(Beneficiary.antenna_id, ctx.antennas),
+    )
+    if f.funder_code:
+        query = query.where(
+            select(CarePlan.id)
+            .join(Funder, Funder.id == CarePlan.funder_id)
+            .where(
+                CarePlan.beneficiary_id == Beneficiary.id,
+                Funder.code == f.funder_code,
+                CarePlan.starts_on <= f.period.last,
+                or_(CarePlan.ends_on.is_(None), CarePlan.ends_on >= f.period.first),
+            )
+            .exists()
+        )
+    bens = ctx.session.execute(query).all()
+    count = len(bens)
+    sexes = Counter(
+        {"F": "Femmes", "M": "Hommes"}.get((s or "").upper(), UNKNOWN) for _i, s, _b, _g in bens
+    )
+    bands = Counter(_band(b, f.period.last) for _i, _s, b, _g in bens)
+    girs = Counter(f"GIR {g}" if g else "GIR non évalué" for _i, _s, _b, g in bens)
+    cross: dict[str, Counter[str]] = defaultdict(Counter)
+    for _i, _s, birth, gir in bens:
+        cross[_band(birth, f.period.last)][f"GIR {gir}" if gir else "GIR non évalué"] += 1
+    band_order = [label for _l, label in AGE_BANDS] + [UNKNOWN]
+    gir_order = [f"GIR {g}" for g in range(1, 7)] + ["GIR non évalué"]
+
+    def counts_table(
+        key: str, caption: str, label: str, counter: Counter[str], order: list[str]
+    ) -> Table:
+        return Table(
+            key,
+            caption,
+            (Column(label), Column("Bénéficiaires", Kind.INT), Column("Part", Kind.PERCENT)),
+            [
+                Row((name, counter[name], _percent(counter[name], count)))
+                for name in order
+                if counter[name]
+            ],
+            total=Row(("Total", count, 100.0 if count else None)),
+        )
+
+    sex_table = counts_table(
+        "profil-sexe", f"Par sexe, {f.period.label}", "Sexe", sexes, ["Femmes", "Hommes", UNKNOWN]
+    )
+    age_table = counts_table(
+        "profil-age",
+        "Par tranche d'âge (âge au dernier jour de la période)",
+        "Tranche d'âge",
+        bands,
+        band_order,
+    )
+    gir_table = counts_table("profil-gir", "Par GIR", "GIR", girs, gir_order)
+    used_girs = [g for g in gir_order if girs[g]]
+    cross_table = Table(
+        "profil-age-gir",
+        "Par tranche d'âge et GIR",
+        (
+            Column("Tranche d'âge"),
+            *(Column(g, Kind.INT) for g in used_girs),
+            Column("Total", Kind.INT),
+        ),
+        [
+            Row((band, *(cross[band][g] for g in used_girs), sum(cross[band].values())))
+            for band in band_order
+            if cross[band]
+        ],
+    )
+    per_aid: dict[str, dict[Month, int]] = defaultdict(lambda: defaultdict(int))
+    served: dict[str, set[int]] = defaultdict(set)
+    for month, vb in billed(ctx):
+        for share in shares(vb, f.funder_code):
+            per_aid[aid_type(share)][month] += share.minutes
+            served[aid_type(share)].add(vb.visit.beneficiary_id)
+    months = f.period.months
+    aid_rows = []
+    for aid in sorted(per_aid):
+        total = sum(per_aid[aid].values())
+        aid_rows.append(
+            Row(
+                (
+                    aid,
+                    *(per_aid[aid].get(m, 0) for m in months),
+                    total,
+                    len(served[aid]),
+                    _mean(total, len(served[aid])),
+                )
+            )
+        )
+    consumption = Table(
+        "profil-consommation",
+        "Consommation : heures réalisées par type d'aide et par mois",
+        (
+            Column("Type d'aide"),
+            *(Column(m.label, Kind.HOURS) for m in months),
+            Column("Total de la période", Kind.HOURS),
+            Column("Bénéficiaires servis", Kind.INT),
+            Column("Moyenne par bénéficiaire", Kind.HOURS),
+        ),
+        aid_rows,
+        total=Row(
+            (
+                "Total",
+                *(sum(per_aid[a].get(m, 0) for a in per_aid) for m in months),
+                sum(sum(v.values()) for v in per_aid.values()),
+                len({b for s in served.values() for b in s}),
+                None,
+            )
+        ),
+    )
+    chart = Chart(
+        "graphique-profil",
+        "Bénéficiaires par tranche d'âge et GIR",
+        [band for band in band_order if cross[band]],
+        [(g, [cross[band][g] for band in band_order if cross[band]]) for g in used_girs],
+        kind=Kind.INT,
+        stacked=True,
+        category_label="Tranche d'âge",
+    )
+    return Report(
+        "Profil des bénéficiaires",
+        "Bénéficiaires pris en charge pendant la période (début de prise en charge avant sa fin, "
+        "fin après son "
+        "début) : sexe, âge, GIR ; et consommation en minutes retenues par type d'aide "
+        "(financeur).",
+        [sex_table, age_table, gir_table, cross_table, consumption],
+        [chart],
+    )
+
+
+# --- 11 and 12. Activity summaries -------------------------------------------------------
+
+
+@dataclass
+class Activity:
+    visits: int = 0
+    minutes: int = 0
+    beneficiaries: set[int] = field(default_factory=set)
+    workers: set[int] = field(default_factory=set)
+    pairs: set[tuple[int, int]] = field(default_factory=set)
+    longest: tuple[int, int] | None = None  # (minutes, visit id)
+    shortest: tuple[int, int] | None = None
+
+    def add(self, minutes: int, visit_id: int, beneficiary_id: int, worker_id: int) -> None:
+        self.visits += 1
+        self.minutes += minutes
+        self.beneficiaries.add(beneficiary_id)
+        self.workers.add(worker_id)
+        self.pairs.add((beneficiary_id, worker_id))
+        if self.longest is None or minutes > self.longest[0]:
+            self.longest = (minutes, visit_id)
+        if self.shortest is None or minutes < self.shortest[0]:
+            self.shortest = (minutes, visit_id)
+
+    def values(self, label: str) -> tuple[Value, ...]:
+        return (
+            label,
+            len(self.beneficiaries),
+            len(self.workers),
+            self.visits,
+            self.minutes,
+            _mean(self.minutes, len(self.beneficiaries)),
+            _mean(self.minutes, len(self.workers)),
+            _mean(self.minutes, len(self.pairs)),
+            self.longest[0] if self.longest else None,
+            self.shortest[0] if self.shortest else None,
+        )
+
+    def links(self) -> dict[int, str]:
+        found = {}
+        if self.longest:
+            found[8] = url_for("visits.detail", visit_id=self.longest[1])
+        if self.shortest:
+            found[9] = url_for("visits.detail", visit_id=self.shortest[1])
+        return found
+
+
+ACTIVITY_COLUMNS = (
+    Column("Bénéficiaires actifs", Kind.INT),
+    Column("Intervenants actifs", Kind.INT),
+    Column("Interventions", Kind.INT),
+    Column("Heures réalisées", Kind.HOURS),
+    Column("Heures par bénéficiaire", Kind.HOURS),
+    Column("Heures par intervenant", Kind.HOURS),
+    Column("Heures par couple bénéficiaire × intervenant", Kind.HOURS),
+    Column("Intervention la plus longue", Kind.HOURS),
+    Column("Intervention la plus courte", Kind.HOURS),
+)
+
+
+def monthly_activity(ctx: Context) -> Report:
+    f = ctx.filters
+    per_antenna: dict[int, Activity] = defaultdict(Activity)
+    whole = Activity()
+    for _month, vb in billed(ctx):
+        v = vb.visit
+        minutes = kept_minutes(vb, f.funder_code)
+        per_antenna[v.antenna_id].add(minutes, v.visit_id, v.beneficiary_id, v.worker_id)
+        whole.add(minutes, v.visit_id, v.beneficiary_id, v.worker_id)
+    ants = antenna_names(ctx.session)
+    rows = []
+    for antenna_id, act in sorted(per_antenna.items(), key=lambda kv: ants.get(kv[0], "")):
+        links = act.links()
+        links[3] = visits_link(ctx, antenna_id=antenna_id)
+        rows.append(Row(act.values(ants.get(antenna_id, "?")), links=links))
+    table = Table(
+        "activite",
+        f"Activité par antenne, {f.period.label}",
+        (Column("Antenne"), *ACTIVITY_COLUMNS),
+        rows,
+        total=Row(whole.values("Total"), links=whole.links()),
+        empty="Aucune intervention sur la période.",
+    )
+    return Report(
+        "Synthèse d'activité mensuelle",
+        "Bénéficiaires et intervenants ayant au moins une intervention comptée ; heures en "
+        "minutes retenues "
+        "(règle de la pré-facturation) ; moyennes arrondies à la minute.",
+        [table],
+    )
+
+
+def period_activity(ctx: Context) -> Report:
+    f = ctx.filters
+    per_month: dict[Month, Activity] = defaultdict(Activity)
+    per_antenna_month: dict[int, dict[Month, int]] = defaultdict(lambda: defaultdict(int))
+    whole = Activity()
+    for month, vb in billed(ctx):
+        v = vb.visit
+        minutes = kept_minutes(vb, f.funder_code)
+        per_month[month].add(minutes, v.visit_id, v.beneficiary_id, v.worker_id)
+        whole.add(minutes, v.visit_id, v.beneficiary_id, v.worker_id)
+        per_antenna_month[v.antenna_id][month] += minutes
+    months = f.period.months
+    rows = []
+    for month in months:
+        act = per_month.get(month, Activity())
+        links = act.links()
+        links[3] = visits_link(ctx, period=Period.month(month))
+        rows.append(Row(act.values(month.label), links=links))
+    table = Table(
+        "activite-periode",
+        f"Activité par mois, {f.period.label}",
+        (Column("Mois"), *ACTIVITY_COLUMNS),
+        rows,
+        total=Row(whole.values("Total de la période"), links=whole.links()),
+    )
+    ants = antenna_names(ctx.session)
+    order = sorted(per_antenna_month, key=lambda a: ants.get(a, ""))
+    by_antenna = Table(
+        "heures-antennes-mois",
+        "Heures réalisées par antenne et par mois",
+        (
+            Column("Antenne"),
+            *(Column(m.label, Kind.HOURS) for m in months),
+            Column("Total", Kind.HOURS),
+        ),
+        [
+            Row(
+                (
+                    ants.get(a, "?"),
+                    *(per_antenna_month[a].get(m, 0) for m in months),
+                    sum(per_antenna_month[a].values()),
+                )
+            )
+            for a in order
+        ],
+    )
+    chart = Chart(
+        "graphique-antennes",
+        "Heures réalisées par mois et par antenne",
+        [_month_label(m) for m in months],
+        [(ants.get(a, "?"), [per_antenna_month[a].get(m, 0) for m in months]) for a in order]
+        or [("Heures", [0] * len(months))],
+        category_label="Mois",
+    )
+    return Report(
+        "Synthèse d'activité semestrielle et annuelle",
+        "Les chiffres de la synthèse mensuelle, mois par mois, et pour toute la période "
+        "(bénéficiaires et "
+        "intervenants distincts sur la période) ; heures en minutes retenues.",
+        [table, by_antenna],
+        [chart],
+    )
+
+
+# --- 13. Absences ------------------------------------------------------------------------
+
+ABSENCE_LABELS = {
+    AbsenceKind.HOLIDAY: "Vacances",
+    AbsenceKind.HOSPITAL: "Hospitalisation",
+    AbsenceKind.OTHER_TEMPORARY: "Autre absence temporaire",
+    AbsenceKind.MOVED: "Déménagement",
+    AbsenceKind.NURSING_HOME: "Entrée en établissement",
+    AbsenceKind.DEATH: "Décès",
+}
+ABSENCE_NATURES = (("temporaire", "Temporaires"), ("definitive", "Définitives"))
+
+
+def absences(ctx: Context) -> Report:
+    f = ctx.filters
+    query = (
+        select(Absence, Beneficiary.antenna_id)
+        .join(Beneficiary, Beneficiary.id == Absence.beneficiary_id)
+        .where(
+            Absence.starts_on <= f.period.last,
+            or_(Absence.ends_on.is_(None), Absence.ends_on >= f.period.first),
+            in_antennas(Beneficiary.antenna_id, ctx.antennas),
+        )
+        .order_by(Absence.starts_on, Absence.id)
+    )
+    if f.beneficiary_id is not None:
+        query = query.where(Absence.beneficiary_id == f.beneficiary_id)
+    nature = f.options.get("nature")
+    found = [
+        (a, ant)
+        for a, ant in ctx.session.execute(query)
+        if nature is None or a.kind.definitive == (nature == "definitive")
+    ]
+    bens = people(ctx.session, Beneficiary, (a.beneficiary_id for a, _ in found))
+    ants = antenna_names(ctx.session)
+    by_kind: dict[AbsenceKind, list[int]] = defaultdict(lambda: [0, 0])
+    rows = []
+    for absence, antenna_id in found:
+        start = max(absence.starts_on, f.period.first)
+        end = min(absence.ends_on or f.period.last, f.period.last)
+        days = (end - start).days + 1
+        by_kind[absence.kind][0] += 1
+        by_kind[absence.kind][1] += days
+        rows.append(
+            Row(
+                (
+                    bens[absence.beneficiary_id].name,
+                    ants.get(antenna_id, "?"),
+                    ABSENCE_LABELS[absence.kind],
+                    "Définitive" if absence.kind.definitive else "Temporaire",
+                    absence.starts_on,
+                    absence.ends_on,
+                    days,
+                ),
+                links={0: _person_link("beneficiary", absence.beneficiary_id)},
+            )
+        )
+    summary = Table(
+        "absences-types",
+        f"Absences par motif, {f.period.label}",
+        (
+            Column("Motif"),
+            Column("Nature"),
+            Column("Absences", Kind.INT),
+            Column("Jours dans la période", Kind.INT),
+        ),
+        [
+            Row((ABSENCE_LABELS[k], "Définitive" if k.definitive else "Temporaire", *by_kind[k]))
+            for k in AbsenceKind
+            if k in by_kind
+        ],
+        total=Row(("Total", "", len(found), sum(v[1] for v in by_kind.values()))),
+        empty="Aucune absence enregistrée sur la période.",
+    )
+    detail = Table(
+        "absences",
+        "Détail des absences",
+        (
+            Column("Bénéficiaire"),
+            Column("Antenne"),
+            Column("Motif"),
+            Column("Nature"),
+            Column("Du", Kind.DATE),
+            Column("Au", Kind.DATE),
+            Column("Jours dans la période", Kind.INT),
+        ),
+        rows,
+        empty="Aucune absence enregistrée sur la période.",
+    )
+    return Report(
+        "Absences des bénéficiaires",
+        "Absences temporaires (vacances, hospitalisation) et définitives (déménagement, entrée en "
+        "établissement, décès) qui touchent la période, telles qu'importées du logiciel de "
+        "planification.",
+        [summary, detail],
+    )
+
+
+# --- The visits behind a figure ----------------------------------------------------------
+
+
+def visits(ctx: Context) -> Report:
+    f = ctx.filters
+    where = [
+        Visit.service_date >= f.period.first,
+        Visit.service_date <= f.period.last,
+        Visit.status != VisitStatus.DELETED,
+        in_antennas(Visit.antenna_id, ctx.antennas),
+    ]
+    if f.worker_id is not None:
+        where.append(Visit.worker_id == f.worker_id)
+    if f.beneficiary_id is not None:
+        where.append(Visit.beneficiary_id == f.beneficiary_id)
+    rows_q = (
+        select(
+            Visit.id,
+            Visit.service_date,
+            Visit.started_at,
+            Visit.ended_at,
+            Visit.worker_id,
+            Visit.beneficiary_id,
+            Visit.antenna_id,
+            Visit.status,
+        )
+        .where(and_(*where))
+        .order_by(Visit.service_date, Visit.started_at, Visit.id)
+    )
+    found = ctx.session.execute(rows_q).all()
+    names = funders(ctx.session)
+    billing = {vb.visit.visit_id: vb for _m, vb in billed(ctx)}
+    if f.funder_code:
+        found = [r for r in found if r[0] in billing]
+    workers = people(ctx.session, Worker, (r[4] for r in found))
+    bens = people(ctx.session, Beneficiary, (r[5] for r in found))
+    ants = antenna_names(ctx.session)
+    rows = []
+    total = 0
+    for vid, day, start, end, wid, bid, antenna_id, status in found:
+        vb = billing.get(vid)
+        minutes = kept_minutes(vb, f.funder_code) if vb else None
+        total += minutes or 0
+        split = (
+            " | ".join(
+                f"{funder_label(names, s)} : {format_hours(s.minutes)}"
+                for s in shares(vb, f.funder_code)
+            )
+            if vb
+            else "Non comptée"
+        )
+        rows.append(
+            Row(
+                (
+                    vid,
+                    day,
+                    _clock(start),
+                    _clock(end),
+                    workers[wid].name,
+                    bens[bid].name,
+                    ants.get(antenna_id, "?"),
+                    status.label,
+                    minutes,
+                    split,
+                ),
+                links={
+                    0: url_for("visits.detail", visit_id=vid),
+                    4: _person_link("worker", wid),
+                    5: _person_link("beneficiary", bid),
+                },
+                attrs={"data-visit": str(vid)},
+            )
+        )
+    table = Table(
+        "interventions",
+        f"Interventions, {f.period.label} : {len(rows)} ({format_hours(total)} retenues)",
+        (
+            Column("Intervention", Kind.INT),
+            Column("Jour", Kind.DATE),
+            Column("Arrivée"),
+            Column("Départ"),
+            Column("Intervenant"),
+            Column("Bénéficiaire"),
+            Column("Antenne"),
+            Column("Statut"),
+            Column("Minutes retenues", Kind.MINUTES),
+            Column("Répartition entre financeurs"),
+        ),
+        rows,
+        total=Row(("Total", None, "", "", "", "", "", "", total, "")),
+        empty="Aucune intervention pour ces filtres.",
+        page_limit=1000,
+    )
+    return Report(
+        "Interventions derrière les chiffres",
+        "Chaque intervention de la période avec ses minutes retenues et leur répartition entre "
+        "financeurs "
+        "(règle de la pré-facturation) ; une intervention incomplète n'est pas comptée.",
+        [table],
+    )
+
+
+PERSONS = ("antenne", "financeur", "intervenant", "beneficiaire")
+
+STATES: dict[str, State] = {
+    s.slug: s
+    for s in (
+        State(
+            1,
+            "beneficiaires",
+            "Heures par bénéficiaire",
+            "Heures réalisées chaque mois par bénéficiaire et financeur (à joindre aux factures).",
+            hours_by_beneficiary,
+            ("antenne", "financeur", "beneficiaire"),
+        ),
+        State(
+            2,
+            "plans-d-aide",
+            "Suivi des plans d'aide",
+            "Autorisé et consommé par plan et financeur, mois par mois et sur l'année.",
+            plan_follow_up,
+            ("antenne", "financeur", "beneficiaire"),
+        ),
+        State(
+            3,
+            "appels-incomplets",
+            "Appels incomplets",
+            "Par type, antenne, intervenant et période ; corrigés ou non.",
+            incomplete_calls,
+            ("antenne", "intervenant", "beneficiaire"),
+            options={"type": INCOMPLETE_KINDS, "etat": CORRECTED_CHOICES},
+        ),
+        State(
+            4,
+            "financeurs",
+            "Bénéficiaires par financeur",
+            "Bénéficiaires, plans et heures par financeur.",
+            beneficiaries_by_funder,
+            ("antenne", "financeur"),
+        ),
+        State(
+            5,
+            "non-identifies",
+            "Bénéficiaires non identifiés",
+            "Appels de numéros inconnus ou masqués, par numéro, et ce qu'ils sont devenus.",
+            unidentified,
+            ("antenne",),
+        ),
+        State(
+            6,
+            "taux-de-correction",
+            "Taux de correction",
+            "Appels incomplets corrigés, et en combien de temps, par antenne et responsable.",
+            correction_rate,
+            ("antenne",),
+        ),
+        State(
+            7,
+            "planning-beneficiaire",
+            "Planning d'un bénéficiaire",
+            "Prévu et réalisé, par semaine ou par mois.",
+            beneficiary_planning,
+            ("antenne", "beneficiaire"),
+            periods=(PeriodKind.WEEK, PeriodKind.MONTH, PeriodKind.DATES),
+        ),
+        State(
+            8,
+            "planning-intervenant",
+            "Planning d'un intervenant",
+            "Prévu et réalisé, par semaine ou par mois.",
+            worker_planning,
+            ("antenne", "intervenant"),
+            periods=(PeriodKind.WEEK, PeriodKind.MONTH, PeriodKind.DATES),
+        ),
+        State(
+            9,
+            "intervenants",
+            "Heures par intervenant",
+            "Heures réalisées par intervenant.",
+            hours_by_worker,
+            ("antenne", "financeur", "intervenant"),
+        ),
+        State(
+            10,
+            "profil",
+            "Profil des bénéficiaires",
+            "Sexe, âge, GIR et consommation par type d'aide.",
+            profile,
+            ("antenne", "financeur"),
+        ),
+        State(
+            11,
+            "activite-mensuelle",
+            "Synthèse mensuelle",
+            "Bénéficiaires et intervenants actifs, heures, moyennes, interventions extrêmes.",
+            monthly_activity,
+            ("antenne", "financeur"),
+        ),
+        State(
+            12,
+            "activite-annuelle",
+            "Synthèse semestrielle et annuelle",
+            "Les mêmes chiffres mois par mois, sur un semestre ou une année.",
+            period_activity,
+            ("antenne", "financeur"),
+            periods=(PeriodKind.HALF_YEAR, PeriodKind.YEAR),
+            default=PeriodKind.YEAR,
+        ),
+        State(
+            13,
+            "absences",
+            "Absences",
+            "Absences temporaires et définitives des bénéficiaires.",
+            absences,
+            ("antenne", "beneficiaire"),
+            options={"nature": ABSENCE_NATURES},
+        ),
+        State(
+            0,
+            "interventions",
+            "Interventions",
+            "Les interventions derrière un chiffre.",
+            visits,
+            PERSONS,
+        ),
+    )
+}
