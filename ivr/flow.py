@@ -1,6 +1,8 @@
 """The call flow as explicit states: each state's ``run`` returns the next state.
 
 Answer -> Identify -> AskCode -> (AskDirection) -> Record -> Confirm -> end.
+A call taken back after a reconnect starts at TakeBack -> Identify -> AskCode,
+told first that the service was interrupted and that it must start again.
 A hang-up at any step ends in ``record_incomplete`` with what was known. When
 the database cannot be reached the flow goes on without it (``offline``):
 it still collects the code, spools what it has and confirms.
@@ -87,6 +89,8 @@ class Call:
     recorded: bool = False
     committed_at: datetime | None = None
     spooled: bool = False
+    #: Taken back after a reconnect: the caller is asked to start again.
+    taken_back: bool = False
 
     @property
     def digits(self) -> str | None:
@@ -117,6 +121,23 @@ class Answer(State):
         return Identify()
 
 
+class TakeBack(State):
+    """A call a previous run of the IVR was serving when it stopped."""
+
+    async def run(self, call: Call, flow: Flow) -> State | None:
+        try:
+            recorded = await flow.services.run(flow.services.ledger.is_recorded, call.channel.id)
+        except DatabaseUnavailable:
+            recorded = False
+        if recorded:
+            # Committed just before the stop: its confirmation may have been cut.
+            call.recorded = True
+            await flow.prompter.play([sound("degraded-recorded"), sound("goodbye")])
+            return None
+        call.taken_back = True
+        return Identify()
+
+
 class Identify(State):
     async def run(self, call: Call, flow: Flow) -> State | None:
         assert call.answered_at is not None
@@ -141,7 +162,8 @@ class Identify(State):
 class AskCode(State):
     async def run(self, call: Call, flow: Flow) -> State | None:
         config = flow.config
-        prompt = [sound("welcome"), sound("code-request")]
+        first = sound("interrupted") if call.taken_back else sound("welcome")
+        prompt = [first, sound("code-request")]
         for attempt in range(1, config.attempts + 1):
             collected = await flow.collect(prompt)
             prompt = [sound("code-request")]

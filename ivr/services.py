@@ -14,12 +14,12 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr.spool import Spool
-from ledger.models import CallOutcome, CallSource, Identification
+from ledger.models import CallEvent, CallOutcome, CallSource, Identification
 from ledger.pairing import Direction, Inference
 from ledger.phones import is_withheld
 from ledger.service import (
@@ -82,6 +82,16 @@ class Ledger:
         except DatabaseUnavailable:
             return False
         return True
+
+    def is_recorded(self, channel_id: str) -> bool:
+        def work(session: Session) -> bool:
+            found = session.scalars(
+                select(CallEvent.id).where(CallEvent.channel_id == channel_id)
+            ).first()
+            return found is not None
+
+        result: bool = self._run(work)
+        return result
 
     def beneficiary_for(self, caller: str | None, ani: str | None, at: datetime) -> int | None:
         def work(session: Session) -> int | None:

@@ -234,13 +234,13 @@ def test_database_stopped_during_a_call(asterisk: Asterisk, tmp_path: Path) -> N
         shutil.rmtree(pgdir, ignore_errors=True)
 
 
-def sipp_call(caller: str) -> subprocess.CompletedProcess[str]:
+def sipp_call(asterisk: Asterisk, caller: str) -> subprocess.CompletedProcess[str]:
     """One call over real SIP and RTP into the PJSIP trunk endpoint, digits as RFC 4733."""
     from tests.ivr.conftest import free_port
 
     scenario = Path(__file__).parent / "sipp" / "arrival_1234.xml"
     return subprocess.run(
-        ["sipp", "127.0.0.1:5060", "-sf", str(scenario), "-m", "1", "-l", "1",
+        ["sipp", f"127.0.0.1:{asterisk.sip_port}", "-sf", str(scenario), "-m", "1", "-l", "1",
          "-i", "127.0.0.1", "-p", str(free_port()), "-mi", "127.0.0.1", "-mp", str(free_port()),
          "-s", "0800123456", "-key", "caller", caller, "-timeout", "90", "-nostdin"],
         capture_output=True,
@@ -262,14 +262,14 @@ def events_by_caller(factory: sessionmaker[Session], e164: str) -> list[CallEven
 def test_arrival_then_departure_over_sip(
     ivr: IvrProcess, asterisk: Asterisk, org: SmallOrg, session_factory: sessionmaker[Session]
 ) -> None:
-    first = sipp_call("0145678902")
+    first = sipp_call(asterisk, "0145678902")
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     [arrival] = wait_for(lambda: events_by_caller(session_factory, "+33145678902"), 60, "arrival")
     assert arrival.direction is Direction.ARRIVAL
     assert arrival.worker_id == org.worker_a1.id
     assert arrival.beneficiary_id == org.ben_a2.id
     assert arrival.called_number == "0800123456"
-    second = sipp_call("+33145678902")
+    second = sipp_call(asterisk, "+33145678902")
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
     events = wait_for(
         lambda: (
