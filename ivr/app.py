@@ -123,6 +123,8 @@ class IvrService:
         )
         await stop.wait()
         logger.info("IVR stopping")
+        # Calls in progress end (and are recorded) before the client closes.
+        await self.client.drain(10)
         for task in tasks:
             task.cancel()
         for task in tasks:

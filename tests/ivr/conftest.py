@@ -171,11 +171,11 @@ class IvrProcess:
         return out
 
     def media_played(self, channel_id: str) -> list[str]:
-        """Every sound Asterisk started playing on a channel, in order (from its events:
-        PlaybackStarted for a playback's first sound, PlaybackContinuing for the next)."""
+        """Every sound Asterisk started playing on a channel, in order (Asterisk raises
+        PlaybackStarted for each sound of a playback's list)."""
         return [
             str(event["playback"]["media_uri"])
-            for event in self.events(channel_id, "PlaybackStarted", "PlaybackContinuing")
+            for event in self.events(channel_id, "PlaybackStarted")
         ]
 
     def kill(self) -> None:
