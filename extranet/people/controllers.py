@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 from extranet.alerts.queries import open_alerts_for_beneficiary
 from extranet.scope import scope
 from extranet.visits.controllers import antennas
-from extranet.visits.queries import display_status, visits_between
+from extranet.visits.queries import display_status, moved_away, visits_between
 from extranet.web import db, int_arg, load_or_404, login_required, now, user
 from ledger.models import Beneficiary, CarePlan, Phone, Visit, VisitStatus, Worker
 from ledger.timeutil import duration, paris_date
@@ -122,6 +122,7 @@ def beneficiary(beneficiary_id: int) -> str:
         p for p in plans if p.starts_on < nxt and (p.ends_on is None or p.ends_on >= first)
     ]
     planned_hours = sum(p.max_hours for p in active_plans)
+    moved = list(moved_away(session, user(), beneficiary_id=found.id))
     return render_template(
         "people/beneficiary.html",
         b=found,
@@ -133,7 +134,8 @@ def beneficiary(beneficiary_id: int) -> str:
         done=done_hours(month_visits),
         planned=planned_hours,
         today=today,
-        statuses={v.id: display_status(v, now()) for v in [*month_visits, *earlier]},
+        moved=moved,
+        statuses={v.id: display_status(v, now()) for v in [*month_visits, *earlier, *moved]},
         alerts=open_alerts_for_beneficiary(session, user(), found, today),
     )
 
@@ -147,11 +149,13 @@ def worker(worker_id: int) -> str:
         visits_between(db(), user(), first - timedelta(days=7), today, worker_id=found.id)
     )
     this_month = [v for v in visits if v.service_date >= first]
+    moved = list(moved_away(db(), user(), worker_id=found.id))
     return render_template(
         "people/worker.html",
         w=found,
         visits=visits,
+        moved=moved,
         done=done_hours(this_month),
         today=today,
-        statuses={v.id: display_status(v, now()) for v in visits},
+        statuses={v.id: display_status(v, now()) for v in [*visits, *moved]},
     )
