@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ivr.dtmf import CallHungUp, Collected, Prompter
+from ivr.prompts import sound, time_media
 from ivr.services import (
     DatabaseUnavailable,
     Ledger,
@@ -37,27 +38,11 @@ from ledger.models import CallOutcome, CallSource
 from ledger.pairing import Direction, Inference
 from ledger.phones import masked, normalise
 from ledger.service import CallRecord
-from ledger.timeutil import to_paris, utc_now
+from ledger.timeutil import utc_now
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-PROMPTS = "sound:telegestion/"
-
-
-def sound(name: str, language: str = "fr") -> str:
-    """A prompt in a language: French ones at the top, others in their own folder."""
-    return PROMPTS + (name if language == "fr" else f"{language}/{name}")
-
-
-def time_media(moment: datetime, language: str = "fr") -> list[str]:
-    """'<H> heures <M>' in Europe/Paris time, from the number prompts."""
-    local = to_paris(moment)
-    media = [sound(f"n-{local.hour}", language), sound("hours", language)]
-    if local.minute:
-        media.append(sound(f"n-{local.minute}", language))
-    return media
 
 
 def choice_media(options: tuple[Option, ...], language: str) -> list[str]:

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import render_template, request
+from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from extranet.alerts.queries import open_alerts_for_beneficiary
+from extranet.people.forms import LanguageForm
 from extranet.scope import scope
 from extranet.visits.controllers import antennas
 from extranet.visits.queries import display_status, moved_away, visits_between
-from extranet.web import db, int_arg, load_or_404, login_required, now, user
+from extranet.web import db, int_arg, load_or_404, login_required, now, requires, user
+from ivr.prompts import LANGUAGES
 from ledger.models import Beneficiary, CarePlan, Phone, Visit, VisitStatus, Worker
+from ledger.service import audit
 from ledger.timeutil import duration, paris_date
 
 PAGE = 100
@@ -141,8 +145,36 @@ def beneficiary(beneficiary_id: int) -> str:
 
 
 @login_required
-def worker(worker_id: int) -> str:
+def worker(worker_id: int) -> ResponseReturnValue:
+    return _render_worker(load_or_404(Worker, worker_id))
+
+
+@requires("can_write")
+def worker_language(worker_id: int) -> ResponseReturnValue:
+    """The language the IVR speaks to this worker once the code is recognised."""
     found = load_or_404(Worker, worker_id)
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        return _render_worker(found, form), 422
+    if form.language.data != found.language:
+        session = db()
+        audit(
+            session,
+            user().login,
+            "worker.language",
+            "worker",
+            found.id,
+            antenna_id=found.antenna_id,
+            before=found.language,
+            after=form.language.data,
+        )
+        found.language = form.language.data
+        session.commit()
+    flash("Langue du serveur vocal enregistrée.", "success")
+    return redirect(url_for("people.worker", worker_id=found.id))
+
+
+def _render_worker(found: Worker, form: LanguageForm | None = None) -> str:
     today = paris_date(now())
     first = _month_start(today)
     visits = list(
@@ -153,6 +185,8 @@ def worker(worker_id: int) -> str:
     return render_template(
         "people/worker.html",
         w=found,
+        language_form=form or LanguageForm(data={"language": found.language}),
+        languages=LANGUAGES,
         visits=visits,
         moved=moved,
         done=done_hours(this_month),

@@ -65,6 +65,8 @@ POST_MATRIX: dict[str, tuple[Callable[[Scenario], str], tuple[int, int, int, int
     "attach_b": (lambda s: f"/appels/{s.b.unknown_call.id}/rattacher", (302, 404, 403, 422)),
     "acknowledge": (lambda s: "/alertes/prise-en-compte", (302, 400, 403, 400)),
     "logout": (lambda s: "/deconnexion", (302, 302, 302, 302)),
+    "language_a": (lambda s: f"/intervenants/{s.a.worker.id}/langue", (302, 422, 403, 422)),
+    "language_b": (lambda s: f"/intervenants/{s.b.worker.id}/langue", (302, 404, 403, 422)),
 }
 
 #: Endpoints the matrices cover (every URL rule of the app must be in one).
@@ -88,6 +90,7 @@ COVERED = {
     "people.beneficiary",
     "people.workers",
     "people.worker",
+    "people.worker_language",
     "stats.index",
     "runs.index",
     "runs.download",

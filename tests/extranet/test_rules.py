@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from extranet.models import AlertAck, User
-from ledger.models import AuditEntry, Phone, Visit, VisitStatus
+from ledger.models import AuditEntry, Phone, Visit, VisitStatus, Worker
 from ledger.timeutil import as_utc, paris_to_utc
 from tests.extranet.conftest import NOW, PASSWORD, Scenario, csrf_token, login
 
@@ -403,3 +403,20 @@ def test_a_visit_cannot_be_moved_to_a_worker_of_another_antenna(
     )
     assert response.status_code == 422
     assert _visit(session, visit.id).worker_id == scenario.a.worker.id
+
+
+def test_a_manager_sets_a_workers_language(
+    manager_a: FlaskClient, scenario: Scenario, session: Session
+) -> None:
+    path = f"/intervenants/{scenario.a.worker.id}"
+    response = manager_a.post(
+        f"{path}/langue", data={"csrf_token": csrf_token(manager_a, path), "language": "pt"}
+    )
+    assert response.status_code == 302
+    session.expire_all()
+    assert session.get_one(Worker, scenario.a.worker.id).language == "pt"
+    bad = manager_a.post(
+        f"{path}/langue", data={"csrf_token": csrf_token(manager_a, path), "language": "xx"}
+    )
+    assert bad.status_code == 422
+    assert session.get_one(Worker, scenario.a.worker.id).language == "pt"

@@ -301,3 +301,28 @@ def test_the_readme_test_call_command(
     assert "résultat=recorded sens=arrival" in result.stdout
     [visit] = visits_of(session_factory, org.worker_a2.id)
     assert visit.beneficiary_id == org.ben_a2.id
+
+
+def test_a_portuguese_worker_hears_portuguese_once_the_code_is_recognised(
+    ivr: IvrProcess, asterisk: Asterisk, org: SmallOrg, session_factory: sessionmaker[Session]
+) -> None:
+    from ledger.models import Worker
+
+    with session_factory() as session:
+        session.get_one(Worker, org.worker_a2.id).language = "pt"
+        session.commit()
+    channel = asterisk.call("0145678902", "5678#")
+    event = wait_event(session_factory, channel)
+    assert event.direction is Direction.ARRIVAL
+    heard = wait_for(
+        lambda: (h := ivr.media_played(channel)) and "sound:telegestion/pt/goodbye" in h and h,
+        30,
+        "the goodbye played",
+    )
+    # French until the code, Portuguese from it: "Chegada registada às 9 horas e 5".
+    assert heard[0] == "sound:telegestion/welcome"
+    confirmation = heard[heard.index("sound:telegestion/pt/arrival-recorded") :]
+    assert confirmation[1].startswith("sound:telegestion/pt/n-")
+    assert confirmation[2] == "sound:telegestion/pt/hours"
+    assert confirmation[-1] == "sound:telegestion/pt/goodbye"
+    assert not any(m.startswith("sound:telegestion/arrival") for m in heard)
