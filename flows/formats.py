@@ -85,6 +85,15 @@ class FileFormat:
     frequency: str
     description: str
     fields: tuple[Field, ...]
+    #: How many trailing (optional) fields a file may leave out entirely, header
+    #: included: columns added later, so that older files still load.
+    optional_tail: int = 0
+
+    @property
+    def accepted_names(self) -> tuple[tuple[str, ...], ...]:
+        """Every header a file may have: all fields, or without the optional tail."""
+        names = self.names
+        return tuple(names[: len(names) - cut] for cut in range(self.optional_tail + 1))
 
     @property
     def header(self) -> str:
@@ -296,7 +305,17 @@ WORKERS = FileFormat(
             "début d'activité (défaut : date du fichier pour un nouvel intervenant)",
         ),
         _f("date_fin", "date", 10, False, "fin d'activité, vide si en poste"),
+        _f(
+            "langue",
+            "enum",
+            2,
+            False,
+            "langue du serveur vocal une fois le code reconnu (défaut : fr) ; colonne "
+            "facultative, un fichier peut l'omettre, en-tête compris",
+            choices=("fr", "pt", "ar", "es", "en"),
+        ),
     ),
+    optional_tail=1,
 )
 
 BENEFICIARIES = FileFormat(

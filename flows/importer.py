@@ -329,6 +329,8 @@ class _Workers(_Applier):
                 "phone_code": code,
                 "active_until": values["date_fin"],
             }
+            if values.get("langue"):
+                wanted["language"] = values["langue"]
             worker = existing.get(ext)
             if worker is None:
                 worker = Worker(
@@ -810,8 +812,12 @@ def _stream(
             header = decode_line(raw_header or b"").strip()
         except formats.FieldError as exc:
             raise FileRefused(f"en-tête illisible : {exc}") from None
-        if [h.strip().lower() for h in header.split(formats.SEPARATOR)] != list(fmt.names):
+        names = tuple(h.strip().lower() for h in header.split(formats.SEPARATOR))
+        if names not in fmt.accepted_names:
             raise FileRefused(f"en-tête inattendu : attendu {fmt.header!r}")
+        # A file without the optional trailing columns: they read as empty.
+        missing = len(fmt.fields) - len(names)
+        expected_columns = len(names)
         for number, raw in lines:
             if raw is None:
                 report.lines += 1
@@ -840,7 +846,7 @@ def _stream(
                     )
                 )
                 continue
-            typed, errors = formats.parse_values(fmt, values)
+            typed, errors = formats.parse_values(fmt, values + [""] * missing)
             ext = typed.get("id_planning")
             if ext is not None:
                 if ext in applier.seen:

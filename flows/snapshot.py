@@ -43,6 +43,7 @@ def workers_rows(session: Session) -> Iterator[list[str]]:
             worker.phone_code,
             formats.format_date(worker.active_from),
             formats.format_date(worker.active_until),
+            worker.language,
         ]
 
 

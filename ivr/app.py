@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ivr import health
 from ivr.ari import AriClient, CallChannel, ChannelInfo, Event, parse_ari_time
-from ivr.flow import Answer, Call, Flow, FlowConfig, Identify, Services, State
+from ivr.flow import Answer, Call, Flow, FlowConfig, Services, State, TakeBack
 from ivr.services import Ledger, Recorder, replay
 from ivr.settings import IvrSettings
 from ivr.spool import Spool
@@ -63,11 +63,14 @@ class IvrService:
         await Flow(call, self.services, self.config, metrics=self.settings.metrics_path).run()
 
     async def on_adopt(self, channel: CallChannel, info: ChannelInfo) -> None:
-        """A call left in our application while we were away: start it over.
+        """A call found in our application at a (re)connection, without its StasisStart.
 
-        Its answer time is taken as its creation time (the dialplan answers at
-        once); what the caller keyed while we were away is lost, so the code is
-        asked again.
+        Not answered yet: nobody has spoken to the caller, so it is a new call
+        whose StasisStart we did not read, and it starts from the beginning.
+        Answered: a previous run of the IVR was serving it; what the caller
+        keyed while we were away is lost, so ``TakeBack`` says so and asks
+        the code afresh (or says goodbye if the call was already recorded).
+        Its answer time is taken as its creation time (we answer at once).
         """
         args = info.app_data.split(",")[1:]
         call = Call(
@@ -80,7 +83,7 @@ class IvrService:
         start: State = Answer()
         if info.state == "Up":
             call.answered_at = info.created_at or utc_now()
-            start = Identify()
+            start = TakeBack()
         await Flow(
             call, self.services, self.config, metrics=self.settings.metrics_path, start=start
         ).run()
@@ -120,6 +123,8 @@ class IvrService:
         )
         await stop.wait()
         logger.info("IVR stopping")
+        # Calls in progress end (and are recorded) before the client closes.
+        await self.client.drain(10)
         for task in tasks:
             task.cancel()
         for task in tasks:

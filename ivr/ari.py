@@ -7,6 +7,19 @@ the HTTP answer that created the object. A 404 or 409 means the call is gone.
 The event websocket reconnects by itself; after each (re)connection the client
 reconciles: the calls still in our Stasis application get no new StasisStart,
 so they are handed back to the application through ``on_adopt``.
+
+What keeps a call's events exact across reconnects (decision 0104):
+
+- one connection at a time, read by one task; events are read from the first
+  moment of a connection, while the reconcile runs beside them, so a call that
+  enters the application during the reconcile is either started by its
+  StasisStart or adopted from the channel list, never both (one flow per
+  channel id, whichever comes first);
+- an event delivered twice (the same JSON text for the same channel) is
+  dropped: Asterisk stamps every event with the millisecond it was raised,
+  so two real key presses never read the same;
+- events of a call that has ended are dropped, so a late or repeated
+  StasisStart cannot start a second flow for it.
 """
 
 from __future__ import annotations
@@ -16,6 +29,7 @@ import contextlib
 import json
 import logging
 import uuid
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -87,6 +101,12 @@ def event_channel_id(event: Event) -> str | None:
     return None
 
 
+#: How many of a channel's latest events are remembered to drop repeats.
+RECENT_EVENTS = 64
+#: How many ended calls are remembered to drop their late events.
+ENDED_CALLS = 4096
+
+
 @dataclass
 class CallChannel:
     """One call's channel: its ordered event queue and the client to act on it."""
@@ -94,6 +114,16 @@ class CallChannel:
     id: str
     client: AriClient
     events: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+    _recent: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
+
+    def offer(self, event: Event, raw: str | None) -> bool:
+        """Queue an event unless the very same one was already queued."""
+        if raw is not None:
+            if raw in self._recent:
+                return False
+            self._recent.append(raw)
+        self.events.put_nowait(event)
+        return True
 
     async def answer(self) -> None:
         await self.client.request("POST", f"/channels/{self.id}/answer")
@@ -152,9 +182,12 @@ class AriClient:
         self._on_adopt = on_adopt
         self._http = httpx.AsyncClient(auth=self._auth, timeout=10.0)
         self.channels: dict[str, CallChannel] = {}
+        self._ended: OrderedDict[str, None] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
         #: True while the event websocket is connected and reconciled.
         self.ready = asyncio.Event()
+        #: Counters for the health endpoint and the tests.
+        self.stats = {"connections": 0, "adopted": 0, "duplicates": 0, "late": 0}
 
     # --- HTTP ------------------------------------------------------------
 
@@ -246,47 +279,70 @@ class AriClient:
         async for ws in websockets.connect(
             self._ws_url(), ping_interval=5, ping_timeout=10, open_timeout=5, max_size=2**22
         ):
+            self.stats["connections"] += 1
+            logger.info("ARI connected (%s)", self.app)
+            # Events are read from now on while the reconcile runs: a call that
+            # enters the application meanwhile is never missed nor doubled.
+            reconcile = asyncio.create_task(self._reconcile(ws))
             try:
-                logger.info("ARI connected (%s)", self.app)
-                await self._reconcile()
-                self.ready.set()
                 async for message in ws:
-                    logger.debug("event %s", message)
-                    self.dispatch(json.loads(message))
+                    text = message if isinstance(message, str) else message.decode()
+                    logger.debug("event %s", text)
+                    self.dispatch(json.loads(text), text)
             except websockets.ConnectionClosed:
                 logger.warning("ARI websocket closed; reconnecting")
-            except AriError as exc:
-                logger.warning("ARI reconcile failed (%s); reconnecting", exc)
             finally:
                 self.ready.clear()
+                reconcile.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reconcile
 
-    async def _reconcile(self) -> None:
-        if self._on_adopt is None:
+    async def _reconcile(self, ws: Any) -> None:
+        try:
+            listed = await self.list_channels() if self._on_adopt is not None else []
+        except AriError as exc:
+            logger.warning("ARI reconcile failed (%s); reconnecting", exc)
+            await ws.close()
             return
-        for info in await self.list_channels():
-            if info.id in self.channels or info.app_name.lower() != "stasis":
+        for info in listed:
+            if info.id in self.channels or info.id in self._ended:
                 continue
-            if info.app_data.split(",")[0] != self.app:
+            if info.app_name.lower() != "stasis" or info.app_data.split(",")[0] != self.app:
                 continue
-            logger.info("taking back call %s after reconnect", info.id)
+            assert self._on_adopt is not None
+            logger.info("taking back call %s (%s) after reconnect", info.id, info.state)
+            self.stats["adopted"] += 1
             channel = CallChannel(info.id, self)
             self.channels[info.id] = channel
             self._spawn(channel, self._on_adopt(channel, info))
+        self.ready.set()
 
-    def dispatch(self, event: Event) -> None:
+    def dispatch(self, event: Event, raw: str | None = None) -> None:
         """Route one event to its channel's queue, in arrival order (no await here)."""
         kind = event.get("type")
         channel_id = event_channel_id(event)
         if channel_id is None:
             return
-        if kind == "StasisStart" and channel_id not in self.channels:
-            channel = CallChannel(channel_id, self)
-            self.channels[channel_id] = channel
-            self._spawn(channel, self._on_start(channel, event))
-            return
         existing = self.channels.get(channel_id)
-        if existing is not None:
-            existing.events.put_nowait(event)
+        if existing is None:
+            if channel_id in self._ended:
+                self.stats["late"] += 1
+                return
+            if kind == "StasisStart":
+                channel = CallChannel(channel_id, self)
+                self.channels[channel_id] = channel
+                channel.offer(event, raw)
+                self._spawn(channel, self._on_start(channel, event))
+            return
+        if not existing.offer(event, raw):
+            self.stats["duplicates"] += 1
+            logger.warning("call %s: %s delivered twice, dropped", channel_id, kind)
+
+    def _ended_call(self, channel_id: str) -> None:
+        self.channels.pop(channel_id, None)
+        self._ended[channel_id] = None
+        while len(self._ended) > ENDED_CALLS:
+            self._ended.popitem(last=False)
 
     def _spawn(self, channel: CallChannel, work: Awaitable[None]) -> None:
         async def _run() -> None:
@@ -295,7 +351,7 @@ class AriClient:
             except Exception:
                 logger.exception("call %s failed", channel.id)
             finally:
-                self.channels.pop(channel.id, None)
+                self._ended_call(channel.id)
 
         task = asyncio.ensure_future(_run())
         self._tasks.add(task)

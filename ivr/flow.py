@@ -1,6 +1,10 @@
 """The call flow as explicit states: each state's ``run`` returns the next state.
 
-Answer -> Identify -> AskCode -> (AskDirection) -> Record -> Confirm -> end.
+Answer -> Identify -> AskCode -> (ChooseBeneficiary) -> (ChooseDirection) -> Record
+-> Confirm -> end. ChooseBeneficiary only for a number shared by several
+beneficiaries; from the code on, prompts are in the worker's language.
+A call taken back after a reconnect starts at TakeBack -> Identify -> AskCode,
+told first that the service was interrupted and that it must start again.
 A hang-up at any step ends in ``record_incomplete`` with what was known. When
 the database cannot be reached the flow goes on without it (``offline``):
 it still collects the code, spools what it has and confirms.
@@ -19,30 +23,38 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ivr.dtmf import CallHungUp, Collected, Prompter
-from ivr.services import DatabaseUnavailable, Ledger, Progress, RawCall, Recorder, identification
+from ivr.prompts import sound, time_media
+from ivr.services import (
+    DatabaseUnavailable,
+    Ledger,
+    Progress,
+    RawCall,
+    Recorder,
+    candidates_text,
+    identification,
+)
+from ivr.sharing import Option
 from ledger.models import CallOutcome, CallSource
 from ledger.pairing import Direction, Inference
 from ledger.phones import masked, normalise
 from ledger.service import CallRecord
-from ledger.timeutil import to_paris, utc_now
+from ledger.timeutil import utc_now
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-PROMPTS = "sound:telegestion/"
 
-
-def sound(name: str) -> str:
-    return PROMPTS + name
-
-
-def time_media(moment: datetime) -> list[str]:
-    """'<H> heures <M>' in Europe/Paris time, from the number prompts."""
-    local = to_paris(moment)
-    media = [sound(f"n-{local.hour}"), sound("hours")]
-    if local.minute:
-        media.append(sound(f"n-{local.minute}"))
+def choice_media(options: tuple[Option, ...], language: str) -> list[str]:
+    """The keypad choice between the people of one phone, no name spoken."""
+    media = [sound("choice-intro", language)]
+    for key, option in enumerate(options, start=1):
+        if option.kind == "planned" and option.planned_at is not None:
+            media += [sound("choice-planned", language), *time_media(option.planned_at, language)]
+            media.append(sound("press", language))
+        else:
+            media.append(sound(f"choice-{option.kind}", language))
+        media.append(sound(f"n-{key}", language))
     return media
 
 
@@ -79,6 +91,10 @@ class Call:
     started_at: datetime = field(default_factory=utc_now)
     answered_at: datetime | None = None
     beneficiary_id: int | None = None
+    #: Every beneficiary the calling number belongs to (several: a couple on one phone).
+    candidates: tuple[int, ...] = ()
+    #: The worker's language, once the code is recognised.
+    language: str = "fr"
     offline: bool = False
     attempts: list[str] = field(default_factory=list)
     code_completed_at: datetime | None = None
@@ -87,6 +103,8 @@ class Call:
     recorded: bool = False
     committed_at: datetime | None = None
     spooled: bool = False
+    #: Taken back after a reconnect: the caller is asked to start again.
+    taken_back: bool = False
 
     @property
     def digits(self) -> str | None:
@@ -117,23 +135,46 @@ class Answer(State):
         return Identify()
 
 
+class TakeBack(State):
+    """A call a previous run of the IVR was serving when it stopped."""
+
+    async def run(self, call: Call, flow: Flow) -> State | None:
+        try:
+            recorded = await flow.services.run(flow.services.ledger.is_recorded, call.channel.id)
+        except DatabaseUnavailable:
+            recorded = False
+        if recorded:
+            # Committed just before the stop: its confirmation may have been cut.
+            call.recorded = True
+            await flow.prompter.play([sound("degraded-recorded"), sound("goodbye")])
+            return None
+        call.taken_back = True
+        return Identify()
+
+
 class Identify(State):
     async def run(self, call: Call, flow: Flow) -> State | None:
         assert call.answered_at is not None
         try:
-            call.beneficiary_id = await flow.services.run(
-                flow.services.ledger.beneficiary_for, call.caller, call.ani, call.answered_at
+            call.candidates = await flow.services.run(
+                flow.services.ledger.candidates_for, call.caller, call.ani, call.answered_at
             )
         except DatabaseUnavailable as exc:
             logger.warning(
                 "call %s: ledger unavailable (%s), going on offline", call.channel.id, exc
             )
             call.offline = True
+        if len(call.candidates) == 1:
+            call.beneficiary_id = call.candidates[0]
         logger.info(
             "call %s from %s: beneficiary %s",
             call.channel.id,
             masked(normalise(call.caller)),
-            call.beneficiary_id if call.beneficiary_id is not None else "not identified",
+            call.beneficiary_id
+            if call.beneficiary_id is not None
+            else f"one of {len(call.candidates)}"
+            if call.candidates
+            else "not identified",
         )
         return AskCode()
 
@@ -141,7 +182,8 @@ class Identify(State):
 class AskCode(State):
     async def run(self, call: Call, flow: Flow) -> State | None:
         config = flow.config
-        prompt = [sound("welcome"), sound("code-request")]
+        first = sound("interrupted") if call.taken_back else sound("welcome")
+        prompt = [first, sound("code-request")]
         for attempt in range(1, config.attempts + 1):
             collected = await flow.collect(prompt)
             prompt = [sound("code-request")]
@@ -152,18 +194,52 @@ class AskCode(State):
             if call.offline:
                 return Record()
             try:
-                call.worker_id = await flow.services.run(
+                worker = await flow.services.run(
                     flow.services.ledger.worker_for, collected.digits, call.answered_at
                 )
             except DatabaseUnavailable:
                 call.offline = True
                 return Record()
-            if call.worker_id is not None:
+            if worker is not None:
+                call.worker_id = worker.id
+                call.language = worker.language
+                if call.beneficiary_id is None and len(call.candidates) > 1:
+                    return ChooseBeneficiary()
                 return ChooseDirection()
             logger.info("call %s: wrong code (attempt %d)", call.channel.id, attempt)
             if attempt < config.attempts:
                 prompt = [sound("code-wrong"), sound("code-retry"), sound("code-request")]
         return TooManyAttempts()
+
+
+class ChooseBeneficiary(State):
+    """A number shared by several beneficiaries: the worker's plan, else the keypad."""
+
+    async def run(self, call: Call, flow: Flow) -> State | None:
+        assert call.worker_id is not None and call.answered_at is not None
+        try:
+            pick = await flow.services.run(
+                flow.services.ledger.pick, call.worker_id, call.candidates, call.answered_at
+            )
+        except DatabaseUnavailable:
+            call.offline = True
+            return Record()
+        if pick.beneficiary_id is not None:
+            logger.info("call %s: shared number, decided by the %s", call.channel.id, pick.reason)
+            call.beneficiary_id = pick.beneficiary_id
+            return ChooseDirection()
+        if pick.options:
+            media = choice_media(pick.options, call.language)
+            for _ in range(flow.config.attempts):
+                collected = await flow.collect(media, max_digits=1)
+                key = int(collected.digits) if collected.digits.isdigit() else 0
+                if 1 <= key <= len(pick.options):
+                    logger.info("call %s: shared number, chosen on the keypad", call.channel.id)
+                    call.beneficiary_id = pick.options[key - 1].beneficiary_id
+                    return ChooseDirection()
+        # Nothing decided: recorded with its candidates, for a manager.
+        logger.info("call %s: shared number, left to a manager", call.channel.id)
+        return ChooseDirection()
 
 
 class ChooseDirection(State):
@@ -184,7 +260,9 @@ class ChooseDirection(State):
                 call.direction = Direction(inferred.value)
                 return Record()
         for _ in range(flow.config.attempts):
-            collected = await flow.collect([sound("direction-request")], max_digits=1)
+            collected = await flow.collect(
+                [sound("direction-request", call.language)], max_digits=1
+            )
             if collected.digits == "1":
                 call.direction = Direction.ARRIVAL
                 return Record()
@@ -204,13 +282,17 @@ class Record(State):
 class Confirm(State):
     async def run(self, call: Call, flow: Flow) -> State | None:
         assert call.answered_at is not None
+        language = call.language
         if call.offline or call.beneficiary_id is None or call.direction is None:
-            media = [sound("degraded-recorded")]
+            media = [sound("degraded-recorded", language)]
         elif call.direction is Direction.ARRIVAL:
-            media = [sound("arrival-recorded"), *time_media(call.answered_at)]
+            media = [sound("arrival-recorded", language), *time_media(call.answered_at, language)]
         else:
-            media = [sound("departure-recorded"), *time_media(call.answered_at)]
-        await flow.prompter.play([*media, sound("goodbye")])
+            media = [
+                sound("departure-recorded", language),
+                *time_media(call.answered_at, language),
+            ]
+        await flow.prompter.play([*media, sound("goodbye", language)])
         return None
 
 
@@ -313,6 +395,7 @@ class Flow:
                 direction=call.direction,
                 outcome=outcome,
                 source=CallSource.ARI,
+                candidate_ids=candidates_text(call.candidates, call.beneficiary_id),
             )
         result = await self.services.run(self.services.recorder.record, item)
         call.recorded = True

@@ -14,19 +14,20 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ivr.sharing import Pick, pick_beneficiary
 from ivr.spool import Spool
-from ledger.models import CallOutcome, CallSource, Identification
+from ledger.models import CallEvent, CallOutcome, CallSource, Identification
 from ledger.pairing import Direction, Inference
 from ledger.phones import is_withheld
 from ledger.service import (
     CallRecord,
     RecordedCall,
     direction_for,
-    find_beneficiary_by_number,
+    find_beneficiaries_by_number,
     find_worker_by_code,
     record_call,
 )
@@ -83,19 +84,37 @@ class Ledger:
             return False
         return True
 
-    def beneficiary_for(self, caller: str | None, ani: str | None, at: datetime) -> int | None:
-        def work(session: Session) -> int | None:
-            return _beneficiary_id(session, caller, ani, at)
+    def is_recorded(self, channel_id: str) -> bool:
+        def work(session: Session) -> bool:
+            found = session.scalars(
+                select(CallEvent.id).where(CallEvent.channel_id == channel_id)
+            ).first()
+            return found is not None
 
-        result: int | None = self._run(work)
+        result: bool = self._run(work)
         return result
 
-    def worker_for(self, code: str, at: datetime) -> int | None:
-        def work(session: Session) -> int | None:
-            worker = find_worker_by_code(session, code, paris_date(at))
-            return worker.id if worker is not None else None
+    def candidates_for(self, caller: str | None, ani: str | None, at: datetime) -> tuple[int, ...]:
+        """The beneficiaries the calling number belongs to (several for a couple)."""
 
-        result: int | None = self._run(work)
+        def work(session: Session) -> tuple[int, ...]:
+            return candidate_ids(session, caller, ani, at)
+
+        result: tuple[int, ...] = self._run(work)
+        return result
+
+    def pick(self, worker_id: int, candidates: tuple[int, ...], at: datetime) -> Pick:
+        result: Pick = self._run(
+            lambda session: pick_beneficiary(session, worker_id, candidates, at)
+        )
+        return result
+
+    def worker_for(self, code: str, at: datetime) -> KnownWorker | None:
+        def work(session: Session) -> KnownWorker | None:
+            worker = find_worker_by_code(session, code, paris_date(at))
+            return KnownWorker(worker.id, worker.language) if worker is not None else None
+
+        result: KnownWorker | None = self._run(work)
         return result
 
     def direction(self, worker_id: int, beneficiary_id: int, at: datetime) -> Inference:
@@ -133,25 +152,48 @@ class Ledger:
         return result
 
 
-def _beneficiary_id(
+@dataclass(frozen=True, slots=True)
+class KnownWorker:
+    id: int
+    #: The language the IVR speaks to this worker once the code is recognised.
+    language: str
+
+
+def candidate_ids(
     session: Session, caller: str | None, ani: str | None, at: datetime
-) -> int | None:
+) -> tuple[int, ...]:
+    """Beneficiaries of the caller number, else of the ANI; empty when neither is known."""
     on = paris_date(at)
     for number in (caller, ani):
         if is_withheld(number):
             continue
-        found = find_beneficiary_by_number(session, number, on)
-        if found is not None:
-            return found.id
-    return None
+        found = find_beneficiaries_by_number(session, number, on)
+        if found:
+            return tuple(b.id for b in found)
+    return ()
+
+
+def candidates_text(candidates: tuple[int, ...], beneficiary_id: int | None) -> str | None:
+    """What the call event keeps for the manager: the candidates nothing decided on."""
+    if beneficiary_id is not None or len(candidates) < 2:
+        return None
+    return ",".join(str(c) for c in candidates)
 
 
 def resolve(session: Session, raw: RawCall) -> CallRecord:
-    """The CallRecord the live flow would have made, from what the telephone side kept."""
-    beneficiary_id = _beneficiary_id(session, raw.caller_raw, raw.ani_raw, raw.answered_at)
+    """The CallRecord the live flow would have made, from what the telephone side kept.
+
+    A shared number is decided by the worker's plan only: nobody is there to key a choice.
+    """
+    candidates = candidate_ids(session, raw.caller_raw, raw.ani_raw, raw.answered_at)
     code = raw.digits.split(",")[-1] if raw.digits else ""
     worker = find_worker_by_code(session, code, paris_date(raw.answered_at)) if code else None
     worker_id = worker.id if worker is not None else None
+    beneficiary_id = candidates[0] if len(candidates) == 1 else None
+    if len(candidates) > 1 and worker_id is not None:
+        beneficiary_id = pick_beneficiary(
+            session, worker_id, candidates, raw.answered_at
+        ).beneficiary_id
     direction: Direction | None = None
     if worker_id is not None and beneficiary_id is not None:
         inferred = direction_for(session, worker_id, beneficiary_id, as_utc(raw.answered_at))
@@ -179,6 +221,7 @@ def resolve(session: Session, raw: RawCall) -> CallRecord:
         direction=direction,
         outcome=outcome,
         source=raw.source,
+        candidate_ids=candidates_text(candidates, beneficiary_id),
     )
 
 

@@ -94,6 +94,9 @@ class Worker(Base):
     phone_code: Mapped[str] = mapped_column(String(8), unique=True)
     active_from: Mapped[date] = mapped_column(Date)
     active_until: Mapped[date | None] = mapped_column(Date)
+    #: The language the IVR speaks to the worker once the code is recognised
+    #: (ISO 639-1: fr, pt, ar, es, en; ivr.prompts.LANGUAGES).
+    language: Mapped[str] = mapped_column(String(5), default="fr", server_default="fr")
 
     antenna: Mapped[Antenna] = relationship()
 
@@ -285,6 +288,9 @@ class CallEvent(Base):
     ani_raw: Mapped[str | None] = mapped_column(String(40))
     called_number: Mapped[str | None] = mapped_column(String(40))
     digits: Mapped[str | None] = mapped_column(String(32))
+    #: When the calling number belongs to several beneficiaries and nothing
+    #: decided between them: their ids ("12,34"), for the manager who attaches it.
+    candidate_ids: Mapped[str | None] = mapped_column(String(200))
     beneficiary_id: Mapped[int | None] = mapped_column(
         ForeignKey("beneficiaries.id", ondelete="RESTRICT"), index=True
     )
@@ -376,8 +382,20 @@ class VisitVersion(Base):
     #: A user login, or "system:ivr" / "system:flows".
     author: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    #: Set on the version that moved the visit to another worker: who had it before.
+    moved_from_worker_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workers.id", ondelete="RESTRICT"), index=True
+    )
+    #: Set on the version that moved the visit to another beneficiary: whose it was.
+    moved_from_beneficiary_id: Mapped[int | None] = mapped_column(
+        ForeignKey("beneficiaries.id", ondelete="RESTRICT"), index=True
+    )
 
     visit: Mapped[Visit] = relationship(back_populates="versions")
+    moved_from_worker: Mapped[Worker | None] = relationship(foreign_keys=[moved_from_worker_id])
+    moved_from_beneficiary: Mapped[Beneficiary | None] = relationship(
+        foreign_keys=[moved_from_beneficiary_id]
+    )
 
     __table_args__ = (UniqueConstraint("visit_id", "version", name="uq_visit_versions_visit"),)
 

@@ -64,6 +64,8 @@ class CallRecord:
     direction: Direction | None
     outcome: CallOutcome
     source: CallSource = CallSource.ARI
+    #: A shared number nothing decided on: the candidates' ids, "12,34".
+    candidate_ids: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,26 @@ class RecordedCall:
 
 
 # --- lookups the IVR needs -------------------------------------------------
+
+
+def find_beneficiaries_by_number(session: Session, raw: str | None, on: date) -> list[Beneficiary]:
+    """Every beneficiary whose active phone list holds this number (a couple shares one)."""
+    e164 = normalise(raw)
+    if e164 is None:
+        return []
+    return list(
+        session.scalars(
+            select(Beneficiary)
+            .join(Phone, Phone.beneficiary_id == Beneficiary.id)
+            .where(
+                Phone.e164 == e164,
+                Phone.active_from <= on,
+                or_(Phone.active_until.is_(None), Phone.active_until >= on),
+            )
+            .distinct()
+            .order_by(Beneficiary.id)
+        )
+    )
 
 
 def find_beneficiary_by_number(session: Session, raw: str | None, on: date) -> Beneficiary | None:
@@ -211,6 +233,7 @@ def record_call(session: Session, record: CallRecord) -> RecordedCall:
         ani_raw=record.ani_raw,
         called_number=record.called_number,
         digits=record.digits,
+        candidate_ids=record.candidate_ids,
         beneficiary_id=record.beneficiary_id,
         worker_id=record.worker_id,
         antenna_id=antenna_id,
@@ -314,12 +337,22 @@ def _new_version(
     motive: Motive | None,
     comment: str,
     departure_event_id: int | None = None,
+    worker_id: int | None = None,
+    beneficiary_id: int | None = None,
 ) -> Visit:
     before = {
         "started_at": visit.started_at.isoformat() if visit.started_at else None,
         "ended_at": visit.ended_at.isoformat() if visit.ended_at else None,
         "status": visit.status.value,
+        "worker_id": visit.worker_id,
+        "beneficiary_id": visit.beneficiary_id,
     }
+    moved_from_worker = None
+    if worker_id is not None and worker_id != visit.worker_id:
+        moved_from_worker, visit.worker_id = visit.worker_id, worker_id
+    moved_from_beneficiary = None
+    if beneficiary_id is not None and beneficiary_id != visit.beneficiary_id:
+        moved_from_beneficiary, visit.beneficiary_id = visit.beneficiary_id, beneficiary_id
     visit.version += 1
     visit.started_at = started_at
     visit.ended_at = ended_at
@@ -339,6 +372,8 @@ def _new_version(
             motive=motive,
             comment=comment,
             author=author,
+            moved_from_worker_id=moved_from_worker,
+            moved_from_beneficiary_id=moved_from_beneficiary,
         )
     )
     audit(
@@ -355,6 +390,8 @@ def _new_version(
             "started_at": started_at.isoformat() if started_at else None,
             "ended_at": ended_at.isoformat() if ended_at else None,
             "status": status.value,
+            "worker_id": visit.worker_id,
+            "beneficiary_id": visit.beneficiary_id,
         },
     )
     session.flush()
@@ -382,12 +419,27 @@ def correct_visit(
     comment: str,
     author: str,
     delete: bool = False,
+    worker: Worker | None = None,
+    beneficiary: Beneficiary | None = None,
 ) -> Visit:
-    """A manager's correction: a new version with who, when and why."""
+    """A manager's correction: a new version with who, when and why.
+
+    ``worker`` or ``beneficiary`` moves the visit to another person of the same
+    antenna (a colleague's code keyed, a call from the neighbour's); the raw
+    calls are left as they were and the version names who had the visit.
+    """
     if motive is None:
         raise LedgerError("Le motif de correction est obligatoire.")
     if motive is Motive.OTHER and not comment.strip():
         raise LedgerError("Précisez le motif en commentaire.")
+    if worker is not None and worker.antenna_id != visit.antenna_id:
+        raise LedgerError("L'intervenant choisi n'appartient pas à l'antenne de l'intervention.")
+    if beneficiary is not None and beneficiary.antenna_id != visit.antenna_id:
+        raise LedgerError("Le bénéficiaire choisi n'appartient pas à l'antenne de l'intervention.")
+    moves = {
+        "worker_id": worker.id if worker is not None else None,
+        "beneficiary_id": beneficiary.id if beneficiary is not None else None,
+    }
     if delete:
         return _new_version(
             session,
@@ -398,6 +450,7 @@ def correct_visit(
             author=author,
             motive=motive,
             comment=comment,
+            **moves,
         )
     _check_times(started_at, ended_at)
     return _new_version(
@@ -409,6 +462,7 @@ def correct_visit(
         author=author,
         motive=motive,
         comment=comment,
+        **moves,
     )
 
 

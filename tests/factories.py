@@ -52,9 +52,9 @@ def beneficiary(
     session: Session, ant: Antenna, phones: tuple[str, ...] = (), **kw: object
 ) -> Beneficiary:
     n = next(_seq)
+    kw.setdefault("civility", Civility.MR)
     obj = Beneficiary(
         external_id=f"B{n}",
-        civility=Civility.MR,
         last_name=f"Beneficiaire{n}",
         first_name="Jean",
         address=f"{n} rue Oberkampf",

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import render_template
+from flask import flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from extranet.alerts.queries import open_alerts_for_beneficiary
 from extranet.params import text_arg
+from extranet.people.forms import LanguageForm
 from extranet.scope import antenna_ids, scope
 from extranet.visits.controllers import antennas
-from extranet.visits.queries import display_status, visits_between
-from extranet.web import db, int_arg, load_or_404, login_required, now, user
+from extranet.visits.queries import display_status, moved_away, visits_between
+from extranet.web import db, int_arg, load_or_404, login_required, now, requires, user
 from kernel.settings import money
 from ledger.facts import month_billing, plan_minutes
+from ledger.languages import LANGUAGES
 from ledger.models import Beneficiary, CarePlan, Phone, VisitStatus, Worker
+from ledger.service import audit
 from ledger.timeutil import Month, paris_date
 
 PAGE = 100
@@ -117,6 +121,7 @@ def beneficiary(beneficiary_id: int) -> str:
         p for p in plans if p.starts_on < nxt and (p.ends_on is None or p.ends_on >= first)
     ]
     planned_hours = sum(plan_minutes(float(p.max_hours)) for p in active_plans)
+    moved = list(moved_away(session, user(), beneficiary_id=found.id))
     return render_template(
         "people/beneficiary.html",
         b=found,
@@ -128,24 +133,57 @@ def beneficiary(beneficiary_id: int) -> str:
         done=done_minutes(beneficiary_id=found.id),
         planned=planned_hours,
         today=today,
-        statuses={v.id: display_status(v, now()) for v in [*month_visits, *earlier]},
+        moved=moved,
+        statuses={v.id: display_status(v, now()) for v in [*month_visits, *earlier, *moved]},
         alerts=open_alerts_for_beneficiary(session, user(), found, today),
     )
 
 
 @login_required
-def worker(worker_id: int) -> str:
+def worker(worker_id: int) -> ResponseReturnValue:
+    return _render_worker(load_or_404(Worker, worker_id))
+
+
+@requires("can_write")
+def worker_language(worker_id: int) -> ResponseReturnValue:
+    """The language the IVR speaks to this worker once the code is recognised."""
     found = load_or_404(Worker, worker_id)
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        return _render_worker(found, form), 422
+    if form.language.data != found.language:
+        session = db()
+        audit(
+            session,
+            user().login,
+            "worker.language",
+            "worker",
+            found.id,
+            antenna_id=found.antenna_id,
+            before=found.language,
+            after=form.language.data,
+        )
+        found.language = form.language.data
+        session.commit()
+    flash("Langue du serveur vocal enregistrée.", "success")
+    return redirect(url_for("people.worker", worker_id=found.id))
+
+
+def _render_worker(found: Worker, form: LanguageForm | None = None) -> str:
     today = paris_date(now())
     first = Month.of(today).first_day
     visits = list(
         visits_between(db(), user(), first - timedelta(days=7), today, worker_id=found.id)
     )
+    moved = list(moved_away(db(), user(), worker_id=found.id))
     return render_template(
         "people/worker.html",
         w=found,
+        language_form=form or LanguageForm(data={"language": found.language}),
+        languages=LANGUAGES,
         visits=visits,
+        moved=moved,
         done=done_minutes(worker_id=found.id),
         today=today,
-        statuses={v.id: display_status(v, now()) for v in visits},
+        statuses={v.id: display_status(v, now()) for v in [*visits, *moved]},
     )

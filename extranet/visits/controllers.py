@@ -83,9 +83,41 @@ def detail(visit_id: int) -> ResponseReturnValue:
         data={
             "started_at": _local(visit.started_at),
             "ended_at": _local(visit.ended_at),
+            "worker_id": visit.worker_id,
+            "beneficiary_id": visit.beneficiary_id,
         }
     )
+    _people_choices(form, visit)
     return _render_detail(visit, form)
+
+
+def _people_choices(form: CorrectionForm, visit: Visit) -> None:
+    """A visit moves only within its antenna: offer that antenna's people."""
+    session = db()
+    form.worker_id.choices = [
+        (w.id, f"{w.last_name} {w.first_name} ({w.external_id})")
+        for w in session.scalars(
+            scope(
+                select(Worker)
+                .where(Worker.antenna_id == visit.antenna_id)
+                .order_by(Worker.last_name, Worker.first_name),
+                user(),
+                Worker,
+            )
+        )
+    ]
+    form.beneficiary_id.choices = [
+        (b.id, f"{b.last_name} {b.first_name} ({b.external_id})")
+        for b in session.scalars(
+            scope(
+                select(Beneficiary)
+                .where(Beneficiary.antenna_id == visit.antenna_id)
+                .order_by(Beneficiary.last_name, Beneficiary.first_name),
+                user(),
+                Beneficiary,
+            )
+        )
+    ]
 
 
 def _local(moment: datetime | None) -> datetime | None:
@@ -114,9 +146,19 @@ def correct(visit_id: int) -> ResponseReturnValue:
     if visit.status is VisitStatus.DELETED:
         abort(409)
     form = CorrectionForm()
+    _people_choices(form, visit)
+    if not form.worker_id.raw_data:
+        form.worker_id.data = visit.worker_id
+    if not form.beneficiary_id.raw_data:
+        form.beneficiary_id.data = visit.beneficiary_id
     if not form.validate_on_submit():
         return _render_detail(visit, form)
     session = db()
+    worker = beneficiary = None
+    if form.worker_id.data and form.worker_id.data != visit.worker_id:
+        worker = load_or_404(Worker, form.worker_id.data)
+    if form.beneficiary_id.data and form.beneficiary_id.data != visit.beneficiary_id:
+        beneficiary = load_or_404(Beneficiary, form.beneficiary_id.data)
     try:
         correct_visit(
             session,
@@ -127,10 +169,13 @@ def correct(visit_id: int) -> ResponseReturnValue:
             comment=form.comment.data or "",
             author=user().login,
             delete=bool(form.delete.data),
+            worker=worker,
+            beneficiary=beneficiary,
         )
     except LedgerError as refused:
         session.rollback()
         visit = load_or_404(Visit, visit_id)
+        _people_choices(form, visit)
         return _render_detail(visit, form, str(refused))
     session.commit()
     flash("Intervention corrigée.", "success")

@@ -11,6 +11,9 @@ from extranet.params import MAX_ID
 class CorrectionForm(FlaskForm):
     started_at = paris_datetime_field("Arrivée (heure de Paris)", required=False)
     ended_at = paris_datetime_field("Départ (heure de Paris)", required=False)
+    #: Moving the visit to another person of its antenna (choices set by the controller).
+    worker_id = SelectField("Intervenant", coerce=int, validators=[Optional()])
+    beneficiary_id = SelectField("Bénéficiaire", coerce=int, validators=[Optional()])
     motive = motive_field("Motif de la correction")
     comment = TextAreaField("Commentaire", validators=[Optional(), Length(max=2000)])
     delete = BooleanField("Supprimer cette intervention (annulée ou en double)")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from extranet.models import User
 from extranet.scope import scope
-from ledger.models import Beneficiary, CallEvent, Visit, VisitStatus, Worker
+from ledger.models import Beneficiary, CallEvent, Visit, VisitStatus, VisitVersion, Worker
 from ledger.pairing import MAX_OPEN_VISIT
 from ledger.timeutil import as_utc, paris_day_bounds
 
@@ -67,6 +67,30 @@ def visits_between(
         query = query.where(Visit.worker_id == worker_id)
     if limit is not None:
         query = query.limit(limit)
+    return session.scalars(scope(query, user, Visit)).all()
+
+
+def moved_away(
+    session: Session,
+    user: User,
+    *,
+    worker_id: int | None = None,
+    beneficiary_id: int | None = None,
+    limit: int = 100,
+) -> Sequence[Visit]:
+    """Visits a correction moved away from this worker (or beneficiary), latest first."""
+    moved = select(VisitVersion.visit_id)
+    if worker_id is not None:
+        moved = moved.where(VisitVersion.moved_from_worker_id == worker_id)
+    if beneficiary_id is not None:
+        moved = moved.where(VisitVersion.moved_from_beneficiary_id == beneficiary_id)
+    query = (
+        select(Visit)
+        .options(joinedload(Visit.worker), joinedload(Visit.beneficiary))
+        .where(Visit.id.in_(moved))
+        .order_by(Visit.service_date.desc(), Visit.id.desc())
+        .limit(limit)
+    )
     return session.scalars(scope(query, user, Visit)).all()
 
 

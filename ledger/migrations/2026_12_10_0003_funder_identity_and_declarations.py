@@ -6,7 +6,7 @@ declare nothing until someone fills them) and the ``declarations`` table
 (ledger.declarations).
 
 Revision ID: 20261210_ledger_declarations
-Revises: 20261123_ledger_visits_date
+Revises: 20261201_ledger_visit_moves
 Create Date: 2026-12-10 09:00:00
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261210_ledger_declarations"
-down_revision: str | Sequence[str] | None = "20261123_ledger_visits_date"
+down_revision: str | Sequence[str] | None = "20261201_ledger_visit_moves"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

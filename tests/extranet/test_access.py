@@ -149,6 +149,8 @@ POST_MATRIX: dict[str, tuple[Callable[[Scenario], str], tuple[int, int, int, int
         lambda s: f"/administration/financeurs/{s.a.funder_id}",
         (302, 403, 403, 302),
     ),
+    "language_a": (lambda s: f"/intervenants/{s.a.worker.id}/langue", (302, 422, 403, 422)),
+    "language_b": (lambda s: f"/intervenants/{s.b.worker.id}/langue", (302, 404, 403, 422)),
 }
 
 #: Endpoints the matrices cover (every URL rule of the app must be in one).
@@ -173,6 +175,7 @@ COVERED = {
     "people.beneficiary",
     "people.workers",
     "people.worker",
+    "people.worker_language",
     "stats.index",
     "stats.state",
     "stats.export",

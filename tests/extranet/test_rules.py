@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from extranet.models import AlertAck, LoginThrottle, ThrottleScope, User
-from ledger.models import AuditEntry, Phone, Visit, VisitStatus
+from ledger.models import AuditEntry, Phone, Visit, VisitStatus, Worker
 from ledger.timeutil import as_utc, paris_to_utc
 from tests.extranet.conftest import NOW, PASSWORD, Scenario, csrf_token, login
 
@@ -358,3 +358,76 @@ def test_statistics_figures(client: FlaskClient, scenario: Scenario) -> None:
         # One of the two visits of each antenna was not called in at both ends.
         assert "50,0 %" in rates.split(antenna.name)[1].split("</tr>")[0]
     assert "2 h 00" in by_funder.split("Financeur APA")[1].split("</tr>")[0]
+
+
+# --- moving a visit -----------------------------------------------------------------
+
+
+def test_a_correction_moves_a_visit_and_both_workers_pages_show_it(
+    manager_a: FlaskClient, scenario: Scenario, session: Session
+) -> None:
+    visit = scenario.a.complete_visit
+    old_worker = scenario.a.worker
+    colleague = scenario.a.incomplete_visit.worker_id  # another worker of antenna A
+    path = f"/interventions/{visit.id}"
+    form = manager_a.get(path).get_data(as_text=True)
+    assert 'name="worker_id"' in form and 'name="beneficiary_id"' in form
+    response = manager_a.post(
+        f"{path}/corriger",
+        data={
+            "csrf_token": csrf_token(manager_a, path),
+            "started_at": "2026-11-20T12:00",
+            "ended_at": "2026-11-20T13:00",
+            "worker_id": str(colleague),
+            "beneficiary_id": str(visit.beneficiary_id),
+            "motive": "wrong_code",
+            "comment": "code de sa collègue",
+        },
+    )
+    assert response.status_code == 302
+    moved = _visit(session, visit.id)
+    assert moved.worker_id == colleague and moved.version == 3
+    assert moved.versions[-1].moved_from_worker_id == old_worker.id
+    detail = manager_a.get(path).get_data(as_text=True)
+    assert "Déplacée de l&#39;intervenant" in detail or "Déplacée de l'intervenant" in detail
+    for worker_id in (old_worker.id, colleague):
+        page = manager_a.get(f"/intervenants/{worker_id}").get_data(as_text=True)
+        assert f"/interventions/{visit.id}" in page, worker_id
+    old_page = manager_a.get(f"/intervenants/{old_worker.id}").get_data(as_text=True)
+    assert "Interventions déplacées vers un autre intervenant" in old_page
+
+
+def test_a_visit_cannot_be_moved_to_a_worker_of_another_antenna(
+    manager_a: FlaskClient, scenario: Scenario, session: Session
+) -> None:
+    visit = scenario.a.complete_visit
+    path = f"/interventions/{visit.id}"
+    response = manager_a.post(
+        f"{path}/corriger",
+        data={
+            "csrf_token": csrf_token(manager_a, path),
+            "started_at": "2026-11-20T12:00",
+            "ended_at": "2026-11-20T13:00",
+            "worker_id": str(scenario.b.worker.id),
+            "motive": "wrong_code",
+        },
+    )
+    assert response.status_code == 422
+    assert _visit(session, visit.id).worker_id == scenario.a.worker.id
+
+
+def test_a_manager_sets_a_workers_language(
+    manager_a: FlaskClient, scenario: Scenario, session: Session
+) -> None:
+    path = f"/intervenants/{scenario.a.worker.id}"
+    response = manager_a.post(
+        f"{path}/langue", data={"csrf_token": csrf_token(manager_a, path), "language": "pt"}
+    )
+    assert response.status_code == 302
+    session.expire_all()
+    assert session.get_one(Worker, scenario.a.worker.id).language == "pt"
+    bad = manager_a.post(
+        f"{path}/langue", data={"csrf_token": csrf_token(manager_a, path), "language": "xx"}
+    )
+    assert bad.status_code == 422
+    assert session.get_one(Worker, scenario.a.worker.id).language == "pt"

@@ -80,7 +80,13 @@ def render(
     eol: str = "\r\n",
     bom: bool = False,
 ) -> bytes:
-    lines = [fmt.header] + [";".join(row[name] for name in fmt.names) for row in rows]
+    # Optional trailing columns (fmt.optional_tail) are left out unless a row gives them.
+    names = (
+        next(n for n in reversed(fmt.accepted_names) if all(k in n for row in rows for k in row))
+        if rows
+        else fmt.names
+    )
+    lines = [";".join(names)] + [";".join(row[name] for name in names) for row in rows]
     data = eol.join(lines).encode(encoding) + eol.encode()
     return (b"\xef\xbb\xbf" if bom else b"") + data
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
 from config.database import create_schema
 from flows import snapshot
@@ -52,6 +52,7 @@ def worker_rows(draw: st.DrawFn, n: int) -> list[dict[str, str]]:
                 "code_telephone": str(code),
                 "date_debut": start.isoformat(),
                 "date_fin": end.isoformat() if end else "",
+                "langue": draw(st.sampled_from(["fr", "pt", "ar", "es", "en"])),
             }
         )
     return rows
@@ -165,3 +166,29 @@ def test_format_hours() -> None:
         "0.25",
         "0",
     ]
+
+
+def test_a_workers_file_without_the_language_column_still_loads(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """``langue`` came later: a planning export without it loads, every worker in French."""
+    from ledger.models import Worker
+
+    reset(engine)
+    factory = make_session_factory(engine)
+    with factory() as session:
+        world(session)
+    row = {"id_planning": "W001", "civilite": "MME", "nom": "Silva", "prenom": "Ana",
+           "code_antenne": "NORD", "adresse_antenne": "", "code_telephone": "4711",
+           "date_debut": "2026-01-01", "date_fin": ""}  # fmt: skip
+    older = render(WORKERS, [row])
+    assert b"langue" not in older
+    path = tmp_path / "intervenants_20261123.csv"
+    path.write_bytes(older)
+    report = import_file(factory, path, tmp_path / "data")
+    assert report.rejected == 0 and not report.refused
+    path_2 = tmp_path / "intervenants_20261124.csv"
+    path_2.write_bytes(render(WORKERS, [{**row, "langue": "pt"}]))
+    assert import_file(factory, path_2, tmp_path / "data").rejected == 0
+    with factory() as session:
+        assert session.scalars(select(Worker.language)).one() == "pt"

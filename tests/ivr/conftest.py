@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr import ami
+from ivr.ari import event_channel_id
 from ledger.models import CallEvent
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,6 +47,7 @@ class Asterisk:
     ari_url: str
     password: str
     ami_port: int
+    sip_port: int
     dialplan_spool: Path
 
     def ari(self, method: str, path: str, **kw: Any) -> httpx.Response:
@@ -95,6 +98,7 @@ def asterisk() -> Iterator[Asterisk]:
         ari_url=f"http://127.0.0.1:{os.environ.get('TELEGESTION_ASTERISK_HTTP_PORT', '8088')}/ari",
         password=password,
         ami_port=int(os.environ.get("TELEGESTION_ASTERISK_AMI_PORT", "5038")),
+        sip_port=int(os.environ.get("TELEGESTION_ASTERISK_SIP_PORT", "5060")),
         dialplan_spool=spool_dir / "dialplan.spool",
     )
     yield handle
@@ -153,6 +157,26 @@ class IvrProcess:
     def events_connected(self) -> bool:
         status = self.health()
         return bool(status and status.get("events"))
+
+    def events(self, channel_id: str, *kinds: str) -> list[dict[str, Any]]:
+        """ARI events of one channel as this IVR received them (its debug log)."""
+        out = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            _, marker, payload = line.partition(" ivr.ari: event ")
+            if not marker or channel_id not in payload:
+                continue
+            event = json.loads(payload)
+            if event.get("type") in kinds and event_channel_id(event) == channel_id:
+                out.append(event)
+        return out
+
+    def media_played(self, channel_id: str) -> list[str]:
+        """Every sound Asterisk started playing on a channel, in order (Asterisk raises
+        PlaybackStarted for each sound of a playback's list)."""
+        return [
+            str(event["playback"]["media_uri"])
+            for event in self.events(channel_id, "PlaybackStarted")
+        ]
 
     def kill(self) -> None:
         assert self.process is not None

@@ -234,13 +234,13 @@ def test_database_stopped_during_a_call(asterisk: Asterisk, tmp_path: Path) -> N
         shutil.rmtree(pgdir, ignore_errors=True)
 
 
-def sipp_call(caller: str) -> subprocess.CompletedProcess[str]:
+def sipp_call(asterisk: Asterisk, caller: str) -> subprocess.CompletedProcess[str]:
     """One call over real SIP and RTP into the PJSIP trunk endpoint, digits as RFC 4733."""
     from tests.ivr.conftest import free_port
 
     scenario = Path(__file__).parent / "sipp" / "arrival_1234.xml"
     return subprocess.run(
-        ["sipp", "127.0.0.1:5060", "-sf", str(scenario), "-m", "1", "-l", "1",
+        ["sipp", f"127.0.0.1:{asterisk.sip_port}", "-sf", str(scenario), "-m", "1", "-l", "1",
          "-i", "127.0.0.1", "-p", str(free_port()), "-mi", "127.0.0.1", "-mp", str(free_port()),
          "-s", "0800123456", "-key", "caller", caller, "-timeout", "90", "-nostdin"],
         capture_output=True,
@@ -262,14 +262,14 @@ def events_by_caller(factory: sessionmaker[Session], e164: str) -> list[CallEven
 def test_arrival_then_departure_over_sip(
     ivr: IvrProcess, asterisk: Asterisk, org: SmallOrg, session_factory: sessionmaker[Session]
 ) -> None:
-    first = sipp_call("0145678902")
+    first = sipp_call(asterisk, "0145678902")
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     [arrival] = wait_for(lambda: events_by_caller(session_factory, "+33145678902"), 60, "arrival")
     assert arrival.direction is Direction.ARRIVAL
     assert arrival.worker_id == org.worker_a1.id
     assert arrival.beneficiary_id == org.ben_a2.id
     assert arrival.called_number == "0800123456"
-    second = sipp_call("+33145678902")
+    second = sipp_call(asterisk, "+33145678902")
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
     events = wait_for(
         lambda: (
@@ -301,3 +301,28 @@ def test_the_readme_test_call_command(
     assert "résultat=recorded sens=arrival" in result.stdout
     [visit] = visits_of(session_factory, org.worker_a2.id)
     assert visit.beneficiary_id == org.ben_a2.id
+
+
+def test_a_portuguese_worker_hears_portuguese_once_the_code_is_recognised(
+    ivr: IvrProcess, asterisk: Asterisk, org: SmallOrg, session_factory: sessionmaker[Session]
+) -> None:
+    from ledger.models import Worker
+
+    with session_factory() as session:
+        session.get_one(Worker, org.worker_a2.id).language = "pt"
+        session.commit()
+    channel = asterisk.call("0145678902", "5678#")
+    event = wait_event(session_factory, channel)
+    assert event.direction is Direction.ARRIVAL
+    heard = wait_for(
+        lambda: (h := ivr.media_played(channel)) and "sound:telegestion/pt/goodbye" in h and h,
+        30,
+        "the goodbye played",
+    )
+    # French until the code, Portuguese from it: "Chegada registada às 9 horas e 5".
+    assert heard[0] == "sound:telegestion/welcome"
+    confirmation = heard[heard.index("sound:telegestion/pt/arrival-recorded") :]
+    assert confirmation[1].startswith("sound:telegestion/pt/n-")
+    assert confirmation[2] == "sound:telegestion/pt/hours"
+    assert confirmation[-1] == "sound:telegestion/pt/goodbye"
+    assert not any(m.startswith("sound:telegestion/arrival") for m in heard)

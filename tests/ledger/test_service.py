@@ -194,6 +194,56 @@ def test_correction_is_a_new_version_with_who_when_why(session: Session, org: Sm
     assert audit.details["before"]["ended_at"] != audit.details["after"]["ended_at"]
 
 
+def test_a_correction_moves_the_visit_to_a_colleague_and_a_neighbour(
+    session: Session, org: SmallOrg
+) -> None:
+    visit = arrive_and_leave(session, org)
+    calls_before = [
+        (e.id, e.worker_id, e.beneficiary_id) for e in session.scalars(select(CallEvent))
+    ]
+    service.correct_visit(
+        session,
+        visit,
+        started_at=visit.started_at,
+        ended_at=visit.ended_at,
+        motive=Motive.WRONG_CODE,
+        comment="code de sa collègue",
+        author="manager.nord",
+        worker=org.worker_a2,
+        beneficiary=org.ben_a2,
+    )
+    session.commit()
+    session.refresh(visit)
+    assert (visit.worker_id, visit.beneficiary_id) == (org.worker_a2.id, org.ben_a2.id)
+    latest = visit.versions[-1]
+    assert (latest.version, latest.motive) == (3, Motive.WRONG_CODE)
+    assert latest.moved_from_worker_id == org.worker_a1.id
+    assert latest.moved_from_beneficiary_id == org.ben_a1.id
+    assert visit.versions[1].moved_from_worker_id is None
+    # The raw calls still say who called from where.
+    calls_after = [
+        (e.id, e.worker_id, e.beneficiary_id) for e in session.scalars(select(CallEvent))
+    ]
+    assert calls_after == calls_before
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.actor == "manager.nord")).one()
+    assert entry.details["before"]["worker_id"] == org.worker_a1.id
+    assert entry.details["after"]["worker_id"] == org.worker_a2.id
+
+
+def test_a_visit_cannot_move_to_another_antenna(session: Session, org: SmallOrg) -> None:
+    visit = arrive_and_leave(session, org)
+    with pytest.raises(LedgerError, match="antenne"):
+        service.correct_visit(
+            session, visit, started_at=visit.started_at, ended_at=visit.ended_at,
+            motive=Motive.WRONG_CODE, comment="", author="m", worker=org.worker_b1,
+        )  # fmt: skip
+    with pytest.raises(LedgerError, match="antenne"):
+        service.correct_visit(
+            session, visit, started_at=visit.started_at, ended_at=visit.ended_at,
+            motive=Motive.CALL_FROM_OTHER_PHONE, comment="", author="m", beneficiary=org.ben_b1,
+        )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("motive", "comment", "start", "end", "message"),
     [
