@@ -38,7 +38,7 @@ from flows.exporter import export_service_done
 from kernel.settings import CoreSettings
 from ledger.models import Beneficiary, CarePlan, Funder
 from ledger.timeutil import Month
-from tests.extranet.conftest import add_user, login, make_app
+from tests.extranet.conftest import add_user, csrf_token, login, make_app
 
 YEAR, MONTH = 2026, 10
 Key = tuple[str, str]  # (beneficiary external id, funder code; "" outside any plan)
@@ -71,7 +71,11 @@ def visits_csv(session_factory: sessionmaker[Session], data_dir: Path) -> dict[K
     app = make_app(session_factory, data_dir)
     with app.test_client() as client:
         assert login(client, "referent-agreement") == 302
-        response = client.get(f"/interventions/export.csv?du={YEAR}-{MONTH:02d}-01&au=2026-10-31")
+        token = csrf_token(client, "/interventions/aujourdhui")
+        response = client.post(
+            "/interventions/export.csv",
+            data={"csrf_token": token, "first": f"{YEAR}-{MONTH:02d}-01", "last": "2026-10-31"},
+        )
         assert response.status_code == 200
         body = response.get_data(as_text=True).lstrip("\ufeff")
     totals: dict[Key, int] = defaultdict(int)
