@@ -82,6 +82,10 @@ FORM_NAMES = (
     "role",
     "scope",
     "key",
+    "platform_id",
+    "departement_code",
+    "aid_type",
+    "service_codes",
 )
 _READS = re.compile(
     r"""(?:_arg|args\.get|form\.get)\(\s*["']([a-z_]+)["']|^\s+([a-z_]+) = \w+Field\(""",
