@@ -181,7 +181,8 @@ def start_extranet(
 TOKEN = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
 
 
-def login(client: httpx.Client, user: str) -> None:
+def login(client: httpx.Client, user: str) -> str:
+    """Log in; the session's CSRF token (for the posted export)."""
     page = client.get("/connexion")
     found = TOKEN.search(page.text)
     assert found
@@ -189,6 +190,13 @@ def login(client: httpx.Client, user: str) -> None:
         "/connexion", data={"login": user, "password": PASSWORD, "csrf_token": found.group(1)}
     )
     assert answer.status_code == 302, answer.status_code
+    found = TOKEN.search(client.get("/interventions/aujourdhui").text)
+    assert found
+    return found.group(1)
+
+
+#: The export is a POST (it is audited): its form, as the page's button sends it.
+EXPORT = "/interventions/export.csv"
 
 
 def pages(ids: dict[str, int], central: bool) -> dict[str, str]:
@@ -201,7 +209,7 @@ def pages(ids: dict[str, int], central: bool) -> dict[str, str]:
         "alertes": "/alertes",
         "bénéficiaires": "/beneficiaires",
         "journal": "/journal",
-        "export du jour": f"/interventions/export.csv?du={today}&au={today}",
+        "export du jour": f"{EXPORT}?first={today}&last={today}",
     }
     if central:
         found["fiche bénéficiaire"] = f"/beneficiaires/{ids['beneficiary']}"
@@ -223,11 +231,15 @@ def run_users(base: str, ids: dict[str, int], users: int, rounds: int) -> dict[s
     def user_loop(index: int) -> None:
         login_name = logins[index % len(logins)]
         with httpx.Client(base_url=base, timeout=60) as client:
-            login(client, login_name)
+            token = login(client, login_name)
             for _ in range(rounds):
                 for name, path in pages(ids, login_name == "referent").items():
                     started = time.perf_counter()
-                    answer = client.get(path)
+                    if path.startswith(EXPORT):
+                        form = dict(httpx.URL(path).params)
+                        answer = client.post(EXPORT, data={**form, "csrf_token": token})
+                    else:
+                        answer = client.get(path)
                     elapsed = time.perf_counter() - started
                     if answer.status_code != 200:
                         errors.append(f"{path}: {answer.status_code}")
