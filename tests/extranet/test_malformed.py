@@ -56,6 +56,11 @@ QUERY_NAMES = (
     "q",
     "suivant",
     "vue",
+    "annee",
+    "semestre",
+    "semaine",
+    "financeur",
+    "periode",
 )
 #: Every form field a POST route reads.
 FORM_NAMES = (
@@ -86,6 +91,7 @@ FORM_NAMES = (
     "departement_code",
     "aid_type",
     "service_codes",
+    "language",
 )
 _READS = re.compile(
     r"""(?:_arg|args\.get|form\.get)\(\s*["']([a-z_]+)["']|^\s+([a-z_]+) = \w+Field\(""",

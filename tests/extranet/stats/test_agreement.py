@@ -27,6 +27,7 @@ from billing_export.settings import BillingSettings
 from demo.organisation import load_demo
 from extranet.models import Role
 from ledger.models import Antenna, Worker
+from ledger.timeutil import Month
 from tests.extranet.conftest import add_user, login, make_app
 from tests.extranet.stats.conftest import csv_sections
 
@@ -36,7 +37,7 @@ QUERY = f"periode=mois&mois={YEAR}-{MONTH:02d}"
 
 def _prebilling(session: Session, folder: Path) -> list[dict[str, str]]:
     settings = BillingSettings(provider_id="750012345", provider_siret="12345678900011")
-    facts, billing = services.compute(session, YEAR, MONTH, settings)
+    facts, billing = services.compute(session, Month(YEAR, MONTH), settings)
     summary, _detail = services.write_prebilling(facts, billing, folder)
     with open(summary, encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle, delimiter=";"))
