@@ -18,7 +18,6 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from hashlib import file_digest
 from pathlib import Path
 
 from sqlalchemy import select
@@ -34,6 +33,7 @@ from billing_export.esppadom import (
 )
 from billing_export.models import OutboxFile, OutboxStatus
 from billing_export.settings import BillingSettings
+from kernel.files import atomic_writer, sha256_file
 from kernel.jobs import JobResult, RunStatus
 from kernel.transport import Transport, TransportError
 from ledger import declarations
@@ -65,11 +65,6 @@ def parse_month(text: str) -> Month:
 
 def previous_month(today: date) -> Month:
     return Month.of(today).previous()
-
-
-def file_sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return file_digest(handle, "sha256").hexdigest()
 
 
 def billing_dir(data_dir: Path) -> Path:
@@ -277,13 +272,13 @@ def write_files(
         session, {c.line.beneficiary_id for c in everything}, {c.line.worker_id for c in everything}
     )
     written: list[WrittenFile] = []
-    partial: Path | None = None
     try:
         for code, changes in sorted(plan.files.items()):
             funder: FunderIdentity = facts.funders[code]
             name = file_name(settings.provider, funder, plan.month, issued)
-            partial = folder / (name + ".part")
-            with open(partial, "wb") as out:
+            path = folder / name
+            # Whole or absent (fsync, rename): a schema error leaves nothing behind.
+            with atomic_writer(path) as out:
                 done = write_delivery(
                     out,
                     changes,
@@ -294,14 +289,10 @@ def write_files(
                     issued,
                     timestamp_method=settings.timestamp_method,
                 )
-            path = partial.replace(folder / name)
-            partial = None
             written.append(
-                WrittenFile(path, code, plan.month, done, file_sha256(path), path.stat().st_size)
+                WrittenFile(path, code, plan.month, done, sha256_file(path), path.stat().st_size)
             )
     except SchemaError:
-        if partial is not None:
-            partial.unlink(missing_ok=True)
         for item in written:
             item.path.unlink(missing_ok=True)
         raise
@@ -448,7 +439,7 @@ def upload_pending(
             arrived = row.name in there
             if not arrived:
                 try:
-                    if file_sha256(path) != row.sha256:
+                    if sha256_file(path) != row.sha256:
                         raise TransportError("le fichier conservé ne correspond plus au journal")
                     channel.put(path, settings.remote_outbox, row.name)
                 except (TransportError, OSError, ValueError) as exc:
@@ -651,7 +642,7 @@ def read_acks(data_dir: Path, channel: Transport, folder: str) -> JobResult:
             counts["errors"] += 1
             notes.append(f"{name} : {exc}")
             continue
-        if ack.file != delivery_name or ack.sha256 != file_sha256(target):
+        if ack.file != delivery_name or ack.sha256 != sha256_file(target):
             counts["errors"] += 1
             notes.append(
                 f"{name} : l'accusé ne correspond pas au fichier envoyé (nom ou empreinte)"
