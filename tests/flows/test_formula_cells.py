@@ -44,7 +44,7 @@ def test_formula_names_are_quoted_in_rejects_and_in_the_exported_file(
 
 
 def test_encode_row_guards_text_fields_of_a_format_and_every_cell_without_one() -> None:
-    values = ["INT001", "M", "=A1", "@B2", "NORD", "", "4001", "2026-01-05", ""]
+    values = ["INT001", "M", "=A1", "@B2", "NORD", "", "4001", "2026-01-05", "", "pt"]
     encoded = formats.encode_row(values, formats.WORKERS).decode()
     assert encoded.split(";")[2:4] == ["'=A1", "'@B2"]
     assert formats.encode_row(["+33145678901", "=1"]) == b"'+33145678901;'=1\r\n"
