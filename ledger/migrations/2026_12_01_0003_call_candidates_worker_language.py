@@ -4,7 +4,7 @@ A number shared by several beneficiaries (a couple on one phone) that neither
 the worker's plan nor the keypad decided leaves its candidates on the call
 event for the manager. The IVR speaks to each worker in the worker's language.
 
-Revision ID: 20261201_ledger_candidates_language
+Revision ID: 20261201_ledger_call_lang
 Revises: 20261123_ledger_visits_date
 Create Date: 2026-12-01 23:10:00
 """
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "20261201_ledger_candidates_language"
+revision: str = "20261201_ledger_call_lang"
 down_revision: str | Sequence[str] | None = "20261123_ledger_visits_date"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

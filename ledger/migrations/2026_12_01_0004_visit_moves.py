@@ -4,7 +4,7 @@ The version that moves it names who had it before, so that the former
 worker's (or beneficiary's) page still shows the visit.
 
 Revision ID: 20261201_ledger_visit_moves
-Revises: 20261201_ledger_candidates_language
+Revises: 20261201_ledger_call_lang
 Create Date: 2026-12-01 23:40:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from ledger import immutability
 
 revision: str = "20261201_ledger_visit_moves"
-down_revision: str | Sequence[str] | None = "20261201_ledger_candidates_language"
+down_revision: str | Sequence[str] | None = "20261201_ledger_call_lang"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
