@@ -26,6 +26,7 @@ from ivr.dtmf import CallHungUp, Collected, Prompter
 from ivr.prompts import sound, time_media
 from ivr.services import (
     DatabaseUnavailable,
+    GroupCommitter,
     Ledger,
     Progress,
     RawCall,
@@ -37,7 +38,7 @@ from ivr.sharing import Option
 from ledger.models import CallOutcome, CallSource
 from ledger.pairing import Direction, Inference
 from ledger.phones import masked, normalise
-from ledger.service import CallRecord
+from ledger.service import CallRecord, RecordedCall
 from ledger.timeutil import utc_now
 
 logger = logging.getLogger(__name__)
@@ -112,15 +113,36 @@ class Call:
 
 
 class Services:
-    """The ledger and the recorder, used from the event loop through a thread pool."""
+    """The ledger and the recorder, used from the event loop through worker threads.
 
-    def __init__(self, ledger: Ledger, recorder: Recorder, executor: Executor | None) -> None:
+    Reads (who calls, whose code, which direction) go to ``executor``; commits
+    to ``committer``, one thread of its own that groups the events waiting
+    into one commit (decision 0105). Without a committer (unit tests) a
+    commit runs in ``executor`` like a read.
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        recorder: Recorder,
+        executor: Executor | None,
+        committer: GroupCommitter | None = None,
+    ) -> None:
         self.ledger = ledger
         self.recorder = recorder
         self.executor = executor
+        self.committer = committer
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def commit(self, item: CallRecord | RawCall) -> RecordedCall | None:
+        """The event committed (or spooled, None); returns only once it is durable."""
+        if self.committer is None:
+            return await self.run(self.recorder.record, item)
+        result = await asyncio.wrap_future(self.committer.submit(item))
+        assert not isinstance(result, Exception)
+        return result
 
 
 class State:
@@ -153,7 +175,16 @@ class TakeBack(State):
 
 
 class Identify(State):
+    """Looks the calling number up while the welcome plays: the greeting does not
+    depend on who calls, so it waits for no database read (``flow.identified``
+    is awaited once the code is keyed, and before anything is recorded)."""
+
     async def run(self, call: Call, flow: Flow) -> State | None:
+        flow.identifying = asyncio.ensure_future(self.lookup(call, flow))
+        return AskCode()
+
+    @staticmethod
+    async def lookup(call: Call, flow: Flow) -> None:
         assert call.answered_at is not None
         try:
             call.candidates = await flow.services.run(
@@ -176,7 +207,6 @@ class Identify(State):
             if call.candidates
             else "not identified",
         )
-        return AskCode()
 
 
 class AskCode(State):
@@ -191,6 +221,7 @@ class AskCode(State):
                 continue
             call.attempts.append(collected.digits)
             call.code_completed_at = collected.completed_at
+            await flow.identified()
             if call.offline:
                 return Record()
             try:
@@ -321,6 +352,20 @@ class Flow:
         self.prompter = Prompter(call.channel)
         self.metrics = metrics
         self.start = start or Answer()
+        #: The caller's identification, running beside the first prompt.
+        self.identifying: asyncio.Future[None] | None = None
+
+    async def identified(self) -> None:
+        """Wait for the identification started by ``Identify`` (if any)."""
+        if self.identifying is None:
+            return
+        try:
+            await asyncio.shield(self.identifying)
+        except Exception:
+            # Whatever failed, the call goes on as without a database: spooled raw.
+            logger.exception("call %s: identification failed", self.call.channel.id)
+            self.call.offline = True
+        self.identifying = None
 
     async def collect(self, media: list[str], max_digits: int | None = None) -> Collected:
         try:
@@ -363,6 +408,7 @@ class Flow:
     async def record(self, call: Call, outcome: CallOutcome, progress: str) -> None:
         """Commit (or spool) the call event; only then may the confirmation play."""
         assert call.answered_at is not None
+        await self.identified()
         item: CallRecord | RawCall
         if call.offline:
             item = RawCall(
@@ -397,7 +443,7 @@ class Flow:
                 source=CallSource.ARI,
                 candidate_ids=candidates_text(call.candidates, call.beneficiary_id),
             )
-        result = await self.services.run(self.services.recorder.record, item)
+        result = await self.services.commit(item)
         call.recorded = True
         call.spooled = result is None
         call.committed_at = utc_now()

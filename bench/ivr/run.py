@@ -17,6 +17,7 @@ import argparse
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,7 +39,10 @@ from tests import factories
 
 REPO = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("TELEGESTION_ASTERISK_DIR", REPO / "var" / "asterisk"))
-ARI = "http://127.0.0.1:8088/ari"
+HTTP_PORT = int(os.environ.get("TELEGESTION_ASTERISK_HTTP_PORT", "8088"))
+AMI_PORT = int(os.environ.get("TELEGESTION_ASTERISK_AMI_PORT", "5038"))
+SIP_PORT = int(os.environ.get("TELEGESTION_ASTERISK_SIP_PORT", "5060"))
+ARI = f"http://127.0.0.1:{HTTP_PORT}/ari"
 #: Each call takes the next (beneficiary, worker) pair: a fresh pair is always an arrival.
 NEXT_PAIR = itertools.count()
 
@@ -94,7 +98,7 @@ def place(
     )
     sampler.start()
     total = int(rate * seconds)
-    with ami.session("127.0.0.1", 5038, "telegestion", password) as manager:
+    with ami.session("127.0.0.1", AMI_PORT, "telegestion", password) as manager:
         start = time.monotonic()
         for n in range(total):
             target = start + n / rate
@@ -193,6 +197,11 @@ def main() -> int:
     parser.add_argument("--rates", default="5,10,20,40")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--pairs", type=int, default=1000)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record the IVR process with py-spy (raw stacks) into this file",
+    )
     args = parser.parse_args()
     subprocess.run([str(REPO / "asterisk" / "provision"), "start"], check=True)
     password = (STATE / "ari-password").read_text().strip()
@@ -217,6 +226,9 @@ def main() -> int:
         "TELEGESTION_CORE_DATABASE_URL": url,
         "TELEGESTION_IVR_METRICS_PATH": str(metrics),
         "TELEGESTION_IVR_HEALTH_PORT": "0",
+        "TELEGESTION_IVR_ARI_URL": ARI,
+        "TELEGESTION_IVR_ARI_PASSWORD": password,
+        "TELEGESTION_IVR_AMI_PORT": str(AMI_PORT),
         "TELEGESTION_IVR_SPOOL_DIR": str(work / "ivr"),
         "TELEGESTION_IVR_DIALPLAN_SPOOL": str(work / "none.spool"),
     }
@@ -228,6 +240,13 @@ def main() -> int:
         stdout=log,
         stderr=log,
     )
+    profiler = None
+    if args.profile:
+        profiler = subprocess.Popen(
+            ["py-spy", "record", "--pid", str(ivr.pid), "--format", "raw", "--rate", "200",
+             "--nonblocking", "--threads", "-o", str(args.profile)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
     try:
         with httpx.Client(auth=("telegestion", password)) as client:
             deadline = time.monotonic() + 30
@@ -256,6 +275,9 @@ def main() -> int:
                 print(f"calls lost at {rate:.0f}/s: stopping the rise")
                 break
     finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(30)
         ivr.terminate()
         ivr.wait(20)
         engine.dispose()
