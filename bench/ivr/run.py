@@ -1,14 +1,24 @@
 """IVR benchmark: rising call setup rates through the real Asterisk.
 
-For each rate, calls are originated for a few seconds (Local channels, caller
-number set, the code keyed at 80 ms a digit), first into the Stasis IVR, then
-into a dialplan-only IVR doing the same steps on the same Asterisk (answer,
-read the code, write a line, confirm). Reports, per rate and per system: call
-setups per second held, concurrent calls held, p50/p99 from the last digit to
-the ledger commit (or the spool line for the baseline), p99 from call start to
-the first prompt, and calls lost. Stops rising once calls are lost.
+For each rate, calls are placed for a few seconds, first into a dialplan-only
+IVR doing the same steps on the same Asterisk (answer, read the code, write a
+line, confirm), then into the Stasis IVR. Each caller is its own beneficiary
+with its own worker and an arbitrary code (2951, 5555...). Two kinds of calls:
 
-    .venv/bin/python -m bench.ivr.run [--rates 5,10,20,40] [--seconds 5]
+- Local channels (default): originated through AMI, the code keyed by
+  SendDTMF at 80 ms a digit;
+- ``--sip``: sipp over SIP and RTP, caller in From and P-Asserted-Identity,
+  the code as RFC 4733 events from per-slot pcaps (bench/ivr/sip.py).
+
+Reports, per rate and per system: calls placed, setups per second held,
+calls lost (placed but not recorded with their code), p50/p99 from the last
+digit to the ledger commit (or the spool line for the baseline), p50/p99
+from call start to the first prompt, the CPU time per call of the IVR
+process and of Asterisk, and the load average (the machine may be shared:
+compare the two systems of one run, never runs of different days). Stops
+rising once calls are lost. ``--profile FILE`` records the IVR with py-spy.
+
+    .venv/bin/python -m bench.ivr.run [--rates 5,10,20,40] [--seconds 5] [--sip]
 """
 
 from __future__ import annotations
@@ -31,11 +41,13 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
+from bench.ivr.sip import Phone, SipBench, SipStep
 from config.database import create_schema
 from ivr import ami
 from ledger.db import make_engine, make_session_factory
 from ledger.models import CallEvent, CallOutcome
 from tests import factories
+from tests.ivr.sipload import distinct_codes
 
 REPO = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("TELEGESTION_ASTERISK_DIR", REPO / "var" / "asterisk"))
@@ -43,6 +55,8 @@ HTTP_PORT = int(os.environ.get("TELEGESTION_ASTERISK_HTTP_PORT", "8088"))
 AMI_PORT = int(os.environ.get("TELEGESTION_ASTERISK_AMI_PORT", "5038"))
 SIP_PORT = int(os.environ.get("TELEGESTION_ASTERISK_SIP_PORT", "5060"))
 ARI = f"http://127.0.0.1:{HTTP_PORT}/ari"
+#: sipp's own SIP and media ports (helper K=1's range: 21000-21999).
+SIPP_PORTS = int(os.environ.get("TELEGESTION_BENCH_SIPP_PORTS", "21000"))
 #: Each call takes the next (beneficiary, worker) pair: a fresh pair is always an arrival.
 NEXT_PAIR = itertools.count()
 
@@ -58,6 +72,10 @@ class Step:
     commit_p50_ms: float
     commit_p99_ms: float
     first_prompt_p99_ms: float
+    first_prompt_p50_ms: float = float("nan")
+    #: CPU time per call placed, of the IVR process and of Asterisk (ms).
+    ivr_cpu_ms: float = float("nan")
+    asterisk_cpu_ms: float = float("nan")
 
     @property
     def lost(self) -> int:
@@ -165,7 +183,7 @@ def measure_ivr(
     completed = sum(1 for e in found.values() if e.outcome is CallOutcome.RECORDED)
     return Step(
         "stasis", rate, len(ids), held, completed, max(concurrency or [0]),
-        pct(commit, 0.5), pct(commit, 0.99), pct(first, 0.99),
+        pct(commit, 0.5), pct(commit, 0.99), pct(first, 0.99), pct(first, 0.5),
     )  # fmt: skip
 
 
@@ -188,15 +206,39 @@ def measure_baseline(
     first = [(float(r[2]) - float(r[1])) * 1000 for r in rows.values()]
     return Step(
         "dialplan", rate, len(ids), held, len(done), max(concurrency or [0]),
-        pct(commit, 0.5), pct(commit, 0.99), pct(first, 0.99),
+        pct(commit, 0.5), pct(commit, 0.99), pct(first, 0.99), pct(first, 0.5),
     )  # fmt: skip
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sip_step(step: SipStep) -> Step:
+    return Step(
+        step.system, step.rate, step.placed, step.held_rate, step.completed, 0,
+        pct(step.commit_ms, 0.5), pct(step.commit_ms, 0.99),
+        pct(step.first_prompt_ms, 0.99), pct(step.first_prompt_ms, 0.5),
+    )  # fmt: skip
+
+
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rates", default="5,10,20,40")
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--pairs", type=int, default=1000)
+    parser.add_argument("--pairs", type=int, default=3000)
+    parser.add_argument(
+        "--sip", action="store_true", help="calls over SIP/RTP with sipp instead of Local channels"
+    )
     parser.add_argument(
         "--profile",
         type=Path,
@@ -211,13 +253,17 @@ def main() -> int:
     create_schema(engine)
     factory = make_session_factory(engine)
     pairs: list[tuple[str, str]] = []
+    phones: list[Phone] = []
     with factory() as session:
         antenna = factories.antenna(session, "BENCH")
-        for n in range(args.pairs):
+        # Arbitrary codes (falling, repeated digits): each caller its own beneficiary
+        # and its own worker, so that every call is an arrival and can be matched.
+        for n, code in enumerate(distinct_codes(args.pairs, seed=17)):
             number = f"+3314{n:07d}"
             factories.beneficiary(session, antenna, (number,))
-            worker = factories.worker(session, antenna, f"{70000 + n}")
-            pairs.append(("0" + number[3:], worker.phone_code))
+            factories.worker(session, antenna, code)
+            pairs.append(("0" + number[3:], code))
+            phones.append(Phone("0" + number[3:], number, code))
         session.commit()
     metrics = work / "metrics.jsonl"
     env = {
@@ -255,22 +301,45 @@ def main() -> int:
                     raise SystemExit("the IVR did not connect to ARI")
                 time.sleep(0.2)
         baseline_spool = STATE / "spool" / "baseline.spool"
+        sip = SipBench(
+            phones, factory, metrics, baseline_spool, work / "sipp", SIP_PORT,
+            iter(range(SIPP_PORTS, SIPP_PORTS + 1000, 4)),
+        )  # fmt: skip
+        asterisk_pid = int((STATE / "asterisk.pid").read_text())
+        print(f"{'sip' if args.sip else 'local'} channels, load average before: {load()}")
         print(f"{'system':9} {'rate':>5} {'placed':>6} {'held/s':>7} {'done':>5} {'lost':>4} "
-              f"{'conc':>5} {'commit p50':>10} {'p99 ms':>8} {'1st prompt p99':>14}")  # fmt: skip
+              f"{'commit p50':>10} {'p99 ms':>8} {'1st prompt p50':>14} {'p99 ms':>8} "
+              f"{'cpu ms/call ivr':>15} {'asterisk':>8}  load")  # fmt: skip
         for rate in (float(r) for r in args.rates.split(",")):
-            steps = [
-                measure_baseline(password, rate, args.seconds, pairs, baseline_spool),
-                measure_ivr(password, rate, args.seconds, pairs, factory, metrics),
-            ]
-            for s in steps:
-                print(f"{s.system:9} {s.rate:5.0f} {s.placed:6d} {s.held_rate:7.1f} "
-                      f"{s.completed:5d} {s.lost:4d} {s.max_concurrent:5d} "
-                      f"{s.commit_p50_ms:10.1f} {s.commit_p99_ms:8.1f} "
-                      f"{s.first_prompt_p99_ms:14.1f}")  # fmt: skip
+            steps = []
+            for system in ("dialplan", "stasis"):
+                before = cpu_seconds(ivr.pid), cpu_seconds(asterisk_pid)
+                if args.sip:
+                    step = sip_step(
+                        sip.baseline(rate, args.seconds)
+                        if system == "dialplan"
+                        else sip.stasis(rate, args.seconds)
+                    )
+                elif system == "dialplan":
+                    step = measure_baseline(password, rate, args.seconds, pairs, baseline_spool)
+                else:
+                    step = measure_ivr(password, rate, args.seconds, pairs, factory, metrics)
+                after = cpu_seconds(ivr.pid), cpu_seconds(asterisk_pid)
+                step.ivr_cpu_ms = (after[0] - before[0]) * 1000 / step.placed
+                step.asterisk_cpu_ms = (after[1] - before[1]) * 1000 / step.placed
+                steps.append(step)
+                print(f"{step.system:9} {step.rate:5.0f} {step.placed:6d} {step.held_rate:7.1f} "
+                      f"{step.completed:5d} {step.lost:4d} "
+                      f"{step.commit_p50_ms:10.1f} {step.commit_p99_ms:8.1f} "
+                      f"{step.first_prompt_p50_ms:14.1f} {step.first_prompt_p99_ms:8.1f} "
+                      f"{step.ivr_cpu_ms:15.1f} {step.asterisk_cpu_ms:8.1f}  {load()}",
+                      flush=True)  # fmt: skip
             base, ours = steps
             ratio = (ours.completed / ours.placed) / (base.completed / base.placed or 1)
-            print(f"          ratio stasis/dialplan: completed {ratio:.2f}, "
-                  f"held rate {ours.held_rate / (base.held_rate or 1):.2f}")  # fmt: skip
+            print(f"          stasis/dialplan: completed {ratio:.2f}, "
+                  f"held rate {ours.held_rate / (base.held_rate or 1):.2f}, first prompt p99 "
+                  f"{ours.first_prompt_p99_ms / (base.first_prompt_p99_ms or 1):.2f}",
+                  flush=True)  # fmt: skip
             if ours.lost or base.lost:
                 print(f"calls lost at {rate:.0f}/s: stopping the rise")
                 break

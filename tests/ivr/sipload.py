@@ -18,6 +18,7 @@ Used by the restart-under-load test and by ``bench/ivr`` (SIP mode).
 
 from __future__ import annotations
 
+import random
 import struct
 import subprocess
 from collections.abc import Sequence
@@ -203,6 +204,19 @@ def scenario(
     return "\n".join(parts)
 
 
+def distinct_codes(count: int, seed: int) -> list[str]:
+    """Worker codes of 4 to 6 digits, falling, repeated and rising digits alike."""
+    rng = random.Random(seed)
+    codes = ["2951", "5555", "9233", "8710", "6234", "1000"]
+    seen = set(codes)
+    while len(codes) < count:
+        code = "".join(rng.choice("0123456789") for _ in range(rng.choice((4, 5, 6))))
+        if code not in seen:
+            seen.add(code)
+            codes.append(code)
+    return codes[:count]
+
+
 @dataclass(frozen=True)
 class PhoneCall:
     """One sipp call: the number it calls from and the keys of each round."""
@@ -249,8 +263,11 @@ def start_sipp(
     rate: float,
     max_concurrent: int = 2000,
     wait_ms: Sequence[int] = (9000, 12000, 30000),
+    service: str = "0800123456",
 ) -> SippRun:
-    """Start sipp placing ``calls`` at ``rate`` calls/s into Asterisk's PJSIP trunk."""
+    """Start sipp placing ``calls`` at ``rate`` calls/s into Asterisk's PJSIP trunk,
+    calling ``service`` (the toll-free number; 0800000099 reaches the dialplan-only
+    IVR of the benchmark)."""
     work.mkdir(parents=True, exist_ok=True)
     write_pcaps(work / "p")
     scenario_path = work / "scenario.xml"
@@ -263,7 +280,7 @@ def start_sipp(
             ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(scenario_path), "-inf", str(injection),
              "-m", str(len(calls)), "-r", f"{rate:g}", "-rp", "1000", "-l", str(max_concurrent),
              "-i", "127.0.0.1", "-p", str(local_port), "-mi", "127.0.0.1", "-mp", str(media_port),
-             "-s", "0800123456", "-timeout", "300", "-max_recv_loops", "10000",
+             "-s", service, "-timeout", "300", "-max_recv_loops", "10000",
              "-trace_err", "-error_file", str(work / "sipp-errors.log"), "-nostdin"],
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -6,7 +6,6 @@ worker's code, so each ledger event can be matched to the phone that made it.
 
 from __future__ import annotations
 
-import random
 import re
 import shutil
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from ledger.models import CallEvent, CallOutcome
 from ledger.pairing import Direction
 from tests import factories
 from tests.ivr.conftest import Asterisk, IvrProcess, free_port, wait_for
-from tests.ivr.sipload import PhoneCall, start_sipp
+from tests.ivr.sipload import PhoneCall, distinct_codes, start_sipp
 
 pytestmark = [
     pytest.mark.asterisk,
@@ -39,19 +38,6 @@ class Phone:
     @property
     def national(self) -> str:
         return "0" + self.e164.removeprefix("+33")
-
-
-def distinct_codes(count: int, seed: int) -> list[str]:
-    """Codes of 4 to 6 digits, falling, repeated and rising digits alike."""
-    rng = random.Random(seed)
-    codes = ["2951", "5555", "9233", "8710", "6234", "1000"]
-    seen = set(codes)
-    while len(codes) < count:
-        code = "".join(rng.choice("0123456789") for _ in range(rng.choice((4, 5, 6))))
-        if code not in seen:
-            seen.add(code)
-            codes.append(code)
-    return codes[:count]
 
 
 def make_phones(session_factory: sessionmaker[Session], count: int, seed: int = 17) -> list[Phone]:
