@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -142,8 +143,9 @@ class IvrService:
 
 
 def main(settings: IvrSettings) -> int:
-    # One line per ARI request at INFO would drown the call log.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # The database threads hand the GIL back to the event loop after 1 ms
+    # instead of 5: a loop kept waiting delays every call's prompts (0105).
+    sys.setswitchinterval(0.001)
     engine = make_engine(core().effective_database_url)
     service = IvrService(settings, make_session_factory(engine))
     try:

@@ -100,6 +100,8 @@ class Call:
     attempts: list[str] = field(default_factory=list)
     code_completed_at: datetime | None = None
     worker_id: int | None = None
+    #: The direction read with the worker's code (when the beneficiary was known).
+    inferred: Inference | None = None
     direction: Direction | None = None
     recorded: bool = False
     committed_at: datetime | None = None
@@ -226,7 +228,10 @@ class AskCode(State):
                 return Record()
             try:
                 worker = await flow.services.run(
-                    flow.services.ledger.worker_for, collected.digits, call.answered_at
+                    flow.services.ledger.worker_for,
+                    collected.digits,
+                    call.answered_at,
+                    call.beneficiary_id,
                 )
             except DatabaseUnavailable:
                 call.offline = True
@@ -234,6 +239,7 @@ class AskCode(State):
             if worker is not None:
                 call.worker_id = worker.id
                 call.language = worker.language
+                call.inferred = worker.inferred
                 if call.beneficiary_id is None and len(call.candidates) > 1:
                     return ChooseBeneficiary()
                 return ChooseDirection()
@@ -277,13 +283,15 @@ class ChooseDirection(State):
     async def run(self, call: Call, flow: Flow) -> State | None:
         assert call.worker_id is not None and call.answered_at is not None
         if call.beneficiary_id is not None:
+            inferred = call.inferred
             try:
-                inferred = await flow.services.run(
-                    flow.services.ledger.direction,
-                    call.worker_id,
-                    call.beneficiary_id,
-                    call.answered_at,
-                )
+                if inferred is None:
+                    inferred = await flow.services.run(
+                        flow.services.ledger.direction,
+                        call.worker_id,
+                        call.beneficiary_id,
+                        call.answered_at,
+                    )
             except DatabaseUnavailable:
                 call.offline = True
                 return Record()

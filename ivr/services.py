@@ -114,10 +114,22 @@ class Ledger:
         )
         return result
 
-    def worker_for(self, code: str, at: datetime) -> KnownWorker | None:
+    def worker_for(
+        self, code: str, at: datetime, beneficiary_id: int | None = None
+    ) -> KnownWorker | None:
+        """The worker of a code; with the beneficiary known, the direction too, read
+        in the same transaction (one trip to a worker thread less per call)."""
+
         def work(session: Session) -> KnownWorker | None:
             worker = find_worker_by_code(session, code, paris_date(at))
-            return KnownWorker(worker.id, worker.language) if worker is not None else None
+            if worker is None:
+                return None
+            inferred = (
+                direction_for(session, worker.id, beneficiary_id, at)
+                if beneficiary_id is not None
+                else None
+            )
+            return KnownWorker(worker.id, worker.language, inferred)
 
         result: KnownWorker | None = self._run(work)
         return result
@@ -182,6 +194,8 @@ class KnownWorker:
     id: int
     #: The language the IVR speaks to this worker once the code is recognised.
     language: str
+    #: The direction the ledger infers, when the beneficiary was known at the lookup.
+    inferred: Inference | None = None
 
 
 def candidate_ids(
