@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -136,3 +138,34 @@ def test_database_down_spools_and_confirms_the_same(
     assert event.direction is Direction.ARRIVAL
     assert event.source.value == "ari_spool"
     assert not spool.has_pending()
+
+
+def test_the_welcome_does_not_wait_for_the_identification(
+    org: SmallOrg, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """The number's lookup may only go on once the welcome has started playing: a
+    flow that waited for the lookup before its first prompt would never play it,
+    the lookup would give up, and the call would not reach the ledger."""
+    welcome_started = threading.Event()
+
+    class GatedLedger(Ledger):
+        def candidates_for(self, *args: Any) -> tuple[int, ...]:
+            if not welcome_started.wait(5):
+                raise RuntimeError("the welcome never started")
+            return super().candidates_for(*args)
+
+    class Phone(ScriptedChannel):
+        async def play(self, media: Sequence[str], playback_id: str | None = None) -> str:
+            if "sound:telegestion/welcome" in media:
+                welcome_started.set()
+            return await super().play(media, playback_id)
+
+    ledger = GatedLedger(session_factory)
+    svc = Services(ledger, Recorder(ledger, Spool(tmp_path / "ari.spool")), None)
+    channel = Phone("welcome-first")
+    channel.key("1234#")
+    run_call(channel, "0145678901", svc)
+    event = event_of(session_factory, "welcome-first")
+    assert event.beneficiary_id == org.ben_a1.id
+    assert event.worker_id == org.worker_a1.id
+    assert event.outcome is CallOutcome.RECORDED
