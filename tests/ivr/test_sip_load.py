@@ -123,6 +123,11 @@ def test_ivr_killed_during_a_sip_load(
         local_port=free_port(),
         media_port=free_port(),
         rate=8,
+        # A phone keys its code again when no goodbye comes: after 9 s, then after
+        # 25 s more. On a loaded machine the IVR takes 20 s or more to start again,
+        # and a phone that had keyed all its rounds during the outage would stand
+        # for a worker who gave up, not for a lost code.
+        wait_ms=(9000, 25000, 40000),
     )
     numbers = [p.e164 for p in phones]
     # Kill once calls are in progress and some are recorded.
