@@ -410,3 +410,55 @@ class Setting(Base):
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class MonthClosure(Base):
+    """A month's closing (``ledger.closing``): one row per month once anyone acts on it.
+
+    Its transitions are in the audit journal (``month.closed``, ``month.reopened``,
+    ``month.validated``); this row holds where the month is now.
+    """
+
+    __tablename__ = "month_closures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: How many times the month was closed: the revision of its current outputs.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(80))
+    reopened_at: Mapped[datetime | None]
+    reopened_by: Mapped[str | None] = mapped_column(String(80))
+    reopen_motive: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("year", "month", name="uq_month_closures_period"),
+        CheckConstraint("month BETWEEN 1 AND 12", name="month_range"),
+        CheckConstraint("revision >= 0", name="revision_positive"),
+    )
+
+
+class FunderValidation(Base):
+    """A referent's validation of one funder's pro-forma, for the next close of a month."""
+
+    __tablename__ = "month_funder_validations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    closure_id: Mapped[int] = mapped_column(
+        ForeignKey("month_closures.id", ondelete="CASCADE"), index=True
+    )
+    #: The revision this validation prepares (the closure's revision + 1 when given).
+    cycle: Mapped[int] = mapped_column(Integer)
+    #: A funder code, or ``ledger.closing.OUTSIDE_PLAN`` for the lines outside any plan.
+    funder_key: Mapped[str] = mapped_column(String(20))
+    #: ``ledger.closing.funder_digests`` of the figures validated.
+    digest: Mapped[str] = mapped_column(String(64))
+    minutes: Mapped[int] = mapped_column(Integer)
+    validated_by: Mapped[str] = mapped_column(String(80))
+    validated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    __table_args__ = (
+        UniqueConstraint("closure_id", "cycle", "funder_key", name="uq_month_funder_validations"),
+    )
