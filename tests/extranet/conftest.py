@@ -61,6 +61,8 @@ class Side:
     plan_id: int
     statement_id: int
     manager: str
+    #: The code of the side's APA funder (each side has its own).
+    funder_code: str
 
 
 @dataclass
@@ -172,6 +174,7 @@ def _side(
         plan_id=plan.id,
         statement_id=statement.id,
         manager=manager,
+        funder_code=apa.code,
     )
 
 
