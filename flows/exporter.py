@@ -186,8 +186,12 @@ def export_service_done(
     month: int,
     data_dir: Path,
     rules: Mapping[str, Rounding] | None = None,
+    *,
+    revision: int = 1,
 ) -> ExportResult:
-    path = outbox(data_dir) / f"prestations_{year:04d}{month:02d}.csv"
+    """The month's service done; revision N > 1 (after a reopen) replaces the earlier files."""
+    suffix = "" if revision <= 1 else f"_v{revision}"
+    path = outbox(data_dir) / f"prestations_{year:04d}{month:02d}{suffix}.csv"
     rows = write_csv(
         path, formats.SERVICE_DONE.header, service_done_rows(session, year, month, rules)
     )

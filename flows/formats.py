@@ -422,10 +422,22 @@ SERVICE_DONE = FileFormat(
     key="prestations",
     title="Service fait du mois (sortie, mensuel)",
     direction="out",
-    name_doc="prestations_AAAAMM.csv",
-    name_re=re.compile(r"^prestations_(\d{6})\.csv$"),
-    frequency="le 1er de chaque mois, pour le mois précédent",
+    name_doc="prestations_AAAAMM.csv, prestations_AAAAMM_vN.csv",
+    name_re=re.compile(r"^prestations_(\d{6})(?:_v(\d+))?\.csv$"),
+    frequency=(
+        "la nuit qui suit la clôture du mois par un référent central (jamais avant), "
+        "et de nouveau après chaque réouverture suivie d'une nouvelle clôture"
+    ),
     description=(
+        "Produced only from a closed month (see docs/decisions/0010): the figures "
+        "are those the referents validated funder by funder. The first close gives "
+        "`prestations_AAAAMM.csv`. When a referent reopens the month (with a "
+        "motive) and closes it again, the N-th close gives the correction file "
+        "`prestations_AAAAMM_vN.csv` (N = 2, 3...): a complete replacement, with "
+        "every line of the month as closed the N-th time. The planning software "
+        "replaces all the month's lines it holds by those of the file with the "
+        "highest N; a visit absent from it (deleted since) is no longer service "
+        "done.\n\n"
         "One line per visit of the month (by day of service, Paris) that has both a "
         "start and an end and is not deleted, and per funder share of it, ordered by "
         "visit id: a visit shared between two care plans (the first plan's monthly "

@@ -5,7 +5,8 @@
   ``processed/`` on the remote side. ``params``: ``file`` (a local file to
   import instead), ``full`` ("0" when a file is not complete).
 - ``flows.daily_export`` (21:00): the day's timestamps. ``params``: ``date``.
-- ``flows.monthly_export`` (1st, 04:00): last month's service done.
+- ``flows.monthly_export`` (daily, 04:00): the service done of each month
+  closed since (``kernel.monthly``: a month not closed is never sent).
   ``params``: ``month`` ("2026-10").
 """
 
@@ -19,6 +20,8 @@ from flows import exporter, formats
 from flows.importer import ImportReport, import_file
 from flows.settings import FlowsSettings, load
 from kernel.jobs import JobContext, JobResult, RunStatus, ScheduledJob
+from kernel.monthly import run_closed_months
+from kernel.settings import money
 from kernel.transport import TransportError, open_transport, safe_name
 from ledger.timeutil import Month, to_paris, utc_now
 
@@ -124,15 +127,23 @@ def run_daily_export(ctx: JobContext, settings: FlowsSettings | None = None) -> 
 
 
 def run_monthly_export(ctx: JobContext, settings: FlowsSettings | None = None) -> JobResult:
+    """The service-done file of each closed month not sent yet (or of ``params["month"]``).
+
+    Revision 1 (the first close) is ``prestations_AAAAMM.csv``; after a reopen
+    and a new close, revision N is ``prestations_AAAAMM_vN.csv``, which
+    replaces every line sent before for that month (docs/flows/prestations.md).
+    """
     settings = settings or load()
-    if "month" in ctx.params:
-        year, month = (int(p) for p in str(ctx.params["month"]).split("-"))
-    else:
-        previous = Month.of(_today()).previous()
-        year, month = previous.year, previous.month
-    with ctx.session_factory() as session:
-        result = exporter.export_service_done(session, year, month, ctx.data_dir)
-    return _send(settings, ctx.data_dir, result)
+    rules = money().rules
+
+    def produce(month: Month, revision: int) -> JobResult:
+        with ctx.session_factory() as session:
+            result = exporter.export_service_done(
+                session, month.year, month.month, ctx.data_dir, rules, revision=revision
+            )
+        return _send(settings, ctx.data_dir, result)
+
+    return run_closed_months(ctx, "flows.monthly_export", "le fichier du service fait", produce)
 
 
 def resend(
@@ -170,8 +181,9 @@ def jobs() -> list[ScheduledJob]:
         ),
         ScheduledJob(
             "flows.monthly_export",
-            "Export mensuel du service fait",
-            {"day": "1", "hour": "4", "minute": "0"},
+            "Export du service fait des mois clôturés",
+            # Daily: the file leaves the night after a close (kernel.monthly).
+            {"hour": "4", "minute": "0"},
             run_monthly_export,
         ),
     ]

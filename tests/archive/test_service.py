@@ -17,7 +17,9 @@ from archive.service import StatementUnavailable, open_statement, statements_for
 from archive.settings import ArchiveSettings
 from archive.store import FileStore
 from kernel.jobs import JobContext, RunStatus
+from kernel.scheduler import run_job
 from kernel.settings import CoreSettings, SettingsError
+from ledger.timeutil import Month
 from tests import factories
 
 
@@ -91,25 +93,35 @@ def test_export_writes_files_journal_and_a_seda_manifest(
     assert (target / "trust" / "ca.pem").exists() and (target / "trust" / "crl.pem").exists()
 
 
-def test_monthly_job_runs_after_the_correction_deadline(
+def test_monthly_job_signs_closed_months_only(
     october: factories.SmallOrg,
     session_factory: sessionmaker[Session],
     core: CoreSettings,
     session: Session,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    [job] = jobs(ArchiveSettings(correction_deadline_day=8))
+    [job] = jobs(ArchiveSettings())
     assert job.name == "archive.monthly_statements"
-    assert job.cron == {"day": "9", "hour": "2", "minute": "30"}
+    assert job.cron == {"hour": "2", "minute": "30"}  # daily: the night after a close
     monkeypatch.setenv("TELEGESTION_CORE_DATABASE_URL", core.effective_database_url)
     monkeypatch.setenv("TELEGESTION_CORE_DATA_DIR", str(core.data_dir))
     monkeypatch.setenv("TELEGESTION_ARCHIVE_PROCESSES", "1")
-    result = run_monthly(
-        JobContext(session_factory, core.data_dir, "scheduler", {"month": "2026-10"})
-    )
-    assert result.status is RunStatus.SUCCESS
-    assert result.counts["signed"] == 3
+    asked = run_job(job, session_factory, core.data_dir, params={"month": "2026-10"})
+    assert asked.status is RunStatus.SUCCESS
+    assert "Mois de octobre 2026 non clôturé" in asked.message
+    assert session.query(ArchivedStatement).count() == 0
+    assert factories.close_month(session, Month(2026, 10)) == 1
+    scheduled = run_job(job, session_factory, core.data_dir)
+    assert scheduled.status is RunStatus.SUCCESS, scheduled.message
+    assert scheduled.counts["signed"] == 3 and scheduled.counts["revision_2026-10"] == 1
     assert {s.triggered_by for s in session.query(ArchivedStatement)} == {"scheduler"}
+    again = run_job(job, session_factory, core.data_dir)
+    assert again.counts == {"mois": 0} and "Aucun mois clôturé en attente" in again.message
+    assert session.query(ArchivedStatement).count() == 3
+    direct = run_monthly(
+        JobContext(session_factory, core.data_dir, "referent", {"month": "2026-10"})
+    )
+    assert direct.counts["unchanged"] == 3  # the same figures are not signed twice
 
 
 def test_bad_deadline_is_a_clear_settings_error() -> None:

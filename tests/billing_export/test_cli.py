@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from billing_export.ack import AckStatus, acknowledge
+from ledger.db import make_engine
 from ledger.timeutil import Month, paris_date, utc_now
+from tests import factories
 from tests.config.test_cli import telegestion
 
 
@@ -25,6 +29,15 @@ def test_demo_month_prebilling_send_and_acknowledgement(tmp_path: Path) -> None:
     summary = tmp_path / "billing" / "prebilling" / f"prebilling-{label}.csv"
     header = summary.read_text(encoding="utf-8").splitlines()[0]
     assert header.startswith("mois;beneficiaire;financeur;plan")
+
+    early = telegestion("billing", "send", "--month", label, "--by", "referent", data_dir=tmp_path)
+    assert early.returncode == 0, early.stderr
+    assert "non clôturé : rien n'est produit" in early.stdout
+    assert not (tmp_path / "billing" / "sent").exists()
+    engine = make_engine(f"sqlite:///{tmp_path / 'telegestion.sqlite3'}")
+    with Session(engine) as session:
+        factories.close_month(session, Month(year, month))
+    engine.dispose()
 
     sent = telegestion("billing", "send", "--month", label, "--by", "referent", data_dir=tmp_path)
     assert sent.returncode == 0, sent.stderr
@@ -48,5 +61,5 @@ def test_demo_month_prebilling_send_and_acknowledgement(tmp_path: Path) -> None:
     journal = telegestion("jobs", "history", data_dir=tmp_path)
     assert journal.returncode == 0, journal.stderr
     lines = journal.stdout.splitlines()
-    assert sum("billing_export.monthly_delivery" in line for line in lines) == 3
+    assert sum("billing_export.monthly_delivery" in line for line in lines) == 4
     assert sum("billing_export.read_acks" in line for line in lines) == 1
