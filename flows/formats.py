@@ -379,13 +379,27 @@ TIMESTAMPS = FileFormat(
     direction="out",
     name_doc="horodatages_AAAAMMJJ.csv",
     name_re=re.compile(r"^horodatages_(\d{8})\.csv$"),
-    frequency="chaque soir, pour la journée (date de prestation, heure de Paris)",
+    frequency=(
+        "chaque soir, pour la journée (date de prestation, heure de Paris), avec les "
+        "modifications tardives des jours précédents"
+    ),
     description=(
         "Every visit of the day, one line each, ordered by visit id: the raw call "
         "times (answer time of the arrival and departure calls, empty when there was "
         "none) and the current start and end, as corrected or entered by hand by "
         "the managers. Deleted visits are listed with the status `deleted` so that "
-        "the planning software can remove them."
+        "the planning software can remove them.\n\n"
+        "After the day's visits (`nature` = `jour`), the file carries the **late "
+        "changes**: every visit of an earlier day that got a new version since the "
+        "previous file (a correction, a call attached or a departure called after "
+        "midnight: `correction`; a visit entered by hand: `saisie`; a deletion: "
+        "`suppression`), once each, in its current state, ordered by visit id. "
+        "The window starts where the previous successful file's ended, less ten "
+        "minutes (so that a change committed while that file was written is not "
+        "missed); a change may therefore appear in two consecutive files: apply "
+        "each line as the state of the visit `id_visite` at its `version`, and "
+        "ignore a version older than the one held. A visit of a closed month never "
+        "changes (docs/decisions/0010), so late changes concern open months only."
     ),
     fields=(
         _f("id_visite", "int", 20, True, "identifiant de la visite dans la télégestion"),
@@ -415,6 +429,15 @@ TIMESTAMPS = FileFormat(
         _f("motif", "enum", 30, False, "motif de la dernière correction", choices=MOTIVES),
         _f("version", "int", 5, True, "version de la visite (1 : telle que dérivée des appels)"),
         _f("code_prestation", "code", 20, False, "code de la prestation"),
+        _f(
+            "nature",
+            "enum",
+            12,
+            True,
+            "jour : visite du jour du fichier ; correction, saisie ou suppression : "
+            "modification tardive d'une visite d'un jour précédent",
+            choices=("jour", "correction", "saisie", "suppression"),
+        ),
     ),
 )
 

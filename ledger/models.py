@@ -364,7 +364,11 @@ class VisitVersion(Base):
 
     visit: Mapped[Visit] = relationship(back_populates="versions")
 
-    __table_args__ = (UniqueConstraint("visit_id", "version", name="uq_visit_versions_visit"),)
+    __table_args__ = (
+        UniqueConstraint("visit_id", "version", name="uq_visit_versions_visit"),
+        # The daily export reads the versions written since the previous file.
+        Index("ix_visit_versions_created_at", "created_at"),
+    )
 
 
 class PlannedVisit(Base):
