@@ -81,6 +81,14 @@ class FileFormat:
     frequency: str
     description: str
     fields: tuple[Field, ...]
+    #: How many last fields an input file may leave out of its header (fields
+    #: added later: a file of the earlier version is still read, those fields empty).
+    optional_tail: int = 0
+
+    @property
+    def accepted_headers(self) -> list[list[str]]:
+        names = list(self.names)
+        return [names[: len(names) - n] for n in range(self.optional_tail + 1)]
 
     @property
     def header(self) -> str:
@@ -291,8 +299,16 @@ BENEFICIARIES = FileFormat(
     name_re=re.compile(r"^beneficiaires_(\d{8})\.csv$"),
     frequency="chaque matin, fichier complet",
     description=(
-        "Every beneficiary with their current care plan (one plan per line) and up to "
-        "three phone numbers. The file is complete: a beneficiary absent from it is "
+        "Every beneficiary with their care plans in force and up to three phone "
+        "numbers. **A beneficiary with several plans at once** (an APA plan with a "
+        "pension fund's top-up) has one line per plan, with the same identifier and "
+        "the same personal values (a line whose personal values differ from the "
+        "beneficiary's first line is rejected); the plans of the file are all the "
+        "plans in force: a plan in force that is on none of the beneficiary's lines "
+        "is closed the day before the file's date (removed if it had not started). "
+        "A plan is recognised by its funder, service and reference; when one plan "
+        "of a beneficiary changes any of them, it is the same plan changed. The "
+        "file is complete: a beneficiary absent from it is "
         "ended (care ends the day before the file's date), never deleted. History is "
         "kept: a phone number that disappears is closed (active until the day before), "
         "a new one opens on the file's date; a care plan whose funder, service, "
@@ -340,7 +356,17 @@ BENEFICIARIES = FileFormat(
         ),
         _f("heures_max", "decimal", 8, True, "heures maximales par mois (deux décimales au plus)"),
         _f("code_prestation", "code", 20, True, "code de la prestation du plan"),
+        _f(
+            "sexe",
+            "enum",
+            1,
+            False,
+            "F ou M (statistiques de profil) ; colonne facultative : un fichier sans "
+            "elle dans l'en-tête est lu comme avant",
+            choices=("F", "M"),
+        ),
     ),
+    optional_tail=1,
 )
 
 PLANNED = FileFormat(

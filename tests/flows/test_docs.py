@@ -33,7 +33,7 @@ INPUT_EXAMPLES = {
     "beneficiaires_20261123.csv": render(
         formats.BENEFICIARIES,
         [
-            ben_row("BEN001", telephone_2="06 12 34 56 78"),
+            ben_row("BEN001", telephone_2="06 12 34 56 78", sexe="M"),
             ben_row(
                 "BEN002",
                 civilite="MME",
@@ -47,6 +47,7 @@ INPUT_EXAMPLES = {
                 heures_max="12,5",
                 date_fin_plan="2027-03-31",
                 code_prestation="MENAGE",
+                sexe="F",
             ),
         ],
     ),
