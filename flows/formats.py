@@ -26,7 +26,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ledger.models import Civility
+from ledger.models import AbsenceKind, Civility
 from ledger.motives import Motive
 from ledger.phones import normalise
 from ledger.timeutil import paris_to_utc, to_paris
@@ -369,6 +369,61 @@ BENEFICIARIES = FileFormat(
     optional_tail=1,
 )
 
+#: The ``type`` values of the absences file, as the planning software writes them.
+ABSENCE_KINDS = {
+    "conges": AbsenceKind.HOLIDAY,
+    "hospitalisation": AbsenceKind.HOSPITAL,
+    "absence_temporaire": AbsenceKind.OTHER_TEMPORARY,
+    "demenagement": AbsenceKind.MOVED,
+    "etablissement": AbsenceKind.NURSING_HOME,
+    "deces": AbsenceKind.DEATH,
+}
+
+ABSENCES = FileFormat(
+    key="absences",
+    title="Absences des bénéficiaires (entrée, quotidien, facultatif)",
+    direction="in",
+    name_doc="absences_AAAAMMJJ.csv",
+    name_re=re.compile(r"^absences_(\d{8})\.csv$"),
+    frequency="chaque matin si le logiciel de planification sait l'envoyer, fichier complet",
+    description=(
+        "The beneficiaries' absences, temporary (holidays, hospital, other) or "
+        "definitive (move, entry into a nursing home, death), one line each, matched "
+        "by their identifier: a changed line updates the absence. The file is "
+        "complete: an absence not ended before the file's date that is no longer in "
+        "the file was cancelled and is removed. The beneficiary must already be "
+        "known (import the beneficiaries file first). A planned visit on a day of "
+        "absence is never late nor missed; a definitive absence raises an alert "
+        "until the beneficiary's care ends."
+    ),
+    fields=(
+        _f(
+            "id_planning",
+            "code",
+            40,
+            True,
+            "identifiant de l'absence au logiciel de planification (unique dans le fichier)",
+        ),
+        _f("id_beneficiaire", "code", 40, True, "id_planning du bénéficiaire"),
+        _f(
+            "type",
+            "enum",
+            20,
+            True,
+            "nature de l'absence (définitive : demenagement, etablissement, deces)",
+            choices=tuple(ABSENCE_KINDS),
+        ),
+        _f("date_debut", "date", 10, True, "premier jour d'absence"),
+        _f(
+            "date_fin",
+            "date",
+            10,
+            False,
+            "dernier jour d'absence, vide si inconnu ou définitive ; pas avant le début",
+        ),
+    ),
+)
+
 PLANNED = FileFormat(
     key="interventions_prevues",
     title="Interventions prévues (entrée, quotidien, facultatif)",
@@ -538,7 +593,7 @@ SERVICE_DONE = FileFormat(
     ),
 )
 
-IN_FORMATS = (WORKERS, BENEFICIARIES, PLANNED)
+IN_FORMATS = (WORKERS, BENEFICIARIES, ABSENCES, PLANNED)
 OUT_FORMATS = (TIMESTAMPS, SERVICE_DONE)
 ALL_FORMATS = IN_FORMATS + OUT_FORMATS
 

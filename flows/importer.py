@@ -27,6 +27,7 @@ from flows import formats
 from flows.formats import FileFormat
 from kernel.transport import safe_name
 from ledger.models import (
+    Absence,
     Antenna,
     AuditEntry,
     Beneficiary,
@@ -842,9 +843,105 @@ class _Planned(_Applier):
         self.report.removed = len(gone)
 
 
+class _Absences(_Applier):
+    """The beneficiaries' absences, matched by their identifier (decision: docs/flows)."""
+
+    fmt = formats.ABSENCES
+
+    def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
+        start, end = values.get("date_debut"), values.get("date_fin")
+        if start and end and end < start:
+            return [("date_fin", "fin avant le début")]
+        return []
+
+    def apply_chunk(self, rows: list[Row], reject: _RejectWriter) -> None:
+        session = self.session
+        bens = {
+            ext: (bid, antenna)
+            for ext, bid, antenna in session.execute(
+                select(Beneficiary.external_id, Beneficiary.id, Beneficiary.antenna_id).where(
+                    Beneficiary.external_id.in_({v["id_beneficiaire"] for _, v, _ in rows})
+                )
+            )
+        }
+        existing = {
+            a.external_id: a
+            for a in session.scalars(
+                select(Absence).where(
+                    Absence.external_id.in_([v["id_planning"] for _, v, _ in rows])
+                )
+            )
+        }
+        for line, values, raw in rows:
+            if values["id_beneficiaire"] not in bens:
+                reject.add(Reject(line, "id_beneficiaire", "bénéficiaire inconnu", raw))
+                continue
+            ben_id, antenna_id = bens[values["id_beneficiaire"]]
+            wanted = {
+                "beneficiary_id": ben_id,
+                "kind": formats.ABSENCE_KINDS[values["type"]],
+                "starts_on": values["date_debut"],
+                "ends_on": values["date_fin"],
+            }
+            absence = existing.get(values["id_planning"])
+            if absence is None:
+                absence = Absence(external_id=values["id_planning"], **wanted)
+                session.add(absence)
+                session.flush()
+                self.report.created += 1
+                changes = {k: [None, _jsonable(v)] for k, v in wanted.items()}
+            else:
+                changes = self._changed(absence, wanted)
+                if not changes:
+                    self.report.unchanged += 1
+                    continue
+                self.report.updated += 1
+            audit(
+                session,
+                ACTOR,
+                "flows.absence",
+                "absence",
+                absence.id,
+                antenna_id=antenna_id,
+                changes=changes,
+                file=self.report.file_name,
+            )
+        session.flush()
+
+    def finish(self) -> None:
+        if not self.full:
+            return
+        current = self.session.execute(
+            select(Absence.id, Absence.external_id, Beneficiary.antenna_id)
+            .join(Beneficiary, Beneficiary.id == Absence.beneficiary_id)
+            .where(
+                Absence.external_id.is_not(None),
+                (Absence.ends_on.is_(None)) | (Absence.ends_on >= self.day),
+            )
+        ).all()
+        gone = [(aid, antenna) for aid, ext, antenna in current if ext not in self.seen]
+        for absence_id, antenna_id in gone:
+            audit(
+                self.session,
+                ACTOR,
+                "flows.absence_removed",
+                "absence",
+                absence_id,
+                antenna_id=antenna_id,
+                file=self.report.file_name,
+            )
+        ids = [aid for aid, _ in gone]
+        for start in range(0, len(ids), CHUNK_LINES):
+            self.session.execute(
+                delete(Absence).where(Absence.id.in_(ids[start : start + CHUNK_LINES]))
+            )
+        self.report.removed = len(gone)
+
+
 _APPLIERS: dict[str, type[_Applier]] = {
     formats.WORKERS.key: _Workers,
     formats.BENEFICIARIES.key: _Beneficiaries,
+    formats.ABSENCES.key: _Absences,
     formats.PLANNED.key: _Planned,
 }
 
@@ -901,7 +998,8 @@ def import_file(
         if found is None:
             raise FileRefused(
                 "nom de fichier refusé : attendu intervenants_AAAAMMJJ.csv, "
-                "beneficiaires_AAAAMMJJ.csv ou interventions_prevues_AAAAMMJJ.csv"
+                "beneficiaires_AAAAMMJJ.csv, absences_AAAAMMJJ.csv ou "
+                "interventions_prevues_AAAAMMJJ.csv"
             )
         size = path.stat().st_size
         if max_bytes and size > max_bytes:

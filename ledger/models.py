@@ -173,6 +173,27 @@ class Absence(Base):
     kind: Mapped[AbsenceKind] = mapped_column(_enum(AbsenceKind, "absence_kind"))
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)
+    #: The planning software's identifier (absences file); None for one entered here.
+    external_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+
+    beneficiary: Mapped[Beneficiary] = relationship()
+
+    @property
+    def label(self) -> str:
+        return ABSENCE_LABELS[self.kind]
+
+    def covers(self, day: date) -> bool:
+        return self.starts_on <= day and (self.ends_on is None or day <= self.ends_on)
+
+
+ABSENCE_LABELS = {
+    AbsenceKind.HOLIDAY: "Vacances",
+    AbsenceKind.HOSPITAL: "Hospitalisation",
+    AbsenceKind.OTHER_TEMPORARY: "Absence temporaire",
+    AbsenceKind.MOVED: "Déménagement",
+    AbsenceKind.NURSING_HOME: "Entrée en établissement",
+    AbsenceKind.DEATH: "Décès",
+}
 
 
 class FunderKind(enum.StrEnum):

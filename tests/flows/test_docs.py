@@ -51,6 +51,12 @@ INPUT_EXAMPLES = {
             ),
         ],
     ),
+    # Written by hand from the format's page.
+    "absences_20261123.csv": (
+        b"id_planning;id_beneficiaire;type;date_debut;date_fin\r\n"
+        b"ABS001;BEN001;hospitalisation;2026-11-20;2026-12-04\r\n"
+        b"ABS002;BEN002;deces;2026-11-22;\r\n"
+    ),
     "interventions_prevues_20261124.csv": render(
         formats.PLANNED,
         [
@@ -73,6 +79,7 @@ def test_input_examples_import_cleanly(
     for name in (
         "intervenants_20261123.csv",
         "beneficiaires_20261123.csv",
+        "absences_20261123.csv",
         "interventions_prevues_20261124.csv",
     ):
         report = import_file(session_factory, GOLDEN / name, tmp_path)
