@@ -1,6 +1,6 @@
 """Index visit versions by when they were written: the daily export's late changes.
 
-Revision ID: 20261201_ledger_versions_created
+Revision ID: 20261201_ledger_versions_at
 Revises: 20261201_ledger_month_closures
 Create Date: 2026-12-01 10:00:00
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "20261201_ledger_versions_created"
+revision: str = "20261201_ledger_versions_at"
 down_revision: str | Sequence[str] | None = "20261201_ledger_month_closures"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

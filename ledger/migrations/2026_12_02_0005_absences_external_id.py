@@ -1,7 +1,7 @@
 """Absences get the planning software's identifier (imported by the absences file).
 
-Revision ID: 20261202_ledger_absences_external_id
-Revises: 20261201_ledger_versions_created
+Revision ID: 20261202_ledger_absences_ext
+Revises: 20261201_ledger_versions_at
 Create Date: 2026-12-02 00:20:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "20261202_ledger_absences_external_id"
-down_revision: str | Sequence[str] | None = "20261201_ledger_versions_created"
+revision: str = "20261202_ledger_absences_ext"
+down_revision: str | Sequence[str] | None = "20261201_ledger_versions_at"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
