@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from lxml import etree
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive import pipeline
@@ -19,6 +21,9 @@ from archive.store import FileStore
 from kernel.jobs import JobContext, RunStatus
 from kernel.scheduler import run_job
 from kernel.settings import CoreSettings, SettingsError
+from ledger import service
+from ledger.models import Visit
+from ledger.motives import Motive
 from ledger.timeutil import Month
 from tests import factories
 
@@ -122,6 +127,48 @@ def test_monthly_job_signs_closed_months_only(
         JobContext(session_factory, core.data_dir, "referent", {"month": "2026-10"})
     )
     assert direct.counts["unchanged"] == 3  # the same figures are not signed twice
+
+
+def test_after_a_reopen_a_changed_statement_is_version_2_linked_to_version_1(
+    october: factories.SmallOrg,
+    session_factory: sessionmaker[Session],
+    core: CoreSettings,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TELEGESTION_CORE_DATABASE_URL", core.effective_database_url)
+    monkeypatch.setenv("TELEGESTION_CORE_DATA_DIR", str(core.data_dir))
+    monkeypatch.setenv("TELEGESTION_ARCHIVE_PROCESSES", "1")
+    [job] = jobs(ArchiveSettings())
+    factories.close_month(session, Month(2026, 10))
+    assert run_job(job, session_factory, core.data_dir).counts["signed"] == 3
+    factories.reopen_month(session, Month(2026, 10), "Visite du 13 à corriger")
+    visit = session.scalars(
+        select(Visit).where(Visit.beneficiary_id == october.ben_a2.id).order_by(Visit.started_at)
+    ).first()
+    assert visit is not None and visit.started_at is not None
+    service.correct_visit(
+        session,
+        visit,
+        started_at=visit.started_at,
+        ended_at=visit.started_at + timedelta(minutes=45),
+        motive=Motive.TIME_ERROR,
+        comment="",
+        author="resp-a",
+    )
+    session.commit()
+    assert run_job(job, session_factory, core.data_dir).counts == {"mois": 0}  # reopened: waits
+    assert factories.close_month(session, Month(2026, 10)) == 2
+    second = run_job(job, session_factory, core.data_dir)
+    assert (second.counts["signed"], second.counts["new_versions"]) == (1, 1)
+    assert second.counts["revision_2026-10"] == 2
+    versions = session.scalars(
+        select(ArchivedStatement)
+        .where(ArchivedStatement.beneficiary_id == october.ben_a2.id)
+        .order_by(ArchivedStatement.version)
+    ).all()
+    assert [v.version for v in versions] == [1, 2]
+    assert versions[1].supersedes_id == versions[0].id
 
 
 def test_bad_deadline_is_a_clear_settings_error() -> None:
