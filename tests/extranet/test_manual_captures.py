@@ -1,0 +1,364 @@
+"""The user manual's screenshots, taken in Debian's Chromium on the demo organisation.
+
+Each role logs in and goes through the pages its guide in ``docs/manuel/``
+describes; every screenshot is written to ``docs/manuel/captures/`` under a fixed
+name, so that the manual shows the screens as they are. The same pass checks the
+manual against the screens: every screenshot the Markdown shows must have been
+taken here, and every label the manual quotes in bold must be found on one of
+the pages of its section (``tests/docs/manual.py`` reads the Markdown).
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from archive.models import ArchivedStatement
+from archive.store import FileStore
+from demo.organisation import load_demo
+from extranet.models import LoginThrottle, Role, ThrottleScope, User
+from kernel.jobs import RunStatus
+from kernel.runs import JobRun
+from ledger.models import Antenna, Beneficiary, CallEvent, CarePlan, Identification, Visit, Worker
+from ledger.models import VisitStatus
+from ledger.timeutil import to_paris
+from tests.docs import manual
+from tests.extranet.conftest import NOW, PASSWORD_HASH, PASSWORD, invoice
+from tests.extranet.test_browser import ARGS, CHROMIUM
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.browser
+
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+@dataclass
+class Demo:
+    """The objects of the demo organisation that the guides show."""
+
+    incomplete_visit: int
+    #: A plausible departure for it ("AAAA-MM-JJTHH:MM", Paris time).
+    departure: str
+    unknown_call: int
+    beneficiary: int
+    worker: int
+    funder: int
+
+
+def _first(session: Session, query: object) -> int:
+    found = session.scalars(query).first()  # type: ignore[call-overload]
+    assert found is not None, query
+    return int(found)
+
+
+@pytest.fixture
+def demo(session: Session, data_dir: Path) -> Demo:
+    """A small demo organisation (six Paris antennas) on the pinned clock, with the
+    accounts of the guides and what the scheduled jobs would have left."""
+    load_demo(session, seed=2026, workers=48, beneficiaries=300, days=30, now=NOW)
+    nord = session.scalars(select(Antenna).where(Antenna.code == "NORD")).one()
+    for login, name, role, antenna in (
+        ("resp-nord", "Claire Martin", Role.ANTENNA_MANAGER, nord.id),
+        ("referent", "Paul Durand", Role.CENTRAL_REFERENT, None),
+        ("admin", "Sophie Bernard", Role.ADMIN, None),
+    ):
+        session.add(
+            User(
+                login=login,
+                name=name,
+                role=role,
+                antenna_id=antenna,
+                password_hash=PASSWORD_HASH,
+                active=True,
+                last_login_at=NOW - timedelta(days=1),
+            )
+        )
+    # What the night's jobs leave in the run journal.
+    rejects = data_dir / "flows" / "rejects"
+    rejects.mkdir(parents=True)
+    (rejects / "rejets-planning-20261120.csv").write_text("ligne;motif\n3;code inconnu\n")
+    night = NOW.replace(hour=3, minute=0)
+    session.add_all(
+        [
+            JobRun(
+                job_name="flows.daily_import",
+                label="Import du planning",
+                started_at=night,
+                finished_at=night + timedelta(seconds=4),
+                status=RunStatus.PARTIAL,
+                triggered_by="scheduler",
+                counts={"lignes": 412, "rejetées": 1},
+                files=["flows/rejects/rejets-planning-20261120.csv"],
+                message="1 ligne rejetée",
+            ),
+            JobRun(
+                job_name="billing_export.invoices",
+                label="Réception des factures définitives du Département",
+                started_at=night + timedelta(hours=2),
+                finished_at=night + timedelta(hours=2, seconds=2),
+                status=RunStatus.SUCCESS,
+                triggered_by="scheduler",
+                counts={"reçues": 1},
+            ),
+        ]
+    )
+    ben = session.scalars(
+        select(Beneficiary).where(Beneficiary.antenna_id == nord.id).order_by(Beneficiary.id)
+    ).first()
+    assert ben is not None
+    sha = FileStore.under(data_dir).put(b"%PDF-1.7 etat de demonstration")
+    session.add(
+        ArchivedStatement(
+            beneficiary_id=ben.id,
+            antenna_id=nord.id,
+            year=2026,
+            month=10,
+            version=1,
+            sha256=sha,
+            size=30,
+            figures_digest="0" * 64,
+            signed_at=NOW - timedelta(days=14),
+            triggered_by="scheduler",
+        )
+    )
+    invoice(session, data_dir, "FACTURE-APA-75018-202610.pdf", "75018")
+    # A login locked after too many failures, for the administrator's page.
+    session.add(
+        LoginThrottle(
+            scope=ThrottleScope.LOGIN,
+            key="m.dupont",
+            failures=10,
+            window_started_at=NOW - timedelta(minutes=5),
+            locked_until=NOW + timedelta(minutes=10),
+            last_attempt_at=NOW - timedelta(minutes=5),
+        )
+    )
+    session.flush()
+    open_visit = session.scalars(
+        select(Visit)
+        .where(Visit.antenna_id == nord.id, Visit.status == VisitStatus.INCOMPLETE)
+        .where(Visit.started_at.is_not(None), Visit.ended_at.is_(None))
+        .order_by(Visit.started_at.desc())
+    ).first()
+    assert open_visit is not None and open_visit.started_at is not None
+    departure = to_paris(open_visit.started_at) + timedelta(hours=1)
+    found = Demo(
+        incomplete_visit=open_visit.id,
+        departure=departure.strftime("%Y-%m-%dT%H:%M"),
+        unknown_call=_first(
+            session,
+            select(CallEvent.id)
+            .where(
+                CallEvent.antenna_id == nord.id,
+                CallEvent.identification == Identification.UNKNOWN_NUMBER,
+            )
+            .order_by(CallEvent.answered_at.desc()),
+        ),
+        beneficiary=_first(
+            session,
+            select(CarePlan.beneficiary_id)
+            .join(Beneficiary)
+            .where(Beneficiary.antenna_id == nord.id)
+            .order_by(CarePlan.ends_on, CarePlan.id),
+        ),
+        worker=_first(
+            session, select(Worker.id).where(Worker.antenna_id == nord.id).order_by(Worker.id)
+        ),
+        funder=_first(session, select(CarePlan.funder_id).order_by(CarePlan.funder_id)),
+    )
+    session.commit()
+    return found
+
+
+@pytest.fixture
+def server(app: Flask, demo: Demo) -> Iterator[str]:
+    httpd: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(timeout=10)
+
+
+@dataclass
+class Camera:
+    """Takes the screenshots and keeps each page's text for the label check."""
+
+    browser: object
+    server: str
+    texts: dict[str, str] = field(default_factory=dict)
+
+    def tab(self) -> object:
+        context = self.browser.new_context(  # type: ignore[attr-defined]
+            base_url=self.server, locale="fr-FR", timezone_id="Europe/Paris", viewport=VIEWPORT
+        )
+        return context.new_page()
+
+    def log_in(self, login: str) -> object:
+        page = self.tab()
+        page.goto("/connexion")  # type: ignore[attr-defined]
+        page.get_by_label("Identifiant").fill(login)  # type: ignore[attr-defined]
+        page.get_by_label("Mot de passe").fill(PASSWORD)  # type: ignore[attr-defined]
+        page.get_by_role("button", name="Se connecter").click()  # type: ignore[attr-defined]
+        page.wait_for_url("**/interventions/aujourdhui")  # type: ignore[attr-defined]
+        return page
+
+    def shoot(self, page: object, name: str, target: str | None = None) -> None:
+        """Screenshot the viewport (or one element) as ``captures/<name>.png``."""
+        page.locator("main h1").wait_for()  # type: ignore[attr-defined]
+        if target is None:
+            raw = page.screenshot(animations="disabled")  # type: ignore[attr-defined]
+        else:
+            raw = page.locator(target).first.screenshot(animations="disabled")  # type: ignore[attr-defined]
+        self.texts[name] = page.locator("body").inner_text()  # type: ignore[attr-defined]
+        write_png(raw, manual.CAPTURES / f"{name}.png")
+
+
+def write_png(raw: bytes, path: Path) -> None:
+    """A small PNG: 128 colours without dithering keep text sharp at a fraction of the size."""
+    image = Image.open(io.BytesIO(raw)).convert("RGB")
+    small = image.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    buffer = io.BytesIO()
+    small.save(buffer, format="PNG", optimize=True)
+    data = buffer.getvalue()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_bytes() != data:
+        path.write_bytes(data)
+
+
+@pytest.fixture
+def camera(server: str) -> Iterator[Camera]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (scripts/system-packages.txt)")
+    with playwright_api.sync_playwright() as p:
+        # The browser's language sets how date fields read (JJ/MM/AAAA in French).
+        launched = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=[*ARGS, "--lang=fr-FR"]
+        )
+        yield Camera(launched, server)
+        launched.close()
+
+
+def _manager(c: Camera, d: Demo) -> None:
+    expect = playwright_api.expect
+    p = c.tab()
+    p.goto("/connexion")  # type: ignore[attr-defined]
+    c.shoot(p, "connexion")
+    p = c.log_in("resp-nord")
+    c.shoot(p, "responsable-interventions-du-jour")
+    p.goto("/interventions/aujourdhui?vue=beneficiaires")  # type: ignore[attr-defined]
+    c.shoot(p, "responsable-interventions-par-beneficiaire")
+    p.goto("/planning")  # type: ignore[attr-defined]
+    c.shoot(p, "responsable-planning")
+    p.goto("/appels/incomplets")  # type: ignore[attr-defined]
+    c.shoot(p, "responsable-appels-incomplets")
+
+    p.goto(f"/interventions/{d.incomplete_visit}")  # type: ignore[attr-defined]
+    c.shoot(p, "responsable-intervention")
+    visit_text = p.locator("dl.facts").inner_text()  # type: ignore[attr-defined]
+    assert "Arrivée sans départ" in visit_text, visit_text
+    p.get_by_label("Départ (heure de Paris)").fill(d.departure)  # type: ignore[attr-defined]
+    p.get_by_label("Motif de la correction").select_option(label="Oubli de l'intervenant")  # type: ignore[attr-defined]
+    p.get_by_label("Commentaire").fill("Départ non pointé, confirmé par la bénéficiaire")  # type: ignore[attr-defined]
+    c.shoot(p, "responsable-correction", "section.card")
+    p.get_by_role("button", name="Enregistrer la correction").click()  # type: ignore[attr-defined]
+    expect(p.get_by_role("status")).to_contain_text("Intervention corrigée")  # type: ignore[attr-defined]
+    c.shoot(p, "responsable-intervention-corrigee")
+    c.shoot(p, "responsable-historique", "section:has(> h2:text-is('Historique des versions'))")
+
+    p.goto(f"/appels/{d.unknown_call}/rattacher")  # type: ignore[attr-defined]
+    c.shoot(p, "responsable-rattacher-un-appel")
+    p.goto("/interventions/saisie")  # type: ignore[attr-defined]
+    c.shoot(p, "responsable-saisie-manuelle")
+    p.goto("/alertes")  # type: ignore[attr-defined]
+    c.shoot(p, "responsable-alertes")
+    p.goto(f"/beneficiaires/{d.beneficiary}")  # type: ignore[attr-defined]
+    c.shoot(p, "responsable-beneficiaire")
+    p.goto(f"/intervenants/{d.worker}")  # type: ignore[attr-defined]
+    c.shoot(p, "responsable-intervenant")
+    p.goto("/statistiques")  # type: ignore[attr-defined]
+    c.shoot(p, "responsable-statistiques")
+    p.goto("/statistiques/appels-incomplets?periode=mois&mois=2026-11")  # type: ignore[attr-defined]
+    c.shoot(p, "responsable-statistiques-etat")
+    p.goto("/etats-mensuels")  # type: ignore[attr-defined]
+    c.shoot(p, "responsable-etats-mensuels")
+    p.goto("/factures-departement")  # type: ignore[attr-defined]
+    c.shoot(p, "responsable-factures")
+    p.goto("/journal")  # type: ignore[attr-defined]
+    c.shoot(p, "responsable-journal")
+    p.goto("/mon-compte/mot-de-passe")  # type: ignore[attr-defined]
+    c.shoot(p, "responsable-mot-de-passe")
+
+
+def _referent(c: Camera, d: Demo) -> None:
+    p = c.log_in("referent")
+    c.shoot(p, "referent-interventions-du-jour")
+    p.goto("/statistiques")  # type: ignore[attr-defined]
+    c.shoot(p, "referent-statistiques")
+    p.goto("/statistiques/financeurs?periode=mois&mois=2026-11")  # type: ignore[attr-defined]
+    c.shoot(p, "referent-statistiques-financeurs")
+    p.goto("/echanges")  # type: ignore[attr-defined]
+    c.shoot(p, "referent-echanges")
+
+
+def _admin(c: Camera, d: Demo) -> None:
+    expect = playwright_api.expect
+    p = c.log_in("admin")
+    p.goto("/administration/utilisateurs")  # type: ignore[attr-defined]
+    c.shoot(p, "administrateur-utilisateurs")
+    p.get_by_role("link", name="Créer un compte").click()  # type: ignore[attr-defined]
+    p.get_by_label("Identifiant").fill("marc.petit")  # type: ignore[attr-defined]
+    p.get_by_label("Nom affiché").fill("Marc Petit")  # type: ignore[attr-defined]
+    p.get_by_label("Rôle").select_option(label="Responsable d'antenne")  # type: ignore[attr-defined]
+    p.get_by_label("Antenne").select_option(label="Paris Sud")  # type: ignore[attr-defined]
+    c.shoot(p, "administrateur-nouveau-compte")
+    p.get_by_role("button", name="Créer le compte").click()  # type: ignore[attr-defined]
+    expect(p.get_by_role("heading", level=1)).to_have_text("Compte marc.petit créé")  # type: ignore[attr-defined]
+    # The temporary password is random: hidden from the picture so that it stays the same.
+    p.locator("#mot-de-passe-provisoire").evaluate("e => e.style.visibility = 'hidden'")  # type: ignore[attr-defined]
+    c.shoot(p, "administrateur-mot-de-passe-provisoire")
+    p.get_by_role("link", name="Voir le compte").click()  # type: ignore[attr-defined]
+    c.shoot(p, "administrateur-compte")
+    p.goto("/administration/financeurs")  # type: ignore[attr-defined]
+    c.shoot(p, "administrateur-financeurs")
+    p.goto(f"/administration/financeurs/{d.funder}")  # type: ignore[attr-defined]
+    c.shoot(p, "administrateur-financeur")
+    p.goto("/journal")  # type: ignore[attr-defined]
+    c.shoot(p, "administrateur-journal")
+
+
+def test_the_manual_shows_the_screens_as_they_are(camera: Camera, demo: Demo) -> None:
+    _manager(camera, demo)
+    _referent(camera, demo)
+    _admin(camera, demo)
+
+    taken = set(camera.texts)
+    sections = manual.sections()
+    shown = {name for s in sections for name in s.captures}
+    assert shown - taken == set(), "screenshots the manual shows but no test takes"
+    assert taken - shown == set(), "screenshots taken that the manual does not show"
+    missing = []
+    for section in sections:
+        if not section.captures:
+            continue
+        text = manual.normalise(" ".join(camera.texts[n] for n in section.captures))
+        missing += [
+            f"{section.where}: « {label} »"
+            for label in section.labels
+            if manual.normalise(label) not in text
+        ]
+    assert missing == [], "labels quoted in the manual and absent from their pages"
+    total = sum(p.stat().st_size for p in manual.CAPTURES.glob("*.png"))
+    assert total < 5_000_000, f"screenshots weigh {total} bytes"
