@@ -16,8 +16,9 @@ from flows.formats import FileFormat
 EXAMPLES = {
     "intervenants": "intervenants_20261123.csv",
     "beneficiaires": "beneficiaires_20261123.csv",
+    "absences": "absences_20261123.csv",
     "interventions_prevues": "interventions_prevues_20261124.csv",
-    "horodatages": "horodatages_20261025.csv",
+    "horodatages": "horodatages_20261026.csv",
     "prestations": "prestations_202610.csv",
 }
 
