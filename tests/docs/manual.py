@@ -16,7 +16,7 @@ GUIDES = ("responsable.md", "referent.md", "administrateur.md")
 HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 IMAGE = re.compile(r"!\[[^\]]*\]\(captures/([a-z0-9-]+)\.png\)")
 ANY_IMAGE = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
-BOLD = re.compile(r"\*\*(.+?)\*\*")
+BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def sections(files: tuple[str, ...] = GUIDES) -> list[Section]:
                     name,
                     title,
                     tuple(IMAGE.findall(text)),
-                    tuple(BOLD.findall(text)),
+                    tuple(normalise(label) for label in BOLD.findall(text)),
                 )
             )
             title, lines = heading.group(2), []

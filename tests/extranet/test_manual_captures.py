@@ -11,10 +11,12 @@ the pages of its section (``tests/docs/manual.py`` reads the Markdown).
 from __future__ import annotations
 
 import io
+import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,11 +32,19 @@ from demo.organisation import load_demo
 from extranet.models import LoginThrottle, Role, ThrottleScope, User
 from kernel.jobs import RunStatus
 from kernel.runs import JobRun
-from ledger.models import Antenna, Beneficiary, CallEvent, CarePlan, Identification, Visit, Worker
-from ledger.models import VisitStatus
+from ledger.models import (
+    Antenna,
+    Beneficiary,
+    CallEvent,
+    CarePlan,
+    Identification,
+    Visit,
+    VisitStatus,
+    Worker,
+)
 from ledger.timeutil import to_paris
 from tests.docs import manual
-from tests.extranet.conftest import NOW, PASSWORD_HASH, PASSWORD, invoice
+from tests.extranet.conftest import NOW, PASSWORD, PASSWORD_HASH, invoice
 from tests.extranet.test_browser import ARGS, CHROMIUM
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -52,6 +62,8 @@ class Demo:
     #: A plausible departure for it ("AAAA-MM-JJTHH:MM", Paris time).
     departure: str
     unknown_call: int
+    #: A visit of October 2026, the month the referent closes.
+    october_visit: int
     beneficiary: int
     worker: int
     funder: int
@@ -157,6 +169,13 @@ def demo(session: Session, data_dir: Path) -> Demo:
     found = Demo(
         incomplete_visit=open_visit.id,
         departure=departure.strftime("%Y-%m-%dT%H:%M"),
+        october_visit=_first(
+            session,
+            select(Visit.id)
+            .where(Visit.antenna_id == nord.id, Visit.status == VisitStatus.COMPLETE)
+            .where(Visit.service_date < date(2026, 11, 1))
+            .order_by(Visit.id),
+        ),
         unknown_call=_first(
             session,
             select(CallEvent.id)
@@ -243,9 +262,13 @@ def camera(server: str) -> Iterator[Camera]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (scripts/system-packages.txt)")
     with playwright_api.sync_playwright() as p:
-        # The browser's language sets how date fields read (JJ/MM/AAAA in French).
+        # The browser's language (its environment's, with Debian's chromium-l10n) sets how
+        # date fields read: JJ/MM/AAAA HH:MM, as French users see them.
         launched = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=[*ARGS, "--lang=fr-FR"]
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[*ARGS, "--lang=fr-FR"],
+            env={**os.environ, "LANG": "fr_FR.UTF-8", "LANGUAGE": "fr_FR:fr"},
         )
         yield Camera(launched, server)
         launched.close()
@@ -300,6 +323,20 @@ def _manager(c: Camera, d: Demo) -> None:
     c.shoot(p, "responsable-journal")
     p.goto("/mon-compte/mot-de-passe")  # type: ignore[attr-defined]
     c.shoot(p, "responsable-mot-de-passe")
+    # The month to finish: October, in review since the 5th of November.
+    p.get_by_role("link", name="Clôture mensuelle").click()  # type: ignore[attr-defined]
+    expect(p.get_by_role("heading", level=1)).to_contain_text("octobre 2026")  # type: ignore[attr-defined]
+    c.shoot(p, "responsable-cloture")
+
+
+def _manager_after_the_close(c: Camera, d: Demo) -> None:
+    expect = playwright_api.expect
+    p = c.log_in("resp-nord")
+    p.goto(f"/interventions/{d.october_visit}")  # type: ignore[attr-defined]
+    p.get_by_label("Motif de la correction").select_option(label="Horaire erroné")  # type: ignore[attr-defined]
+    p.get_by_role("button", name="Enregistrer la correction").click()  # type: ignore[attr-defined]
+    expect(p.get_by_role("alert")).to_contain_text("clôturé")  # type: ignore[attr-defined]
+    c.shoot(p, "responsable-correction-refusee", "section.card")
 
 
 def _referent(c: Camera, d: Demo) -> None:
@@ -313,11 +350,60 @@ def _referent(c: Camera, d: Demo) -> None:
     c.shoot(p, "referent-echanges")
 
 
+def _card(heading: str) -> str:
+    """The selector of the card titled ``heading`` (the close and reopen forms)."""
+    return f"section.card:has(> h2:text-is('{heading}'))"
+
+
+def _press(page: object, starting: str) -> None:
+    """Click the button whose name starts with ``starting`` (the month is in its name)."""
+    page.get_by_role("button", name=re.compile(f"^{starting}")).click()  # type: ignore[attr-defined]
+
+
+def _referent_closes(c: Camera, d: Demo) -> None:
+    expect = playwright_api.expect
+    p = c.log_in("referent")
+    p.get_by_role("link", name="Clôture mensuelle").click()  # type: ignore[attr-defined]
+    expect(p.locator("#etat-mois")).to_have_text("En revue")  # type: ignore[attr-defined]
+    c.shoot(p, "referent-cloture-en-revue")
+    c.shoot(p, "referent-pro-forma", "section:has(> #pro-forma)")
+    p.locator("#pro-forma a").first.click()  # type: ignore[attr-defined]
+    c.shoot(p, "referent-pro-forma-financeur")
+    p.locator("#lignes a").first.click()  # type: ignore[attr-defined]
+    c.shoot(p, "referent-pro-forma-interventions")
+    p.go_back()  # type: ignore[attr-defined]
+    p.go_back()  # type: ignore[attr-defined]
+    validate = p.get_by_role("button", name=re.compile("^Valider"))  # type: ignore[attr-defined]
+    while validate.count():
+        validate.first.click()
+        expect(p.get_by_role("status")).to_be_visible()  # type: ignore[attr-defined]
+    c.shoot(p, "referent-cloturer", _card("Clôturer le mois"))
+    _press(p, "Clôturer")
+    expect(p.locator("#etat-mois")).to_have_text("Clôturé")  # type: ignore[attr-defined]
+    c.shoot(p, "referent-cloture-cloturee")
+
+
+def _referent_reopens(c: Camera, d: Demo) -> None:
+    expect = playwright_api.expect
+    p = c.log_in("referent")
+    p.get_by_role("link", name="Clôture mensuelle").click()  # type: ignore[attr-defined]
+    p.get_by_label("Motif de la réouverture").fill(  # type: ignore[attr-defined]
+        "Départ du 19 oublié chez Mme Da Silva, signalé par l'antenne Nord"
+    )
+    c.shoot(p, "referent-rouvrir", _card("Rouvrir le mois"))
+    _press(p, "Rouvrir")
+    expect(p.get_by_role("status")).to_contain_text("rouvert")  # type: ignore[attr-defined]
+    c.shoot(p, "referent-cloture-rouverte")
+
+
 def _admin(c: Camera, d: Demo) -> None:
     expect = playwright_api.expect
     p = c.log_in("admin")
     p.goto("/administration/utilisateurs")  # type: ignore[attr-defined]
     c.shoot(p, "administrateur-utilisateurs")
+    c.shoot(
+        p, "administrateur-connexions-bloquees", "table:has(th:text-is('Identifiant ou adresse'))"
+    )
     p.get_by_role("link", name="Créer un compte").click()  # type: ignore[attr-defined]
     p.get_by_label("Identifiant").fill("marc.petit")  # type: ignore[attr-defined]
     p.get_by_label("Nom affiché").fill("Marc Petit")  # type: ignore[attr-defined]
@@ -342,13 +428,16 @@ def _admin(c: Camera, d: Demo) -> None:
 def test_the_manual_shows_the_screens_as_they_are(camera: Camera, demo: Demo) -> None:
     _manager(camera, demo)
     _referent(camera, demo)
+    _referent_closes(camera, demo)
+    _manager_after_the_close(camera, demo)
+    _referent_reopens(camera, demo)
     _admin(camera, demo)
 
     taken = set(camera.texts)
     sections = manual.sections()
     shown = {name for s in sections for name in s.captures}
-    assert shown - taken == set(), "screenshots the manual shows but no test takes"
-    assert taken - shown == set(), "screenshots taken that the manual does not show"
+    assert not shown - taken, f"screenshots the manual shows, never taken: {shown - taken}"
+    assert not taken - shown, f"screenshots taken, not shown in the manual: {taken - shown}"
     missing = []
     for section in sections:
         if not section.captures:
@@ -359,6 +448,8 @@ def test_the_manual_shows_the_screens_as_they_are(camera: Camera, demo: Demo) ->
             for label in section.labels
             if manual.normalise(label) not in text
         ]
-    assert missing == [], "labels quoted in the manual and absent from their pages"
+    assert not missing, "labels quoted in the manual, absent from their pages:\n" + "\n".join(
+        missing
+    )
     total = sum(p.stat().st_size for p in manual.CAPTURES.glob("*.png"))
     assert total < 5_000_000, f"screenshots weigh {total} bytes"
