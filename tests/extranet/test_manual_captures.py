@@ -52,6 +52,8 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.browser
 
 VIEWPORT = {"width": 1280, "height": 800}
+#: The "Quand" column of the audit journal.
+JOURNAL_TIMES = "main table td:nth-child(1)"
 
 
 @dataclass
@@ -234,13 +236,23 @@ class Camera:
         page.wait_for_url("**/interventions/aujourdhui")  # type: ignore[attr-defined]
         return page
 
-    def shoot(self, page: object, name: str, target: str | None = None) -> None:
-        """Screenshot the viewport (or one element) as ``captures/<name>.png``."""
+    def shoot(
+        self, page: object, name: str, target: str | None = None, mask: str | None = None
+    ) -> None:
+        """Screenshot the viewport (or one element) as ``captures/<name>.png``.
+
+        ``mask`` covers the elements it selects with a grey box: the times the
+        application writes with the real clock (audit entries, versions), which the
+        pinned clock of the pages does not govern, so that two runs give one picture.
+        """
         page.locator("main h1").wait_for()  # type: ignore[attr-defined]
+        options: dict[str, object] = {"animations": "disabled"}
+        if mask is not None:
+            options.update(mask=[page.locator(mask)], mask_color="#dfe3e8")  # type: ignore[attr-defined]
         if target is None:
-            raw = page.screenshot(animations="disabled")  # type: ignore[attr-defined]
+            raw = page.screenshot(**options)  # type: ignore[attr-defined]
         else:
-            raw = page.locator(target).first.screenshot(animations="disabled")  # type: ignore[attr-defined]
+            raw = page.locator(target).first.screenshot(**options)  # type: ignore[attr-defined]
         self.texts[name] = page.locator("body").inner_text()  # type: ignore[attr-defined]
         write_png(raw, manual.CAPTURES / f"{name}.png")
 
@@ -299,7 +311,12 @@ def _manager(c: Camera, d: Demo) -> None:
     p.get_by_role("button", name="Enregistrer la correction").click()  # type: ignore[attr-defined]
     expect(p.get_by_role("status")).to_contain_text("Intervention corrigée")  # type: ignore[attr-defined]
     c.shoot(p, "responsable-intervention-corrigee")
-    c.shoot(p, "responsable-historique", "section:has(> h2:text-is('Historique des versions'))")
+    c.shoot(
+        p,
+        "responsable-historique",
+        "section:has(> h2:text-is('Historique des versions'))",
+        mask="section:has(> h2:text-is('Historique des versions')) td:nth-child(2)",
+    )
 
     p.goto(f"/appels/{d.unknown_call}/rattacher")  # type: ignore[attr-defined]
     c.shoot(p, "responsable-rattacher-un-appel")
@@ -320,7 +337,7 @@ def _manager(c: Camera, d: Demo) -> None:
     p.goto("/factures-departement")  # type: ignore[attr-defined]
     c.shoot(p, "responsable-factures")
     p.goto("/journal")  # type: ignore[attr-defined]
-    c.shoot(p, "responsable-journal")
+    c.shoot(p, "responsable-journal", mask=JOURNAL_TIMES)
     p.goto("/mon-compte/mot-de-passe")  # type: ignore[attr-defined]
     c.shoot(p, "responsable-mot-de-passe")
     # The month to finish: October, in review since the 5th of November.
@@ -422,7 +439,7 @@ def _admin(c: Camera, d: Demo) -> None:
     p.goto(f"/administration/financeurs/{d.funder}")  # type: ignore[attr-defined]
     c.shoot(p, "administrateur-financeur")
     p.goto("/journal")  # type: ignore[attr-defined]
-    c.shoot(p, "administrateur-journal")
+    c.shoot(p, "administrateur-journal", mask=JOURNAL_TIMES)
 
 
 def test_the_manual_shows_the_screens_as_they_are(camera: Camera, demo: Demo) -> None:
