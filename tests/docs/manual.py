@@ -33,11 +33,11 @@ class Section:
         return f"{self.file} « {self.title} »"
 
 
-def sections(files: tuple[str, ...] = GUIDES) -> list[Section]:
+def sections(files: tuple[str, ...] = GUIDES, root: Path = MANUAL) -> list[Section]:
     found = []
     for name in files:
         title, lines, fenced = "(début)", [], False
-        for line in [*(MANUAL / name).read_text(encoding="utf-8").splitlines(), "# (fin)"]:
+        for line in [*(root / name).read_text(encoding="utf-8").splitlines(), "# (fin)"]:
             if line.startswith("```"):
                 fenced = not fenced
             heading = None if fenced else HEADING.match(line)

@@ -64,6 +64,21 @@ def test_bold_in_the_extranet_guides_is_only_for_the_labels_of_a_shown_screen() 
     assert unchecked == []
 
 
+def test_sections_keep_their_pictures_and_bold_labels(tmp_path: Path) -> None:
+    (tmp_path / "guide.md").write_text(
+        "# Guide\n\nIntro **Hors section**.\n\n## Une page\n\n"
+        "Cliquez sur **Enregistrer\nla correction**.\n\n![x](captures/une-page.png)\n\n"
+        "```sh\n# not a heading\n```\n\n### Autre\n\nRien.\n",
+        encoding="utf-8",
+    )
+    found = {s.title: s for s in manual.sections(("guide.md",), tmp_path)}
+    assert found["Guide"].labels == ("Hors section",) and found["Guide"].captures == ()
+    assert found["Une page"].captures == ("une-page",)
+    assert found["Une page"].labels == ("Enregistrer la correction",)
+    assert "not a heading" not in found
+    assert found["Autre"].labels == ()
+
+
 def test_the_worker_guide_quotes_only_what_the_ivr_says() -> None:
     prompts = _prompts()
     quotes = QUOTE.findall(WORKER.read_text(encoding="utf-8"))
