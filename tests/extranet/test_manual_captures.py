@@ -37,6 +37,7 @@ from ledger.models import (
     Beneficiary,
     CallEvent,
     CarePlan,
+    Funder,
     Identification,
     Visit,
     VisitStatus,
@@ -153,6 +154,9 @@ def demo(session: Session, data_dir: Path) -> Demo:
         )
     )
     invoice(session, data_dir, "FACTURE-APA-75018-202610.pdf", "75018")
+    # A funder whose identifier the Département has not given yet: "Non télétransmis".
+    pch = session.scalars(select(Funder).where(Funder.code == "PCH75")).one()
+    pch.platform_id = ""
     # A login locked after too many failures, for the administrator's page.
     session.add(
         LoginThrottle(
