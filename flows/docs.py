@@ -110,6 +110,11 @@ def render_index() -> str:
     ]
     for fmt in formats.ALL_FORMATS:
         lines.append(f"| `{fmt.name_doc}` | {fmt.direction} | [{fmt.title}]({fmt.key}.md) |")
+    lines += [
+        "",
+        "After a month is reopened and closed again, what each monthly output sends:",
+        "[after a reopen](after-a-reopen.md).",
+    ]
     return "\n".join(lines) + "\n\n" + COMMON
 
 
