@@ -1,4 +1,4 @@
-"""The archive's scheduled job: last month's statements, after the correction deadline."""
+"""The archive's scheduled job: the statements of each closed month (``kernel.monthly``)."""
 
 from __future__ import annotations
 
@@ -9,38 +9,47 @@ from archive.settings import ArchiveSettings
 from archive.settings import load as load_settings
 from kernel import settings as settings_module
 from kernel.jobs import JobContext, JobResult, RunStatus, ScheduledJob
-from ledger.timeutil import Month, to_paris, utc_now
+from kernel.monthly import run_closed_months
+from ledger.timeutil import Month
 
 
 def run_monthly(ctx: JobContext) -> JobResult:
-    """Archive a month: ``params["month"]`` ("2026-10") or the one before today's."""
+    """Sign the statements of each closed month not archived yet (or of ``params["month"]``).
+
+    A month that is not closed is not signed (``kernel.monthly``). After a
+    reopen and a new close, a beneficiary whose figures changed gets version
+    N + 1 of the statement, linked to the one it replaces (``supersedes_id``);
+    the others keep theirs.
+    """
     settings = load_settings()
     core = settings_module.core()
     core = dataclasses.replace(core, data_dir=ctx.data_dir)
-    if "month" in ctx.params:
-        year, month = (int(part) for part in str(ctx.params["month"]).split("-"))
-    else:
-        previous = Month.of(to_paris(utc_now()).date()).previous()
-        year, month = previous.year, previous.month
-    summary = pipeline.run_month(
-        ctx.session_factory,
-        core,
-        settings,
-        year,
-        month,
-        triggered_by=ctx.triggered_by,
-        progress=ctx.progress,
-    )
-    return JobResult(
-        RunStatus.SUCCESS,
-        counts={
-            "statements": summary.statements,
-            "signed": summary.signed,
-            "new_versions": summary.new_versions,
-            "unchanged": summary.unchanged,
-        },
-        message=f"{summary.signed} état(s) signé(s) pour {year}-{month:02d}",
-    )
+
+    def produce(month: Month, revision: int) -> JobResult:
+        summary = pipeline.run_month(
+            ctx.session_factory,
+            core,
+            settings,
+            month.year,
+            month.month,
+            triggered_by=ctx.triggered_by,
+            progress=ctx.progress,
+        )
+        return JobResult(
+            RunStatus.SUCCESS,
+            counts={
+                "statements": summary.statements,
+                "signed": summary.signed,
+                "new_versions": summary.new_versions,
+                "unchanged": summary.unchanged,
+            },
+            message=(
+                f"{summary.signed} état(s) signé(s) pour {month} (révision {revision} du mois), "
+                f"dont {summary.new_versions} nouvelle(s) version(s)"
+            ),
+        )
+
+    return run_closed_months(ctx, "archive.monthly_statements", "les états mensuels", produce)
 
 
 def run_retimestamp(ctx: JobContext) -> JobResult:
@@ -66,9 +75,9 @@ def jobs(settings: ArchiveSettings | None = None) -> list[ScheduledJob]:
     return [
         ScheduledJob(
             name="archive.monthly_statements",
-            label="États mensuels signés du mois précédent",
-            # The day after the correction deadline, at night.
-            cron={"day": str(settings.correction_deadline_day + 1), "hour": "2", "minute": "30"},
+            label="États mensuels signés des mois clôturés",
+            # Daily at night: the statements are signed the night after a close.
+            cron={"hour": "2", "minute": "30"},
             run=run_monthly,
         ),
         ScheduledJob(

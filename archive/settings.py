@@ -23,8 +23,9 @@ class ArchiveSettings:
     tsa_url: str = ""
     #: Extra trust roots (PEM or DER files, comma separated) for a real PKI.
     trust_roots: str = ""
-    #: Day of the month after which the previous month is archived (the
-    #: correction deadline); the monthly job runs on the next day at 02:30.
+    #: Kept for old configuration files only: statements are now signed the
+    #: night after a month's close (``kernel.monthly``); the cut-off is
+    #: ``[closing] cutoff_day``.
     correction_deadline_day: int = 5
     #: Processes used to build and sign statements (0 means one per core).
     processes: int = 0

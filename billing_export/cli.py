@@ -16,6 +16,7 @@ from kernel import settings as settings_module
 from kernel.jobs import RunStatus, ScheduledJob
 from kernel.progress import Progress
 from kernel.scheduler import run_job
+from ledger.closures import closed_revision
 from ledger.db import make_engine, make_session_factory
 from ledger.funders import (
     EDESS_AID_TYPES,
@@ -70,10 +71,25 @@ def _cmd_prebilling(args: argparse.Namespace) -> int:
         return 2
     factory, engine, data_dir = _session_factory()
     with factory() as session:
+        revision = closed_revision(session, month)
+        if revision is None and not args.provisional:
+            engine.dispose()
+            print(
+                f"Mois de {month.label} non clôturé : la pré-facturation se fait sur le mois "
+                "clôturé (page « Clôture mensuelle », par un référent central). Pour un "
+                "pro-forma provisoire, ajoutez --provisoire.",
+                file=sys.stderr,
+            )
+            return 2
         facts, billing = services.compute(session, month, settings)
     engine.dispose()
-    folder = Path(args.output) if args.output else services.billing_dir(data_dir) / "prebilling"
-    summary, detail = services.write_prebilling(facts, billing, folder)
+    default = "proforma" if revision is None else "prebilling"
+    folder = Path(args.output) if args.output else services.billing_dir(data_dir) / default
+    summary, detail = services.write_prebilling(
+        facts, billing, folder, revision=revision or 1, prefix=default
+    )
+    if revision is None:
+        print(f"PROVISOIRE : mois de {month.label} non clôturé, ce pro-forma peut encore changer")
     totals: dict[tuple[str, str], int] = {}
     for line in billing.lines:
         key = (line.key.funder_code or "(hors plan)", line.key.category.value)
@@ -174,6 +190,12 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     pre = sub.add_parser("prebilling", help="write the month's pre-billing CSV files")
     pre.add_argument("--month", required=True, help="AAAA-MM")
     pre.add_argument("--output", help="folder for the CSV files (default: data dir)")
+    pre.add_argument(
+        "--provisoire",
+        dest="provisional",
+        action="store_true",
+        help="a month not closed yet: write a provisional pro-forma (proforma-AAAA-MM.csv)",
+    )
     pre.set_defaults(needs_schema=True, handler=_cmd_prebilling)
     send = sub.add_parser(
         "send", help="send what changed in the month since its last send (journalled)"

@@ -7,42 +7,53 @@ from billing_export import invoices, services
 from billing_export.outbox import open_channel
 from billing_export.settings import BillingSettings, load
 from kernel.jobs import JobContext, JobResult, RunStatus, ScheduledJob
+from kernel.monthly import run_closed_months
 from kernel.settings import SettingsError, load_section
 from kernel.transport import TransportError
 from ledger.money import MoneyRuleError
-from ledger.timeutil import Month, paris_date, utc_now
+from ledger.timeutil import Month
 
 TRUE = ("1", "true", "yes", "oui", "on")
 
 
-def _month(ctx: JobContext) -> Month:
-    if "month" in ctx.params:
-        return services.parse_month(str(ctx.params["month"]))
-    return Month.of(paris_date(utc_now())).previous()
-
-
 def monthly_delivery(ctx: JobContext, settings: BillingSettings | None = None) -> JobResult:
+    """Pre-billing and teletransmission of each closed month not sent yet (``kernel.monthly``).
+
+    A month that is not closed is never sent: the run says so. The revision
+    (2 after a reopen and a new close) is ``ledger.closures.closed_revision``;
+    what a revision > 1 sends (correction lines) is ``services.send_month``'s.
+    """
     try:
         settings = settings or load()
-        month = _month(ctx)
     except (services.BillingError, MoneyRuleError, SettingsError) as exc:
         return JobResult(RunStatus.FAILED, message=str(exc))
     funder = ctx.params.get("funder")
     resend = str(ctx.params.get("resend", "")).lower() in TRUE
-    try:
-        with open_channel(ctx.data_dir) as channel:
-            return services.send_month(
-                ctx.session_factory,
-                ctx.data_dir,
-                settings,
-                channel,
-                month,
-                only_funder=str(funder) if funder else None,
-                resend=resend,
-                triggered_by=ctx.triggered_by,
-            )
-    except (services.BillingError, TransportError, SettingsError) as exc:
-        return JobResult(RunStatus.FAILED, message=str(exc))
+
+    def produce(month: Month, revision: int) -> JobResult:
+        assert settings is not None
+        try:
+            with open_channel(ctx.data_dir) as channel:
+                return services.send_month(
+                    ctx.session_factory,
+                    ctx.data_dir,
+                    settings,
+                    channel,
+                    month,
+                    only_funder=str(funder) if funder else None,
+                    resend=resend,
+                    triggered_by=ctx.triggered_by,
+                    revision=revision,
+                )
+        except (services.BillingError, TransportError, SettingsError, MoneyRuleError) as exc:
+            return JobResult(RunStatus.FAILED, message=str(exc))
+
+    return run_closed_months(
+        ctx,
+        "billing_export.monthly_delivery",
+        "la pré-facturation et la télétransmission",
+        produce,
+    )
 
 
 def read_acknowledgements(ctx: JobContext, settings: BillingSettings | None = None) -> JobResult:
@@ -83,9 +94,9 @@ def jobs() -> list[ScheduledJob]:
     declared = [
         ScheduledJob(
             name="billing_export.monthly_delivery",
-            label="Télétransmission ESPPADOM au Département (mois précédent)",
-            # The 2nd, after the planning software's monthly service-done export of the 1st.
-            cron={"day": "2", "hour": "6", "minute": "0"},
+            label="Pré-facturation et télétransmission ESPPADOM des mois clôturés",
+            # Daily, after the service-done file (04:00): leaves the night after a close.
+            cron={"hour": "6", "minute": "0"},
             run=monthly_delivery,
         ),
         ScheduledJob(

@@ -113,12 +113,26 @@ DETAIL_HEADER = (
 )
 
 
-def write_prebilling(facts: MonthFacts, billing: MonthBilling, folder: Path) -> tuple[Path, Path]:
-    """Write the summary (by beneficiary, funder, worker) and the per-share detail CSV."""
+def write_prebilling(
+    facts: MonthFacts,
+    billing: MonthBilling,
+    folder: Path,
+    *,
+    revision: int = 1,
+    prefix: str = "prebilling",
+) -> tuple[Path, Path]:
+    """Write the summary (by beneficiary, funder, worker) and the per-share detail CSV.
+
+    Revision N > 1 of a closed month (after a reopen and a new close) gets
+    files of its own (``prebilling-AAAA-MM-vN.csv``): revision 1's stay as
+    they were sent. ``prefix`` "proforma" names a provisional run on a month
+    not closed yet.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     label = f"{billing.year:04d}-{billing.month:02d}"
+    stem = f"{prefix}-{label}" + (f"-v{revision}" if revision > 1 else "")
     refs = {p.plan_id: p.reference for p in facts.plans}
-    summary = folder / f"prebilling-{label}.csv"
+    summary = folder / f"{stem}.csv"
     with open(summary, "w", newline="", encoding="utf-8") as handle:
         writer = SafeWriter(handle)
         writer.writerow(SUMMARY_HEADER)
@@ -138,7 +152,7 @@ def write_prebilling(facts: MonthFacts, billing: MonthBilling, folder: Path) -> 
                     f"{line.kept_minutes / 60:.2f}",
                 )
             )
-    detail = folder / f"prebilling-{label}-detail.csv"
+    detail = folder / f"{stem}-detail.csv"
     with open(detail, "w", newline="", encoding="utf-8") as handle:
         writer = SafeWriter(handle)
         writer.writerow(DETAIL_HEADER)
@@ -475,8 +489,12 @@ def send_month(
     resend: bool = False,
     triggered_by: str = "scheduler",
     issued: datetime | None = None,
+    revision: int = 1,
 ) -> JobResult:
     """Send what changed in ``month`` since its last send (everything, same ids, if ``resend``).
+
+    ``revision`` is the closed month's (``ledger.closures.closed_revision``):
+    it names the pre-billing files, so a second close never overwrites the first's.
 
     The clean entry point of the teletransmission, for the scheduled job, the
     command line and the month's close (which runs it on a closed month only).
@@ -502,7 +520,9 @@ def send_month(
         )
     with session_factory() as session:
         facts, billing = compute(session, month, settings)
-        summary, detail = write_prebilling(facts, billing, billing_dir(data_dir) / "prebilling")
+        summary, detail = write_prebilling(
+            facts, billing, billing_dir(data_dir) / "prebilling", revision=revision
+        )
         plan = plan_send(session, facts, billing, only_funder=only_funder, resend=resend)
         folder = billing_dir(data_dir) / "sent" / label
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,6 +22,8 @@ from extranet.auth.throttle import Limit, Throttle
 from extranet.params import IdConverter
 from extranet.settings import ExtranetSettings
 from extranet.web import current_user
+from ledger.closing import DEFAULT_CUTOFF, Cutoff
+from ledger.money import Rounding
 from ledger.timeutil import utc_now
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ MODULES = (
     "audit",
     "statements",
     "invoices",
+    "closing",
     "admin",
 )
 
@@ -61,6 +64,10 @@ class AppConfig:
     clock: Callable[[], datetime] = utc_now
     #: Single sign-on (OpenID Connect); None: password logins only.
     sso: oidc.SsoConfig | None = None
+    #: When a month goes in review (``kernel.settings.closing``).
+    cutoff: Cutoff = DEFAULT_CUTOFF
+    #: Each funder's rounding (``kernel.settings.money``): the pro-forma's figures.
+    money_rules: Mapping[str, Rounding] = field(default_factory=dict)
 
     @property
     def throttle(self) -> Throttle:

@@ -89,6 +89,15 @@ class User(Base):
         return self.role in (Role.CENTRAL_REFERENT, Role.ADMIN)
 
     @property
+    def can_close_months(self) -> bool:
+        """Validate a month's pro-forma, close and reopen it: central referents only.
+
+        Not administrators: those who correct visits do not also sign off on
+        the figures (docs/decisions/0304-extranet-closing.md).
+        """
+        return self.role is Role.CENTRAL_REFERENT
+
+    @property
     def can_manage_users(self) -> bool:
         return self.role is Role.ADMIN
 

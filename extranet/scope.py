@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from extranet.models import AlertAck, User
 from ledger.models import (
+    Absence,
     AuditEntry,
     Beneficiary,
     CallEvent,
@@ -58,6 +59,7 @@ def _area_columns() -> dict[type, Any]:
 
 #: Models reached through their beneficiary.
 _THROUGH_BENEFICIARY: dict[type, Any] = {
+    Absence: Absence.beneficiary_id,
     CarePlan: CarePlan.beneficiary_id,
     Phone: Phone.beneficiary_id,
 }

@@ -20,5 +20,7 @@ def build() -> Flask:
         secret_key=extranet_settings.secret_key(core.data_dir, embedded=url.startswith("sqlite")),
         settings=extranet_settings.load(),
         sso=oidc.load(),
+        cutoff=settings_module.closing().cutoff,
+        money_rules=settings_module.money().rules,
     )
     return create_app(config)

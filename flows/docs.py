@@ -16,8 +16,9 @@ from flows.formats import FileFormat
 EXAMPLES = {
     "intervenants": "intervenants_20261123.csv",
     "beneficiaires": "beneficiaires_20261123.csv",
+    "absences": "absences_20261123.csv",
     "interventions_prevues": "interventions_prevues_20261124.csv",
-    "horodatages": "horodatages_20261025.csv",
+    "horodatages": "horodatages_20261026.csv",
     "prestations": "prestations_202610.csv",
 }
 
@@ -109,6 +110,11 @@ def render_index() -> str:
     ]
     for fmt in formats.ALL_FORMATS:
         lines.append(f"| `{fmt.name_doc}` | {fmt.direction} | [{fmt.title}]({fmt.key}.md) |")
+    lines += [
+        "",
+        "After a month is reopened and closed again, what each monthly output sends:",
+        "[after a reopen](after-a-reopen.md).",
+    ]
     return "\n".join(lines) + "\n\n" + COMMON
 
 

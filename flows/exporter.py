@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import and_, select
+from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.orm import Session, aliased
 
 from flows import formats
@@ -30,7 +30,7 @@ from ledger.models import (
     Worker,
 )
 from ledger.money import Category, Rounding, recorded_minutes
-from ledger.timeutil import Month, as_utc
+from ledger.timeutil import Month, as_utc, utc_now
 
 YIELD = 5000
 
@@ -39,6 +39,10 @@ YIELD = 5000
 class ExportResult:
     path: Path
     rows: int
+    #: Lines of the timestamps file that are late changes to earlier days.
+    late: int = 0
+    #: The instant up to which late changes were read.
+    until: datetime | None = None
 
 
 def outbox(data_dir: Path) -> Path:
@@ -55,7 +59,22 @@ def write_csv(path: Path, fmt: formats.FileFormat, rows: Iterator[list[str]]) ->
     return count
 
 
-def timestamps_rows(session: Session, day: date) -> Iterator[list[str]]:
+#: ``nature`` of a line of the timestamps file (``flows.formats.TIMESTAMPS``).
+DAY = "jour"
+LATE_CORRECTION = "correction"
+LATE_MANUAL = "saisie"
+LATE_DELETION = "suppression"
+
+
+def _late_nature(status: VisitStatus) -> str:
+    if status is VisitStatus.DELETED:
+        return LATE_DELETION
+    if status is VisitStatus.MANUAL:
+        return LATE_MANUAL
+    return LATE_CORRECTION
+
+
+def _visit_rows(session: Session, where: ColumnElement[bool], late: bool) -> Iterator[list[str]]:
     arrival = aliased(CallEvent)
     departure = aliased(CallEvent)
     current = aliased(VisitVersion)
@@ -75,7 +94,7 @@ def timestamps_rows(session: Session, day: date) -> Iterator[list[str]]:
         .outerjoin(current, and_(current.visit_id == Visit.id, current.version == Visit.version))
         .outerjoin(arrival, arrival.id == Visit.arrival_event_id)
         .outerjoin(departure, departure.id == Visit.departure_event_id)
-        .where(Visit.service_date == day)
+        .where(where)
         .order_by(Visit.id)
         .execution_options(yield_per=YIELD)
     )
@@ -99,14 +118,67 @@ def timestamps_rows(session: Session, day: date) -> Iterator[list[str]]:
             motive.value if motive else "",
             str(visit.version),
             visit.service_code or "",
+            _late_nature(visit.status) if late else DAY,
         ]
     session.expunge_all()
 
 
-def export_timestamps(session: Session, day: date, data_dir: Path) -> ExportResult:
+def late_changes(session: Session, day: date, since: datetime, until: datetime) -> Select:  # type: ignore[type-arg]
+    """Ids of the visits of days before ``day`` with a version written in [since, until)."""
+    return (
+        select(VisitVersion.visit_id)
+        .join(Visit, Visit.id == VisitVersion.visit_id)
+        .where(
+            VisitVersion.created_at >= since,
+            VisitVersion.created_at < until,
+            Visit.service_date < day,
+        )
+        .distinct()
+    )
+
+
+def timestamps_rows(
+    session: Session,
+    day: date,
+    changes_since: datetime | None = None,
+    until: datetime | None = None,
+) -> Iterator[list[str]]:
+    """The day's visits, then the late changes to earlier days since ``changes_since``."""
+    yield from _visit_rows(session, Visit.service_date == day, late=False)
+    if changes_since is not None:
+        ids = late_changes(session, day, changes_since, until or utc_now())
+        yield from _visit_rows(session, Visit.id.in_(ids), late=True)
+
+
+@dataclass
+class _Counter:
+    late: int = 0
+
+
+def export_timestamps(
+    session: Session,
+    day: date,
+    data_dir: Path,
+    *,
+    changes_since: datetime | None = None,
+    until: datetime | None = None,
+) -> ExportResult:
+    """The day's timestamps file; with ``changes_since``, also the late changes since then.
+
+    ``until`` (default: now, taken before reading) is where the next file's
+    late changes start (less a margin, see ``flows.jobs``).
+    """
+    until = until or utc_now()
     path = outbox(data_dir) / f"horodatages_{day:%Y%m%d}.csv"
-    rows = write_csv(path, formats.TIMESTAMPS, timestamps_rows(session, day))
-    return ExportResult(path, rows)
+    counter = _Counter()
+
+    def counted() -> Iterator[list[str]]:
+        for row in timestamps_rows(session, day, changes_since, until):
+            counter.late += row[-1] != DAY
+            yield row
+
+    rows = write_csv(path, formats.TIMESTAMPS, counted())
+    return ExportResult(path, rows, late=counter.late, until=until)
 
 
 _CATEGORY_LABELS = {
@@ -186,7 +258,11 @@ def export_service_done(
     month: int,
     data_dir: Path,
     rules: Mapping[str, Rounding] | None = None,
+    *,
+    revision: int = 1,
 ) -> ExportResult:
-    path = outbox(data_dir) / f"prestations_{year:04d}{month:02d}.csv"
+    """The month's service done; revision N > 1 (after a reopen) replaces the earlier files."""
+    suffix = "" if revision <= 1 else f"_v{revision}"
+    path = outbox(data_dir) / f"prestations_{year:04d}{month:02d}{suffix}.csv"
     rows = write_csv(path, formats.SERVICE_DONE, service_done_rows(session, year, month, rules))
     return ExportResult(path, rows)

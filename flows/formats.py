@@ -29,7 +29,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ledger.models import Civility
+from ledger.models import AbsenceKind, Civility
 from ledger.motives import Motive
 from ledger.phones import normalise
 from ledger.spreadsheet import safe_cell
@@ -326,8 +326,16 @@ BENEFICIARIES = FileFormat(
     name_re=re.compile(r"^beneficiaires_(\d{8})\.csv$"),
     frequency="chaque matin, fichier complet",
     description=(
-        "Every beneficiary with their current care plan (one plan per line) and up to "
-        "three phone numbers. The file is complete: a beneficiary absent from it is "
+        "Every beneficiary with their care plans in force and up to three phone "
+        "numbers. **A beneficiary with several plans at once** (an APA plan with a "
+        "pension fund's top-up) has one line per plan, with the same identifier and "
+        "the same personal values (a line whose personal values differ from the "
+        "beneficiary's first line is rejected); the plans of the file are all the "
+        "plans in force: a plan in force that is on none of the beneficiary's lines "
+        "is closed the day before the file's date (removed if it had not started). "
+        "A plan is recognised by its funder, service and reference; when one plan "
+        "of a beneficiary changes any of them, it is the same plan changed. The "
+        "file is complete: a beneficiary absent from it is "
         "ended (care ends the day before the file's date), never deleted. History is "
         "kept: a phone number that disappears is closed (active until the day before), "
         "a new one opens on the file's date; a care plan whose funder, service, "
@@ -375,6 +383,71 @@ BENEFICIARIES = FileFormat(
         ),
         _f("heures_max", "decimal", 8, True, "heures maximales par mois (deux décimales au plus)"),
         _f("code_prestation", "code", 20, True, "code de la prestation du plan"),
+        _f(
+            "sexe",
+            "enum",
+            1,
+            False,
+            "F ou M (statistiques de profil) ; colonne facultative : un fichier sans "
+            "elle dans l'en-tête est lu comme avant",
+            choices=("F", "M"),
+        ),
+    ),
+    optional_tail=1,
+)
+
+#: The ``type`` values of the absences file, as the planning software writes them.
+ABSENCE_KINDS = {
+    "conges": AbsenceKind.HOLIDAY,
+    "hospitalisation": AbsenceKind.HOSPITAL,
+    "absence_temporaire": AbsenceKind.OTHER_TEMPORARY,
+    "demenagement": AbsenceKind.MOVED,
+    "etablissement": AbsenceKind.NURSING_HOME,
+    "deces": AbsenceKind.DEATH,
+}
+
+ABSENCES = FileFormat(
+    key="absences",
+    title="Absences des bénéficiaires (entrée, quotidien, facultatif)",
+    direction="in",
+    name_doc="absences_AAAAMMJJ.csv",
+    name_re=re.compile(r"^absences_(\d{8})\.csv$"),
+    frequency="chaque matin si le logiciel de planification sait l'envoyer, fichier complet",
+    description=(
+        "The beneficiaries' absences, temporary (holidays, hospital, other) or "
+        "definitive (move, entry into a nursing home, death), one line each, matched "
+        "by their identifier: a changed line updates the absence. The file is "
+        "complete: an absence not ended before the file's date that is no longer in "
+        "the file was cancelled and is removed. The beneficiary must already be "
+        "known (import the beneficiaries file first). A planned visit on a day of "
+        "absence is never late nor missed; a definitive absence raises an alert "
+        "until the beneficiary's care ends."
+    ),
+    fields=(
+        _f(
+            "id_planning",
+            "code",
+            40,
+            True,
+            "identifiant de l'absence au logiciel de planification (unique dans le fichier)",
+        ),
+        _f("id_beneficiaire", "code", 40, True, "id_planning du bénéficiaire"),
+        _f(
+            "type",
+            "enum",
+            20,
+            True,
+            "nature de l'absence (définitive : demenagement, etablissement, deces)",
+            choices=tuple(ABSENCE_KINDS),
+        ),
+        _f("date_debut", "date", 10, True, "premier jour d'absence"),
+        _f(
+            "date_fin",
+            "date",
+            10,
+            False,
+            "dernier jour d'absence, vide si inconnu ou définitive ; pas avant le début",
+        ),
     ),
 )
 
@@ -414,13 +487,27 @@ TIMESTAMPS = FileFormat(
     direction="out",
     name_doc="horodatages_AAAAMMJJ.csv",
     name_re=re.compile(r"^horodatages_(\d{8})\.csv$"),
-    frequency="chaque soir, pour la journée (date de prestation, heure de Paris)",
+    frequency=(
+        "chaque soir, pour la journée (date de prestation, heure de Paris), avec les "
+        "modifications tardives des jours précédents"
+    ),
     description=(
         "Every visit of the day, one line each, ordered by visit id: the raw call "
         "times (answer time of the arrival and departure calls, empty when there was "
         "none) and the current start and end, as corrected or entered by hand by "
         "the managers. Deleted visits are listed with the status `deleted` so that "
-        "the planning software can remove them."
+        "the planning software can remove them.\n\n"
+        "After the day's visits (`nature` = `jour`), the file carries the **late "
+        "changes**: every visit of an earlier day that got a new version since the "
+        "previous file (a correction, a call attached or a departure called after "
+        "midnight: `correction`; a visit entered by hand: `saisie`; a deletion: "
+        "`suppression`), once each, in its current state, ordered by visit id. "
+        "The window starts where the previous successful file's ended, less ten "
+        "minutes (so that a change committed while that file was written is not "
+        "missed); a change may therefore appear in two consecutive files: apply "
+        "each line as the state of the visit `id_visite` at its `version`, and "
+        "ignore a version older than the one held. A visit of a closed month never "
+        "changes (docs/decisions/0010), so late changes concern open months only."
     ),
     fields=(
         _f("id_visite", "int", 20, True, "identifiant de la visite dans la télégestion"),
@@ -450,6 +537,15 @@ TIMESTAMPS = FileFormat(
         _f("motif", "enum", 30, False, "motif de la dernière correction", choices=MOTIVES),
         _f("version", "int", 5, True, "version de la visite (1 : telle que dérivée des appels)"),
         _f("code_prestation", "code", 20, False, "code de la prestation"),
+        _f(
+            "nature",
+            "enum",
+            12,
+            True,
+            "jour : visite du jour du fichier ; correction, saisie ou suppression : "
+            "modification tardive d'une visite d'un jour précédent",
+            choices=("jour", "correction", "saisie", "suppression"),
+        ),
     ),
 )
 
@@ -457,10 +553,22 @@ SERVICE_DONE = FileFormat(
     key="prestations",
     title="Service fait du mois (sortie, mensuel)",
     direction="out",
-    name_doc="prestations_AAAAMM.csv",
-    name_re=re.compile(r"^prestations_(\d{6})\.csv$"),
-    frequency="le 1er de chaque mois, pour le mois précédent",
+    name_doc="prestations_AAAAMM.csv, prestations_AAAAMM_vN.csv",
+    name_re=re.compile(r"^prestations_(\d{6})(?:_v(\d+))?\.csv$"),
+    frequency=(
+        "la nuit qui suit la clôture du mois par un référent central (jamais avant), "
+        "et de nouveau après chaque réouverture suivie d'une nouvelle clôture"
+    ),
     description=(
+        "Produced only from a closed month (see docs/decisions/0010): the figures "
+        "are those the referents validated funder by funder. The first close gives "
+        "`prestations_AAAAMM.csv`. When a referent reopens the month (with a "
+        "motive) and closes it again, the N-th close gives the correction file "
+        "`prestations_AAAAMM_vN.csv` (N = 2, 3...): a complete replacement, with "
+        "every line of the month as closed the N-th time. The planning software "
+        "replaces all the month's lines it holds by those of the file with the "
+        "highest N; a visit absent from it (deleted since) is no longer service "
+        "done.\n\n"
         "One line per visit of the month (by day of service, Paris) that has both a "
         "start and an end and is not deleted, and per funder share of it, ordered by "
         "visit id: a visit shared between two care plans (the first plan's monthly "
@@ -512,7 +620,7 @@ SERVICE_DONE = FileFormat(
     ),
 )
 
-IN_FORMATS = (WORKERS, BENEFICIARIES, PLANNED)
+IN_FORMATS = (WORKERS, BENEFICIARIES, ABSENCES, PLANNED)
 OUT_FORMATS = (TIMESTAMPS, SERVICE_DONE)
 ALL_FORMATS = IN_FORMATS + OUT_FORMATS
 

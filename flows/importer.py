@@ -28,6 +28,7 @@ from flows import formats
 from flows.formats import FileFormat
 from kernel.transport import safe_name
 from ledger.models import (
+    Absence,
     Antenna,
     AuditEntry,
     Beneficiary,
@@ -188,6 +189,9 @@ class _Applier:
         self.report = report
         self.full = full
         self.seen: dict[str, int] = {}
+
+    #: Whether several lines may carry the same ``id_planning`` (a beneficiary's plans).
+    repeats = False
 
     def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         return []
@@ -369,16 +373,68 @@ class _Workers(_Applier):
             self._end_absent(Worker, "active_until", "intervenants", "flows.worker_ended", "worker")
 
 
+#: The fields of a beneficiaries line that describe one plan (the others, the person).
+PLAN_FIELDS = frozenset(
+    {
+        "code_financeur",
+        "reference_plan",
+        "date_debut_plan",
+        "date_fin_plan",
+        "heures_max",
+        "code_prestation",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _WantedPlan:
+    funder_id: int
+    service_code: str
+    reference: str
+    max_hours: float
+    starts_on: date
+    ends_on: date | None
+
+    @property
+    def key(self) -> tuple[int, str, str]:
+        return (self.funder_id, self.service_code, self.reference)
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "funder_id": self.funder_id,
+            "service_code": self.service_code,
+            "reference": self.reference,
+            "max_hours": self.max_hours,
+            "ends_on": self.ends_on,
+        }
+
+
 class _Beneficiaries(_Applier):
+    """Beneficiaries, their phones, and their plans: one line per plan in force.
+
+    The person and the phones are applied from a beneficiary's first line, chunk
+    by chunk; the plans of every line are kept (a few numbers each) and
+    reconciled with the ledger's once the whole file is read, since a
+    beneficiary's lines need not follow each other.
+    """
+
     fmt = formats.BENEFICIARIES
+    repeats = True
 
     def __init__(self, session: Session, file_date: date, report: ImportReport, full: bool):
         super().__init__(session, file_date, report, full)
         self.antennas = {a.code: a.id for a in session.scalars(select(Antenna))}
         self.funders = {f.code: f.id for f in session.scalars(select(Funder))}
+        #: Hash of the personal values of each beneficiary's first line.
+        self._person: dict[str, int] = {}
+        self._plan_seen: set[int] = set()
+        #: Beneficiary id -> (antenna id, the plans of its lines, whether it is new).
+        self._plans: dict[int, tuple[int, list[_WantedPlan], bool]] = {}
+        self._applied: dict[str, int] = {}
+        self._changed_ids: set[int] = set()
 
     def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
-        errors = []
+        errors = self._check_repeat(values)
         if values.get("code_antenne") is not None and values["code_antenne"] not in self.antennas:
             errors.append(("code_antenne", f"antenne inconnue {values['code_antenne']!r}"))
         if (
@@ -401,7 +457,57 @@ class _Beneficiaries(_Applier):
             errors.append(("telephone_2", "numéro en double sur la ligne"))
         return errors
 
+    def _check_repeat(self, values: dict[str, Any]) -> list[tuple[str, str]]:
+        ext = values["id_planning"]
+        person = hash(
+            tuple(str(values.get(f.name)) for f in self.fmt.fields if f.name not in PLAN_FIELDS)
+        )
+        plan = hash(
+            (ext, values.get("code_financeur"), values.get("code_prestation"))
+            + (values.get("reference_plan") or "",)
+        )
+        first = self._person.setdefault(ext, person)
+        if first != person:
+            return [
+                (
+                    "id_planning",
+                    "les lignes d'un même bénéficiaire doivent porter les mêmes informations "
+                    f"personnelles que sa première ligne (ligne {self.seen[ext]})",
+                )
+            ]
+        if plan in self._plan_seen:
+            return [
+                (
+                    "code_financeur",
+                    "plan en double pour ce bénéficiaire (même financeur, prestation et référence)",
+                )
+            ]
+        self._plan_seen.add(plan)
+        return []
+
     def apply_chunk(self, rows: list[Row], reject: _RejectWriter) -> None:
+        wanted_plans: dict[str, list[_WantedPlan]] = {}
+        firsts: list[Row] = []
+        for row in rows:
+            values = row[1]
+            ext = values["id_planning"]
+            if ext not in self._applied and ext not in wanted_plans:
+                firsts.append(row)
+            wanted_plans.setdefault(ext, []).append(
+                _WantedPlan(
+                    self.funders[values["code_financeur"]],
+                    values["code_prestation"],
+                    values["reference_plan"] or "",
+                    float(values["heures_max"]),
+                    values["date_debut_plan"],
+                    values["date_fin_plan"],
+                )
+            )
+        self._apply_people(firsts)
+        for ext, plans in wanted_plans.items():
+            self._plans[self._applied[ext]][1].extend(plans)
+
+    def _apply_people(self, rows: list[Row]) -> None:
         session = self.session
         ids = [values["id_planning"] for _, values, _ in rows]
         existing = {
@@ -423,6 +529,9 @@ class _Beneficiaries(_Applier):
                 "care_start": values["date_debut_prise_en_charge"],
                 "care_end": values["date_fin_prise_en_charge"],
             }
+            if values.get("sexe"):
+                # A file without the column leaves the known value alone.
+                wanted["sex"] = values["sexe"]
             ben = existing.get(values["id_planning"])
             if ben is None:
                 ben = Beneficiary(external_id=values["id_planning"], **wanted)
@@ -451,6 +560,10 @@ class _Beneficiaries(_Applier):
             Phone: [],
             CarePlan: [],
         }
+        for ben, values in by_row:
+            is_new = values["id_planning"] not in existing
+            self._applied[values["id_planning"]] = ben.id
+            self._plans[ben.id] = (ben.antenna_id, [], is_new)
         phones: dict[int, list[Phone]] = {}
         for phone in session.scalars(
             select(Phone).where(
@@ -459,23 +572,12 @@ class _Beneficiaries(_Applier):
             )
         ):
             phones.setdefault(phone.beneficiary_id, []).append(phone)
-        plans: dict[int, list[CarePlan]] = {}
-        for plan in session.scalars(
-            select(CarePlan)
-            .where(CarePlan.beneficiary_id.in_(ben_ids))
-            .order_by(CarePlan.starts_on, CarePlan.id)
-        ):
-            plans.setdefault(plan.beneficiary_id, []).append(plan)
         for ben, values in by_row:
             is_new = values["id_planning"] not in existing
             changed = bool(values.get("_changed"))
             changed |= self._phones(ben, values, phones.get(ben.id, []), is_new)
-            changed |= self._plan(ben, values, plans.get(ben.id, []))
-            if not is_new:
-                if changed:
-                    self.report.updated += 1
-                else:
-                    self.report.unchanged += 1
+            if changed and not is_new:
+                self._changed_ids.add(ben.id)
         # Plain inserts, in file order (a phone's id keeps its column order).
         for model, new_rows in self._inserts.items():
             if new_rows:
@@ -533,24 +635,57 @@ class _Beneficiaries(_Applier):
                 )
         return changed
 
-    def _plan(self, ben: Beneficiary, values: dict[str, Any], plans: list[CarePlan]) -> bool:
-        wanted = {
-            "funder_id": self.funders[values["code_financeur"]],
-            "service_code": values["code_prestation"],
-            "reference": values["reference_plan"] or "",
-            "max_hours": float(values["heures_max"]),
-            "ends_on": values["date_fin_plan"],
-        }
-        file_start: date = values["date_debut_plan"]
-        current = plans[-1] if plans else None
-        if current is None:
-            self._inserts[CarePlan].append(
-                {"beneficiary_id": ben.id, "starts_on": file_start, **wanted}
+    def _reconcile(self, ben: _Ben, wanted_plans: list[_WantedPlan], plans: list[CarePlan]) -> bool:
+        """Make the beneficiary's plans in force those of its lines; True when any changed."""
+        in_force = [p for p in plans if p.ends_on is None or p.ends_on >= self.day]
+        candidates = in_force or plans[-1:]
+        pairs: list[tuple[_WantedPlan, CarePlan]] = []
+        new: list[_WantedPlan] = []
+        for wanted in wanted_plans:
+            match = next(
+                (p for p in candidates if (p.funder_id, p.service_code, p.reference) == wanted.key),
+                None,
             )
-            return False
+            if match is None:
+                new.append(wanted)
+            else:
+                pairs.append((wanted, match))
+                candidates = [p for p in candidates if p is not match]
+        if len(new) == 1 and len(candidates) == 1:
+            # One plan of the beneficiary changed its funder, service or reference.
+            pairs.append((new.pop(), candidates.pop()))
+        changed = False
+        for wanted, plan in pairs:
+            changed |= self._plan(ben, wanted, plan, only=len(plans) == 1)
+        for plan in candidates:
+            if plan.ends_on is not None and plan.ends_on < self.day:
+                continue
+            changed = True
+            if plan.starts_on >= self.day:
+                self._audit_plan(ben, plan, "flows.care_plan_removed", {})
+                self.session.delete(plan)
+                continue
+            old_end = plan.ends_on
+            plan.ends_on = self.day - timedelta(days=1)
+            self._audit_plan(
+                ben,
+                plan,
+                "flows.care_plan_closed",
+                {"ends_on": [_jsonable(old_end), _jsonable(plan.ends_on)]},
+            )
+        for wanted in new:
+            self._inserts[CarePlan].append(
+                {"beneficiary_id": ben.id, "starts_on": wanted.starts_on, **wanted.columns()}
+            )
+            changed |= bool(plans)
+        return changed
+
+    def _plan(self, ben: _Ben, plan: _WantedPlan, current: CarePlan, *, only: bool) -> bool:
+        wanted = plan.columns()
+        file_start = plan.starts_on
         same = all(getattr(current, k) == v for k, v in wanted.items())
         if same and file_start <= current.starts_on:
-            if file_start < current.starts_on and len(plans) == 1:
+            if file_start < current.starts_on and only:
                 changes = self._changed(current, {"starts_on": file_start})
                 self._audit_plan(ben, current, "flows.care_plan_updated", changes)
                 return True
@@ -583,7 +718,7 @@ class _Beneficiaries(_Applier):
         return True
 
     def _audit_plan(
-        self, ben: Beneficiary, plan: CarePlan, action: str, changes: dict[str, list[Any]]
+        self, ben: _Ben, plan: CarePlan, action: str, changes: dict[str, list[Any]]
     ) -> None:
         audit(
             self.session,
@@ -597,10 +732,42 @@ class _Beneficiaries(_Applier):
         )
 
     def finish(self) -> None:
+        ids = sorted(self._plans)
+        for start in range(0, len(ids), CHUNK_LINES):
+            chunk = ids[start : start + CHUNK_LINES]
+            self._inserts = {Phone: [], CarePlan: []}
+            plans: dict[int, list[CarePlan]] = {}
+            for plan in self.session.scalars(
+                select(CarePlan)
+                .where(CarePlan.beneficiary_id.in_(chunk))
+                .order_by(CarePlan.starts_on, CarePlan.id)
+            ):
+                plans.setdefault(plan.beneficiary_id, []).append(plan)
+            for ben_id in chunk:
+                antenna_id, wanted, is_new = self._plans[ben_id]
+                if self._reconcile(_Ben(ben_id, antenna_id), wanted, plans.get(ben_id, [])):
+                    self._changed_ids.add(ben_id)
+                if not is_new:
+                    if ben_id in self._changed_ids:
+                        self.report.updated += 1
+                    else:
+                        self.report.unchanged += 1
+            if self._inserts[CarePlan]:
+                self.session.execute(insert(CarePlan), self._inserts[CarePlan])
+            self.session.flush()
+            self.session.expunge_all()
         if self.full:
             self._end_absent(
                 Beneficiary, "care_end", "bénéficiaires", "flows.beneficiary_ended", "beneficiary"
             )
+
+
+@dataclass(frozen=True, slots=True)
+class _Ben:
+    """What plan reconciliation needs of a beneficiary (no ORM object kept across chunks)."""
+
+    id: int
+    antenna_id: int
 
 
 class _Planned(_Applier):
@@ -683,9 +850,105 @@ class _Planned(_Applier):
         self.report.removed = len(gone)
 
 
+class _Absences(_Applier):
+    """The beneficiaries' absences, matched by their identifier (decision: docs/flows)."""
+
+    fmt = formats.ABSENCES
+
+    def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
+        start, end = values.get("date_debut"), values.get("date_fin")
+        if start and end and end < start:
+            return [("date_fin", "fin avant le début")]
+        return []
+
+    def apply_chunk(self, rows: list[Row], reject: _RejectWriter) -> None:
+        session = self.session
+        bens = {
+            ext: (bid, antenna)
+            for ext, bid, antenna in session.execute(
+                select(Beneficiary.external_id, Beneficiary.id, Beneficiary.antenna_id).where(
+                    Beneficiary.external_id.in_({v["id_beneficiaire"] for _, v, _ in rows})
+                )
+            )
+        }
+        existing = {
+            a.external_id: a
+            for a in session.scalars(
+                select(Absence).where(
+                    Absence.external_id.in_([v["id_planning"] for _, v, _ in rows])
+                )
+            )
+        }
+        for line, values, raw in rows:
+            if values["id_beneficiaire"] not in bens:
+                reject.add(Reject(line, "id_beneficiaire", "bénéficiaire inconnu", raw))
+                continue
+            ben_id, antenna_id = bens[values["id_beneficiaire"]]
+            wanted = {
+                "beneficiary_id": ben_id,
+                "kind": formats.ABSENCE_KINDS[values["type"]],
+                "starts_on": values["date_debut"],
+                "ends_on": values["date_fin"],
+            }
+            absence = existing.get(values["id_planning"])
+            if absence is None:
+                absence = Absence(external_id=values["id_planning"], **wanted)
+                session.add(absence)
+                session.flush()
+                self.report.created += 1
+                changes = {k: [None, _jsonable(v)] for k, v in wanted.items()}
+            else:
+                changes = self._changed(absence, wanted)
+                if not changes:
+                    self.report.unchanged += 1
+                    continue
+                self.report.updated += 1
+            audit(
+                session,
+                ACTOR,
+                "flows.absence",
+                "absence",
+                absence.id,
+                antenna_id=antenna_id,
+                changes=changes,
+                file=self.report.file_name,
+            )
+        session.flush()
+
+    def finish(self) -> None:
+        if not self.full:
+            return
+        current = self.session.execute(
+            select(Absence.id, Absence.external_id, Beneficiary.antenna_id)
+            .join(Beneficiary, Beneficiary.id == Absence.beneficiary_id)
+            .where(
+                Absence.external_id.is_not(None),
+                (Absence.ends_on.is_(None)) | (Absence.ends_on >= self.day),
+            )
+        ).all()
+        gone = [(aid, antenna) for aid, ext, antenna in current if ext not in self.seen]
+        for absence_id, antenna_id in gone:
+            audit(
+                self.session,
+                ACTOR,
+                "flows.absence_removed",
+                "absence",
+                absence_id,
+                antenna_id=antenna_id,
+                file=self.report.file_name,
+            )
+        ids = [aid for aid, _ in gone]
+        for start in range(0, len(ids), CHUNK_LINES):
+            self.session.execute(
+                delete(Absence).where(Absence.id.in_(ids[start : start + CHUNK_LINES]))
+            )
+        self.report.removed = len(gone)
+
+
 _APPLIERS: dict[str, type[_Applier]] = {
     formats.WORKERS.key: _Workers,
     formats.BENEFICIARIES.key: _Beneficiaries,
+    formats.ABSENCES.key: _Absences,
     formats.PLANNED.key: _Planned,
 }
 
@@ -744,7 +1007,8 @@ def import_file(
         if found is None:
             raise FileRefused(
                 "nom de fichier refusé : attendu intervenants_AAAAMMJJ.csv, "
-                "beneficiaires_AAAAMMJJ.csv ou interventions_prevues_AAAAMMJJ.csv"
+                "beneficiaires_AAAAMMJJ.csv, absences_AAAAMMJJ.csv ou "
+                "interventions_prevues_AAAAMMJJ.csv"
             )
         size = path.stat().st_size
         if max_bytes and size > max_bytes:
@@ -849,13 +1113,13 @@ def _stream(
             typed, errors = formats.parse_values(fmt, values + [""] * missing)
             ext = typed.get("id_planning")
             if ext is not None:
-                if ext in applier.seen:
+                if ext not in applier.seen:
+                    applier.seen[ext] = number
+                elif not applier.repeats:
                     errors.insert(
                         0,
                         ("id_planning", f"identifiant en double (déjà ligne {applier.seen[ext]})"),
                     )
-                else:
-                    applier.seen[ext] = number
             if not errors:
                 errors = applier.check(typed)
             if errors:

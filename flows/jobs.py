@@ -4,23 +4,31 @@
   incoming folder, import each (one transaction each), then move it to
   ``processed/`` on the remote side. ``params``: ``file`` (a local file to
   import instead), ``full`` ("0" when a file is not complete).
-- ``flows.daily_export`` (21:00): the day's timestamps. ``params``: ``date``.
-- ``flows.monthly_export`` (1st, 04:00): last month's service done.
+- ``flows.daily_export`` (21:00): the day's timestamps, and the late changes to
+  earlier days since the previous file. ``params``: ``date``.
+- ``flows.monthly_export`` (daily, 04:00): the service done of each month
+  closed since (``kernel.monthly``: a month not closed is never sent).
   ``params``: ``month`` ("2026-10").
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from flows import exporter, formats
 from flows.importer import ImportReport, import_file
 from flows.settings import FlowsSettings, load
 from kernel.jobs import JobContext, JobResult, RunStatus, ScheduledJob
+from kernel.monthly import run_closed_months
+from kernel.runs import JobRun
+from kernel.settings import money
 from kernel.transport import TransportError, open_transport, safe_name
-from ledger.timeutil import Month, to_paris, utc_now
+from ledger.timeutil import Month, paris_day_bounds, to_paris, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -121,24 +129,65 @@ def _send(settings: FlowsSettings, data_dir: Path, result: exporter.ExportResult
     )
 
 
+#: A file's late changes start where the previous file's ended, less this margin:
+#: a change committed while the previous file was being written is not missed.
+LATE_MARGIN = timedelta(minutes=10)
+#: Run-journal counter of the instant (Unix seconds) up to which late changes were read.
+UNTIL_KEY = "modifications_jusqua"
+
+
+def _last_until(session: Session) -> datetime | None:
+    for counts in session.scalars(
+        select(JobRun.counts)
+        .where(JobRun.job_name == "flows.daily_export", JobRun.status == RunStatus.SUCCESS)
+        .order_by(JobRun.started_at.desc(), JobRun.id.desc())
+        .limit(20)
+    ):
+        if counts and UNTIL_KEY in counts:
+            return datetime.fromtimestamp(int(counts[UNTIL_KEY]), UTC)
+    return None
+
+
 def run_daily_export(ctx: JobContext, settings: FlowsSettings | None = None) -> JobResult:
+    """The day's timestamps and every late change to an earlier day since the last file."""
     settings = settings or load()
     day = date.fromisoformat(str(ctx.params["date"])) if "date" in ctx.params else _today()
+    until = utc_now()
     with ctx.session_factory() as session:
-        result = exporter.export_timestamps(session, day, ctx.data_dir)
-    return _send(settings, ctx.data_dir, result)
+        previous = _last_until(session)
+        # The first file ever: the changes made since the start of its day.
+        since = previous - LATE_MARGIN if previous else paris_day_bounds(day)[0]
+        result = exporter.export_timestamps(
+            session, day, ctx.data_dir, changes_since=since, until=until
+        )
+    sent = _send(settings, ctx.data_dir, result)
+    counts = {
+        **sent.counts,
+        "modifications_tardives": result.late,
+        UNTIL_KEY: int(until.timestamp()),
+    }
+    message = f"{sent.message}, dont {result.late} modification(s) tardive(s)"
+    return JobResult(sent.status, counts, sent.files, message)
 
 
 def run_monthly_export(ctx: JobContext, settings: FlowsSettings | None = None) -> JobResult:
+    """The service-done file of each closed month not sent yet (or of ``params["month"]``).
+
+    Revision 1 (the first close) is ``prestations_AAAAMM.csv``; after a reopen
+    and a new close, revision N is ``prestations_AAAAMM_vN.csv``, which
+    replaces every line sent before for that month (docs/flows/prestations.md).
+    """
     settings = settings or load()
-    if "month" in ctx.params:
-        year, month = (int(p) for p in str(ctx.params["month"]).split("-"))
-    else:
-        previous = Month.of(_today()).previous()
-        year, month = previous.year, previous.month
-    with ctx.session_factory() as session:
-        result = exporter.export_service_done(session, year, month, ctx.data_dir)
-    return _send(settings, ctx.data_dir, result)
+    rules = money().rules
+
+    def produce(month: Month, revision: int) -> JobResult:
+        with ctx.session_factory() as session:
+            result = exporter.export_service_done(
+                session, month.year, month.month, ctx.data_dir, rules, revision=revision
+            )
+        return _send(settings, ctx.data_dir, result)
+
+    return run_closed_months(ctx, "flows.monthly_export", "le fichier du service fait", produce)
 
 
 def resend(
@@ -176,8 +225,9 @@ def jobs() -> list[ScheduledJob]:
         ),
         ScheduledJob(
             "flows.monthly_export",
-            "Export mensuel du service fait",
-            {"day": "1", "hour": "4", "minute": "0"},
+            "Export du service fait des mois clôturés",
+            # Daily: the file leaves the night after a close (kernel.monthly).
+            {"hour": "4", "minute": "0"},
             run_monthly_export,
         ),
     ]

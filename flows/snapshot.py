@@ -76,40 +76,44 @@ def _beneficiary_batch(
         .order_by(Phone.id)
     ):
         phones.setdefault(phone.beneficiary_id, []).append(phone.e164)
-    plans: dict[int, tuple[CarePlan, str]] = {}
+    plans: dict[int, list[tuple[CarePlan, str]]] = {}
     for plan, funder_code in session.execute(
         select(CarePlan, Funder.code)
         .join(Funder, Funder.id == CarePlan.funder_id)
         .where(CarePlan.beneficiary_id.in_(ids))
         .order_by(CarePlan.starts_on, CarePlan.id)
     ):
-        plans[plan.beneficiary_id] = (plan, funder_code)
+        plans.setdefault(plan.beneficiary_id, []).append((plan, funder_code))
     for ben, antenna_code in batch:
         if ben.id not in plans:
             continue
-        plan, funder_code = plans[ben.id]
+        # One line per plan in force or to come; a beneficiary whose plans all ended: the last.
+        every = plans[ben.id]
+        current = [(p, c) for p, c in every if p.ends_on is None or p.ends_on >= day]
         numbers = (phones.get(ben.id, []) + ["", "", ""])[:3]
-        yield [
-            ben.external_id,
-            ben.civility.value,
-            ben.last_name,
-            ben.first_name,
-            ben.address,
-            ben.postcode,
-            ben.city,
-            formats.format_date(ben.birth_date),
-            antenna_code,
-            formats.format_date(ben.care_start),
-            formats.format_date(ben.care_end),
-            "" if ben.gir is None else str(ben.gir),
-            *numbers,
-            funder_code,
-            plan.reference,
-            formats.format_date(plan.starts_on),
-            formats.format_date(plan.ends_on),
-            format_hours(plan.max_hours),
-            plan.service_code,
-        ]
+        for plan, funder_code in current or every[-1:]:
+            yield [
+                ben.external_id,
+                ben.civility.value,
+                ben.last_name,
+                ben.first_name,
+                ben.address,
+                ben.postcode,
+                ben.city,
+                formats.format_date(ben.birth_date),
+                antenna_code,
+                formats.format_date(ben.care_start),
+                formats.format_date(ben.care_end),
+                "" if ben.gir is None else str(ben.gir),
+                *numbers,
+                funder_code,
+                plan.reference,
+                formats.format_date(plan.starts_on),
+                formats.format_date(plan.ends_on),
+                format_hours(plan.max_hours),
+                plan.service_code,
+                ben.sex or "",
+            ]
 
 
 def write_workers(session: Session, folder: Path, day: date) -> ExportResult:

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ledger.closing import ClosingError, Cutoff
 from ledger.money import MoneyRuleError, Rounding, parse_rounding_rules
 
 T = TypeVar("T")
@@ -124,6 +125,29 @@ class CoreSettings:
 def core() -> CoreSettings:
     settings = load_section(CoreSettings, "core")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+@dataclasses.dataclass(frozen=True)
+class ClosingSettings:
+    """The ``[closing]`` section: when a month goes in review (``ledger.closing``)."""
+
+    #: Day of the next month, and Paris time, from which a month is in review.
+    cutoff_day: int = 5
+    cutoff_hour: int = 23
+    cutoff_minute: int = 59
+
+    @property
+    def cutoff(self) -> Cutoff:
+        try:
+            return Cutoff(self.cutoff_day, self.cutoff_hour, self.cutoff_minute)
+        except ClosingError as exc:
+            raise SettingsError(f"closing: {exc}") from None
+
+
+def closing() -> ClosingSettings:
+    settings = load_section(ClosingSettings, "closing")
+    settings.cutoff  # noqa: B018 - a bad cut-off fails at start, not at month end
     return settings
 
 

@@ -177,6 +177,27 @@ class Absence(Base):
     kind: Mapped[AbsenceKind] = mapped_column(_enum(AbsenceKind, "absence_kind"))
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)
+    #: The planning software's identifier (absences file); None for one entered here.
+    external_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+
+    beneficiary: Mapped[Beneficiary] = relationship()
+
+    @property
+    def label(self) -> str:
+        return ABSENCE_LABELS[self.kind]
+
+    def covers(self, day: date) -> bool:
+        return self.starts_on <= day and (self.ends_on is None or day <= self.ends_on)
+
+
+ABSENCE_LABELS = {
+    AbsenceKind.HOLIDAY: "Vacances",
+    AbsenceKind.HOSPITAL: "Hospitalisation",
+    AbsenceKind.OTHER_TEMPORARY: "Absence temporaire",
+    AbsenceKind.MOVED: "Déménagement",
+    AbsenceKind.NURSING_HOME: "Entrée en établissement",
+    AbsenceKind.DEATH: "Décès",
+}
 
 
 class FunderKind(enum.StrEnum):
@@ -397,7 +418,11 @@ class VisitVersion(Base):
         foreign_keys=[moved_from_beneficiary_id]
     )
 
-    __table_args__ = (UniqueConstraint("visit_id", "version", name="uq_visit_versions_visit"),)
+    __table_args__ = (
+        UniqueConstraint("visit_id", "version", name="uq_visit_versions_visit"),
+        # The daily export reads the versions written since the previous file.
+        Index("ix_visit_versions_created_at", "created_at"),
+    )
 
 
 class PlannedVisit(Base):
@@ -499,4 +524,56 @@ class Declaration(Base):
             "channel", "visit_id", "funder_id", "month", name="uq_declarations_visit_funder"
         ),
         Index("ix_declarations_channel_month", "channel", "month"),
+    )
+
+
+class MonthClosure(Base):
+    """A month's closing (``ledger.closing``): one row per month once anyone acts on it.
+
+    Its transitions are in the audit journal (``month.closed``, ``month.reopened``,
+    ``month.validated``); this row holds where the month is now.
+    """
+
+    __tablename__ = "month_closures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: How many times the month was closed: the revision of its current outputs.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(80))
+    reopened_at: Mapped[datetime | None]
+    reopened_by: Mapped[str | None] = mapped_column(String(80))
+    reopen_motive: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("year", "month", name="uq_month_closures_period"),
+        CheckConstraint("month BETWEEN 1 AND 12", name="month_range"),
+        CheckConstraint("revision >= 0", name="revision_positive"),
+    )
+
+
+class FunderValidation(Base):
+    """A referent's validation of one funder's pro-forma, for the next close of a month."""
+
+    __tablename__ = "month_funder_validations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    closure_id: Mapped[int] = mapped_column(
+        ForeignKey("month_closures.id", ondelete="CASCADE"), index=True
+    )
+    #: The revision this validation prepares (the closure's revision + 1 when given).
+    cycle: Mapped[int] = mapped_column(Integer)
+    #: A funder code, or ``ledger.closing.OUTSIDE_PLAN`` for the lines outside any plan.
+    funder_key: Mapped[str] = mapped_column(String(20))
+    #: ``ledger.closing.funder_digests`` of the figures validated.
+    digest: Mapped[str] = mapped_column(String(64))
+    minutes: Mapped[int] = mapped_column(Integer)
+    validated_by: Mapped[str] = mapped_column(String(80))
+    validated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    __table_args__ = (
+        UniqueConstraint("closure_id", "cycle", "funder_key", name="uq_month_funder_validations"),
     )

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from ledger import closing
 from ledger.models import (
     AuditEntry,
     Beneficiary,
@@ -20,6 +21,7 @@ from ledger.models import (
     CallOutcome,
     CallSource,
     Identification,
+    MonthClosure,
     Phone,
     Visit,
     VisitStatus,
@@ -37,13 +39,47 @@ from ledger.pairing import (
     infer_direction,
 )
 from ledger.phones import kind_of, normalise
-from ledger.timeutil import as_utc, paris_date, utc_now
+from ledger.timeutil import Month, as_utc, paris_date, utc_now
 
 SYSTEM_IVR = "system:ivr"
 
 
 class LedgerError(Exception):
     """A request the ledger refuses; the message is safe to show to a user (French)."""
+
+
+class MonthClosed(LedgerError):
+    """A write that would change a closed month (``ledger.closing``)."""
+
+    def __init__(self, month: Month) -> None:
+        self.month = month
+        super().__init__(str(closing.MonthClosedError(month)))
+
+
+def refuse_if_closed(session: Session, *days: date | None) -> None:
+    """Raise ``MonthClosed`` when any of these days' months is closed.
+
+    The closure rows are read with a shared lock (PostgreSQL): a close, which
+    takes the row for update, waits for this write to commit and then sees it
+    in the figures it checks, so no write slips in between a close's check and
+    its commit.
+    """
+    months = closing.months_of(days)
+    if not months:
+        return
+    rows = session.scalars(
+        select(MonthClosure)
+        .where(
+            or_(*(and_(MonthClosure.year == m.year, MonthClosure.month == m.month) for m in months))
+        )
+        .with_for_update(read=True)
+    )
+    for row in rows:
+        life = closing.MonthLife(Month(row.year, row.month), closed=row.closed)
+        try:
+            closing.check_writable(life)
+        except closing.MonthClosedError as refused:
+            raise MonthClosed(refused.month) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +294,22 @@ def record_call(session: Session, record: CallRecord) -> RecordedCall:
             as_utc(record.answered_at),
             record.direction,
         )
-        visit_id = _fold_call(session, fact, author=SYSTEM_IVR).id
+        try:
+            visit_id = _fold_call(session, fact, author=SYSTEM_IVR).id
+        except MonthClosed as closed:
+            # A real call is a fact and is kept; its visit would change a closed
+            # month, so it waits, unattached, on that month's closing page until
+            # a referent reopens the month and a manager attaches it.
+            audit(
+                session,
+                SYSTEM_IVR,
+                "call.held",
+                "call_event",
+                event.id,
+                antenna_id=antenna_id,
+                month=str(closed.month),
+                reason="month_closed",
+            )
     audit(
         session,
         SYSTEM_IVR,
@@ -284,6 +335,7 @@ def _fold_call(
     pairing = apply_call(_paired(current), fact)
     if pairing.closes_open_visit:
         assert current is not None
+        refuse_if_closed(session, current.service_date)
         return _new_version(
             session,
             current,
@@ -295,6 +347,7 @@ def _fold_call(
             comment=comment,
             departure_event_id=fact.event_id,
         )
+    refuse_if_closed(session, paris_date(fact.at))
     antenna_id = _antenna_of(session, fact.beneficiary_id, fact.worker_id)
     assert antenna_id is not None
     visit = Visit(
@@ -440,6 +493,11 @@ def correct_visit(
         "worker_id": worker.id if worker is not None else None,
         "beneficiary_id": beneficiary.id if beneficiary is not None else None,
     }
+    refuse_if_closed(
+        session,
+        visit.service_date,
+        None if delete or started_at is None else paris_date(started_at),
+    )
     if delete:
         return _new_version(
             session,
@@ -482,6 +540,7 @@ def enter_manual_visit(
     if motive is None:
         raise LedgerError("Le motif de saisie manuelle est obligatoire.")
     _check_times(started_at, ended_at)
+    refuse_if_closed(session, paris_date(started_at))
     visit = Visit(
         worker_id=worker.id,
         beneficiary_id=beneficiary.id,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
+from ledger import closures
+from ledger.closing import Cutoff
 from ledger.models import (
     Antenna,
     Beneficiary,
@@ -18,6 +20,7 @@ from ledger.models import (
     Phone,
     Worker,
 )
+from ledger.timeutil import Month
 
 _seq = itertools.count(1)
 
@@ -143,3 +146,19 @@ def small_org(session: Session) -> SmallOrg:
     )
     session.commit()
     return org
+
+
+def close_month(session: Session, month: Month, actor: str = "referent") -> int:
+    """Validate every funder's pro-forma and close ``month`` as a referent would; the revision."""
+    now = Cutoff().at(month) + timedelta(minutes=1)
+    for key in closures.figures(session, month, None).digests:
+        closures.validate_funder(session, month, key, actor=actor, now=now, rules=None)
+    life = closures.close_month(session, month, actor=actor, now=now, rules=None)
+    session.commit()
+    return life.revision
+
+
+def reopen_month(session: Session, month: Month, motive: str = "Correction après clôture") -> None:
+    now = Cutoff().at(month) + timedelta(minutes=2)
+    closures.reopen_month(session, month, actor="referent", now=now, motive=motive)
+    session.commit()

@@ -10,7 +10,7 @@ from extranet.models import AlertAck
 from extranet.params import parse_id
 from extranet.visits.controllers import antennas
 from extranet.web import db, int_arg, load_or_404, login_required, now, requires, user
-from ledger.models import Beneficiary, CarePlan
+from ledger.models import Absence, Beneficiary, CarePlan
 from ledger.service import audit
 from ledger.timeutil import paris_date
 
@@ -50,6 +50,9 @@ def acknowledge() -> Response:
     if kind is AlertKind.PLAN_ENDING:
         plan = load_or_404(CarePlan, object_id)
         beneficiary = load_or_404(Beneficiary, plan.beneficiary_id)
+    elif kind is AlertKind.DEFINITIVE_ABSENCE:
+        absence = load_or_404(Absence, object_id)
+        beneficiary = load_or_404(Beneficiary, absence.beneficiary_id)
     else:
         beneficiary = load_or_404(Beneficiary, object_id)
     session = db()
@@ -70,7 +73,9 @@ def acknowledge() -> Response:
             session,
             user().login,
             "alert.acknowledged",
-            "care_plan" if kind is AlertKind.PLAN_ENDING else "beneficiary",
+            {AlertKind.PLAN_ENDING: "care_plan", AlertKind.DEFINITIVE_ABSENCE: "absence"}.get(
+                kind, "beneficiary"
+            ),
             object_id,
             antenna_id=beneficiary.antenna_id,
             kind=kind.value,

@@ -4,7 +4,9 @@
 * new beneficiaries with a Département aid, and without: resolved when a manager
   marks the file as checked (an ``AlertAck``);
 * care plans ending within two months: resolved by the renewed plan arriving
-  from the planning software, or by a manager noting that renewal was requested.
+  from the planning software, or by a manager noting that renewal was requested;
+* definitive absences (move, nursing home, death) while care goes on: resolved
+  when the care ends, or by a manager noting the file was checked.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from sqlalchemy.orm import Session, aliased, joinedload
 from extranet.calls.queries import Incomplete, incomplete
 from extranet.models import AlertAck, User
 from extranet.scope import scope
-from ledger.models import DEPARTEMENT_FUNDERS, Beneficiary, CarePlan, Funder
+from ledger.models import (
+    DEPARTEMENT_FUNDERS,
+    Absence,
+    AbsenceKind,
+    Beneficiary,
+    CarePlan,
+    Funder,
+)
 
 #: A beneficiary whose care started this many days ago or less is new.
 NEW_DAYS = 30
@@ -34,6 +43,7 @@ class AlertKind(enum.StrEnum):
     NEW_WITH_DEPARTEMENT = "new_with_departement"
     NEW_WITHOUT_DEPARTEMENT = "new_without_departement"
     PLAN_ENDING = "plan_ending"
+    DEFINITIVE_ABSENCE = "definitive_absence"
 
     @property
     def label(self) -> str:
@@ -42,6 +52,10 @@ class AlertKind(enum.StrEnum):
             AlertKind.NEW_WITH_DEPARTEMENT: "Nouveaux bénéficiaires avec une aide du Département",
             AlertKind.NEW_WITHOUT_DEPARTEMENT: "Nouveaux bénéficiaires sans aide du Département",
             AlertKind.PLAN_ENDING: "Plans d'aide se terminant dans les deux mois",
+            AlertKind.DEFINITIVE_ABSENCE: (
+                "Absences définitives (déménagement, établissement, décès) : "
+                "prise en charge à terminer"
+            ),
         }[self]
 
     @property
@@ -55,6 +69,7 @@ class Alerts:
     new_with: list[Beneficiary]
     new_without: list[Beneficiary]
     plans_ending: list[CarePlan]
+    definitive_absences: list[Absence]
 
     @property
     def total(self) -> int:
@@ -63,6 +78,7 @@ class Alerts:
             + len(self.new_with)
             + len(self.new_without)
             + len(self.plans_ending)
+            + len(self.definitive_absences)
         )
 
 
@@ -132,6 +148,32 @@ def plans_ending(
     return list(session.scalars(scope(query, user, CarePlan)).all())
 
 
+def definitive_absences(
+    session: Session, user: User, today: date, antenna_id: int | None = None
+) -> list[Absence]:
+    """Definitive absences begun while the beneficiary's care goes on past their start.
+
+    Resolved when the planning software ends the care (beneficiaries file), or
+    when a manager notes the file was checked.
+    """
+    query = (
+        select(Absence)
+        .join(Beneficiary, Beneficiary.id == Absence.beneficiary_id)
+        .options(joinedload(Absence.beneficiary))
+        .where(
+            Absence.kind.in_(sorted(k for k in AbsenceKind if k.definitive)),
+            Absence.starts_on <= today,
+            or_(Beneficiary.care_end.is_(None), Beneficiary.care_end >= Absence.starts_on),
+            _not_acked(AlertKind.DEFINITIVE_ABSENCE, Absence.id),
+        )
+        .order_by(Absence.starts_on, Absence.id)
+        .limit(LIMIT)
+    )
+    if antenna_id is not None:
+        query = query.where(Beneficiary.antenna_id == antenna_id)
+    return list(session.scalars(scope(query, user, Absence)).all())
+
+
 def all_alerts(
     session: Session, user: User, today: date, now: datetime, antenna_id: int | None = None
 ) -> Alerts:
@@ -144,6 +186,7 @@ def all_alerts(
             session, user, today, departement=False, antenna_id=antenna_id
         ),
         plans_ending=plans_ending(session, user, today, antenna_id),
+        definitive_absences=definitive_absences(session, user, today, antenna_id),
     )
 
 
@@ -174,6 +217,16 @@ def open_alerts_for_beneficiary(
                     plan.id,
                     f"Le plan d'aide {plan.funder.name} se termine le "
                     f"{plan.ends_on.strftime('%d/%m/%Y') if plan.ends_on else ''}",
+                )
+            )
+    for absence in definitive_absences(session, user, today, beneficiary.antenna_id):
+        if absence.beneficiary_id == beneficiary.id:
+            found.append(
+                OpenAlert(
+                    AlertKind.DEFINITIVE_ABSENCE,
+                    absence.id,
+                    f"{absence.label} le {absence.starts_on.strftime('%d/%m/%Y')} : "
+                    "la prise en charge est toujours en cours",
                 )
             )
     return found

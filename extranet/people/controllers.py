@@ -19,7 +19,7 @@ from extranet.web import db, int_arg, load_or_404, login_required, now, requires
 from kernel.settings import money
 from ledger.facts import month_billing, plan_minutes
 from ledger.languages import LANGUAGES
-from ledger.models import Beneficiary, CarePlan, Phone, VisitStatus, Worker
+from ledger.models import Absence, Beneficiary, CarePlan, Phone, VisitStatus, Worker
 from ledger.service import audit
 from ledger.timeutil import Month, paris_date
 
@@ -106,6 +106,15 @@ def beneficiary(beneficiary_id: int) -> str:
             CarePlan,
         )
     ).all()
+    absences = session.scalars(
+        scope(
+            select(Absence)
+            .where(Absence.beneficiary_id == found.id)
+            .order_by(Absence.starts_on.desc()),
+            user(),
+            Absence,
+        )
+    ).all()
     month_visits = list(
         visits_between(session, user(), first, nxt - timedelta(days=1), beneficiary_id=found.id)
     )
@@ -127,6 +136,7 @@ def beneficiary(beneficiary_id: int) -> str:
         b=found,
         phones=phones,
         plans=plans,
+        absences=absences,
         active_plan_ids={p.id for p in active_plans},
         month_visits=month_visits,
         earlier=earlier,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import Exists, exists, func, select
+from sqlalchemy import Exists, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from extranet.models import User
 from extranet.scope import scope
-from ledger.models import Beneficiary, PlannedVisit, Visit, VisitStatus, Worker
+from ledger.models import Absence, Beneficiary, PlannedVisit, Visit, VisitStatus, Worker
 from ledger.timeutil import as_utc, paris_date, paris_day_bounds
 
 #: A planned visit not started this long after its time is late.
@@ -68,14 +68,26 @@ def due_soon(
     return _rows(session, user, query, lambda _p: "due")
 
 
+def _absent(day: date) -> Exists:
+    """The beneficiary is absent that day (holidays, hospital...): nobody is expected."""
+    return exists().where(
+        Absence.beneficiary_id == PlannedVisit.beneficiary_id,
+        Absence.starts_on <= day,
+        or_(Absence.ends_on.is_(None), Absence.ends_on >= day),
+    )
+
+
 def late_or_missed(
     session: Session, user: User, now: datetime, antenna_id: int | None = None
 ) -> list[PlannedRow]:
-    day_start, _ = paris_day_bounds(paris_date(now))
+    """Today's planned visits not started in time; never those of an absent beneficiary."""
+    today = paris_date(now)
+    day_start, _ = paris_day_bounds(today)
     query = select(PlannedVisit).where(
         PlannedVisit.starts_at >= day_start,
         PlannedVisit.starts_at <= now - LATE_AFTER,
         ~_started(),
+        ~_absent(today),
     )
     if antenna_id is not None:
         query = query.where(PlannedVisit.antenna_id == antenna_id)

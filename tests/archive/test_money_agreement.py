@@ -17,7 +17,6 @@ import csv
 import html
 import io
 import re
-import subprocess
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +29,6 @@ from archive import pipeline, store
 from archive.models import ArchivedStatement
 from archive.settings import ArchiveSettings
 from billing_export import services
-from billing_export.esppadom import read_delivery
 from billing_export.settings import BillingSettings
 from demo.organisation import load_demo
 from extranet.models import Role
@@ -38,6 +36,7 @@ from flows.exporter import export_service_done
 from kernel.settings import CoreSettings
 from ledger.models import Beneficiary, CarePlan, Funder
 from ledger.timeutil import Month
+from tests.archive import readers
 from tests.extranet.conftest import add_user, csrf_token, login, make_app
 
 YEAR, MONTH = 2026, 10
@@ -89,26 +88,13 @@ def visits_csv(session_factory: sessionmaker[Session], data_dir: Path) -> dict[K
 
 
 def service_done_file(session: Session, data_dir: Path) -> dict[Key, int]:
-    path = export_service_done(session, YEAR, MONTH, data_dir).path
-    totals: dict[Key, int] = defaultdict(int)
-    with open(path, encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle, delimiter=";"):
-            _add(totals, row["id_beneficiaire"], row["financeur"], int(row["minutes_retenues"]))
-    return dict(totals)
+    return readers.service_done(export_service_done(session, YEAR, MONTH, data_dir).path)
 
 
 def prebilling_file(session: Session, settings: BillingSettings, folder: Path) -> dict[Key, int]:
     facts, billing = services.compute(session, Month(YEAR, MONTH), settings)
     summary, _detail = services.write_prebilling(facts, billing, folder)
-    totals: dict[Key, int] = defaultdict(int)
-    with open(summary, encoding="utf-8", newline="") as handle:
-        rows = list(csv.reader(handle, delimiter=";"))
-    header = rows[0]
-    ben_col, funder_col = 1, 2
-    minutes_col = len(header) - 2
-    for row in rows[1:]:
-        _add(totals, row[ben_col], row[funder_col], int(row[minutes_col]))
-    return dict(totals)
+    return readers.prebilling(summary)
 
 
 def esppadom_files(
@@ -128,16 +114,8 @@ def esppadom_files(
             )
         )
     }
-    totals: dict[Key, int] = defaultdict(int)
-    for written in files:
-        visits: set[str] = set()
-        for item in read_delivery(written.path.read_bytes()):
-            # One advice per visit and funder, even for a visit split between its plans.
-            visit = item.document_id.split("-")[0]
-            assert visit not in visits
-            visits.add(visit)
-            _add(totals, ben_of_reference[item.order_reference], written.funder, item.minutes)
-    return dict(totals), {f.funder for f in files}
+    latest = readers.esppadom_latest([w.path for w in files], ben_of_reference)
+    return readers.esppadom_totals(latest), {f.funder for f in files}
 
 
 def signed_statements(
@@ -158,28 +136,11 @@ def signed_statements(
             .where(ArchivedStatement.year == YEAR, ArchivedStatement.month == MONTH)
         ).all()
     assert rows
-    names = sorted(code_of, key=len, reverse=True)
+    totals: dict[Key, int] = defaultdict(int)
     for statement, ben in rows:
-        text = subprocess.run(
-            ["pdftotext", "-layout", str(files.path_of(statement.sha256)), "-"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        section = text.split("Totaux par financeur et prestation", 1)[1]
-        section = section.split("Plan d'aide : heures prévues", 1)[0]
-        for line in section.splitlines():
-            found = re.search(r"(\d+) h (\d\d)\s*$", line)
-            if not found or line.strip().startswith("Total"):
-                continue
-            minutes = int(found.group(1)) * 60 + int(found.group(2))
-            label = line.strip()
-            if label.startswith("Hors plan d'aide"):
-                code = ""
-            else:
-                name = next((n for n in names if label.startswith(n)), None)
-                assert name is not None, f"funder not recognised in {line!r}"
-                code = code_of[name]
+        for code, minutes in readers.statement_pdf(
+            files.path_of(statement.sha256), code_of
+        ).items():
             _add(totals, ben, code, minutes)
     return dict(totals)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from lxml import etree
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive import pipeline
@@ -17,7 +19,12 @@ from archive.service import StatementUnavailable, open_statement, statements_for
 from archive.settings import ArchiveSettings
 from archive.store import FileStore
 from kernel.jobs import JobContext, RunStatus
+from kernel.scheduler import run_job
 from kernel.settings import CoreSettings, SettingsError
+from ledger import service
+from ledger.models import Visit
+from ledger.motives import Motive
+from ledger.timeutil import Month
 from tests import factories
 
 
@@ -91,29 +98,77 @@ def test_export_writes_files_journal_and_a_seda_manifest(
     assert (target / "trust" / "ca.pem").exists() and (target / "trust" / "crl.pem").exists()
 
 
-def test_monthly_job_runs_after_the_correction_deadline(
+def test_monthly_job_signs_closed_months_only(
     october: factories.SmallOrg,
     session_factory: sessionmaker[Session],
     core: CoreSettings,
     session: Session,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    [job] = [
-        j
-        for j in jobs(ArchiveSettings(correction_deadline_day=8))
-        if j.name == "archive.monthly_statements"
-    ]
+    [job] = [j for j in jobs(ArchiveSettings()) if j.name == "archive.monthly_statements"]
     assert job.name == "archive.monthly_statements"
-    assert job.cron == {"day": "9", "hour": "2", "minute": "30"}
+    assert job.cron == {"hour": "2", "minute": "30"}  # daily: the night after a close
     monkeypatch.setenv("TELEGESTION_CORE_DATABASE_URL", core.effective_database_url)
     monkeypatch.setenv("TELEGESTION_CORE_DATA_DIR", str(core.data_dir))
     monkeypatch.setenv("TELEGESTION_ARCHIVE_PROCESSES", "1")
-    result = run_monthly(
-        JobContext(session_factory, core.data_dir, "scheduler", {"month": "2026-10"})
-    )
-    assert result.status is RunStatus.SUCCESS
-    assert result.counts["signed"] == 3
+    asked = run_job(job, session_factory, core.data_dir, params={"month": "2026-10"})
+    assert asked.status is RunStatus.SUCCESS
+    assert "Mois de octobre 2026 non clôturé" in asked.message
+    assert session.query(ArchivedStatement).count() == 0
+    assert factories.close_month(session, Month(2026, 10)) == 1
+    scheduled = run_job(job, session_factory, core.data_dir)
+    assert scheduled.status is RunStatus.SUCCESS, scheduled.message
+    assert scheduled.counts["signed"] == 3 and scheduled.counts["revision_2026-10"] == 1
     assert {s.triggered_by for s in session.query(ArchivedStatement)} == {"scheduler"}
+    again = run_job(job, session_factory, core.data_dir)
+    assert again.counts == {"mois": 0} and "Aucun mois clôturé en attente" in again.message
+    assert session.query(ArchivedStatement).count() == 3
+    direct = run_monthly(
+        JobContext(session_factory, core.data_dir, "referent", {"month": "2026-10"})
+    )
+    assert direct.counts["unchanged"] == 3  # the same figures are not signed twice
+
+
+def test_after_a_reopen_a_changed_statement_is_version_2_linked_to_version_1(
+    october: factories.SmallOrg,
+    session_factory: sessionmaker[Session],
+    core: CoreSettings,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TELEGESTION_CORE_DATABASE_URL", core.effective_database_url)
+    monkeypatch.setenv("TELEGESTION_CORE_DATA_DIR", str(core.data_dir))
+    monkeypatch.setenv("TELEGESTION_ARCHIVE_PROCESSES", "1")
+    [job] = [j for j in jobs(ArchiveSettings()) if j.name == "archive.monthly_statements"]
+    factories.close_month(session, Month(2026, 10))
+    assert run_job(job, session_factory, core.data_dir).counts["signed"] == 3
+    factories.reopen_month(session, Month(2026, 10), "Visite du 13 à corriger")
+    visit = session.scalars(
+        select(Visit).where(Visit.beneficiary_id == october.ben_a2.id).order_by(Visit.started_at)
+    ).first()
+    assert visit is not None and visit.started_at is not None
+    service.correct_visit(
+        session,
+        visit,
+        started_at=visit.started_at,
+        ended_at=visit.started_at + timedelta(minutes=45),
+        motive=Motive.TIME_ERROR,
+        comment="",
+        author="resp-a",
+    )
+    session.commit()
+    assert run_job(job, session_factory, core.data_dir).counts == {"mois": 0}  # reopened: waits
+    assert factories.close_month(session, Month(2026, 10)) == 2
+    second = run_job(job, session_factory, core.data_dir)
+    assert (second.counts["signed"], second.counts["new_versions"]) == (1, 1)
+    assert second.counts["revision_2026-10"] == 2
+    versions = session.scalars(
+        select(ArchivedStatement)
+        .where(ArchivedStatement.beneficiary_id == october.ben_a2.id)
+        .order_by(ArchivedStatement.version)
+    ).all()
+    assert [v.version for v in versions] == [1, 2]
+    assert versions[1].supersedes_id == versions[0].id
 
 
 def test_bad_deadline_is_a_clear_settings_error() -> None:

@@ -6,10 +6,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 from billing_export.ack import AckStatus, acknowledge
 from billing_export.esppadom import read_delivery
+from ledger.db import make_engine
 from ledger.timeutil import Month, paris_date, utc_now
+from tests import factories
 from tests.config.test_cli import telegestion
 
 
@@ -22,10 +25,15 @@ def test_demo_month_prebilling_send_and_acknowledgement(
     assert demo.returncode == 0, demo.stderr
     label = str(Month.of(paris_date(utc_now())).previous())
 
-    pre = telegestion("billing", "prebilling", "--month", label, data_dir=tmp_path)
+    # A month not closed: no pre-billing, only a provisional pro-forma when asked for.
+    refused = telegestion("billing", "prebilling", "--month", label, data_dir=tmp_path)
+    assert refused.returncode == 2 and "non clôturé" in refused.stderr
+    assert not (tmp_path / "billing" / "prebilling").exists()
+    pre = telegestion("billing", "prebilling", "--month", label, "--provisoire", data_dir=tmp_path)
     assert pre.returncode == 0, pre.stderr
     assert f"Pré-facturation {label}" in pre.stdout and "APA75" in pre.stdout
-    summary = tmp_path / "billing" / "prebilling" / f"prebilling-{label}.csv"
+    assert "PROVISOIRE" in pre.stdout
+    summary = tmp_path / "billing" / "proforma" / f"proforma-{label}.csv"
     header = summary.read_text(encoding="utf-8").splitlines()[0]
     assert header.startswith("mois;beneficiaire;financeur;plan")
 
@@ -51,6 +59,18 @@ def test_demo_month_prebilling_send_and_acknowledgement(
     )
     assert local.returncode == 0, local.stderr
     assert "APA75 : modifié — identifiant CD75-APA" in local.stdout
+
+    early = telegestion("billing", "send", "--month", label, "--by", "referent", data_dir=tmp_path)
+    assert early.returncode == 0, early.stderr
+    assert "non clôturé : rien n'est produit" in early.stdout
+    assert not (tmp_path / "billing" / "sent").exists()
+    engine = make_engine(f"sqlite:///{tmp_path / 'telegestion.sqlite3'}")
+    with Session(engine) as session:
+        factories.close_month(session, Month.parse(label))
+    engine.dispose()
+    closed = telegestion("billing", "prebilling", "--month", label, data_dir=tmp_path)
+    assert closed.returncode == 0 and "PROVISOIRE" not in closed.stdout, closed.stderr
+    assert (tmp_path / "billing" / "prebilling" / f"prebilling-{label}.csv").is_file()
 
     sent = telegestion("billing", "send", "--month", label, "--by", "referent", data_dir=tmp_path)
     assert sent.returncode == 0, sent.stderr
@@ -87,5 +107,5 @@ def test_demo_month_prebilling_send_and_acknowledgement(
     journal = telegestion("jobs", "history", data_dir=tmp_path)
     assert journal.returncode == 0, journal.stderr
     lines = journal.stdout.splitlines()
-    assert sum("billing_export.monthly_delivery" in line for line in lines) == 5
+    assert sum("billing_export.monthly_delivery" in line for line in lines) == 6
     assert sum("billing_export.read_acks" in line for line in lines) == 2

@@ -18,6 +18,8 @@ from config.jobs import collect_jobs
 from kernel.jobs import JobContext, RunStatus
 from kernel.runs import JobRun
 from kernel.scheduler import run_job
+from ledger.timeutil import Month
+from tests import factories
 from tests.billing_export.conftest import October
 
 
@@ -25,15 +27,36 @@ def test_jobs_are_declared_for_the_scheduler(monkeypatch: pytest.MonkeyPatch) ->
     declared = {job.name: job for job in jobs()}
     # ESPPADOM defines no acknowledgement: none is awaited unless a Département sends some.
     assert set(declared) == {"billing_export.monthly_delivery", "billing_export.read_invoices"}
-    assert declared["billing_export.monthly_delivery"].cron["day"] == "2"
+    # Daily: a closed month leaves the night after its close (kernel.monthly).
+    assert declared["billing_export.monthly_delivery"].cron == {"hour": "6", "minute": "0"}
     assert all(job.label for job in declared.values())
     monkeypatch.setenv("TELEGESTION_BILLING_ACKS_ENABLED", "true")
     assert "billing_export.read_acks" in {job.name for job in jobs()}
 
 
-def test_monthly_job_sends_the_month_named_in_its_parameters(
+@pytest.fixture
+def closed(session: Session, october: October) -> October:
+    factories.close_month(session, Month(2026, 10))
+    return october
+
+
+def test_a_month_not_closed_is_not_sent(
     session_factory: sessionmaker[Session],
     october: October,
+    settings: BillingSettings,
+    tmp_path: Path,
+) -> None:
+    ctx = JobContext(session_factory, tmp_path, "manager", {"month": "2026-10"})
+    result = monthly_delivery(ctx, settings)
+    assert result.status is RunStatus.SUCCESS
+    assert "Mois de octobre 2026 non clôturé : rien n'est produit" in result.message
+    assert not (tmp_path / "billing").exists()
+    assert not (tmp_path / "flows" / "remote" / settings.remote_outbox).exists()
+
+
+def test_monthly_job_sends_the_month_named_in_its_parameters(
+    session_factory: sessionmaker[Session],
+    closed: October,
     settings: BillingSettings,
     tmp_path: Path,
 ) -> None:
@@ -54,6 +77,7 @@ def test_monthly_job_sends_the_month_named_in_its_parameters(
 )
 def test_monthly_job_reports_bad_parameters(
     session_factory: sessionmaker[Session],
+    closed: October,
     settings: BillingSettings,
     tmp_path: Path,
     params: dict[str, str],
@@ -74,7 +98,7 @@ def test_a_bad_rounding_rule_fails_the_run_clearly(
 def test_the_run_journal_shows_what_was_sent_and_what_came_back(
     session_factory: sessionmaker[Session],
     session: Session,
-    october: October,
+    closed: October,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -16,6 +16,8 @@ from billing_export.jobs import monthly_delivery, read_acknowledgements
 from billing_export.settings import BillingSettings
 from demo.organisation import load_demo
 from kernel.jobs import JobContext, RunStatus
+from ledger.timeutil import Month
+from tests import factories
 from tests.flows.conftest import SshServer
 
 
@@ -52,6 +54,7 @@ def test_demo_month_over_sftp_with_acknowledgements(
         now=datetime(2026, 10, 31, 21, 0, tzinfo=UTC),
     )
     session.commit()
+    factories.close_month(session, Month(2026, 10))
     ctx = JobContext(session_factory, tmp_path, "referent", {"month": "2026-10"})
 
     sent = monthly_delivery(ctx, settings)

@@ -72,6 +72,8 @@ class Side:
     #: The Département's invoice of this antenna's arrondissement, and its funder.
     invoice_id: int
     funder_id: int
+    #: The code of the side's APA funder (each side has its own).
+    funder_code: str
 
 
 @dataclass
@@ -215,6 +217,7 @@ def _side(
         manager=manager,
         invoice_id=invoice_id,
         funder_id=apa.id,
+        funder_code=apa.code,
     )
 
 

@@ -107,6 +107,62 @@ GET_MATRIX: dict[str, tuple[Callable[[Scenario], str], tuple[int, int, int, int]
         lambda s: f"/factures-departement/{s.unassigned_invoice_id}.pdf",
         (302, 404, 200, 200),
     ),
+    "closing": (lambda s: "/cloture", (302, 302, 302, 302)),
+    "closing_month": (lambda s: "/cloture/2026-11", (302, 200, 200, 200)),
+    "closing_month_previous": (lambda s: "/cloture/2026-10", (302, 200, 200, 200)),
+    "closing_month_antenna_b": (
+        lambda s: f"/cloture/2026-11?antenne={s.b.antenna.id}",
+        (302, 200, 200, 200),
+    ),
+    "closing_month_malformed": (lambda s: "/cloture/2026-13", (302, 404, 404, 404)),
+    "closing_month_text": (lambda s: "/cloture/novembre", (302, 404, 404, 404)),
+    "closing_month_future": (lambda s: "/cloture/2026-12", (302, 404, 404, 404)),
+    "closing_funder_a": (
+        lambda s: f"/cloture/2026-11/financeurs/{s.a.funder_code}",
+        (302, 200, 200, 200),
+    ),
+    "closing_funder_a_by_worker": (
+        lambda s: f"/cloture/2026-11/financeurs/{s.a.funder_code}?vue=intervenants",
+        (302, 200, 200, 200),
+    ),
+    # A malformed parameter is refused (extranet.params), never a 500.
+    "closing_funder_bad_page": (
+        lambda s: f"/cloture/2026-11/financeurs/{s.a.funder_code}?vue=intervenants&page=x",
+        (302, 400, 400, 400),
+    ),
+    "closing_funder_b": (
+        lambda s: f"/cloture/2026-11/financeurs/{s.b.funder_code}",
+        (302, 404, 200, 200),
+    ),
+    "closing_funder_unknown": (
+        lambda s: "/cloture/2026-11/financeurs/INCONNU",
+        (302, 404, 404, 404),
+    ),
+    "closing_visits_a": (
+        lambda s: (
+            f"/cloture/2026-11/financeurs/{s.a.funder_code}/interventions"
+            f"?beneficiaire={s.a.beneficiary.id}"
+        ),
+        (302, 200, 200, 200),
+    ),
+    "closing_visits_a_worker": (
+        lambda s: (
+            f"/cloture/2026-11/financeurs/{s.a.funder_code}/interventions"
+            f"?intervenant={s.a.worker.id}"
+        ),
+        (302, 200, 200, 200),
+    ),
+    "closing_visits_b": (
+        lambda s: (
+            f"/cloture/2026-11/financeurs/{s.b.funder_code}/interventions"
+            f"?beneficiaire={s.b.beneficiary.id}"
+        ),
+        (302, 404, 200, 200),
+    ),
+    "closing_visits_nobody": (
+        lambda s: f"/cloture/2026-11/financeurs/{s.a.funder_code}/interventions",
+        (302, 404, 404, 404),
+    ),
 }
 
 #: POST endpoints with an empty but CSRF-valid form: the gate answers before the data does.
@@ -151,6 +207,14 @@ POST_MATRIX: dict[str, tuple[Callable[[Scenario], str], tuple[int, int, int, int
     ),
     "language_a": (lambda s: f"/intervenants/{s.a.worker.id}/langue", (302, 422, 403, 422)),
     "language_b": (lambda s: f"/intervenants/{s.b.worker.id}/langue", (302, 404, 403, 422)),
+    # November is still open (its cut-off is 5 December): the referent is refused with a message.
+    "closing_validate": (
+        lambda s: f"/cloture/2026-11/financeurs/{s.a.funder_code}/valider",
+        (302, 403, 422, 403),
+    ),
+    "closing_close": (lambda s: "/cloture/2026-11/cloturer", (302, 403, 422, 403)),
+    "closing_reopen": (lambda s: "/cloture/2026-11/rouvrir", (302, 403, 422, 403)),
+    "closing_close_malformed": (lambda s: "/cloture/xx/cloturer", (302, 403, 404, 403)),
 }
 
 #: Endpoints the matrices cover (every URL rule of the app must be in one).
@@ -195,6 +259,13 @@ COVERED = {
     "admin.funder",
     "invoices.index",
     "invoices.download",
+    "closing.index",
+    "closing.month",
+    "closing.funder",
+    "closing.visits",
+    "closing.validate",
+    "closing.close",
+    "closing.reopen",
 }
 
 

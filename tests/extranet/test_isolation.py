@@ -58,6 +58,12 @@ def test_b_objects_by_id_are_not_found(manager_a: FlaskClient, scenario: Scenari
         f"/etats-mensuels/{b.statement_id}.pdf",
         f"/factures-departement/{b.invoice_id}.pdf",
         f"/factures-departement/{scenario.unassigned_invoice_id}.pdf",
+        f"/cloture/2026-11/financeurs/{b.funder_code}",
+        f"/cloture/2026-11/financeurs/{b.funder_code}/interventions?beneficiaire={b.beneficiary.id}",
+        f"/cloture/2026-11/financeurs/{scenario.a.funder_code}/interventions"
+        f"?beneficiaire={b.beneficiary.id}",
+        f"/cloture/2026-11/financeurs/{scenario.a.funder_code}/interventions"
+        f"?intervenant={b.worker.id}",
     ):
         response = manager_a.get(url)
         assert response.status_code == 404, url
@@ -84,6 +90,10 @@ def test_b_objects_by_id_are_not_found(manager_a: FlaskClient, scenario: Scenari
         "/factures-departement?mois=2026-10&antenne={b}",
         "/beneficiaires?q={ben_b_name}",
         "/intervenants?q={worker_b_name}",
+        "/cloture/2026-11",
+        "/cloture/2026-11?antenne={b}",
+        "/cloture/2026-11/financeurs/{funder_a}?antenne={b}",
+        "/cloture/2026-11/financeurs/{funder_a}?antenne={b}&vue=intervenants",
     ],
 )
 def test_b_objects_by_list_filter_are_absent(
@@ -95,6 +105,7 @@ def test_b_objects_by_list_filter_are_absent(
         ben_b=b.beneficiary.id,
         ben_b_name=b.beneficiary.last_name,
         worker_b_name=b.worker.last_name,
+        funder_a=scenario.a.funder_code,
     )
     response = manager_a.get(url)
     assert response.status_code == 200
@@ -119,6 +130,13 @@ def test_the_same_lists_do_show_a_to_its_manager(
         (f"/etats-mensuels?antenne={a.antenna.id}", f"/etats-mensuels/{a.statement_id}.pdf"),
         (f"/journal?antenne={a.antenna.id}", "call.recorded"),
         ("/factures-departement", f"/factures-departement/{a.invoice_id}.pdf"),
+        ("/cloture/2026-11", f"/interventions/{a.incomplete_visit.id}"),
+        (f"/cloture/2026-11/financeurs/{a.funder_code}", a.beneficiary.last_name),
+        (
+            f"/cloture/2026-11/financeurs/{a.funder_code}/interventions"
+            f"?beneficiaire={a.beneficiary.id}",
+            f"/interventions/{a.complete_visit.id}",
+        ),
     ):
         assert needle in manager_a.get(url).get_data(as_text=True), url
 

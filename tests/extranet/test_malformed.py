@@ -61,6 +61,7 @@ QUERY_NAMES = (
     "semaine",
     "financeur",
     "periode",
+    "intervenant",
 )
 #: Every form field a POST route reads.
 FORM_NAMES = (

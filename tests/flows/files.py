@@ -54,6 +54,7 @@ def ben_row(ext: str = "BEN001", **kw: str) -> dict[str, str]:
         "date_fin_plan": "",
         "heures_max": "40",
         "code_prestation": "AIDE",
+        "sexe": "",
     }
     row.update(kw)
     return row

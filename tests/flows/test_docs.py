@@ -33,7 +33,7 @@ INPUT_EXAMPLES = {
     "beneficiaires_20261123.csv": render(
         formats.BENEFICIARIES,
         [
-            ben_row("BEN001", telephone_2="06 12 34 56 78"),
+            ben_row("BEN001", telephone_2="06 12 34 56 78", sexe="M"),
             ben_row(
                 "BEN002",
                 civilite="MME",
@@ -47,8 +47,15 @@ INPUT_EXAMPLES = {
                 heures_max="12,5",
                 date_fin_plan="2027-03-31",
                 code_prestation="MENAGE",
+                sexe="F",
             ),
         ],
+    ),
+    # Written by hand from the format's page.
+    "absences_20261123.csv": (
+        b"id_planning;id_beneficiaire;type;date_debut;date_fin\r\n"
+        b"ABS001;BEN001;hospitalisation;2026-11-20;2026-12-04\r\n"
+        b"ABS002;BEN002;deces;2026-11-22;\r\n"
     ),
     "interventions_prevues_20261124.csv": render(
         formats.PLANNED,
@@ -72,6 +79,7 @@ def test_input_examples_import_cleanly(
     for name in (
         "intervenants_20261123.csv",
         "beneficiaires_20261123.csv",
+        "absences_20261123.csv",
         "interventions_prevues_20261124.csv",
     ):
         report = import_file(session_factory, GOLDEN / name, tmp_path)

@@ -23,6 +23,8 @@ from kernel.scheduler import run_job
 from ledger import service
 from ledger.models import Beneficiary, Phone, Visit, VisitStatus, Worker
 from ledger.pairing import Direction
+from ledger.timeutil import Month
+from tests import factories
 from tests.config.test_cli import telegestion
 from tests.flows.conftest import SshServer
 from tests.ledger.test_service import record
@@ -141,10 +143,16 @@ def test_a_scheduled_day_on_the_demo_organisation(
     assert ";75;" in line[0]
     assert (sftp_root / "out" / "horodatages_20261123.csv.sha256").exists()
 
-    monthly = run_job(
+    # November is not closed yet: nothing leaves. Closed, the file goes.
+    early = run_job(
         job("flows.monthly_export"), session_factory, data_dir, params={"month": "2026-11"}
     )
+    assert "non clôturé" in early.message
+    assert not (sftp_root / "out" / "prestations_202611.csv").exists()
+    factories.close_month(session, Month(2026, 11))
+    monthly = run_job(job("flows.monthly_export"), session_factory, data_dir)
     assert monthly.status is RunStatus.SUCCESS, monthly.message
+    assert monthly.counts["revision_2026-11"] == 1
     done = (sftp_root / "out" / "prestations_202611.csv").read_bytes().decode().split("\r\n")[1:-1]
     expected = session.scalars(
         select(Visit.id).where(
@@ -165,7 +173,12 @@ def test_a_scheduled_day_on_the_demo_organisation(
     assert (sftp_root / "out" / "horodatages_20261123.csv").read_bytes().decode() == sent
 
     journal = session.scalars(select(JobRun.job_name).order_by(JobRun.id)).all()
-    assert journal == ["flows.daily_import", "flows.daily_export", "flows.monthly_export"]
+    assert journal == [
+        "flows.daily_import",
+        "flows.daily_export",
+        "flows.monthly_export",
+        "flows.monthly_export",
+    ]
 
 
 def test_cli_journey_list_run_history_resend(tmp_path: Path) -> None:

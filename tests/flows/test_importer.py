@@ -249,11 +249,11 @@ GOOD = ben_row("GOOD")
 
 LINE_CASES: dict[str, tuple[bytes | str | dict[str, str], str, str]] = {
     "wrong encoding": (b"BAD;M;Ab\x81\x8d;", "", "encodage illisible"),
-    "missing column": ("BAD;M;Martin", "", "3 colonnes au lieu de 21"),
+    "missing column": ("BAD;M;Martin", "", "3 colonnes au lieu de 22"),
     "extra column": (
         ";".join(ben_row("BAD").values()) + ";en trop",
         "",
-        "22 colonnes au lieu de 21",
+        "23 colonnes au lieu de 22",
     ),
     "bad date": (
         ben_row("BAD", date_debut_prise_en_charge="2026-02-30"),
@@ -270,10 +270,10 @@ LINE_CASES: dict[str, tuple[bytes | str | dict[str, str], str, str]] = {
         "date_fin_plan",
         "fin avant le début",
     ),
-    "duplicate id": (
+    "same id, other person": (
         ben_row("GOOD", nom="Autre"),
         "id_planning",
-        "identifiant en double (déjà ligne 2)",
+        "mêmes informations personnelles que sa première ligne (ligne 2)",
     ),
     "unknown antenna": (ben_row("BAD", code_antenne="EST"), "code_antenne", "antenne inconnue"),
     "unknown funder": (ben_row("BAD", code_financeur="MSA"), "code_financeur", "financeur inconnu"),

@@ -93,6 +93,7 @@ def ben_rows(draw: st.DrawFn, n: int) -> list[dict[str, str]]:
                 "date_fin_plan": plan_end.isoformat() if plan_end else "",
                 "heures_max": snapshot.format_hours(cents / 100),
                 "code_prestation": draw(st.sampled_from(["AIDE", "PCH-AIDE", "MENAGE"])),
+                "sexe": draw(st.sampled_from(["", "F", "M"])),
             }
         )
     return rows
