@@ -24,7 +24,7 @@ from ledger.db import make_engine, make_session_factory
 from ledger.service import audit
 
 #: The first administrator's password, for unattended installs (never in the reference file).
-PASSWORD_ENV = "TELEGESTION_INIT_ADMIN_PASSWORD"
+PASSWORD_ENV = "TELEGESTION_INIT_ADMIN_PASSWORD"  # noqa: S105 - a variable name
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -44,7 +44,8 @@ def _cmd_init(args: argparse.Namespace) -> int:
         ref = reference.read(args.reference)
     except reference.ReferenceError as refused:
         print(
-            f"Fichier de référence refusé ({len(refused.errors)} erreur(s)), rien n'a été appliqué :",
+            f"Fichier de référence refusé ({len(refused.errors)} erreur(s)), "
+            "rien n'a été appliqué :",
             file=sys.stderr,
         )
         for error in refused.errors:
@@ -62,7 +63,9 @@ def _cmd_init(args: argparse.Namespace) -> int:
                     password_hash = hash_password(_password(args), login=ref.admin_login)
                 except PasswordPolicyError as refused:
                     session.rollback()
-                    print(f"Mot de passe refusé, rien n'a été appliqué : {refused}", file=sys.stderr)
+                    print(
+                        f"Mot de passe refusé, rien n'a été appliqué : {refused}", file=sys.stderr
+                    )
                     return 2
                 session.add(
                     User(

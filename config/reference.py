@@ -204,7 +204,7 @@ def parse(data: dict[str, Any]) -> Reference:
     check = _Checker()
     check.unknown_keys("", data, _TOP_KEYS)
 
-    org = check.table("organisation", data.get("organisation", None))
+    org = check.table("organisation", data.get("organisation"))
     check.unknown_keys("organisation", org, _ORG_KEYS)
     organisation = {
         "nom": check.text("organisation", org, "nom", limit=120),
@@ -308,7 +308,7 @@ def parse(data: dict[str, Any]) -> Reference:
             identity = {}
         funders.append(FunderRef(code, name, kind, identity))
 
-    admin = check.table("administrateur", data.get("administrateur", None))
+    admin = check.table("administrateur", data.get("administrateur"))
     check.unknown_keys("administrateur", admin, _ADMIN_KEYS)
     login = check.text("administrateur", admin, "identifiant", limit=80)
     if login and not _LOGIN.match(login):
@@ -352,7 +352,11 @@ def apply(session: Session, ref: Reference) -> Applied:
 
     for antenna in ref.antennas:
         row = session.scalars(select(Antenna).where(Antenna.code == antenna.code)).first()
-        values = {"name": antenna.name, "address": antenna.address, "areas": ",".join(antenna.areas)}
+        values = {
+            "name": antenna.name,
+            "address": antenna.address,
+            "areas": ",".join(antenna.areas),
+        }
         if row is None:
             session.add(Antenna(code=antenna.code, **values))
             session.flush()
@@ -368,20 +372,20 @@ def apply(session: Session, ref: Reference) -> Applied:
             applied.updated.append(f"antenne {antenna.code}")
 
     for funder in ref.funders:
-        row = session.scalars(select(Funder).where(Funder.code == funder.code)).first()
+        funder_row = session.scalars(select(Funder).where(Funder.code == funder.code)).first()
         values = {"name": funder.name, "kind": funder.kind, **funder.identity}
-        if row is None:
+        if funder_row is None:
             session.add(Funder(code=funder.code, **values))
             session.flush()
             audit(session, ACTOR, "funder.created", "funder", funder.code,
                   after={**values, "kind": funder.kind.value})  # fmt: skip
             applied.created.append(f"financeur {funder.code}")
             continue
-        before = {name: getattr(row, name) for name in values}
+        before = {name: getattr(funder_row, name) for name in values}
         before["service_codes"] = dict(before.get("service_codes") or {})
         if before != values:
             for name, value in values.items():
-                setattr(row, name, value)
+                setattr(funder_row, name, value)
             audit(
                 session,
                 ACTOR,

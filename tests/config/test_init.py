@@ -39,9 +39,7 @@ def _snapshot(url: str) -> dict[str, object]:
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
         snap = {
-            "antennas": sorted(
-                (a.code, a.name, a.areas) for a in session.scalars(select(Antenna))
-            ),
+            "antennas": sorted((a.code, a.name, a.areas) for a in session.scalars(select(Antenna))),
             "funders": sorted(
                 (f.code, f.kind.value, f.platform_id, f.departement_code, str(f.service_codes))
                 for f in session.scalars(select(Funder))
