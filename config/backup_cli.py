@@ -33,8 +33,12 @@ def run_backup_job(ctx: JobContext) -> JobResult:
         return JobResult(RunStatus.FAILED, message=f"Sauvegarde impossible : {exc}")
     return JobResult(
         RunStatus.SUCCESS,
-        counts={"files": made.files, "tables": made.tables, "rows": made.rows,
-                "removed": len(made.removed)},  # fmt: skip
+        counts={
+            "files": made.files,
+            "tables": made.tables,
+            "rows": made.rows,
+            "removed": len(made.removed),
+        },  # fmt: skip
         message=f"Sauvegarde {made.folder.name} : {made.files} fichier(s), {made.rows} ligne(s)",
     )
 

@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from config import backup_cli, demo_cli, init_cli, jobs_cli, supervisor
+from config import backup_cli, demo_cli, export_all, init_cli, jobs_cli, supervisor
 from config.database import migrate
 from kernel import settings as settings_module
 
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(handler=_cmd_migrate)
     init_cli.register(commands)
     backup_cli.register(commands)
+    export_all.register(commands)
     supervisor.register(commands)
     demo_cli.register(commands)
     jobs_cli.register(commands)
