@@ -58,7 +58,7 @@ class Cluster:
         started = as_pg(str(BIN / "pg_ctl"), "-D", str(self.pgdata), "-l", str(log),
                         "-w", "-t", "120", "start", check=False)  # fmt: skip
         assert started.returncode == 0, log.read_text()[-3000:] if log.exists() else started.stderr
-        engine = create_engine(self.url.replace("/telegestion", "/postgres"))
+        engine = create_engine(self.url.rsplit("/", 1)[0] + "/postgres")
         deadline = time.monotonic() + 120
         while True:  # promoted (out of recovery) once the restore's WAL are replayed
             try:
@@ -106,12 +106,14 @@ def cluster() -> Iterator[Cluster]:
             f"archive_command = 'pgbackrest --config={cl.conf} --stanza=telegestion "
             "archive-push %p'\n"
         )
-    cl.start()
-    as_pg(str(BIN / "createdb"), "-h", "127.0.0.1", "-p", str(PORT), "-U", "telegestion",
-          "telegestion")  # fmt: skip
-    yield cl
-    cl.stop()
-    shutil.rmtree(base, ignore_errors=True)
+    try:
+        cl.start()
+        as_pg(str(BIN / "createdb"), "-h", "127.0.0.1", "-p", str(PORT), "-U", "telegestion",
+              "telegestion")  # fmt: skip
+        yield cl
+    finally:
+        cl.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _run(cl: Cluster, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
