@@ -364,8 +364,14 @@ def restore(
     settings: BackupSettings,
     *,
     to_time: datetime | None = None,
+    timeline: str = "current",
 ) -> list[str]:
-    """Restore a checked backup into an empty instance; return what to do next (French)."""
+    """Restore a checked backup into an empty instance; return what to do next (French).
+
+    ``timeline`` (PostgreSQL, with ``to_time``): "current" replays the WAL of the
+    backup's own timeline, where the instant was lived; "latest" follows the newest
+    timeline (after an earlier restore was promoted and written to).
+    """
     manifest = check(folder)
     backups = settings.folder(data_dir).resolve()
     if data_dir.exists() and any(
@@ -399,7 +405,11 @@ def restore(
         if to_time is None:
             args.append("--type=immediate")
         else:
-            args += ["--type=time", f"--target={to_time.astimezone(UTC).isoformat(sep=' ')}"]
+            args += [
+                "--type=time",
+                f"--target={to_time.astimezone(UTC).isoformat(sep=' ')}",
+                f"--target-timeline={timeline}",
+            ]
         _pgbackrest(settings, *args)
         steps.append("démarrez PostgreSQL (la restauration rejoue les WAL archivés au démarrage)")
     for name in manifest["files"]:

@@ -118,6 +118,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
             core.data_dir,
             backup.load_settings(),
             to_time=args.to_time,
+            timeline=args.timeline,
         )
     except backup.BackupError as exc:
         print(str(exc), file=sys.stderr)
@@ -142,5 +143,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "--to-time",
         type=_to_time,
         help="PostgreSQL: the instant to reach (ISO 8601 with its offset), by the archived WAL",
+    )
+    cmd.add_argument(
+        "--timeline",
+        choices=("current", "latest"),
+        default="current",
+        help="with --to-time: the backup's own timeline (default) or the newest one",
     )
     cmd.set_defaults(handler=_cmd_restore)

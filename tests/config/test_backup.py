@@ -172,3 +172,23 @@ def test_retention_keeps_the_newest(tmp_path: Path) -> None:
         "backup-20261202T013000Z",
         "backup-20261203T013000Z",
     ]
+
+
+def test_the_daily_job_backs_up_into_the_run_journal_and_restores(
+    tmp_path: Path, instance: tuple[Path, str, Path]
+) -> None:
+    data_dir, url, _ = instance
+    _ok("jobs", "run", "config.backup", data_dir=data_dir, url=url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        status, counts = conn.execute(
+            text("SELECT status, counts FROM flows_job_runs WHERE job_name = 'config.backup'")
+        ).one()
+    engine.dispose()
+    assert status == "success" and json.loads(counts)["tables"] > 20
+    [folder] = sorted((data_dir / "backups").glob("backup-*"))
+    kept = tmp_path / "elsewhere" / folder.name
+    shutil.move(folder, kept)
+    shutil.rmtree(data_dir)
+    _ok("restore", str(kept), data_dir=data_dir, url=url)
+    assert "Restauration conforme" in _ok("backup", "verify", str(kept), data_dir=data_dir, url=url)
