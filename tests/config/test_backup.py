@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,15 @@ def test_the_daily_job_backs_up_into_the_run_journal_and_restores(
     shutil.rmtree(data_dir)
     _ok("restore", str(kept), data_dir=data_dir, url=url)
     assert "Restauration conforme" in _ok("backup", "verify", str(kept), data_dir=data_dir, url=url)
+
+
+def test_retention_through_the_command(instance: tuple[Path, str, Path]) -> None:
+    data_dir, url, _ = instance
+    keep_one = {"TELEGESTION_BACKUP_KEEP": "1"}
+    first = telegestion("backup", data_dir=data_dir, url=url, env=keep_one)
+    assert first.returncode == 0, first.stderr
+    time.sleep(1.1)  # backup folders are named to the second
+    second = telegestion("backup", data_dir=data_dir, url=url, env=keep_one)
+    assert second.returncode == 0, second.stderr
+    assert "Ancienne sauvegarde supprimée (conservation : 1)" in second.stdout
+    assert len(list((data_dir / "backups").glob("backup-*"))) == 1
