@@ -100,13 +100,15 @@ def finess_problem(value: str) -> str | None:
     """Why a FINESS number is refused, or None.
 
     Nine characters: the Département (two digits, 2A or 2B), six digits, then
-    a Luhn key over the first eight. For Corsica the key is computed with
-    2A and 2B read as 20 (how the FINESS repository computes it for its
-    numbers since the Département split).
+    a Luhn key over the first eight. For Corsica (2A, 2B) we found no
+    published rule for the key over a letter, so only the format is checked
+    there: refusing a true number would block an install.
     """
     if not re.fullmatch(r"(0[1-9]|[1-8][0-9]|9[0-8]|2A|2B)[0-9]{7}", value):
         return "un numéro FINESS a 9 caractères : le Département (01 à 98, 2A, 2B) puis 7 chiffres"
-    if not luhn_ok(value.replace("2A", "20", 1).replace("2B", "20", 1)):
+    if value[:2] in ("2A", "2B"):
+        return None
+    if not luhn_ok(value):
         return "clé de contrôle du numéro FINESS fausse (une faute de frappe ?)"
     return None
 

@@ -183,3 +183,17 @@ def test_a_weak_password_applies_nothing(tmp_path: Path, url: str) -> None:
 )
 def test_siret_keys(siret: str, ok: bool) -> None:
     assert (reference.siret_problem(siret) is None) is ok
+
+
+@pytest.mark.parametrize(
+    ("finess", "ok"),
+    [
+        ("750712184", True),  # AP-HP's head office, as the FINESS repository lists it
+        ("750712185", False),
+        ("75071218", False),
+        ("2A0000000", True),  # Corsica: format only (decision 0600)
+        ("990000000", False),  # no Département 99
+    ],
+)
+def test_finess_keys(finess: str, ok: bool) -> None:
+    assert (reference.finess_problem(finess) is None) is ok
