@@ -27,7 +27,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, select
+from sqlalchemy import Engine, Enum, Table, select
 from sqlalchemy.orm import Session
 
 from config.database import ROOT, import_all_models
@@ -39,6 +39,69 @@ from ledger.timeutil import utc_now
 
 #: Data directory folders that hold flow files sent and received.
 FLOW_FOLDERS = ("flows", "billing")
+
+#: What a column whose name says it means, when its model carries no ``#:`` comment.
+GLOSSARY = {
+    "code": "code (identifiant métier)",
+    "name": "nom",
+    "label": "libellé",
+    "address": "adresse postale",
+    "first_name": "prénom",
+    "last_name": "nom de famille",
+    "civility": "civilité",
+    "postcode": "code postal",
+    "created_at": "instant de création (UTC)",
+    "updated_at": "instant de la dernière modification (UTC)",
+    "started_at": "instant de début (UTC)",
+    "ended_at": "instant de fin (UTC)",
+    "finished_at": "instant de fin (UTC)",
+    "starts_at": "début prévu (UTC)",
+    "ends_at": "fin prévue (UTC)",
+    "received_at": "instant de réception (UTC)",
+    "sent_at": "instant d'envoi (UTC)",
+    "at": "instant (UTC)",
+    "status": "état",
+    "kind": "nature",
+    "month": "mois",
+    "year": "année",
+    "sha256": "empreinte SHA-256 du fichier",
+    "size": "taille en octets",
+    "path": "chemin du fichier sous le dossier de données",
+    "comment": "commentaire saisi",
+    "author": "auteur (identifiant de connexion ou system:...)",
+    "actor": "auteur (identifiant de connexion ou system:...)",
+    "active": "actif ou non",
+    "enabled": "activé ou non",
+    "value": "valeur",
+    "key": "clé",
+    "message": "message en français",
+    "login": "identifiant de connexion",
+    "e164": "numéro de téléphone au format international E.164",
+    "external_id": "identifiant dans le logiciel de planification",
+    "city": "commune",
+    "birth_date": "date de naissance",
+    "sex": "sexe",
+    "care_start": "début de la prise en charge",
+    "care_end": "fin de la prise en charge",
+    "active_from": "en vigueur depuis le (date)",
+    "active_until": "en vigueur jusqu'au (date), vide si toujours",
+    "starts_on": "premier jour",
+    "ends_on": "dernier jour",
+    "service_code": "code de prestation",
+    "version": "numéro de version (1, 2, ...)",
+    "minutes": "minutes (ledger.money)",
+    "action": "action journalisée",
+    "object_type": "nature de l'objet concerné",
+    "object_id": "identifiant de l'objet concerné",
+    "details": "détails (JSON : avant, après, ...)",
+    "payload": "contenu de l'entrée (JSON)",
+    "prev_hash": "empreinte de l'entrée précédente (chaînage)",
+    "entry_hash": "empreinte de cette entrée (chaînage)",
+    "digits": "chiffres composés",
+    "area": "arrondissement ou commune",
+    "triggered_by": "qui l'a lancé (scheduler ou un identifiant)",
+    "closed": "clos ou non",
+}
 
 _COMMENT = re.compile(r"^\s*#:\s?(.*)$")
 _FIELD = re.compile(r"^\s*(\w+)\s*:\s*Mapped\[")
@@ -82,7 +145,9 @@ def _meaning(table: Table, column: Any, meanings: dict[str, dict[str, str]]) -> 
     said = meanings.get(table.name, {}).get(column.name, "")
     if said:
         return said
-    parts = []
+    parts = [GLOSSARY[column.name]] if column.name in GLOSSARY else []
+    if isinstance(column.type, Enum) and column.type.enums:
+        parts.append("valeurs : " + ", ".join(column.type.enums))
     if column.primary_key:
         parts.append("identifiant de la ligne")
     for fk in column.foreign_keys:

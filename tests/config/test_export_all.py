@@ -70,6 +70,8 @@ def test_the_schema_documents_every_column(exported: tuple[Path, str]) -> None:
     # From the model's own #: comment (ledger.models.Antenna.areas).
     assert meaning[("antennas", "areas")].startswith("Arrondissements or communes covered")
     assert meaning[("visits", "antenna_id")].startswith("renvoie à antennas.id")
+    assert "valeurs : " in meaning[("visits", "status")]  # an enum lists its values
+    assert meaning[("workers", "external_id")] == "identifiant dans le logiciel de planification"
     assert "## call_events" in (folder / "tables" / "SCHEMA.md").read_text()
 
 
