@@ -3,6 +3,9 @@
 #   docker build -t telegestion .
 #   docker run -p 8000:8000 -p 5060:5060/udp -v telegestion-data:/var/lib/telegestion \
 #     -e TELEGESTION_EXTRANET_SECRET_KEY=... -e TELEGESTION_CORE_DATABASE_URL=postgresql+psycopg://... telegestion
+# The first time, install the organisation (no demo data in production; decision 0600):
+#   docker run --rm -it -v telegestion-data:/var/lib/telegestion -v $PWD/reference.toml:/reference.toml \
+#     -e TELEGESTION_CORE_DATABASE_URL=... telegestion telegestion init /reference.toml
 FROM debian:sid-slim
 
 ENV DEBIAN_FRONTEND=noninteractive \

@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from config import demo_cli, jobs_cli, supervisor
+from config import backup_cli, demo_cli, export_all, init_cli, jobs_cli, supervisor
 from config.database import migrate
 from kernel import settings as settings_module
 
@@ -33,9 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("migrate", "init"):
-        sub = commands.add_parser(name, help="create or upgrade the database schema")
-        sub.set_defaults(handler=_cmd_migrate)
+    sub = commands.add_parser("migrate", help="create or upgrade the database schema")
+    sub.set_defaults(handler=_cmd_migrate)
+    init_cli.register(commands)
+    backup_cli.register(commands)
+    export_all.register(commands)
     supervisor.register(commands)
     demo_cli.register(commands)
     jobs_cli.register(commands)

@@ -12,14 +12,18 @@ from collections.abc import Iterable
 from kernel.jobs import ScheduledJob
 
 #: Packages that contribute jobs through ``<package>.jobs.jobs()``.
-JOB_PACKAGES = ("flows", "extranet", "archive", "billing_export", "ivr")
+JOB_PACKAGES = ("flows", "extranet", "archive", "billing_export", "ivr", "config")
+
+#: Where a package's jobs are when not in ``<package>.jobs``: the composition root's own
+#: job (the backup, which reads every package's tables) sits beside its command.
+JOB_MODULES = {"config": "config.backup_cli"}
 
 
 def collect_jobs(packages: Iterable[str] = JOB_PACKAGES) -> list[ScheduledJob]:
     """``<package>.jobs.jobs()`` of every package that has one, by name."""
     found: dict[str, ScheduledJob] = {}
     for package in packages:
-        module_name = f"{package}.jobs"
+        module_name = JOB_MODULES.get(package, f"{package}.jobs")
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

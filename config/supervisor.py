@@ -1,6 +1,8 @@
 """``telegestion run``: the whole service on one machine, for the embedded defaults.
 
-Prepares the database (migrations, demo organisation when empty, trial PKI),
+Prepares the database (migrations, trial PKI; the demo organisation and its
+accounts only with ``--demo``, on an empty database: a real organisation is
+installed with ``telegestion init``),
 then starts each long-running part as its own process and restarts any that
 dies, so that a crash of one part (say the scheduler) never takes the IVR down.
 """
@@ -28,10 +30,19 @@ SERVICES: tuple[tuple[str, tuple[str, ...]], ...] = (
 #: One-shot preparation steps, in order; a missing command is skipped.
 PREPARE: tuple[tuple[str, ...], ...] = (
     ("migrate",),
-    ("demo", "--if-empty"),
-    ("users", "demo", "--if-empty"),
     ("archive", "init-pki", "--if-missing"),
 )
+
+#: With ``--demo`` only, after the migrations: invented people must never reach a real database.
+DEMO_PREPARE: tuple[tuple[str, ...], ...] = (
+    ("demo", "--if-empty"),
+    ("users", "demo", "--if-empty"),
+)
+
+
+def preparation(demo: bool) -> tuple[tuple[str, ...], ...]:
+    """The one-shot steps of ``run``, in order."""
+    return (PREPARE[0], *(DEMO_PREPARE if demo else ()), *PREPARE[1:])
 
 
 @dataclass
@@ -64,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
     parser = build_parser()
     base = [sys.executable, "-m", "config.cli"]
-    for step in PREPARE:
+    for step in preparation(args.demo):
         if not available(parser, tuple(w for w in step if not w.startswith("-"))):
             continue
         result = subprocess.run([*base, *step], check=False)
@@ -127,6 +138,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         default=[],
         choices=[name for name, _ in SERVICES],
         help="leave one part out (repeatable)",
+    )
+    sub.add_argument(
+        "--demo",
+        action="store_true",
+        help="load the demo organisation and its accounts when the database is empty",
     )
     sub.set_defaults(handler=run)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
