@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 logger = logging.getLogger(__name__)
@@ -90,15 +91,25 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    supervise(children, base, lambda: stopping)
+    return 0
+
+
+def supervise(children: list[Child], base: list[str], stopping: Callable[[], bool]) -> None:
+    """Start ``children``, restart any that dies, until ``stopping()``; then stop them.
+
+    A child that dies more than five times in a minute is given up, and the
+    alert raised (``_alert_given_up``) through ``base`` (the ``telegestion`` command).
+    """
     for child in children:
         child.start()
     try:
-        while not stopping:
+        while not stopping():
             time.sleep(0.5)
             for child in children:
                 assert child.process is not None
                 code = child.process.poll()
-                if code is None or stopping or child.given_up:
+                if code is None or stopping() or child.given_up:
                     continue
                 now = time.monotonic()
                 child.restarts = [t for t in child.restarts if now - t < 60] + [now]
@@ -121,7 +132,6 @@ def run(args: argparse.Namespace) -> int:
                 child.process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.process.kill()
-    return 0
 
 
 def _alert_given_up(base: list[str], name: str, code: int) -> None:
