@@ -11,15 +11,16 @@ from collections.abc import Iterable
 
 from kernel.jobs import ScheduledJob
 
-#: Packages that contribute jobs through ``<package>.jobs.jobs()``.
-JOB_PACKAGES = ("flows", "extranet", "archive", "billing_export", "ivr")
+#: Packages that contribute jobs through ``<package>.jobs.jobs()``; ``config.retention``
+#: has a job of its own too (it reaches several packages' data).
+JOB_PACKAGES = ("flows", "extranet", "archive", "billing_export", "ivr", "config.retention")
 
 
 def collect_jobs(packages: Iterable[str] = JOB_PACKAGES) -> list[ScheduledJob]:
     """``<package>.jobs.jobs()`` of every package that has one, by name."""
     found: dict[str, ScheduledJob] = {}
     for package in packages:
-        module_name = f"{package}.jobs"
+        module_name = package if package.startswith("config.") else f"{package}.jobs"
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
