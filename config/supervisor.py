@@ -91,6 +91,11 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    if available(parser, ("watchdog", "report")):
+        # Ends an incident a previous supervisor raised by giving up on a part.
+        subprocess.run(
+            [*base, "watchdog", "report", *(c.name for c in children)], check=False, timeout=60
+        )
     supervise(children, base, lambda: stopping)
     return 0
 

@@ -318,15 +318,19 @@ class Watchdog:
             stop.wait(self.settings.interval_seconds)
 
 
-def report_process(name: str, ok: bool, detail: str) -> None:
-    """The supervisor's word on a part it gave up restarting (or started again)."""
+def report_process(names: list[str], ok: bool, detail: str) -> None:
+    """A supervisor's word on parts it gave up restarting (down) or started (up).
+
+    Up is said at each start, so that an incident a supervisor or systemd raised
+    ends (with its recovery mail) when the part is started again.
+    """
     core = settings_module.core()
     engine = make_engine(core.effective_database_url)
     try:
-        alerter = alerts.Alerter(
-            alerts.load(), make_session_factory(engine), core.organisation_name
+        alerter = alerts.Alerter(alerts.load(), make_session_factory(engine), core.organisation_name)
+        alerter.observe(
+            [CheckResult(f"process:{name}", f"Processus « {name} »", ok, detail) for name in names]
         )
-        alerter.observe([CheckResult(f"process:{name}", f"Processus « {name} »", ok, detail)])
     finally:
         engine.dispose()
 
@@ -373,7 +377,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    report_process(args.name, not args.down, args.detail)
+    report_process(args.names, not args.down, args.detail)
     return 0
 
 
@@ -384,8 +388,8 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     sub.set_defaults(needs_schema=True, handler=_cmd_run)
     sub = sub_watch.add_parser("check", help="one round of checks, printed")
     sub.set_defaults(needs_schema=True, handler=_cmd_check)
-    sub = sub_watch.add_parser("report", help="record (and mail) a process's state")
-    sub.add_argument("name")
+    sub = sub_watch.add_parser("report", help="record (and mail) processes' state")
+    sub.add_argument("names", nargs="+", metavar="name")
     sub.add_argument("--down", action="store_true")
     sub.add_argument("--detail", default="")
     sub.set_defaults(needs_schema=False, handler=_cmd_report)

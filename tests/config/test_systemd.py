@@ -37,6 +37,7 @@ def test_one_unit_per_part_that_telegestion_run_supervises() -> None:
         assert found["Unit"]["StartLimitIntervalSec"] == "60"
         assert found["Unit"]["OnFailure"] == "telegestion-alert@%N.service"
         assert found["Unit"]["Requires"] == "telegestion-migrate.service"
+        assert found["Service"]["ExecStartPost"] == f"-{INSTALLED} watchdog report %N"
 
 
 def test_the_alert_unit_runs_the_watchdog_report() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -259,3 +260,9 @@ def test_the_supervisor_giving_up_raises_an_alert(
     with session_factory() as s:
         state = s.get_one(alerts.CheckState, "process:ivr")
         assert not state.ok and state.notified_at is not None
+    # A new supervisor (or systemd's ExecStartPost) starts it again: the incident ends.
+    subprocess.run([*base, "watchdog", "report", "ivr", "extranet"], check=True, timeout=60)
+    recovery = alert_database.wait(2)[1]
+    assert recovery["Subject"].endswith("Rétabli : Processus « ivr »")
+    with session_factory() as s:
+        assert s.get_one(alerts.CheckState, "process:ivr").ok
