@@ -327,7 +327,8 @@ def report_process(names: list[str], ok: bool, detail: str) -> None:
     core = settings_module.core()
     engine = make_engine(core.effective_database_url)
     try:
-        alerter = alerts.Alerter(alerts.load(), make_session_factory(engine), core.organisation_name)
+        factory = make_session_factory(engine)
+        alerter = alerts.Alerter(alerts.load(), factory, core.organisation_name)
         alerter.observe(
             [CheckResult(f"process:{name}", f"Processus « {name} »", ok, detail) for name in names]
         )
