@@ -266,3 +266,45 @@ def test_the_supervisor_giving_up_raises_an_alert(
     assert recovery["Subject"].endswith("Rétabli : Processus « ivr »")
     with session_factory() as s:
         assert s.get_one(alerts.CheckState, "process:ivr").ok
+
+
+def test_the_watchdog_command_checks_the_configured_parts(
+    alert_env: Mailbox, tmp_path: Path
+) -> None:
+    """``telegestion watchdog check`` as a process: its targets come from the settings,
+    on a database it migrates itself (SQLite: the wiring does not depend on it)."""
+    from ledger.db import make_engine, make_session_factory
+    from tests.mailbox import free_port
+
+    url = f"sqlite:///{tmp_path / 'watchdog.sqlite3'}"
+    env = {
+        **os.environ,
+        "TELEGESTION_CORE_DATABASE_URL": url,
+        "TELEGESTION_CORE_DATA_DIR": str(tmp_path),
+        "TELEGESTION_IVR_HEALTH_PORT": str(free_port()),  # nobody listens there
+        "TELEGESTION_IVR_SPOOL_DIR": str(tmp_path / "ivr"),
+        "TELEGESTION_IVR_DIALPLAN_SPOOL": str(tmp_path / "dialplan.spool"),
+        "PYTHONPATH": str(REPO),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "config.cli", "watchdog", "check"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "KO  Serveur vocal (SVI)" in result.stdout
+    assert "OK  Base de données" in result.stdout
+    assert "KO  Planificateur des tâches" in result.stdout
+    assert "Tâche « Import quotidien du logiciel de planification »" in result.stdout
+    (mail,) = alert_env.wait(1)
+    assert "Serveur vocal (SVI)" in mail["Subject"]
+    assert "Planificateur des tâches" in mail["Subject"]
+    engine = make_engine(url)
+    with make_session_factory(engine)() as s:
+        names = {row.name for row in alerts.states(s)}
+    engine.dispose()
+    assert {"ivr", "database", "scheduler", "disk", "job:flows.daily_import"} <= names
