@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select, text
@@ -159,7 +159,7 @@ class Watchdog:
             if not spool.has_pending():
                 continue
             try:
-                written = datetime.fromtimestamp(path.stat().st_mtime).astimezone()
+                written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
             except OSError:
                 continue
             if now - written >= late:
