@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from config import backup_cli, demo_cli, export_all, init_cli, jobs_cli, supervisor
+from config import backup_cli, demo_cli, export_all, init_cli, jobs_cli, supervisor, watchdog
 from config.database import migrate
 from kernel import settings as settings_module
 
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     supervisor.register(commands)
     demo_cli.register(commands)
     jobs_cli.register(commands)
+    watchdog.register(commands)
     for package in COMMAND_PACKAGES:
         module_name = f"{package}.cli"
         try:

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 #: Model modules that are not ``<package>.models``.
-EXTRA_MODEL_MODULES = ("kernel.runs",)
+EXTRA_MODEL_MODULES = ("kernel.runs", "kernel.alerts", "kernel.leader")
 
 
 def import_all_models() -> None:

@@ -11,12 +11,21 @@ from collections.abc import Iterable
 
 from kernel.jobs import ScheduledJob
 
-#: Packages that contribute jobs through ``<package>.jobs.jobs()``.
-JOB_PACKAGES = ("flows", "extranet", "archive", "billing_export", "ivr", "config")
+#: Packages that contribute jobs through ``<package>.jobs.jobs()``; ``config`` and
+#: ``config.retention`` are the composition root's own (they reach every package's data).
+JOB_PACKAGES = (
+    "flows",
+    "extranet",
+    "archive",
+    "billing_export",
+    "ivr",
+    "config",
+    "config.retention",
+)
 
 #: Where a package's jobs are when not in ``<package>.jobs``: the composition root's own
 #: job (the backup, which reads every package's tables) sits beside its command.
-JOB_MODULES = {"config": "config.backup_cli"}
+JOB_MODULES = {"config": "config.backup_cli", "config.retention": "config.retention"}
 
 
 def collect_jobs(packages: Iterable[str] = JOB_PACKAGES) -> list[ScheduledJob]:

@@ -16,7 +16,7 @@ from kernel import settings as settings_module
 from kernel.jobs import RunStatus
 from kernel.progress import Progress
 from kernel.runs import JobRun
-from kernel.scheduler import Scheduler, run_job, trigger_for
+from kernel.scheduler import Scheduler, run_job, serve, trigger_for
 from ledger.db import make_engine, make_session_factory
 from ledger.timeutil import to_paris, utc_now
 
@@ -45,13 +45,15 @@ def _cmd_scheduler_run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    scheduler.start()
-    for name, when in sorted(scheduler.next_runs().items()):
-        print(f"{name} : prochaine exécution {when}", flush=True)
-    stop.wait()
-    scheduler.shutdown()
+
+    def _print_next_runs() -> None:
+        for name, when in sorted(scheduler.next_runs().items()):
+            print(f"{name} : prochaine exécution {when}", flush=True)
+
+    print("planificateur en attente du verrou (un seul actif à la fois)", flush=True)
+    code = serve(scheduler, engine, stop, on_active=_print_next_runs)
     engine.dispose()
-    return 0
+    return code
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

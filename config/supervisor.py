@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 logger = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ SERVICES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("extranet", ("extranet", "serve")),
     ("ivr", ("ivr", "run")),
     ("scheduler", ("scheduler", "run")),
+    ("watchdog", ("watchdog", "run")),
 )
 
 #: One-shot preparation steps, in order; a missing command is skipped.
@@ -51,6 +53,8 @@ class Child:
     argv: list[str]
     process: subprocess.Popen[bytes] | None = None
     restarts: list[float] = field(default_factory=list)
+    #: Given up after too many restarts: not started again, and an alert raised.
+    given_up: bool = False
 
     def start(self) -> None:
         logger.info("starting %s: %s", self.name, " ".join(self.argv))
@@ -98,20 +102,37 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    if available(parser, ("watchdog", "report")):
+        # Ends an incident a previous supervisor raised by giving up on a part.
+        subprocess.run(
+            [*base, "watchdog", "report", *(c.name for c in children)], check=False, timeout=60
+        )
+    supervise(children, base, lambda: stopping)
+    return 0
+
+
+def supervise(children: list[Child], base: list[str], stopping: Callable[[], bool]) -> None:
+    """Start ``children``, restart any that dies, until ``stopping()``; then stop them.
+
+    A child that dies more than five times in a minute is given up, and the
+    alert raised (``_alert_given_up``) through ``base`` (the ``telegestion`` command).
+    """
     for child in children:
         child.start()
     try:
-        while not stopping:
+        while not stopping():
             time.sleep(0.5)
             for child in children:
                 assert child.process is not None
                 code = child.process.poll()
-                if code is None or stopping:
+                if code is None or stopping() or child.given_up:
                     continue
                 now = time.monotonic()
                 child.restarts = [t for t in child.restarts if now - t < 60] + [now]
                 if len(child.restarts) > 5:
                     logger.error("%s keeps failing (exit %s); giving up on it", child.name, code)
+                    child.given_up = True
+                    _alert_given_up(base, child.name, code)
                     continue
                 logger.warning("%s exited with %s; restarting", child.name, code)
                 child.start()
@@ -127,7 +148,23 @@ def run(args: argparse.Namespace) -> int:
                 child.process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.process.kill()
-    return 0
+
+
+def _alert_given_up(base: list[str], name: str, code: int) -> None:
+    """Raise the alert (state row and mail, ``kernel.alerts``) in a short process of
+    its own, so that a broken import or database cannot take the supervisor down."""
+    detail = (
+        f"Arrêté après 6 redémarrages en une minute (dernier code de sortie {code}) ; "
+        "le superviseur ne le relance plus. Voir son journal, puis relancer le service."
+    )
+    try:
+        subprocess.run(
+            [*base, "watchdog", "report", name, "--down", "--detail", detail],
+            check=False,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        logger.exception("alert about %s not raised", name)
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -44,6 +44,7 @@ MODULES = (
     "invoices",
     "closing",
     "admin",
+    "status",
 )
 
 CONTENT_SECURITY_POLICY = (

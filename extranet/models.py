@@ -102,6 +102,16 @@ class User(Base):
         return self.role is Role.ADMIN
 
     @property
+    def can_see_service_status(self) -> bool:
+        """The state of every part (Asterisk, database, jobs): administrators."""
+        return self.role is Role.ADMIN
+
+    @property
+    def sees_service_alerts(self) -> bool:
+        """The banner of parts down: those who can act on it or tell who can."""
+        return self.role in (Role.CENTRAL_REFERENT, Role.ADMIN)
+
+    @property
     def can_manage_funders(self) -> bool:
         """The funders' identity for the Département's platform: what every file says."""
         return self.role is Role.ADMIN

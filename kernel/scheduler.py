@@ -26,6 +26,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from kernel import leader
 from kernel.jobs import JobContext, JobResult, RunStatus, ScheduledJob
 from kernel.runs import JobRun
 from ledger.timeutil import PARIS, utc_now
@@ -215,3 +216,49 @@ class Scheduler:
 
     def next_runs(self) -> dict[str, Any]:
         return {job.id: job.next_run_time for job in self.scheduler.get_jobs()}
+
+
+def serve(
+    scheduler: Scheduler,
+    engine: Engine,
+    stop: threading.Event,
+    *,
+    round_seconds: float = 5.0,
+    on_active: Callable[[], None] | None = None,
+) -> int:
+    """The scheduler process: stand by until this process holds the lock, then run.
+
+    Every round writes the heartbeat (``kernel.leader``). The active process
+    that loses its lock's connection stops at once (exit 1): the database may
+    already have given the lock to the standby, and two schedulers must never
+    run; its supervisor starts it again, as a standby.
+    """
+    leadership = leader.Leadership(engine, scheduler.data_dir)
+    holder = leader.holder_name()
+    started_at = utc_now()
+    active = False
+    code = 0
+    try:
+        while not stop.is_set():
+            if not active and leadership.try_acquire():
+                logger.info("scheduler %s is the active one", holder)
+                scheduler.start()
+                active = True
+                if on_active is not None:
+                    on_active()
+            elif active and not leadership.still_held():
+                logger.error("scheduler %s lost its lock; stopping", holder)
+                code = 1
+                break
+            leader.beat(
+                scheduler.session_factory,
+                holder,
+                leader.ACTIVE if active else leader.STANDBY,
+                started_at,
+            )
+            stop.wait(round_seconds)
+    finally:
+        if active:
+            scheduler.shutdown(wait=code == 0)
+        leadership.release()
+    return code

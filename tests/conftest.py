@@ -18,6 +18,7 @@ from config.database import create_schema, import_all_models
 from ledger.db import make_engine, make_session_factory
 from ledger.models import Base
 from tests import factories
+from tests.mailbox import mailbox  # noqa: F401 - the real SMTP server fixture
 
 PG_URL = os.environ.get("TELEGESTION_TEST_DATABASE_URL", "")
 
