@@ -22,6 +22,7 @@ Common rules (all files):
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,6 +107,7 @@ class FileFormat:
 
 MOTIVES = tuple(m.value for m in Motive)
 _CODE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_INT = re.compile(r"-?\d+")
 _DATE_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _DATE_FR = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$")
 _DT = re.compile(r"^(.+?)[ T](\d{2}):(\d{2})(?::(\d{2}))?([+-]\d{2}:\d{2}|Z)?$")
@@ -177,7 +179,7 @@ def _convert(field: Field, text: str) -> Any:
     if kind == "datetime":
         return parse_datetime(text)
     if kind == "int":
-        if not re.fullmatch(r"-?\d+", text):
+        if not _INT.fullmatch(text):
             raise FieldError(f"entier attendu, lu {text!r}")
         value = int(text)
         if field.bounds and not field.bounds[0] <= value <= field.bounds[1]:
@@ -214,23 +216,45 @@ def parse_values(
     """Typed values by field name, and the (field, reason) of every bad one."""
     out: dict[str, Any] = {}
     errors: list[tuple[str, str]] = []
-    for field, raw in zip(fmt.fields, values, strict=True):
+    for (name, required, length, convert), raw in zip(_converters(fmt), values, strict=True):
         text = raw.strip()
         if not text:
-            if field.required:
-                errors.append((field.name, "valeur obligatoire manquante"))
-            out[field.name] = None
-            continue
-        if len(text) > field.length:
-            errors.append(
-                (field.name, f"trop long ({len(text)} caractères, {field.length} au plus)")
-            )
-            continue
-        try:
-            out[field.name] = _convert(field, text)
-        except FieldError as exc:
-            errors.append((field.name, str(exc)))
+            if required:
+                errors.append((name, "valeur obligatoire manquante"))
+            out[name] = None
+        elif len(text) > length:
+            errors.append((name, f"trop long ({len(text)} caractères, {length} au plus)"))
+        elif convert is None:
+            out[name] = text
+        else:
+            try:
+                out[name] = convert(text)
+            except FieldError as exc:
+                errors.append((name, str(exc)))
     return out, errors
+
+
+_Converters = tuple[tuple[str, bool, int, Any], ...]
+#: Each format's (name, required, length, converter or None for text), built once.
+_FORMAT_CONVERTERS: dict[int, tuple[FileFormat, _Converters]] = {}
+
+
+def _converters(fmt: FileFormat) -> _Converters:
+    known = _FORMAT_CONVERTERS.get(id(fmt))
+    if known is None or known[0] is not fmt:
+        known = (fmt, tuple((f.name, f.required, f.length, _converter(f)) for f in fmt.fields))
+        _FORMAT_CONVERTERS[id(fmt)] = known
+    return known[1]
+
+
+def _converter(field: Field) -> Any:
+    """``_convert`` for one field, or None for text; dates and numbers repeat a lot
+    in a file (birth dates, starts, hours), so their parsed values are cached."""
+    if field.kind == "text":
+        return None
+    if field.kind in ("date", "decimal", "int"):
+        return functools.lru_cache(maxsize=4096)(functools.partial(_convert, field))
+    return functools.partial(_convert, field)
 
 
 def clean(value: str) -> str:

@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows import formats
@@ -202,6 +202,18 @@ class _Applier:
     def finish(self) -> None:
         return None
 
+    def _audit(self, action: str, object_type: str, object_id: object, **details: Any) -> None:
+        """An audit entry by the import, naming the file (last, as it always was)."""
+        audit(
+            self.session,
+            ACTOR,
+            action,
+            object_type,
+            object_id,
+            **details,
+            file=self.report.file_name,
+        )
+
     def _changed(self, obj: Any, wanted: dict[str, Any]) -> dict[str, list[Any]]:
         changes: dict[str, list[Any]] = {}
         for name, value in wanted.items():
@@ -222,9 +234,11 @@ class _Applier:
         """End (``column`` = the day before the file) whoever is active and not in the file."""
         end = getattr(model, column)
         yesterday = self.day - timedelta(days=1)
-        active = self.session.execute(
-            select(model.id, model.external_id).where((end.is_(None)) | (end >= self.day))
-        ).all()
+        active = (
+            self.session.connection()
+            .execute(select(model.id, model.external_id).where((end.is_(None)) | (end >= self.day)))
+            .all()
+        )
         missing = [row_id for row_id, ext in active if ext not in self.seen]
         if not missing or not _end_guard(self.report, len(missing), len(active), what):
             return
@@ -233,20 +247,24 @@ class _Applier:
             found: list[Any] = list(self.session.scalars(select(model).where(model.id.in_(ids))))
             for obj in found:
                 old = getattr(obj, column)
-                audit(
-                    self.session,
-                    ACTOR,
+                self._audit(
                     action,
                     object_type,
                     obj.id,
                     antenna_id=obj.antenna_id,
                     changes={column: [_jsonable(old), yesterday.isoformat()]},
-                    file=self.report.file_name,
                 )
                 setattr(obj, column, yesterday)
                 self.report.ended += 1
             self.session.flush()
             self.session.expunge_all()
+
+
+def _table(model: type[Any]) -> Table:
+    """The Core table of a model: a plain executemany, without the ORM's bulk path."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def _jsonable(value: Any) -> Any:
@@ -315,15 +333,12 @@ class _Workers(_Applier):
                 assert antenna is not None
                 changes = self._changed(antenna, {"address": address})
                 if changes:
-                    audit(
-                        self.session,
-                        ACTOR,
+                    self._audit(
                         "flows.antenna_updated",
                         "antenna",
                         antenna.id,
                         antenna_id=antenna.id,
                         changes=changes,
-                        file=self.report.file_name,
                     )
             wanted: dict[str, Any] = {
                 "civility": values["civilite"],
@@ -353,15 +368,12 @@ class _Workers(_Applier):
                         self.code_owner.pop(old_code, None)
                         # Free the old code in the database before another row takes it.
                         self.session.flush()
-                    audit(
-                        self.session,
-                        ACTOR,
+                    self._audit(
                         "flows.worker_updated",
                         "worker",
                         worker.id,
                         antenna_id=worker.antenna_id,
                         changes=changes,
-                        file=self.report.file_name,
                     )
                 else:
                     self.report.unchanged += 1
@@ -384,6 +396,10 @@ PLAN_FIELDS = frozenset(
         "code_prestation",
     }
 )
+
+
+#: The other fields, in file order: the person, the same on each of its lines.
+_PERSON_FIELDS = tuple(f.name for f in formats.BENEFICIARIES.fields if f.name not in PLAN_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,9 +475,7 @@ class _Beneficiaries(_Applier):
 
     def _check_repeat(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         ext = values["id_planning"]
-        person = hash(
-            tuple(str(values.get(f.name)) for f in self.fmt.fields if f.name not in PLAN_FIELDS)
-        )
+        person = hash(tuple(map(str, map(values.get, _PERSON_FIELDS))))
         plan = hash(
             (ext, values.get("code_financeur"), values.get("code_prestation"))
             + (values.get("reference_plan") or "",)
@@ -508,103 +522,156 @@ class _Beneficiaries(_Applier):
             self._plans[self._applied[ext]][1].extend(plans)
 
     def _apply_people(self, rows: list[Row]) -> None:
+        """Create or update the chunk's people and phones.
+
+        The stored values are read as plain rows (one query) and compared with
+        the line's; only a person that changed is loaded as an ORM object and
+        updated with its audit entry, and the new ones are inserted in one
+        executemany, in file order.
+        """
         session = self.session
         ids = [values["id_planning"] for _, values, _ in rows]
-        existing = {
-            b.external_id: b
-            for b in session.scalars(select(Beneficiary).where(Beneficiary.external_id.in_(ids)))
+        stored = {
+            row.external_id: row
+            for row in session.connection().execute(
+                select(Beneficiary.id, Beneficiary.external_id, *_PERSON_COLUMNS).where(
+                    Beneficiary.external_id.in_(ids)
+                )
+            )
         }
-        by_row: list[tuple[Beneficiary, dict[str, Any]]] = []
-        for _line, values, _raw in rows:
-            wanted: dict[str, Any] = {
-                "civility": values["civilite"],
-                "last_name": values["nom"],
-                "first_name": values["prenom"],
-                "address": values["adresse"],
-                "postcode": values["code_postal"] or "",
-                "city": values["ville"] or "",
-                "birth_date": values["date_naissance"],
-                "gir": values["gir"],
-                "antenna_id": self.antennas[values["code_antenne"]],
-                "care_start": values["date_debut_prise_en_charge"],
-                "care_end": values["date_fin_prise_en_charge"],
-            }
-            if values.get("sexe"):
-                # A file without the column leaves the known value alone.
-                wanted["sex"] = values["sexe"]
-            ben = existing.get(values["id_planning"])
-            if ben is None:
-                ben = Beneficiary(external_id=values["id_planning"], **wanted)
-                session.add(ben)
+        wanted_by_row = [self._wanted_person(values) for _, values, _ in rows]
+        differs = [
+            values["id_planning"]
+            for (_, values, _), wanted in zip(rows, wanted_by_row, strict=True)
+            if (row := stored.get(values["id_planning"])) is not None
+            and not _same_person(row, wanted)
+        ]
+        loaded = {
+            b.external_id: b
+            for b in (
+                session.scalars(select(Beneficiary).where(Beneficiary.external_id.in_(differs)))
+                if differs
+                else ()
+            )
+        }
+        new_rows: list[dict[str, Any]] = []
+        by_row: list[tuple[_Person, dict[str, Any]]] = []
+        for (_line, values, _raw), wanted in zip(rows, wanted_by_row, strict=True):
+            ext = values["id_planning"]
+            row = stored.get(ext)
+            if row is None:
+                new_rows.append({"external_id": ext, "sex": None, **wanted})
                 self.report.created += 1
-                by_row.append((ben, values))
+                continue
+            by_row.append(
+                (_Person(row.id, ext, wanted["antenna_id"], wanted["care_start"]), values)
+            )
+            ben = loaded.get(ext)
+            if ben is None:
                 continue
             changes = self._changed(ben, wanted)
-            by_row.append((ben, values))
-            if changes:
-                audit(
-                    session,
-                    ACTOR,
-                    "flows.beneficiary_updated",
-                    "beneficiary",
-                    ben.id,
-                    antenna_id=ben.antenna_id,
-                    changes=changes,
-                    file=self.report.file_name,
-                )
-                values["_changed"] = True
+            self._audit(
+                "flows.beneficiary_updated",
+                "beneficiary",
+                ben.id,
+                antenna_id=ben.antenna_id,
+                changes=changes,
+            )
+            values["_changed"] = True
         session.flush()
         # New beneficiaries have no numbers or plans yet: look up the known ones only.
-        ben_ids = [existing[ext].id for ext in existing]
+        ben_ids = [person.id for person, _ in by_row]
+        new_ids: dict[str, int] = {}
+        if new_rows:
+            # One executemany, then the ids in one query (RETURNING with many rows
+            # in parameter order is slow on SQLite).
+            session.connection().execute(insert(_table(Beneficiary)), new_rows)
+            for ext, ben_id in session.connection().execute(
+                select(Beneficiary.external_id, Beneficiary.id).where(
+                    Beneficiary.external_id.in_([row["external_id"] for row in new_rows])
+                )
+            ):
+                new_ids[ext] = ben_id
         self._inserts: dict[type[Phone] | type[CarePlan], list[dict[str, Any]]] = {
             Phone: [],
             CarePlan: [],
         }
-        for ben, values in by_row:
-            is_new = values["id_planning"] not in existing
-            self._applied[values["id_planning"]] = ben.id
-            self._plans[ben.id] = (ben.antenna_id, [], is_new)
-        phones: dict[int, list[Phone]] = {}
-        for phone in session.scalars(
-            select(Phone).where(
-                Phone.beneficiary_id.in_(ben_ids),
-                (Phone.active_until.is_(None)) | (Phone.active_until >= self.day),
-            )
-        ):
-            phones.setdefault(phone.beneficiary_id, []).append(phone)
-        for ben, values in by_row:
-            is_new = values["id_planning"] not in existing
+        self._closed_phones: list[int] = []
+        people: list[tuple[_Person, dict[str, Any], bool]] = []
+        known = iter(by_row)
+        for (_line, values, _raw), wanted in zip(rows, wanted_by_row, strict=True):
+            ext = values["id_planning"]
+            if ext in new_ids:
+                person = _Person(new_ids[ext], ext, wanted["antenna_id"], wanted["care_start"])
+                people.append((person, values, True))
+            else:
+                person, _ = next(known)
+                people.append((person, values, False))
+            self._applied[ext] = person.id
+            self._plans[person.id] = (person.antenna_id, [], ext in new_ids)
+        phones: dict[int, list[tuple[int, str]]] = {}
+        if ben_ids:
+            for phone_id, ben_id, e164 in session.connection().execute(
+                select(Phone.id, Phone.beneficiary_id, Phone.e164).where(
+                    Phone.beneficiary_id.in_(ben_ids),
+                    (Phone.active_until.is_(None)) | (Phone.active_until >= self.day),
+                )
+            ):
+                phones.setdefault(ben_id, []).append((phone_id, e164))
+        for person, values, is_new in people:
             changed = bool(values.get("_changed"))
-            changed |= self._phones(ben, values, phones.get(ben.id, []), is_new)
+            changed |= self._phones(person, values, phones.get(person.id, []), is_new)
             if changed and not is_new:
-                self._changed_ids.add(ben.id)
+                self._changed_ids.add(person.id)
+        if self._closed_phones:
+            session.connection().execute(
+                update(Phone)
+                .where(Phone.id.in_(self._closed_phones))
+                .values(active_until=self.day - timedelta(days=1))
+            )
         # Plain inserts, in file order (a phone's id keeps its column order).
-        for model, new_rows in self._inserts.items():
-            if new_rows:
-                session.execute(insert(model), new_rows)
+        for model, inserted in self._inserts.items():
+            if inserted:
+                session.connection().execute(insert(_table(model)), inserted)
         session.flush()
 
+    def _wanted_person(self, values: dict[str, Any]) -> dict[str, Any]:
+        wanted: dict[str, Any] = {
+            "civility": values["civilite"],
+            "last_name": values["nom"],
+            "first_name": values["prenom"],
+            "address": values["adresse"],
+            "postcode": values["code_postal"] or "",
+            "city": values["ville"] or "",
+            "birth_date": values["date_naissance"],
+            "gir": values["gir"],
+            "antenna_id": self.antennas[values["code_antenne"]],
+            "care_start": values["date_debut_prise_en_charge"],
+            "care_end": values["date_fin_prise_en_charge"],
+        }
+        if values.get("sexe"):
+            # A file without the column leaves the known value alone.
+            wanted["sex"] = values["sexe"]
+        return wanted
+
     def _phones(
-        self, ben: Beneficiary, values: dict[str, Any], active: list[Phone], is_new: bool
+        self, ben: _Person, values: dict[str, Any], active: list[tuple[int, str]], is_new: bool
     ) -> bool:
         wanted = [values[f"telephone_{n}"] for n in (1, 2, 3) if values[f"telephone_{n}"]]
-        current = {p.e164 for p in active}
+        current = {e164 for _, e164 in active}
         changed = False
         yesterday = self.day - timedelta(days=1)
-        for phone in active:
-            if phone.e164 not in wanted:
-                phone.active_until = yesterday
+        for phone_id, e164 in active:
+            if e164 not in wanted:
+                self._closed_phones.append(phone_id)
                 changed = True
-                audit(
-                    self.session,
-                    ACTOR,
+                self._audit(
                     "flows.phone_closed",
                     "phone",
-                    phone.id,
+                    phone_id,
                     antenna_id=ben.antenna_id,
                     beneficiary=ben.external_id,
                     active_until=yesterday.isoformat(),
-                    file=self.report.file_name,
                 )
         # A new beneficiary's numbers are valid from the start of care; a new
         # number of a known beneficiary from the file's date.
@@ -623,15 +690,12 @@ class _Beneficiaries(_Applier):
             )
             if not is_new:
                 changed = True
-                audit(
-                    self.session,
-                    ACTOR,
+                self._audit(
                     "flows.phone_added",
                     "beneficiary",
                     ben.id,
                     antenna_id=ben.antenna_id,
                     active_from=starts.isoformat(),
-                    file=self.report.file_name,
                 )
         return changed
 
@@ -720,15 +784,12 @@ class _Beneficiaries(_Applier):
     def _audit_plan(
         self, ben: _Ben, plan: CarePlan, action: str, changes: dict[str, list[Any]]
     ) -> None:
-        audit(
-            self.session,
-            ACTOR,
+        self._audit(
             action,
             "care_plan",
             plan.id,
             antenna_id=ben.antenna_id,
             changes=changes,
-            file=self.report.file_name,
         )
 
     def finish(self) -> None:
@@ -736,16 +797,38 @@ class _Beneficiaries(_Applier):
         for start in range(0, len(ids), CHUNK_LINES):
             chunk = ids[start : start + CHUNK_LINES]
             self._inserts = {Phone: [], CarePlan: []}
-            plans: dict[int, list[CarePlan]] = {}
-            for plan in self.session.scalars(
-                select(CarePlan)
+            # Plain rows first: a beneficiary whose plans in force are exactly its
+            # lines' needs no ORM object; the others are loaded and reconciled.
+            stored: dict[int, list[Any]] = {}
+            for row in self.session.connection().execute(
+                select(*_PLAN_COLUMNS)
                 .where(CarePlan.beneficiary_id.in_(chunk))
                 .order_by(CarePlan.starts_on, CarePlan.id)
             ):
-                plans.setdefault(plan.beneficiary_id, []).append(plan)
+                stored.setdefault(row.beneficiary_id, []).append(row)
+            to_load = [
+                ben_id
+                for ben_id in chunk
+                if ben_id in stored
+                and not self._unchanged_plans(self._plans[ben_id][1], stored[ben_id])
+            ]
+            plans: dict[int, list[CarePlan]] = {}
+            if to_load:
+                for plan in self.session.scalars(
+                    select(CarePlan)
+                    .where(CarePlan.beneficiary_id.in_(to_load))
+                    .order_by(CarePlan.starts_on, CarePlan.id)
+                ):
+                    plans.setdefault(plan.beneficiary_id, []).append(plan)
             for ben_id in chunk:
                 antenna_id, wanted, is_new = self._plans[ben_id]
-                if self._reconcile(_Ben(ben_id, antenna_id), wanted, plans.get(ben_id, [])):
+                if ben_id in stored and ben_id not in plans:
+                    changed = False
+                else:
+                    changed = self._reconcile(
+                        _Ben(ben_id, antenna_id), wanted, plans.get(ben_id, [])
+                    )
+                if changed:
                     self._changed_ids.add(ben_id)
                 if not is_new:
                     if ben_id in self._changed_ids:
@@ -753,13 +836,98 @@ class _Beneficiaries(_Applier):
                     else:
                         self.report.unchanged += 1
             if self._inserts[CarePlan]:
-                self.session.execute(insert(CarePlan), self._inserts[CarePlan])
+                self.session.connection().execute(insert(_table(CarePlan)), self._inserts[CarePlan])
             self.session.flush()
             self.session.expunge_all()
         if self.full:
             self._end_absent(
                 Beneficiary, "care_end", "bénéficiaires", "flows.beneficiary_ended", "beneficiary"
             )
+
+    def _unchanged_plans(self, wanted_plans: list[_WantedPlan], plans: list[Any]) -> bool:
+        """Whether ``_reconcile`` would change nothing: the plans in force are exactly
+        the lines' plans, with the same values and start (a shortcut, never a decision:
+        any doubt goes to ``_reconcile``)."""
+        in_force = [p for p in plans if p.ends_on is None or p.ends_on >= self.day]
+        if not in_force or len(in_force) != len(wanted_plans):
+            return False
+        only = len(plans) == 1
+        for wanted in wanted_plans:
+            match = next(
+                (p for p in in_force if (p.funder_id, p.service_code, p.reference) == wanted.key),
+                None,
+            )
+            if match is None:
+                return False
+            in_force = [p for p in in_force if p is not match]
+            same = (
+                match.funder_id,
+                match.service_code,
+                match.reference,
+                match.max_hours,
+                match.ends_on,
+            ) == (
+                wanted.funder_id,
+                wanted.service_code,
+                wanted.reference,
+                wanted.max_hours,
+                wanted.ends_on,
+            )
+            if not same or wanted.starts_on > match.starts_on:
+                return False
+            if wanted.starts_on < match.starts_on and only:
+                return False
+        return not in_force
+
+
+#: The columns of a care plan that reconciliation compares (``_unchanged_plans``).
+_PLAN_COLUMNS = (
+    CarePlan.id,
+    CarePlan.beneficiary_id,
+    CarePlan.funder_id,
+    CarePlan.service_code,
+    CarePlan.reference,
+    CarePlan.max_hours,
+    CarePlan.starts_on,
+    CarePlan.ends_on,
+)
+
+
+def _same_person(row: Any, wanted: dict[str, Any]) -> bool:
+    """Whether the stored row (id, external id, then ``_PERSON_COLUMNS``) has the
+    wanted values (``sex`` only when the line gives one)."""
+    stored = tuple(row)[2:]
+    if len(wanted) == len(_PERSON_COLUMNS):
+        return stored == tuple(wanted.values())
+    return stored[:-1] == tuple(wanted.values())
+
+
+#: The columns of a beneficiary that a line sets (``_Beneficiaries._wanted_person``),
+#: in its order, ``sex`` last.
+_PERSON_COLUMNS = (
+    Beneficiary.civility,
+    Beneficiary.last_name,
+    Beneficiary.first_name,
+    Beneficiary.address,
+    Beneficiary.postcode,
+    Beneficiary.city,
+    Beneficiary.birth_date,
+    Beneficiary.gir,
+    Beneficiary.antenna_id,
+    Beneficiary.care_start,
+    Beneficiary.care_end,
+    Beneficiary.sex,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Person:
+    """A beneficiary of the chunk as its phones need it (no ORM object)."""
+
+    id: int
+    external_id: str
+    antenna_id: int
+    care_start: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -903,15 +1071,12 @@ class _Absences(_Applier):
                     self.report.unchanged += 1
                     continue
                 self.report.updated += 1
-            audit(
-                session,
-                ACTOR,
+            self._audit(
                 "flows.absence",
                 "absence",
                 absence.id,
                 antenna_id=antenna_id,
                 changes=changes,
-                file=self.report.file_name,
             )
         session.flush()
 
@@ -928,14 +1093,11 @@ class _Absences(_Applier):
         ).all()
         gone = [(aid, antenna) for aid, ext, antenna in current if ext not in self.seen]
         for absence_id, antenna_id in gone:
-            audit(
-                self.session,
-                ACTOR,
+            self._audit(
                 "flows.absence_removed",
                 "absence",
                 absence_id,
                 antenna_id=antenna_id,
-                file=self.report.file_name,
             )
         ids = [aid for aid, _ in gone]
         for start in range(0, len(ids), CHUNK_LINES):
