@@ -1,43 +1,52 @@
-"""Flows benchmark: import 100,000 beneficiaries and 10,000 workers, export a month of
-500,000 visits.
+"""Flows benchmark: import 100,000 and 280,000 beneficiaries (new, then the same file
+again) on SQLite and PostgreSQL, 10,000 workers, and export a month of 500,000 visits.
 
-    .venv/bin/python -m bench.flows.run [--beneficiaries 100000] [--workers 10000]
-        [--visits 500000] [--database-url URL]
+    .venv/bin/python -m bench.flows.run [--beneficiaries 100000,280000] [--workers 10000]
+        [--visits 500000] [--database-url URL] [--pg-data DIR]
 
-Generates the input files in the documented formats (three phone numbers in
-assorted French forms, Latin names with accents), then on a fresh database
-(embedded SQLite in a temporary folder by default):
-  * baseline: ``csv.reader`` over the same bytes (decode and split only);
-  * import of each file (``flows.importer.import_file``: validation, history,
+Generates the input files in the documented formats (one to three phone numbers
+in assorted French forms, Latin names with accents), then for each size, on a
+fresh database (embedded SQLite in a temporary folder by default, or the
+PostgreSQL of ``--database-url``, whose tables are dropped and created again):
+  * baseline: ``csv.reader`` over the same bytes (decode and split only),
+    measured in the same process just before the import;
+  * import of the file (``flows.importer.import_file``: validation, history,
     one transaction), then the same file again (nothing to change);
+  * each figure with its wall time, rows/s, ratio to the baseline, this
+    process's CPU time and, on a local PostgreSQL whose data directory is
+    given (``--pg-data``), the server's CPU time; and the import's peak RSS
+    (the kernel's high-water mark, reset before each import);
   * export of the month's service done (``flows.exporter.export_service_done``)
     after bulk-loading the visits, with a baseline: the same rows selected and
-    written by ``csv.writer`` with no formatting.
-Times are printed, never asserted; peak memory (RSS) is printed after the imports.
+    written by ``csv.writer`` with no formatting (``--visits 0`` skips it).
+Times are printed, never asserted. The machine is shared: read wall times
+beside the CPU times and the baseline of the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
+import os
 import random
-import resource
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from config.database import create_schema
+from config.database import create_schema, import_all_models
 from flows import exporter, formats
 from flows.importer import import_file
 from kernel.progress import Progress
 from ledger.db import make_engine, make_session_factory
 from ledger.models import (
     Antenna,
+    Base,
     Beneficiary,
     Funder,
     FunderKind,
@@ -81,6 +90,7 @@ def write_workers(path: Path, count: int, rng: random.Random) -> None:
                         str(100000 + n),
                         "2024-01-01",
                         "",
+                        "",
                     ],
                     formats.WORKERS,
                 )
@@ -114,6 +124,7 @@ def write_beneficiaries(path: Path, count: int, rng: random.Random) -> None:
                         "",
                         str(rng.choice([20, 30, 40, 45.5])),
                         "AIDE",
+                        rng.choice(["F", "M", ""]),
                     ],
                     formats.BENEFICIARIES,
                 )
@@ -192,22 +203,83 @@ def baseline_export(session: Session, path: Path) -> int:
     return rows
 
 
-def line(label: str, rows: int, seconds: float, base: float | None = None) -> None:
-    ratio = f"  ({seconds / base:5.1f}x baseline)" if base else ""
-    print(f"{label:<44} {rows:>9,} rows {seconds:8.2f} s {rows / seconds:>11,.0f} rows/s{ratio}")
+class Meter:
+    """Wall time, this process's CPU time, the database server's CPU time, peak RSS."""
+
+    def __init__(self, pg_data: Path | None) -> None:
+        self.pg_data = pg_data
+
+    def __enter__(self) -> Meter:
+        _reset_peak_rss()
+        self.start_mb = _rss_mb("VmRSS:")
+        self.server = _server_cpu(self.pg_data)
+        self.cpu = time.process_time()
+        self.wall = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+        after = _server_cpu(self.pg_data)
+        self.server = None if after is None or self.server is None else after - self.server
+        self.peak_mb = _rss_mb("VmHWM:")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--beneficiaries", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=10_000)
-    parser.add_argument("--visits", type=int, default=500_000)
-    parser.add_argument("--database-url", default="")
-    args = parser.parse_args()
-    rng = random.Random(2026)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-flows-"))
-    url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
+def _reset_peak_rss() -> None:
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _rss_mb(key: str) -> float:
+    for text in Path("/proc/self/status").read_text().splitlines():
+        if text.startswith(key):
+            return int(text.split()[1]) / 1024
+    return 0.0
+
+
+def _server_cpu(pg_data: Path | None) -> float | None:
+    """CPU seconds of a local PostgreSQL: the postmaster, its children, and its reaped ones."""
+    if pg_data is None:
+        return None
+    try:
+        master = int((pg_data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(proc.name), int(fields[1])
+        if pid == master:
+            total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        elif ppid == master:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def line(label: str, rows: int, meter: Meter, base: float | None = None) -> None:
+    seconds = meter.wall
+    ratio = f" {seconds / base:6.1f}x base" if base else " " * 12
+    server = f" + server {meter.server:6.2f} s" if meter.server is not None else ""
+    print(
+        f"{label:<42} {rows:>8,} rows {seconds:7.2f} s {rows / seconds:>9,.0f} rows/s{ratio}"
+        f"  cpu {meter.cpu:6.2f} s{server}  peak RSS {meter.peak_mb:4.0f} MB"
+        f" (+{meter.peak_mb - meter.start_mb:.0f})",
+        flush=True,
+    )
+
+
+def fresh_database(url: str, tmp: Path, size: int) -> tuple[Engine, sessionmaker[Session]]:
+    url = url or f"sqlite:///{tmp / f'bench-{size}.sqlite3'}"
     engine = make_engine(url)
+    if engine.dialect.name != "sqlite":
+        import_all_models()
+        Base.metadata.drop_all(engine)
     create_schema(engine)
     factory = make_session_factory(engine)
     with factory() as session:
@@ -216,47 +288,72 @@ def main() -> None:
         for code, kind in FUNDERS:
             session.add(Funder(code=code, name=code, kind=kind))
         session.commit()
-    print(f"database: {engine.dialect.name}, files in {tmp}")
+    return engine, factory
 
-    w_path, b_path = tmp / "intervenants_20261123.csv", tmp / "beneficiaires_20261123.csv"
-    write_workers(w_path, args.workers, rng)
-    write_beneficiaries(b_path, args.beneficiaries, rng)
-    print(
-        f"files: workers {w_path.stat().st_size / 1e6:.1f} MB, "
-        f"beneficiaries {b_path.stat().st_size / 1e6:.1f} MB"
-    )
 
-    for label, path in (("workers", w_path), ("beneficiaries", b_path)):
-        started = time.perf_counter()
+def bench_import(
+    factory: sessionmaker[Session], path: Path, tmp: Path, label: str, pg_data: Path | None
+) -> None:
+    with Meter(None) as base:
         rows = baseline_parse(path)
-        base = time.perf_counter() - started
-        line(f"baseline csv.reader ({label})", rows, base)
-        started = time.perf_counter()
+    line(f"baseline csv.reader ({label})", rows, base)
+    with Meter(pg_data) as meter:
         report = import_file(factory, path, tmp, progress=Progress(f"import {label}", "o"))
-        took = time.perf_counter() - started
-        assert report.rejected == 0 and not report.refused, report.reject_path
-        line(f"import {label} (new)", report.created, took, base)
-        started = time.perf_counter()
+    assert report.rejected == 0 and not report.refused, report.reject_path
+    line(f"import {label} (new)", report.created, meter, base.wall)
+    with Meter(None) as base:
+        rows = baseline_parse(path)
+    line(f"baseline csv.reader ({label})", rows, base)
+    with Meter(pg_data) as meter:
         again = import_file(factory, path, tmp)
-        took = time.perf_counter() - started
-        line(f"import {label} again (unchanged)", again.unchanged, took, base)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS after imports: {peak:.0f} MB")
+    assert again.unchanged == report.created, again.counts
+    line(f"import {label} again (unchanged)", again.unchanged, meter, base.wall)
 
-    with factory() as session:
-        started = time.perf_counter()
-        load_visits(session, args.visits, rng)
-        print(f"(bulk load of {args.visits:,} visits: {time.perf_counter() - started:.1f} s)")
-        started = time.perf_counter()
-        rows = baseline_export(session, tmp / "baseline.csv")
-        base = time.perf_counter() - started
-        line("baseline select + csv.writer (month)", rows, base)
-        started = time.perf_counter()
-        result = exporter.export_service_done(session, 2026, 10, tmp)
-        took = time.perf_counter() - started
-        line("export service done (month)", result.rows, took, base)
-    out = io.StringIO()
-    print(f"service-done file: {result.path.stat().st_size / 1e6:.1f} MB{out.getvalue()}")
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--beneficiaries", default="100000,280000")
+    parser.add_argument("--workers", type=int, default=10_000)
+    parser.add_argument("--visits", type=int, default=500_000)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--pg-data", type=Path, default=None)
+    args = parser.parse_args()
+    rng = random.Random(2026)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-flows-"))
+    sizes = [int(n) for n in args.beneficiaries.split(",") if n]
+    engine, factory = fresh_database(args.database_url, tmp, 0)
+    print(f"database: {engine.dialect.name}, files in {tmp}, {os.cpu_count()} CPUs", flush=True)
+    print(f"load average: {os.getloadavg()[0]:.1f} (the machine is shared)", flush=True)
+
+    if args.workers:
+        w_path = tmp / "intervenants_20261123.csv"
+        write_workers(w_path, args.workers, rng)
+        bench_import(factory, w_path, tmp, "workers", args.pg_data)
+
+    for size in sizes:
+        engine.dispose()
+        engine, factory = fresh_database(args.database_url, tmp, size)
+        b_path = tmp / "beneficiaires_20261123.csv"
+        write_beneficiaries(b_path, size, rng)
+        print(f"-- {size:,} beneficiaries ({b_path.stat().st_size / 1e6:.1f} MB)", flush=True)
+        bench_import(factory, b_path, tmp, f"{size // 1000}k beneficiaries", args.pg_data)
+    print(f"load average: {os.getloadavg()[0]:.1f}", flush=True)
+
+    if args.visits and args.workers:
+        with factory() as session:
+            if not session.scalar(select(Worker.id).limit(1)):
+                import_file(factory, w_path, tmp)
+            started = time.perf_counter()
+            load_visits(session, args.visits, rng)
+            print(f"(bulk load of {args.visits:,} visits: {time.perf_counter() - started:.1f} s)")
+            with Meter(None) as base:
+                rows = baseline_export(session, tmp / "baseline.csv")
+            line("baseline select + csv.writer", rows, base)
+            with Meter(args.pg_data) as meter:
+                result = exporter.export_service_done(session, 2026, 10, tmp)
+            line("export service done (month)", result.rows, meter, base.wall)
+        out = io.StringIO()
+        print(f"service-done file: {result.path.stat().st_size / 1e6:.1f} MB{out.getvalue()}")
     engine.dispose()
 
 
