@@ -21,10 +21,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows import formats
+from flows.bulk import insert_many
 from flows.formats import FileFormat
 from kernel.transport import safe_name
 from ledger.models import (
@@ -585,7 +586,7 @@ class _Beneficiaries(_Applier):
         if new_rows:
             # One executemany, then the ids in one query (RETURNING with many rows
             # in parameter order is slow on SQLite).
-            session.connection().execute(insert(_table(Beneficiary)), new_rows)
+            insert_many(session.connection(), _table(Beneficiary), new_rows)
             for ext, ben_id in session.connection().execute(
                 select(Beneficiary.external_id, Beneficiary.id).where(
                     Beneficiary.external_id.in_([row["external_id"] for row in new_rows])
@@ -632,7 +633,7 @@ class _Beneficiaries(_Applier):
         # Plain inserts, in file order (a phone's id keeps its column order).
         for model, inserted in self._inserts.items():
             if inserted:
-                session.connection().execute(insert(_table(model)), inserted)
+                insert_many(session.connection(), _table(model), inserted)
         session.flush()
 
     def _wanted_person(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -836,7 +837,7 @@ class _Beneficiaries(_Applier):
                     else:
                         self.report.unchanged += 1
             if self._inserts[CarePlan]:
-                self.session.connection().execute(insert(_table(CarePlan)), self._inserts[CarePlan])
+                insert_many(self.session.connection(), _table(CarePlan), self._inserts[CarePlan])
             self.session.flush()
             self.session.expunge_all()
         if self.full:
