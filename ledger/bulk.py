@@ -10,7 +10,6 @@ versions as ``record_call`` one by one.
 
 from __future__ import annotations
 
-import enum
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -140,7 +139,9 @@ def _sqlite_date(value: date) -> str:
 
 
 def _enum_value(value: Any) -> Any:
-    return value.value if isinstance(value, enum.Enum) else value
+    # A member's value without the descriptor behind ``.value``; a name given
+    # as a plain string goes through as it is, as with SQLAlchemy's Enum.
+    return getattr(value, "_value_", value)
 
 
 def _encoder(column_type: Any, dialect: Dialect) -> _Encode | None:
