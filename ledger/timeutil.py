@@ -35,7 +35,10 @@ def as_utc(moment: datetime) -> datetime:
     SQLite gives back naive datetimes even for timezone-aware columns, so every
     value read from storage goes through here.
     """
-    if moment.tzinfo is None:
+    tz = moment.tzinfo
+    if tz is UTC:  # PostgreSQL's values in a UTC session, the month's millions of them
+        return moment
+    if tz is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
 
