@@ -11,14 +11,22 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ledger.models import Beneficiary, CallEvent, CarePlan, Funder, Visit, VisitStatus, VisitVersion
-from ledger.money import MonthBilling, PlanFact, Rounding, VisitFact, allocate_month
+from ledger.money import (
+    MonthBilling,
+    PlanFact,
+    Rounding,
+    VisitFact,
+    allocate_month,
+    without_cyclic_gc,
+)
 from ledger.motives import esppadom_code
 from ledger.timeutil import Month, as_utc
 
@@ -226,6 +234,13 @@ def _load_visits(session: Session, scope: _Scope) -> list[VisitFact]:
         .order_by(Visit.id)
     ).all()
     by_hand = (VisitStatus.CORRECTED, VisitStatus.MANUAL)
+    with without_cyclic_gc():
+        return _visit_facts(rows, corrected_ids, by_hand)
+
+
+def _visit_facts(
+    rows: Sequence[Any], corrected_ids: set[int], by_hand: tuple[VisitStatus, ...]
+) -> list[VisitFact]:
     visits: list[VisitFact] = []
     for vid, ben, wid, day, raw_start, raw_end, service, status, antenna, raw_in, raw_out in rows:
         start = as_utc(raw_start) if raw_start else None

@@ -30,8 +30,10 @@ The rules (see docs/decisions/0501-billing_export-allocation-rule.md):
 from __future__ import annotations
 
 import enum
+import gc
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -331,13 +333,43 @@ def allocate_month(
             continue
         billable.append((visit.beneficiary_id, started, visit.visit_id, visit, started, ended))
     billable.sort(key=_chronological)
+    with without_cyclic_gc():
+        return _allocate(year, month, billable, unbillable, ordered_plans, rules, default)
 
+
+_Marker = tuple[int, str, int | None, str, int, Category]
+
+
+@contextmanager
+def without_cyclic_gc() -> Iterator[None]:
+    """Make a month's objects (millions) without the cyclic collector walking them over
+    and over: none of them is part of a cycle, reference counting frees them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _allocate(
+    year: int,
+    month: int,
+    billable: list[tuple[int, datetime, int, VisitFact, datetime, datetime]],
+    unbillable: list[VisitFact],
+    ordered_plans: dict[int, list[PlanFact]],
+    rules: Mapping[str, Rounding],
+    default: Rounding,
+) -> MonthBilling:
     used: dict[int, int] = defaultdict(int)
     results: list[VisitBilling] = []
-    lines: dict[tuple[int, str, int | None, str, int, Category], Line] = {}
+    #: (beneficiary, funder, plan, service, worker, category) -> [shares, minutes]
+    totals: dict[_Marker, list[int]] = {}
     no_plans: list[PlanFact] = []
+    within, beyond, outside = Category.WITHIN, Category.BEYOND, Category.OUTSIDE
     for ben, started, _id, visit, _started, ended in billable:
-        day, code = visit.service_date, visit.service_code
+        day, code, worker = visit.service_date, visit.service_code, visit.worker_id
         candidates = [
             p
             for p in ordered_plans.get(ben, no_plans)
@@ -351,6 +383,7 @@ def allocate_month(
         remaining = rounding.kept_minutes(length)
         kept = Period(kept_start, kept_start + remaining * _MINUTE)
         shares: list[Share] = []
+        counted: list[tuple[_Marker, int]] = []
         cursor = kept_start
         for plan in candidates:
             if remaining == 0:
@@ -359,39 +392,32 @@ def allocate_month(
             if take:
                 used[plan.plan_id] += take
                 end = cursor + take * _MINUTE
-                shares.append(Share(plan, Category.WITHIN, Period(cursor, end)))
-                _count(
-                    lines,
-                    ben,
-                    plan.funder_code,
-                    plan.plan_id,
-                    plan.service_code,
-                    visit,
-                    Category.WITHIN,
-                    take,
+                shares.append(Share(plan, within, Period(cursor, end)))
+                counted.append(
+                    ((ben, plan.funder_code, plan.plan_id, plan.service_code, worker, within), take)
                 )
                 cursor, remaining = end, remaining - take
         if remaining:
             first = candidates[0] if candidates else None
+            marker: _Marker
             if first is not None:
-                shares.append(Share(first, Category.BEYOND, Period(cursor, kept.end)))
-                _count(
-                    lines,
-                    ben,
-                    first.funder_code,
-                    first.plan_id,
-                    first.service_code,
-                    visit,
-                    Category.BEYOND,
-                    remaining,
-                )
+                shares.append(Share(first, beyond, Period(cursor, kept.end)))
+                marker = (ben, first.funder_code, first.plan_id, first.service_code, worker, beyond)
             else:
-                shares.append(Share(None, Category.OUTSIDE, Period(cursor, kept.end)))
-                _count(lines, ben, "", None, code or "", visit, Category.OUTSIDE, remaining)
-        recorded = Period(started, ended)
-        results.append(VisitBilling(visit, recorded, kept, rounding, tuple(shares)))
-    ordered = sorted(lines.values(), key=_line_order)
-    return MonthBilling(year, month, tuple(results), tuple(unbillable), tuple(ordered))
+                shares.append(Share(None, outside, Period(cursor, kept.end)))
+                marker = (ben, "", None, code or "", worker, outside)
+            counted.append((marker, remaining))
+        for marker, minutes in counted:
+            total = totals.get(marker)
+            if total is None:
+                totals[marker] = [1, minutes]
+            else:
+                total[0] += 1
+                total[1] += minutes
+        results.append(VisitBilling(visit, Period(started, ended), kept, rounding, tuple(shares)))
+    lines = [Line(LineKey(*marker), n, minutes) for marker, (n, minutes) in totals.items()]
+    lines.sort(key=_line_order)
+    return MonthBilling(year, month, tuple(results), tuple(unbillable), tuple(lines))
 
 
 def _utc(moment: datetime) -> datetime:
@@ -410,25 +436,6 @@ def _chronological(
     item: tuple[int, datetime, int, VisitFact, datetime, datetime],
 ) -> tuple[int, datetime, int]:
     return item[0], item[1], item[2]
-
-
-def _count(
-    lines: dict[tuple[int, str, int | None, str, int, Category], Line],
-    ben: int,
-    funder_code: str,
-    plan_id: int | None,
-    service_code: str,
-    visit: VisitFact,
-    category: Category,
-    minutes: int,
-) -> None:
-    """Add one share of ``minutes`` to its line (beneficiary, plan, worker, category)."""
-    marker = (ben, funder_code, plan_id, service_code, visit.worker_id, category)
-    line = lines.get(marker)
-    if line is None:
-        line = lines[marker] = Line(LineKey(*marker))
-    line.visits += 1
-    line.kept_minutes += minutes
 
 
 def _line_order(line: Line) -> tuple[int, str, int, str, int]:

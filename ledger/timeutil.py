@@ -36,11 +36,14 @@ def as_utc(moment: datetime) -> datetime:
     value read from storage goes through here.
     """
     tz = moment.tzinfo
-    if tz is UTC:  # PostgreSQL's values in a UTC session, the month's millions of them
+    if tz is UTC:
         return moment
-    if tz is None:
+    if tz is None or tz in _UTC_ZONES:  # psycopg's values from a server set to UTC
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+_UTC_ZONES = frozenset({ZoneInfo("UTC"), ZoneInfo("Etc/UTC")})
 
 
 def to_paris(moment: datetime) -> datetime:
