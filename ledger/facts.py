@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
+from sqlalchemy import ColumnElement, Engine, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ledger.models import Beneficiary, CallEvent, CarePlan, Funder, Visit, VisitStatus, VisitVersion
@@ -78,10 +78,11 @@ def load_month_facts(
 
     The visits are read once per state of the month (``_marker``) and
     process: a page, a validation and every output asked while nothing changed
-    share one reading. The plans are read each time (a few per beneficiary).
+    share one reading.
     """
     scope = _Scope(month, _antennas(antenna_ids), beneficiary_id, worker_id)
-    return MonthFacts(month, list(_cached(session, scope).visits), _load_plans(session, scope))
+    entry = _cached(session, scope)
+    return MonthFacts(month, list(entry.visits), list(entry.plans))
 
 
 def _antennas(antenna_ids: Collection[int] | None) -> tuple[int, ...] | None:
@@ -101,45 +102,62 @@ class _Scope:
         )
 
 
-def _marker(session: Session, scope: _Scope) -> tuple[object, ...]:
-    """What changes whenever the figures of the scope's visits may change: one SQL pass.
+def _seconds(session: Session, column: Any) -> ColumnElement[Any]:
+    """A date or time as seconds since 1970 in SQL (0 when missing), on PostgreSQL and SQLite."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.coalesce(func.extract("epoch", column), 0)
+    return func.coalesce(func.strftime("%s", column), 0)
+
+
+def _marker(session: Session, scope: _Scope) -> tuple[str, ...]:
+    """What changes whenever the scope's figures may change: one SQL pass per table.
 
     Every change of a visit is a new version (``ledger.service``): its
     ``version`` grows, and a visit entering or leaving the month (or deleted)
     changes the count and the sums of ids. The sums of the times, people and
     calls make a month rebuilt with the same ids (a restored or truncated
-    database) another marker as well. The plans are not in it: they are read
-    each time and are part of the key of the figures.
+    database), or a visit rewritten outside the ledger, another marker as
+    well. The plans in force are summed the same way (an import changes them
+    in place), and the few funders are read whole.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        start_s = func.coalesce(func.extract("epoch", Visit.started_at), 0)
-        end_s = func.coalesce(func.extract("epoch", Visit.ended_at), 0)
-    else:
-        start_s = func.coalesce(func.strftime("%s", Visit.started_at), 0)
-        end_s = func.coalesce(func.strftime("%s", Visit.ended_at), 0)
-    row = session.execute(
+    visits = session.execute(
         select(
             func.count(),
             func.sum(Visit.id),
             func.sum(Visit.version),
             func.sum(Visit.version * (Visit.id % 9973)),
             func.sum(Visit.beneficiary_id + Visit.worker_id * 7 + Visit.antenna_id * 13),
-            func.sum(start_s),
-            func.sum(end_s),
+            func.sum(_seconds(session, Visit.started_at)),
+            func.sum(_seconds(session, Visit.ended_at)),
             func.sum(func.coalesce(Visit.arrival_event_id, 0)),
             func.sum(func.coalesce(Visit.departure_event_id, 0)),
             func.count(Visit.service_code),
         ).where(scope.visit_filter())
     ).one()
-    return tuple(str(value) for value in row)
+    plans = session.execute(
+        _plans_query(
+            scope,
+            func.count(),
+            func.sum(CarePlan.id),
+            func.sum(CarePlan.beneficiary_id + CarePlan.funder_id * (CarePlan.id % 9973)),
+            func.sum(CarePlan.max_hours * 100),
+            func.sum(_seconds(session, CarePlan.starts_on)),
+            func.sum(_seconds(session, CarePlan.ends_on)),
+            func.count(CarePlan.ends_on),
+            func.sum(func.length(CarePlan.service_code) + func.length(CarePlan.reference) * 31),
+        )
+    ).one()
+    funders = session.execute(select(Funder.id, Funder.code, Funder.kind).order_by(Funder.id))
+    return tuple(str(value) for value in (*visits, *plans, *funders))
 
 
 @dataclass
 class _Entry:
-    marker: tuple[object, ...]
+    marker: tuple[str, ...]
     visits: tuple[VisitFact, ...]
-    #: The allocations made from these visits, by plans and rules.
-    billings: dict[tuple[tuple[PlanFact, ...], tuple[tuple[str, Rounding], ...]], MonthBilling]
+    plans: tuple[PlanFact, ...]
+    #: The allocation made from these facts, by rules.
+    billings: dict[tuple[tuple[str, Rounding], ...], MonthBilling]
 
 
 #: Per engine, the last few readings of a month (a month of two million visits
@@ -164,7 +182,8 @@ def _cached(session: Session, scope: _Scope) -> _Entry:
             entries.move_to_end(scope)
             return entry
     # Read outside the lock; two requests may both read, the later one is kept.
-    entry = _Entry(marker, tuple(_load_visits(session, scope)), {})
+    visits = tuple(_load_visits(session, scope))
+    entry = _Entry(marker, visits, tuple(_load_plans(session, scope)), {})
     with _LOCK:
         entries[scope] = entry
         entries.move_to_end(scope)
@@ -275,33 +294,40 @@ def _visit_facts(
     return visits
 
 
-def _load_plans(session: Session, scope: _Scope) -> list[PlanFact]:
+def _plans_query(scope: _Scope, *columns: Any) -> Select[Any]:
+    """The plans in force during the scope's month (of its beneficiary, in its antennas)."""
     month = scope.month
-    plan_query = (
-        select(
-            CarePlan.id,
-            CarePlan.beneficiary_id,
-            Funder.code,
-            Funder.kind,
-            CarePlan.service_code,
-            CarePlan.reference,
-            CarePlan.max_hours,
-            CarePlan.starts_on,
-            CarePlan.ends_on,
-        )
+    query = (
+        select(*columns)
+        .select_from(CarePlan)
         .join(Funder, Funder.id == CarePlan.funder_id)
         .where(
             CarePlan.starts_on <= month.last_day,
             or_(CarePlan.ends_on.is_(None), CarePlan.ends_on >= month.first_day),
         )
-        .order_by(CarePlan.id)
     )
     if scope.beneficiary_id is not None:
-        plan_query = plan_query.where(CarePlan.beneficiary_id == scope.beneficiary_id)
+        query = query.where(CarePlan.beneficiary_id == scope.beneficiary_id)
     if scope.antenna_ids is not None:
-        plan_query = plan_query.join(Beneficiary, Beneficiary.id == CarePlan.beneficiary_id).where(
+        query = query.join(Beneficiary, Beneficiary.id == CarePlan.beneficiary_id).where(
             Beneficiary.antenna_id.in_(scope.antenna_ids)
         )
+    return query
+
+
+def _load_plans(session: Session, scope: _Scope) -> list[PlanFact]:
+    plan_query = _plans_query(
+        scope,
+        CarePlan.id,
+        CarePlan.beneficiary_id,
+        Funder.code,
+        Funder.kind,
+        CarePlan.service_code,
+        CarePlan.reference,
+        CarePlan.max_hours,
+        CarePlan.starts_on,
+        CarePlan.ends_on,
+    ).order_by(CarePlan.id)
     return [
         PlanFact(
             plan_id=plan_id,
@@ -343,12 +369,12 @@ def month_billing(
     """
     scope = _Scope(month, _antennas(antenna_ids), beneficiary_id, worker_id)
     entry = _cached(session, scope)
-    plans = _load_plans(session, scope)
-    key = (tuple(plans), tuple(sorted((rules or {}).items())))
+    key = tuple(sorted((rules or {}).items()))
     billing = entry.billings.get(key)
     if billing is None:
-        billing = allocate_month(month.year, month.month, entry.visits, plans, rules)
+        billing = allocate_month(month.year, month.month, entry.visits, entry.plans, rules)
         with _LOCK:
-            entry.billings.clear()  # one allocation per reading: plans or rules changed
+            if len(entry.billings) > 1:  # rules rarely change: keep the last two
+                entry.billings.pop(next(iter(entry.billings)))
             entry.billings[key] = billing
-    return MonthFacts(month, list(entry.visits), plans), billing
+    return MonthFacts(month, list(entry.visits), list(entry.plans)), billing

@@ -7,7 +7,7 @@ the product can make to the figures must give new figures, never cached ones.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -75,6 +75,13 @@ def test_every_change_gives_new_figures(session: Session, org: SmallOrg) -> None
     billing = month_billing(session, OCTOBER)[1]
     assert sum(ln.kept_minutes for ln in billing.lines if ln.key.category.value == "within") == 30
     assert _minutes(session) == _fresh(session)
+    session.execute(
+        update(CarePlan).where(CarePlan.id == plan.id).values(ends_on=date(2026, 10, 1))
+    )
+    session.commit()
+    assert _minutes(session) == _fresh(session) == {"": 97}
+    session.execute(update(CarePlan).where(CarePlan.id == plan.id).values(ends_on=None))
+    session.commit()
 
     # Other rules, other allocation; the same rules again, the same figures.
     quarter = {"APA75": Rounding(15, RoundingMode.UP)}
