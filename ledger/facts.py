@@ -76,9 +76,10 @@ def load_month_facts(
     not depend on the others) but whose split between plans is only the
     beneficiary's month's to tell.
 
-    The visits are read once per state of the month (``_marker``) and
+    A month (all antennas, or some) is read once per state (``_marker``) and
     process: a page, a validation and every output asked while nothing changed
-    share one reading.
+    share one reading. One beneficiary's or one worker's month is read each
+    time (it is quick, and would push whole months out of the cache).
     """
     scope = _Scope(month, _antennas(antenna_ids), beneficiary_id, worker_id)
     entry = _cached(session, scope)
@@ -173,6 +174,11 @@ def _engine(session: Session) -> Engine:
 
 
 def _cached(session: Session, scope: _Scope) -> _Entry:
+    if scope.beneficiary_id is not None or scope.worker_id is not None:
+        # One person's month is quick to read, and must not push a month out of the cache.
+        return _Entry(
+            (), tuple(_load_visits(session, scope)), tuple(_load_plans(session, scope)), {}
+        )
     marker = _marker(session, scope)
     engine = _engine(session)
     with _LOCK:

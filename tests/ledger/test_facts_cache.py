@@ -121,3 +121,16 @@ def test_a_scope_has_figures_of_its_own(session: Session, org: SmallOrg) -> None
     assert month_billing(session, OCTOBER, None, {org.ben_a1.antenna_id})[
         1
     ].minutes_by_funder() == ({"APA75": 60})
+
+
+def test_one_persons_month_does_not_push_the_month_out(session: Session, org: SmallOrg) -> None:
+    apa = factories.funder(session, FunderKind.APA, "APA75")
+    factories.care_plan(session, org.ben_a1, apa)
+    _visit(session, org, "v1")
+    session.commit()
+    month = month_billing(session, OCTOBER)[1]
+    for _ in range(5):
+        one = month_billing(session, OCTOBER, beneficiary_id=org.ben_a1.id)[1]
+        assert one.minutes_by_funder() == {"APA75": 60}
+        month_billing(session, OCTOBER, worker_id=org.worker_a1.id)
+    assert month_billing(session, OCTOBER)[1] is month
