@@ -20,7 +20,11 @@ sums the month's durations: the floor of any reading of the month):
   * the service-done file, pre-billing and teletransmission files (their jobs,
     local transport), and the signed statements of ``--statements``
     beneficiaries (one process), extrapolated to the month.
-Times are printed, never asserted.
+Times are printed, never asserted; each line gives the wall time and this
+process's CPU time (the machine may be shared). To measure one built month
+several times (before and after a change), write it once with
+``--build-only`` into a database, copy it (``createdb -T built run1``) and
+run with ``--built`` on each copy.
 """
 
 from __future__ import annotations
