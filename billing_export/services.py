@@ -38,9 +38,10 @@ from kernel.jobs import JobResult, RunStatus
 from kernel.transport import Transport, TransportError
 from ledger import declarations
 from ledger.declarations import Change, ChangeKind, HeldBack, MonthDeclarations
+from ledger.facts import month_billing
 from ledger.funders import FunderIdentity
 from ledger.models import Funder
-from ledger.money import MonthBilling, allocate_month, format_hours
+from ledger.money import MonthBilling, format_hours
 from ledger.service import audit
 from ledger.spreadsheet import SafeWriter
 from ledger.timeutil import Month, to_paris, utc_now
@@ -75,9 +76,9 @@ def compute(
     session: Session, month: Month, settings: BillingSettings
 ) -> tuple[MonthFacts, MonthBilling]:
     facts = load_month(session, month)
-    return facts, allocate_month(
-        month.year, month.month, facts.visits, facts.plans, settings.rounding_rules
-    )
+    # The month's one allocation for these rules (``ledger.facts`` keeps it while the
+    # month does not change: the closing pages and the other outputs made it already).
+    return facts, month_billing(session, month, dict(settings.rounding_rules))[1]
 
 
 # --- pre-billing files -----------------------------------------------------

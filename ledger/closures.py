@@ -107,12 +107,23 @@ class Figures:
     minutes: dict[str, int]
 
 
+#: The figures of the last allocation asked for: the review page, each validation and
+#: the close of an unchanged month get the same allocation (``month_billing`` keeps it
+#: while the month does not change), so its digests are computed once.
+_last: list[Figures] = []
+
+
 def figures(session: Session, month: Month, rules: Mapping[str, Rounding] | None) -> Figures:
     _facts, billing = month_billing(session, month, dict(rules or {}))
+    for known in list(_last):
+        if known.billing is billing:
+            return known
     minutes = {
         closing.funder_key(code): total for code, total in billing.minutes_by_funder().items()
     }
-    return Figures(billing, closing.funder_digests(billing.lines), minutes)
+    found = Figures(billing, closing.funder_digests(billing.lines), minutes)
+    _last[:] = [found]
+    return found
 
 
 def validate_funder(

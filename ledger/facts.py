@@ -8,14 +8,25 @@ and ``ledger.money.allocate_month``, so they cannot read the ledger two ways.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, Engine, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ledger.models import Beneficiary, CallEvent, CarePlan, Funder, Visit, VisitStatus, VisitVersion
-from ledger.money import MonthBilling, PlanFact, Rounding, VisitFact, allocate_month
+from ledger.money import (
+    MonthBilling,
+    PlanFact,
+    Rounding,
+    VisitFact,
+    allocate_month,
+    without_cyclic_gc,
+)
 from ledger.motives import esppadom_code
 from ledger.timeutil import Month, as_utc
 
@@ -64,10 +75,162 @@ def load_month_facts(
     one worker's visits, whose kept minutes are right (a visit's rounding does
     not depend on the others) but whose split between plans is only the
     beneficiary's month's to tell.
+
+    A month (all antennas, or some) is read once per state (``_marker``) and
+    process: a page, a validation and every output asked while nothing changed
+    share one reading. One beneficiary's or one worker's month is read each
+    time (it is quick, and would push whole months out of the cache).
     """
+    scope = _Scope(month, _antennas(antenna_ids), beneficiary_id, worker_id)
+    entry = _cached(session, scope)
+    return MonthFacts(month, list(entry.visits), list(entry.plans))
+
+
+def _antennas(antenna_ids: Collection[int] | None) -> tuple[int, ...] | None:
+    return None if antenna_ids is None else tuple(sorted(set(antenna_ids)))
+
+
+@dataclass(frozen=True)
+class _Scope:
+    month: Month
+    antenna_ids: tuple[int, ...] | None
+    beneficiary_id: int | None
+    worker_id: int | None
+
+    def visit_filter(self) -> ColumnElement[bool]:
+        return and_(
+            *_visit_filter(self.month, self.antenna_ids, self.beneficiary_id, self.worker_id)
+        )
+
+
+def _seconds(session: Session, column: Any) -> ColumnElement[Any]:
+    """A date or time as seconds since 1970 in SQL (0 when missing), on PostgreSQL and SQLite."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.coalesce(func.extract("epoch", column), 0)
+    return func.coalesce(func.strftime("%s", column), 0)
+
+
+def _marker(session: Session, scope: _Scope) -> tuple[str, ...]:
+    """What changes whenever the scope's figures may change: one SQL pass per table.
+
+    Every change of a visit is a new version (``ledger.service``): its
+    ``version`` grows, and a visit entering or leaving the month (or deleted)
+    changes the count and the sums of ids. The sums of the times, people and
+    calls make a month rebuilt with the same ids (a restored or truncated
+    database), or a visit rewritten outside the ledger, another marker as
+    well. The plans in force are summed the same way (an import changes them
+    in place), and the few funders are read whole.
+    """
+    visits = session.execute(
+        select(
+            func.count(),
+            func.sum(Visit.id),
+            func.sum(Visit.version),
+            func.sum(Visit.version * (Visit.id % 9973)),
+            func.sum(Visit.beneficiary_id + Visit.worker_id * 7 + Visit.antenna_id * 13),
+            func.sum(_seconds(session, Visit.started_at)),
+            func.sum(_seconds(session, Visit.ended_at)),
+            func.sum(func.coalesce(Visit.arrival_event_id, 0)),
+            func.sum(func.coalesce(Visit.departure_event_id, 0)),
+            func.count(Visit.service_code),
+        ).where(scope.visit_filter())
+    ).one()
+    plans = session.execute(
+        _plans_query(
+            scope,
+            func.count(),
+            func.sum(CarePlan.id),
+            func.sum(CarePlan.beneficiary_id + CarePlan.funder_id * (CarePlan.id % 9973)),
+            func.sum(CarePlan.max_hours * 100),
+            func.sum(_seconds(session, CarePlan.starts_on)),
+            func.sum(_seconds(session, CarePlan.ends_on)),
+            func.count(CarePlan.ends_on),
+            func.sum(func.length(CarePlan.service_code) + func.length(CarePlan.reference) * 31),
+        )
+    ).one()
+    funders = session.execute(select(Funder.id, Funder.code, Funder.kind).order_by(Funder.id))
+    return tuple(str(value) for value in (*visits, *plans, *funders))
+
+
+@dataclass
+class _Entry:
+    marker: tuple[str, ...]
+    visits: tuple[VisitFact, ...]
+    plans: tuple[PlanFact, ...]
+    #: The allocation made from these facts, by rules.
+    billings: dict[tuple[tuple[str, Rounding], ...], MonthBilling]
+
+
+#: Per engine, the last few readings of a month (a month of two million visits
+#: holds about a gigabyte and a half with its allocation).
+_CACHE: weakref.WeakKeyDictionary[Engine, OrderedDict[_Scope, _Entry]] = weakref.WeakKeyDictionary()
+_CACHE_SIZE = 3
+_LOCK = threading.Lock()
+
+
+def _engine(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def _cached(session: Session, scope: _Scope) -> _Entry:
+    if scope.beneficiary_id is not None or scope.worker_id is not None:
+        # One person's month is quick to read, and must not push a month out of the cache.
+        return _Entry(
+            (), tuple(_load_visits(session, scope)), tuple(_load_plans(session, scope)), {}
+        )
+    marker = _marker(session, scope)
+    engine = _engine(session)
+    with _LOCK:
+        entries = _CACHE.setdefault(engine, OrderedDict())
+        entry = entries.get(scope)
+        if entry is not None and entry.marker == marker:
+            entries.move_to_end(scope)
+            return entry
+    # Read outside the lock; two requests may both read, the later one is kept.
+    visits = tuple(_load_visits(session, scope))
+    entry = _Entry(marker, visits, tuple(_load_plans(session, scope)), {})
+    with _LOCK:
+        entries[scope] = entry
+        entries.move_to_end(scope)
+        while len(entries) > _CACHE_SIZE:
+            entries.popitem(last=False)
+    return entry
+
+
+def forget_cached_months() -> None:
+    """Drop every cached reading (tests of the cache; memory after a bench)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+#: ``esppadom_code`` of each combination of its flags (a visit's code is one of a few).
+_CODES: dict[tuple[bool, bool, bool, bool, bool, bool], str] = {}
+
+
+def _code(
+    had_in: bool, had_out: bool, changed: bool, corrected: bool, in_changed: bool, out_changed: bool
+) -> str:
+    flags = (had_in, had_out, changed, corrected, in_changed, out_changed)
+    found = _CODES.get(flags)
+    if found is None:
+        code = esppadom_code(
+            had_arrival_call=had_in,
+            had_departure_call=had_out,
+            times_changed=changed,
+            deleted=False,
+            corrected=corrected,
+            arrival_changed=in_changed,
+            departure_changed=out_changed,
+        )
+        found = _CODES[flags] = code.value if code is not None else ""
+    return found
+
+
+def _load_visits(session: Session, scope: _Scope) -> list[VisitFact]:
     arrival = aliased(CallEvent)
     departure = aliased(CallEvent)
-    in_month = and_(*_visit_filter(month, antenna_ids, beneficiary_id, worker_id))
+    in_month = scope.visit_filter()
     corrected_ids = set(
         session.scalars(
             select(VisitVersion.visit_id)
@@ -95,6 +258,14 @@ def load_month_facts(
         .where(in_month)
         .order_by(Visit.id)
     ).all()
+    by_hand = (VisitStatus.CORRECTED, VisitStatus.MANUAL)
+    with without_cyclic_gc():
+        return _visit_facts(rows, corrected_ids, by_hand)
+
+
+def _visit_facts(
+    rows: Sequence[Any], corrected_ids: set[int], by_hand: tuple[VisitStatus, ...]
+) -> list[VisitFact]:
     visits: list[VisitFact] = []
     for vid, ben, wid, day, raw_start, raw_end, service, status, antenna, raw_in, raw_out in rows:
         start = as_utc(raw_start) if raw_start else None
@@ -103,15 +274,6 @@ def load_month_facts(
         clock_out = as_utc(raw_out) if raw_out else None
         arrival_changed = clock_in is not None and start != clock_in
         departure_changed = clock_out is not None and end != clock_out
-        code = esppadom_code(
-            had_arrival_call=clock_in is not None,
-            had_departure_call=clock_out is not None,
-            times_changed=arrival_changed or departure_changed,
-            deleted=False,
-            corrected=vid in corrected_ids or status in (VisitStatus.CORRECTED, VisitStatus.MANUAL),
-            arrival_changed=arrival_changed,
-            departure_changed=departure_changed,
-        )
         visits.append(
             VisitFact(
                 visit_id=vid,
@@ -123,43 +285,72 @@ def load_month_facts(
                 clocked_start=clock_in,
                 clocked_end=clock_out,
                 service_code=service,
-                adjustment=code.value if code is not None else "",
+                adjustment=_code(
+                    clock_in is not None,
+                    clock_out is not None,
+                    arrival_changed or departure_changed,
+                    vid in corrected_ids or status in by_hand,
+                    arrival_changed,
+                    departure_changed,
+                ),
                 status=status.value,
                 antenna_id=antenna,
             )
         )
+    return visits
 
-    plan_query = (
-        select(CarePlan, Funder)
+
+def _plans_query(scope: _Scope, *columns: Any) -> Select[Any]:
+    """The plans in force during the scope's month (of its beneficiary, in its antennas)."""
+    month = scope.month
+    query = (
+        select(*columns)
+        .select_from(CarePlan)
         .join(Funder, Funder.id == CarePlan.funder_id)
         .where(
             CarePlan.starts_on <= month.last_day,
             or_(CarePlan.ends_on.is_(None), CarePlan.ends_on >= month.first_day),
         )
-        .order_by(CarePlan.id)
     )
-    if beneficiary_id is not None:
-        plan_query = plan_query.where(CarePlan.beneficiary_id == beneficiary_id)
-    if antenna_ids is not None:
-        plan_query = plan_query.join(Beneficiary, Beneficiary.id == CarePlan.beneficiary_id).where(
-            Beneficiary.antenna_id.in_(sorted(antenna_ids))
+    if scope.beneficiary_id is not None:
+        query = query.where(CarePlan.beneficiary_id == scope.beneficiary_id)
+    if scope.antenna_ids is not None:
+        query = query.join(Beneficiary, Beneficiary.id == CarePlan.beneficiary_id).where(
+            Beneficiary.antenna_id.in_(scope.antenna_ids)
         )
-    plans = [
+    return query
+
+
+def _load_plans(session: Session, scope: _Scope) -> list[PlanFact]:
+    plan_query = _plans_query(
+        scope,
+        CarePlan.id,
+        CarePlan.beneficiary_id,
+        Funder.code,
+        Funder.kind,
+        CarePlan.service_code,
+        CarePlan.reference,
+        CarePlan.max_hours,
+        CarePlan.starts_on,
+        CarePlan.ends_on,
+    ).order_by(CarePlan.id)
+    return [
         PlanFact(
-            plan_id=plan.id,
-            beneficiary_id=plan.beneficiary_id,
-            funder_code=funder.code,
-            funder_kind=funder.kind.value,
-            departement=funder.kind.is_departement,
-            service_code=plan.service_code,
-            reference=plan.reference,
-            max_minutes=plan_minutes(float(plan.max_hours)),
-            starts_on=plan.starts_on,
-            ends_on=plan.ends_on,
+            plan_id=plan_id,
+            beneficiary_id=ben,
+            funder_code=code,
+            funder_kind=kind.value,
+            departement=kind.is_departement,
+            service_code=service,
+            reference=reference,
+            max_minutes=plan_minutes(float(max_hours)),
+            starts_on=starts_on,
+            ends_on=ends_on,
         )
-        for plan, funder in session.execute(plan_query).all()
+        for plan_id, ben, code, kind, service, reference, max_hours, starts_on, ends_on in (
+            session.execute(plan_query).all()
+        )
     ]
-    return MonthFacts(month, visits, plans)
 
 
 def plan_minutes(max_hours: float) -> int:
@@ -176,8 +367,20 @@ def month_billing(
     beneficiary_id: int | None = None,
     worker_id: int | None = None,
 ) -> tuple[MonthFacts, MonthBilling]:
-    """Load a month and allocate it: the figures every output of money starts from."""
-    facts = load_month_facts(
-        session, month, antenna_ids, beneficiary_id=beneficiary_id, worker_id=worker_id
-    )
-    return facts, allocate_month(month.year, month.month, facts.visits, facts.plans, rules)
+    """Load a month and allocate it: the figures every output of money starts from.
+
+    Allocated once per state of the month, plans and rules: the review page,
+    each validation, the close and every output of an unchanged month reuse
+    the same figures (``_marker``).
+    """
+    scope = _Scope(month, _antennas(antenna_ids), beneficiary_id, worker_id)
+    entry = _cached(session, scope)
+    key = tuple(sorted((rules or {}).items()))
+    billing = entry.billings.get(key)
+    if billing is None:
+        billing = allocate_month(month.year, month.month, entry.visits, entry.plans, rules)
+        with _LOCK:
+            if len(entry.billings) > 1:  # rules rarely change: keep the last two
+                entry.billings.pop(next(iter(entry.billings)))
+            entry.billings[key] = billing
+    return MonthFacts(month, list(entry.visits), list(entry.plans)), billing

@@ -30,10 +30,12 @@ The rules (see docs/decisions/0501-billing_export-allocation-rule.md):
 from __future__ import annotations
 
 import enum
+import gc
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from ledger.timeutil import as_utc
 
@@ -299,80 +301,152 @@ def allocate_month(
     rules: Mapping[str, Rounding] | None = None,
     default: Rounding = DEFAULT_ROUNDING,
 ) -> MonthBilling:
-    """Split a month of visits between plans, funders and workers."""
+    """Split a month of visits between plans, funders and workers.
+
+    Written for months of millions of visits: each beneficiary's plans are
+    sorted by priority once (a visit's candidates are that list filtered, so
+    in the same order ``candidate_plans`` gives), times are turned to UTC once
+    and minutes are counted as integers; the figures are those of the rules
+    above (``tests/ledger/test_money_fast.py`` holds both to each other).
+    """
     rules = rules or {}
-    plans_by_ben: dict[int, list[PlanFact]] = defaultdict(list)
+    by_ben: dict[int, list[PlanFact]] = defaultdict(list)
     for plan in plans:
         if plan.max_minutes < 0:
             raise MoneyRuleError(f"plan {plan.reference or plan.plan_id} : maximum négatif")
-        plans_by_ben[plan.beneficiary_id].append(plan)
+        by_ben[plan.beneficiary_id].append(plan)
+    ordered_plans = {ben: sorted(found, key=_priority) for ben, found in by_ben.items()}
 
-    billable: list[tuple[datetime, int, VisitFact, Period]] = []
+    billable: list[tuple[int, datetime, int, VisitFact, datetime, datetime]] = []
     unbillable: list[VisitFact] = []
     for visit in visits:
-        if not _in_month(visit.service_date, year, month):
+        day = visit.service_date
+        if day.year != year or day.month != month:
             continue
-        recorded = visit.recorded
-        if recorded is None or not counts(visit.status, visit.started_at, visit.ended_at):
+        started, ended = visit.started_at, visit.ended_at
+        if started is None or ended is None or visit.status in NOT_COUNTED_STATUSES:
             unbillable.append(visit)
             continue
-        billable.append((recorded.start, visit.visit_id, visit, recorded))
-    billable.sort(key=lambda item: (item[2].beneficiary_id, item[0], item[1]))
+        started, ended = _utc(started), _utc(ended)
+        if ended < started:
+            unbillable.append(visit)
+            continue
+        billable.append((visit.beneficiary_id, started, visit.visit_id, visit, started, ended))
+    billable.sort(key=_chronological)
+    with without_cyclic_gc():
+        return _allocate(year, month, billable, unbillable, ordered_plans, rules, default)
 
+
+_Marker = tuple[int, str, int | None, str, int, Category]
+
+
+@contextmanager
+def without_cyclic_gc() -> Iterator[None]:
+    """Make a month's objects (millions) without the cyclic collector walking them over
+    and over: none of them is part of a cycle, reference counting frees them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _allocate(
+    year: int,
+    month: int,
+    billable: list[tuple[int, datetime, int, VisitFact, datetime, datetime]],
+    unbillable: list[VisitFact],
+    ordered_plans: dict[int, list[PlanFact]],
+    rules: Mapping[str, Rounding],
+    default: Rounding,
+) -> MonthBilling:
     used: dict[int, int] = defaultdict(int)
     results: list[VisitBilling] = []
-    lines: dict[LineKey, Line] = {}
-    for _start, _id, visit, recorded in billable:
-        candidates = candidate_plans(visit, plans_by_ben.get(visit.beneficiary_id, ()))
+    #: (beneficiary, funder, plan, service, worker, category) -> [shares, minutes]
+    totals: dict[_Marker, list[int]] = {}
+    no_plans: list[PlanFact] = []
+    within, beyond, outside = Category.WITHIN, Category.BEYOND, Category.OUTSIDE
+    for ben, started, _id, visit, _started, ended in billable:
+        day, code, worker = visit.service_date, visit.service_code, visit.worker_id
+        candidates = [
+            p
+            for p in ordered_plans.get(ben, no_plans)
+            if p.starts_on <= day
+            and (p.ends_on is None or day <= p.ends_on)
+            and (code is None or p.service_code == code)
+        ]
         rounding = rules.get(candidates[0].funder_code, default) if candidates else default
-        kept = kept_period(recorded, rounding)
-        shares = _allocate(kept, candidates, used)
-        results.append(VisitBilling(visit, recorded, kept, rounding, shares))
-        for share in shares:
-            key = LineKey(
-                visit.beneficiary_id,
-                share.plan.funder_code if share.plan else "",
-                share.plan.plan_id if share.plan else None,
-                share.plan.service_code if share.plan else (visit.service_code or ""),
-                visit.worker_id,
-                share.category,
-            )
-            line = lines.get(key)
-            if line is None:
-                line = lines[key] = Line(key)
-            line.visits += 1
-            line.kept_minutes += share.minutes
-    ordered = sorted(
-        lines.values(),
-        key=lambda ln: (
-            ln.key.beneficiary_id,
-            ln.key.funder_code,
-            ln.key.plan_id or 0,
-            ln.key.category.value,
-            ln.key.worker_id,
-        ),
+        kept_start = started.replace(second=0, microsecond=0)
+        length = (ended.replace(second=0, microsecond=0) - kept_start) // _MINUTE
+        remaining = rounding.kept_minutes(length)
+        kept = Period(kept_start, kept_start + remaining * _MINUTE)
+        shares: list[Share] = []
+        counted: list[tuple[_Marker, int]] = []
+        cursor = kept_start
+        for plan in candidates:
+            if remaining == 0:
+                break
+            take = min(remaining, max(0, plan.max_minutes - used[plan.plan_id]))
+            if take:
+                used[plan.plan_id] += take
+                end = cursor + take * _MINUTE
+                shares.append(Share(plan, within, Period(cursor, end)))
+                counted.append(
+                    ((ben, plan.funder_code, plan.plan_id, plan.service_code, worker, within), take)
+                )
+                cursor, remaining = end, remaining - take
+        if remaining:
+            first = candidates[0] if candidates else None
+            marker: _Marker
+            if first is not None:
+                shares.append(Share(first, beyond, Period(cursor, kept.end)))
+                marker = (ben, first.funder_code, first.plan_id, first.service_code, worker, beyond)
+            else:
+                shares.append(Share(None, outside, Period(cursor, kept.end)))
+                marker = (ben, "", None, code or "", worker, outside)
+            counted.append((marker, remaining))
+        for marker, minutes in counted:
+            total = totals.get(marker)
+            if total is None:
+                totals[marker] = [1, minutes]
+            else:
+                total[0] += 1
+                total[1] += minutes
+        results.append(VisitBilling(visit, Period(started, ended), kept, rounding, tuple(shares)))
+    lines = [Line(LineKey(*marker), n, minutes) for marker, (n, minutes) in totals.items()]
+    lines.sort(key=_line_order)
+    return MonthBilling(year, month, tuple(results), tuple(unbillable), tuple(lines))
+
+
+def _utc(moment: datetime) -> datetime:
+    """``as_utc`` without a call when the value is already UTC (most of a month's)."""
+    tz = moment.tzinfo
+    if tz is UTC:
+        return moment
+    return moment.replace(tzinfo=UTC) if tz is None else moment.astimezone(UTC)
+
+
+def _priority(plan: PlanFact) -> tuple[int, date, int]:
+    return plan.priority
+
+
+def _chronological(
+    item: tuple[int, datetime, int, VisitFact, datetime, datetime],
+) -> tuple[int, datetime, int]:
+    return item[0], item[1], item[2]
+
+
+def _line_order(line: Line) -> tuple[int, str, int, str, int]:
+    key = line.key
+    return (
+        key.beneficiary_id,
+        key.funder_code,
+        key.plan_id or 0,
+        key.category.value,
+        key.worker_id,
     )
-    return MonthBilling(year, month, tuple(results), tuple(unbillable), tuple(ordered))
-
-
-def _allocate(kept: Period, candidates: list[PlanFact], used: dict[int, int]) -> tuple[Share, ...]:
-    remaining = kept.minutes
-    cursor = kept.start
-    shares: list[Share] = []
-    for plan in candidates:
-        if remaining == 0:
-            break
-        take = min(remaining, max(0, plan.max_minutes - used[plan.plan_id]))
-        if take:
-            used[plan.plan_id] += take
-            end = cursor + take * _MINUTE
-            shares.append(Share(plan, Category.WITHIN, Period(cursor, end)))
-            cursor, remaining = end, remaining - take
-    if remaining:
-        first = candidates[0] if candidates else None
-        category = Category.BEYOND if first else Category.OUTSIDE
-        shares.append(Share(first, category, Period(cursor, kept.end)))
-    return tuple(shares)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,9 +35,15 @@ def as_utc(moment: datetime) -> datetime:
     SQLite gives back naive datetimes even for timezone-aware columns, so every
     value read from storage goes through here.
     """
-    if moment.tzinfo is None:
+    tz = moment.tzinfo
+    if tz is UTC:
+        return moment
+    if tz is None or tz in _UTC_ZONES:  # psycopg's values from a server set to UTC
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+_UTC_ZONES = frozenset({ZoneInfo("UTC"), ZoneInfo("Etc/UTC")})
 
 
 def to_paris(moment: datetime) -> datetime:

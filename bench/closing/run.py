@@ -20,7 +20,11 @@ sums the month's durations: the floor of any reading of the month):
   * the service-done file, pre-billing and teletransmission files (their jobs,
     local transport), and the signed statements of ``--statements``
     beneficiaries (one process), extrapolated to the month.
-Times are printed, never asserted.
+Times are printed, never asserted; each line gives the wall time and this
+process's CPU time (the machine may be shared). To measure one built month
+several times (before and after a change), write it once with
+``--build-only`` into a database, copy it (``createdb -T built run1``) and
+run with ``--built`` on each copy.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 
 from archive import pipeline
 from archive.pki import init_pki
@@ -203,10 +207,15 @@ def _plan(ben_id: int, funder_id: int, service: str, hours: int) -> dict[str, An
 
 
 def timed(label: str, action: Callable[[], object], baseline: float) -> float:
-    started = time.perf_counter()
+    """Run and print one step: wall time, its ratio to the baseline, this process's CPU time."""
+    started, cpu = time.perf_counter(), time.process_time()
     result = action()
     seconds = time.perf_counter() - started
-    print(f"  {label:<48} {seconds:8.2f} s   {seconds / baseline:8.1f} × baseline   {result}")
+    print(
+        f"  {label:<48} {seconds:8.2f} s   {seconds / baseline:8.1f} × baseline   "
+        f"cpu {time.process_time() - cpu:7.2f} s   {result}",
+        flush=True,
+    )
     return seconds
 
 
@@ -216,14 +225,32 @@ def main() -> None:
     parser.add_argument("--beneficiaries", type=int, default=2800)
     parser.add_argument("--visits-per", type=int, default=7)
     parser.add_argument("--statements", type=int, default=40)
+    parser.add_argument(
+        "--build-only",
+        action="store_true",
+        help="write the organisation and stop (then copy it: createdb -T built run1)",
+    )
+    parser.add_argument(
+        "--built",
+        action="store_true",
+        help="measure a database written by --build-only (its month never closed)",
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
-    count = build(args.url, args.beneficiaries, args.visits_per)
-    print(
-        f"{args.beneficiaries} beneficiaries, {count} visits in {OCTOBER.label} "
-        f"(built in {time.perf_counter() - started:.0f} s)"
-    )
+    if args.built:
+        with make_session_factory(make_engine(args.url))() as session:
+            count = session.scalar(select(func.count()).select_from(Visit)) or 0
+        print(f"{count} visits in {OCTOBER.label} (built before)")
+    else:
+        count = build(args.url, args.beneficiaries, args.visits_per)
+        print(
+            f"{args.beneficiaries} beneficiaries, {count} visits in {OCTOBER.label} "
+            f"(built in {time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
+    if args.build_only:
+        return
     engine = make_engine(args.url)
     factory = make_session_factory(engine)
     data_dir = Path(tempfile.mkdtemp(prefix="bench-closing-"))
@@ -243,7 +270,7 @@ def main() -> None:
     print(f"  {'baseline: one SQL pass over the month':<48}", end="")
     baseline_pass()
     baseline = time.perf_counter() - t0
-    print(f" {baseline:8.2f} s")
+    print(f" {baseline:8.2f} s", flush=True)
 
     app = create_app(
         AppConfig(
@@ -279,6 +306,9 @@ def main() -> None:
         return f"{len(keys)} funders validated, revision {life.revision}"
 
     timed("validate every funder, then close", close, baseline)
+    timed(
+        "review page again (closed, figures unchanged)", lambda: get("/cloture/2026-10"), baseline
+    )
 
     def job(found: list[ScheduledJob], name: str) -> Callable[[], str]:
         [chosen] = [j for j in found if j.name == name]

@@ -215,9 +215,16 @@ def funder_groups(
         group.visits += line.visits
         group.minutes += line.kept_minutes
         group.by_category[line.key.category] += line.kept_minutes
-    for obj in names(session, Worker if by_worker else Beneficiary, groups).values():
-        groups[obj.id].name = f"{obj.last_name} {obj.first_name}"
-        groups[obj.id].reference = obj.external_id
+    model = Worker if by_worker else Beneficiary
+    for chunk in _chunks(sorted(groups)):
+        # Columns, not objects: a funder's page names every group to sort them.
+        for object_id, last, first, reference in session.execute(
+            select(model.id, model.last_name, model.first_name, model.external_id).where(
+                model.id.in_(chunk)
+            )
+        ):
+            groups[object_id].name = f"{last} {first}"
+            groups[object_id].reference = reference
     return sorted(groups.values(), key=lambda g: (g.name, g.object_id))
 
 
