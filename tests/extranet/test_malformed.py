@@ -93,6 +93,7 @@ FORM_NAMES = (
     "aid_type",
     "service_codes",
     "language",
+    "write",
 )
 _READS = re.compile(
     r"""(?:_arg|args\.get|form\.get)\(\s*["']([a-z_]+)["']|^\s+([a-z_]+) = \w+Field\(""",

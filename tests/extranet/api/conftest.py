@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
-from sqlalchemy.orm import Session
+from flask import Flask
+from sqlalchemy.orm import Session, sessionmaker
 
 from extranet.api import tokens
-from tests.extranet.conftest import NOW, Scenario
+from tests.extranet.conftest import NOW, Scenario, make_app
 
 
 @dataclass(frozen=True)
@@ -48,3 +50,9 @@ def api_tokens(session: Session, scenario: Scenario) -> Tokens:
 
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def limitless_app(session_factory: sessionmaker[Session], data_dir: Path) -> Flask:
+    """The app with a rate limit no test run reaches (429 has its own test)."""
+    return make_app(session_factory, data_dir, api_calls_per_minute=100_000)

@@ -19,7 +19,6 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.extranet.api.conftest import Tokens, bearer
-from tests.extranet.conftest import make_app
 
 EXAMPLES = 12
 #: Operations with rules no JSON Schema says (a visit in the future or longer
@@ -33,17 +32,6 @@ RULES_BEYOND_SCHEMA = {
     ("GET", "/api/v1/call-events"),
     ("GET", "/api/v1/statistics"),
 }
-
-
-@pytest.fixture
-def limitless_app(session_factory: Any, data_dir: Any) -> Flask:
-    """The app with a rate limit schemathesis does not reach (429 is tested elsewhere)."""
-    return make_app(session_factory, data_dir, api_calls_per_minute=100_000)
-
-
-@pytest.fixture
-def api_schema(limitless_app: Flask, api_tokens: Tokens) -> Any:
-    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", limitless_app)
 
 
 def _operations(app: Flask) -> list[Any]:
