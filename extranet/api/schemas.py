@@ -22,6 +22,11 @@ Day = validate.Range(MIN_DATE, MAX_DATE)
 YEARS = "(19|20|21)[0-9]{2}"
 DAY = {"pattern": f"^{YEARS}-"}
 MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+#: No control character (PostgreSQL refuses NUL in text); a comment keeps tabs and newlines.
+LINE = validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="Caractère de contrôle refusé.")
+TEXT = validate.Regexp(
+    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$", error="Caractère de contrôle refusé."
+)
 
 
 def _values(enum: Any) -> list[str]:
@@ -63,7 +68,7 @@ class PageArgs(Schema):
 class PeopleArgs(PageArgs):
     antenna_id = fields.Integer(validate=Id)
     external_id = fields.String(
-        validate=validate.Length(1, 40),
+        validate=[validate.Length(1, 40), LINE],
         metadata={"description": "Identifiant du logiciel de planification / external id."},
     )
 
@@ -111,7 +116,7 @@ class StatisticsArgs(Schema):
 
 class Motived(Schema):
     motive = fields.String(required=True, validate=validate.OneOf(_values(Motive)))
-    comment = fields.String(load_default="", validate=validate.Length(max=2000))
+    comment = fields.String(load_default="", validate=[validate.Length(max=2000), TEXT])
 
 
 class CorrectionIn(Motived):

@@ -4,6 +4,7 @@ writes, the rate limit, the audit of every call, and no 500 to malformed input."
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -460,3 +461,32 @@ def test_the_document_is_served_without_a_token(client: FlaskClient) -> None:
     assert document["info"]["title"] == "Télégestion"
     assert "Authorization: Bearer" in document["info"]["description"]
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def test_no_answer_to_a_token_of_a_names_anyone_of_b(
+    limitless_app: Flask, api_tokens: Tokens, scenario: Scenario
+) -> None:
+    client = limitless_app.test_client()
+    a, b = scenario.a, scenario.b
+    urls = [
+        *GETS,
+        f"/api/v1/visits/{a.complete_visit.id}",
+        f"/api/v1/visits/{a.incomplete_visit.id}",
+        f"/api/v1/beneficiaries/{a.beneficiary.id}",
+        f"/api/v1/workers/{a.worker.id}",
+        f"/api/v1/call-events/{a.unknown_call.id}",
+        f"/api/v1/visits?beneficiary_id={b.beneficiary.id}",
+        f"/api/v1/beneficiaries?external_id={b.beneficiary.external_id}",
+        f"/api/v1/workers?external_id={b.worker.external_id}",
+    ]
+    b_names = [b.beneficiary.last_name, b.new_beneficiary.last_name, b.worker.last_name]
+    b_names += [b.beneficiary.external_id, b.worker.external_id, b.antenna.name]
+    for url in urls:
+        response = _get(client, api_tokens.writer_a, url)
+        assert response.status_code == 200, url
+        text = response.get_data(as_text=True)
+        for name in b_names:
+            assert not re.search(rf"\b{re.escape(name)}\b", text), (url, name)
+        # The same answers to the central token do name B (the check can fail).
+    central = _get(client, api_tokens.central, "/api/v1/beneficiaries").get_data(as_text=True)
+    assert b.beneficiary.last_name in central and b.beneficiary.external_id in central
