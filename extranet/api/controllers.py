@@ -414,7 +414,10 @@ def call_event(event_id: int) -> dict[str, Any]:
 def _month(raw: str | None, default: Month) -> Month:
     if not raw:
         return default
-    found = Month.parse(raw)
+    try:
+        found = Month.parse(raw)
+    except ValueError as error:
+        raise ApiError(422, message=str(error)) from None
     if not FIRST_YEAR <= found.year <= LAST_YEAR:
         raise ApiError(
             422, message=f"L'année doit être comprise entre {FIRST_YEAR} et {LAST_YEAR}."

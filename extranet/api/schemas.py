@@ -21,7 +21,8 @@ Day = validate.Range(MIN_DATE, MAX_DATE)
 #: The years ``Day`` accepts, said in the document (a range of dates is not JSON Schema).
 YEARS = "(19|20|21)[0-9]{2}"
 DAY = {"pattern": f"^{YEARS}-"}
-MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+#: A month of the years the statistics hold (2000 to 2099).
+MONTH = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
 #: No control character (PostgreSQL refuses NUL in text); a comment keeps tabs and newlines.
 LINE = validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="Caractère de contrôle refusé.")
 TEXT = validate.Regexp(

@@ -450,6 +450,8 @@ def test_statistics_refuse_a_wrong_period_in_french(
         "from=2020-01&to=2026-11",
         "from=1999-12",
         "to=2026-13",
+        "from=0000-01",
+        "to=2100-01",
     ):
         response = _get(client, api_tokens.central, f"/api/v1/statistics?{query}")
         assert response.status_code == 422, query
