@@ -56,28 +56,29 @@ def test_the_document_lists_every_operation(limitless_app: Flask) -> None:
     }
 
 
+def _check(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> None:
+    """Run schemathesis's checks on examples of one operation."""
+    key = (operation.method.upper(), operation.path)
+    excluded = [positive_data_acceptance] if key in RULES_BEYOND_SCHEMA else []
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case: Any) -> None:
+        case.call_and_validate(headers=headers, excluded_checks=excluded)
+
+    run()
+
+
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_every_operation_conforms(
     limitless_app: Flask, api_tokens: Tokens, mode: GenerationMode
 ) -> None:
     """schemathesis's checks on each operation (pytest 9 breaks its pytest
     plugin's fixture loader, so the strategies are driven by hypothesis here)."""
-    headers = bearer(api_tokens.central)
     for operation in _operations(limitless_app):
-        excluded = (
-            [positive_data_acceptance]
-            if (operation.method.upper(), operation.path) in RULES_BEYOND_SCHEMA
-            else []
-        )
-
-        @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        def run(case: Any, excluded: list[Any] = excluded) -> None:
-            case.call_and_validate(headers=headers, excluded_checks=excluded)
-
-        run()
+        _check(operation, mode, bearer(api_tokens.central))
