@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from extranet import formatting
+from extranet import api, formatting
+from extranet.api import errors as api_errors
 from extranet.auth import oidc
 from extranet.auth.throttle import Limit, Throttle
 from extranet.params import IdConverter
@@ -111,6 +112,7 @@ def create_app(config: AppConfig) -> Flask:
     for name in MODULES:
         module = importlib.import_module(f"extranet.{name}.blueprint")
         app.register_blueprint(module.bp)
+    api.init_app(app, csrf)
     if config.sso is not None:
         oidc.init_app(app, config.sso)
 
@@ -150,6 +152,11 @@ def create_app(config: AppConfig) -> Flask:
     for code, message in _ERRORS.items():
         app.register_error_handler(code, _error_page(code, message))
 
+    @app.errorhandler(HTTPException)
+    def _other_errors(error: HTTPException) -> Any:
+        """Under /api/ every error is JSON; elsewhere werkzeug's own page, as before."""
+        return api_errors.from_http_exception(error) if api_errors.is_api_request() else error
+
     @app.get("/sante")
     def health() -> dict[str, str]:
         return {"status": "ok"}
@@ -170,8 +177,10 @@ _ERRORS = {
 }
 
 
-def _error_page(code: int, message: str) -> Callable[[Exception], tuple[str, int]]:
-    def handler(error: Exception) -> tuple[str, int]:
+def _error_page(code: int, message: str) -> Callable[[Exception], Any]:
+    def handler(error: Exception) -> Any:
+        if api_errors.is_api_request() and isinstance(error, HTTPException):
+            return api_errors.from_http_exception(error)
         # Our own abort(400, description=...) carries a French reason; keep it.
         described = getattr(error, "description", None)
         if isinstance(error, HTTPException) and described != type(error).description:

@@ -1,4 +1,4 @@
-"""``telegestion extranet serve`` and ``telegestion users create|list|passwd|demo``."""
+"""``telegestion extranet serve|api-token`` and ``telegestion users create|list|passwd|demo``."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from extranet import settings as extranet_settings
+from extranet.api import tokens
 from extranet.demo import create_demo_users
-from extranet.models import LoginThrottle, Role, ThrottleScope, User
+from extranet.models import ApiToken, LoginThrottle, Role, ThrottleScope, User
 from extranet.passwords import PasswordPolicyError, hash_password
 from kernel import settings as settings_module
 from ledger.db import make_engine, make_session_factory
 from ledger.models import Antenna
 from ledger.service import audit
+from ledger.timeutil import utc_now
 
 GUNICORN_CONF = Path(__file__).resolve().parent.parent / "config" / "gunicorn.conf.py"
 ACTOR = "system:cli"
@@ -170,12 +172,75 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _token_create(args: argparse.Namespace) -> int:
+    with _session() as session:
+        antenna_id = None
+        if args.antenna:
+            antenna = session.scalars(select(Antenna).where(Antenna.code == args.antenna)).first()
+            if antenna is None:
+                print(f"Antenne inconnue : {args.antenna}", file=sys.stderr)
+                return 2
+            antenna_id = antenna.id
+        try:
+            issued = tokens.create(
+                session,
+                ACTOR,
+                name=args.name,
+                write=args.write,
+                antenna_id=antenna_id,
+                now=utc_now(),
+            )
+        except tokens.TokenError as refused:
+            print(str(refused), file=sys.stderr)
+            return 2
+        session.commit()
+        print(f"Jeton {issued.token.id} créé ({issued.token.scopes}), affiché une seule fois :")
+        print(issued.secret)
+    return 0
+
+
+def _token_list(args: argparse.Namespace) -> int:
+    with _session() as session:
+        for token in tokens.listing(session):
+            state = "révoqué" if token.revoked_at else "actif"
+            code = token.antenna.code if token.antenna else "-"
+            print(f"{token.id}\t{token.prefix}…\t{token.scopes}\t{code}\t{state}\t{token.name}")
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    with _session() as session:
+        token = session.get(ApiToken, args.id)
+        if token is None:
+            print(f"Jeton inconnu : {args.id}", file=sys.stderr)
+            return 1
+        try:
+            tokens.revoke(session, ACTOR, token, now=utc_now())
+        except tokens.TokenError as refused:
+            print(str(refused), file=sys.stderr)
+            return 1
+        session.commit()
+    print(f"Jeton {args.id} révoqué.")
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     extranet = commands.add_parser("extranet", help="the web extranet")
     extranet_sub = extranet.add_subparsers(dest="extranet_command", required=True)
     serve = extranet_sub.add_parser("serve", help="serve the extranet with gunicorn")
     serve.add_argument("--bind", default="", help="host:port (default: extranet.bind)")
     serve.set_defaults(handler=_serve)
+    token = extranet_sub.add_parser("api-token", help="REST API tokens of client systems")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    token_create = token_sub.add_parser("create", help="create a token (printed once)")
+    token_create.add_argument("name", help="the client system")
+    token_create.add_argument("--write", action="store_true", help="may correct and enter visits")
+    token_create.add_argument("--antenna", default="", help="antenna code (default: all)")
+    token_create.set_defaults(handler=_token_create)
+    token_sub.add_parser("list", help="list the tokens").set_defaults(handler=_token_list)
+    token_revoke = token_sub.add_parser("revoke", help="revoke a token at once")
+    token_revoke.add_argument("id", type=int)
+    token_revoke.set_defaults(handler=_token_revoke)
 
     users = commands.add_parser("users", help="extranet user accounts")
     users_sub = users.add_subparsers(dest="users_command", required=True)

@@ -1,4 +1,4 @@
-"""Extranet tables: user accounts with their role, and acknowledged alerts."""
+"""Extranet tables: user accounts with their role, acknowledged alerts, API tokens."""
 
 from __future__ import annotations
 
@@ -166,3 +166,68 @@ class AlertAck(Base):
     acked_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     __table_args__ = (UniqueConstraint("kind", "object_id", name="uq_extranet_alert_acks_kind"),)
+
+
+class ApiScope(enum.StrEnum):
+    """What an API token may do (``extranet.api``)."""
+
+    #: Visits, people, calls, statistics.
+    READ = "read"
+    #: Corrections and manual visits, through ``ledger.service`` like the forms.
+    WRITE = "write"
+
+
+class ApiToken(Base):
+    """A client system's credential on the REST API, created by an administrator.
+
+    Only the SHA-256 of the secret is kept; the secret is shown once. A token
+    restricted to an antenna sees what that antenna's manager sees
+    (``extranet.scope``, through ``sees_all_antennas`` and ``antenna_id``).
+    """
+
+    __tablename__ = "extranet_api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The client system, e.g. "Logiciel de planification".
+    name: Mapped[str] = mapped_column(String(60))
+    #: Hex SHA-256 of the whole secret ("tg_..."), the lookup key.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The secret's first characters, to tell tokens apart in lists and logs.
+    prefix: Mapped[str] = mapped_column(String(12))
+    #: Space-separated ``ApiScope`` values, e.g. "read write".
+    scopes: Mapped[str] = mapped_column(String(40))
+    #: The only antenna the token reaches; None: every antenna.
+    antenna_id: Mapped[int | None] = mapped_column(
+        ForeignKey("antennas.id", ondelete="RESTRICT"), index=True
+    )
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(80))
+    last_used_at: Mapped[datetime | None]
+    #: Fixed-window rate limit: start of the current window and calls counted in it
+    #: (changed only by single UPDATE statements, ``extranet.api.auth``).
+    window_started_at: Mapped[datetime | None]
+    window_calls: Mapped[int] = mapped_column(Integer, default=0)
+
+    antenna: Mapped[Antenna | None] = relationship()
+
+    @property
+    def scope_set(self) -> frozenset[ApiScope]:
+        return frozenset(ApiScope(s) for s in self.scopes.split() if s in set(ApiScope))
+
+    def allows(self, scope: ApiScope) -> bool:
+        return scope in self.scope_set
+
+    @property
+    def sees_all_antennas(self) -> bool:
+        return self.antenna_id is None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def actor(self) -> str:
+        """The author written in versions and the audit journal."""
+        return f"api:{self.name}#{self.id}"[:80]

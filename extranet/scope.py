@@ -3,18 +3,22 @@
 Every query of organisation data in the extranet goes through ``scope`` (lists,
 exports, statistics) or ``get_in_scope`` (one object by id). An object outside
 the user's scope is reported as not found, so that its existence does not leak.
+
+The one who looks is a ``Viewer``: an extranet ``User`` or a REST API token
+(``extranet.models.ApiToken``), both answering the same two questions.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Select, select, true
 from sqlalchemy.orm import Session
 
-from extranet.models import AlertAck, User
+from extranet.models import AlertAck
 from ledger.models import (
     Absence,
+    Antenna,
     AuditEntry,
     Beneficiary,
     CallEvent,
@@ -26,6 +30,21 @@ from ledger.models import (
 )
 
 T = TypeVar("T")
+
+
+class Viewer(Protocol):
+    """Whoever reads organisation data: a user, or an API token."""
+
+    @property
+    def sees_all_antennas(self) -> bool: ...
+
+    @property
+    def antenna_id(self) -> int | None: ...
+
+    @property
+    def antenna(self) -> Antenna | None: ...
+
+
 S = TypeVar("S", bound=Select)  # type: ignore[type-arg]
 
 
@@ -65,7 +84,7 @@ _THROUGH_BENEFICIARY: dict[type, Any] = {
 }
 
 
-def antenna_ids(user: User) -> frozenset[int] | None:
+def antenna_ids(user: Viewer) -> frozenset[int] | None:
     """The antennas a user sees; None means all of them."""
     if user.sees_all_antennas:
         return None
@@ -73,7 +92,7 @@ def antenna_ids(user: User) -> frozenset[int] | None:
     return frozenset({user.antenna_id})
 
 
-def condition(user: User, model: type) -> ColumnElement[bool]:
+def condition(user: Viewer, model: type) -> ColumnElement[bool]:
     """The WHERE clause restricting ``model`` rows to what ``user`` may see."""
     ids = antenna_ids(user)
     if ids is None:
@@ -96,20 +115,20 @@ def condition(user: User, model: type) -> ColumnElement[bool]:
     raise TypeError(f"no scoping rule for {model.__name__}: add one here")
 
 
-def scope(query: S, user: User, *models: type) -> S:
+def scope(query: S, user: Viewer, *models: type) -> S:
     """Restrict ``query`` on each of ``models`` to the user's antennas."""
     for model in models:
         query = query.where(condition(user, model))
     return query
 
 
-def get_in_scope(session: Session, model: type[T], object_id: int, user: User) -> T | None:
+def get_in_scope(session: Session, model: type[T], object_id: int, user: Viewer) -> T | None:
     """One object by id, or None when it does not exist or is outside the scope."""
     pk = model.__mapper__.primary_key[0]  # type: ignore[attr-defined]
     return session.scalars(scope(select(model).where(pk == object_id), user, model)).first()
 
 
-def can_access(user: User, antenna_id: int | None) -> bool:
+def can_access(user: Viewer, antenna_id: int | None) -> bool:
     """Whether an object of this antenna (None: no antenna) is visible to the user."""
     ids = antenna_ids(user)
     return ids is None or (antenna_id is not None and antenna_id in ids)

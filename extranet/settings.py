@@ -40,6 +40,8 @@ class ExtranetSettings:
     refresh_seconds: int = 20
     #: Seconds a computed statistics page is reused (0: computed at every request; the bench).
     stats_cache_seconds: int = 300
+    #: Calls one REST API token may make per minute (``extranet.api``); beyond, 429.
+    api_calls_per_minute: int = 120
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.threads < 1:
@@ -56,6 +58,8 @@ class ExtranetSettings:
             raise SettingsError("extranet.refresh_seconds must be between 5 and 300")
         if not 0 <= self.stats_cache_seconds <= 3600:
             raise SettingsError("extranet.stats_cache_seconds must be between 0 and 3600")
+        if not 1 <= self.api_calls_per_minute <= 100_000:
+            raise SettingsError("extranet.api_calls_per_minute must be between 1 and 100000")
 
 
 def load(env: Mapping[str, str] | None = None) -> ExtranetSettings:

@@ -38,3 +38,14 @@ bp.add_url_rule(
     view_func=controllers.funder,
     methods=["GET", "POST"],
 )
+bp.add_url_rule("/administration/jetons-api", view_func=controllers.api_tokens)
+bp.add_url_rule(
+    "/administration/jetons-api/nouveau",
+    view_func=controllers.api_token_create,
+    methods=["GET", "POST"],
+)
+bp.add_url_rule(
+    "/administration/jetons-api/<int:token_id>/revoquer",
+    view_func=controllers.api_token_revoke,
+    methods=["POST"],
+)

@@ -1,7 +1,8 @@
 """Administration of the accounts: list, create, change role and antenna,
 deactivate, reactivate, reset a password, lift a login lockout. Every act goes
-through ``extranet.admin.services`` (rules, sessions ended, audit); and the
-Département funders' identity for the teletransmission."""
+through ``extranet.admin.services`` (rules, sessions ended, audit); the
+Département funders' identity for the teletransmission; the REST API's tokens
+(``extranet.api.tokens``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from extranet.admin import services
-from extranet.admin.forms import AccountForm, ActForm, FunderIdentityForm, UnlockForm
+from extranet.admin.forms import (
+    AccountForm,
+    ActForm,
+    ApiTokenForm,
+    FunderIdentityForm,
+    UnlockForm,
+)
+from extranet.api import tokens
 from extranet.auth.throttle import Throttle
-from extranet.models import Role, ThrottleScope, User
+from extranet.models import ApiToken, Role, ThrottleScope, User
 from extranet.web import db, now, requires, user
 from ledger.funders import (
     DEFAULT_AID_TYPES,
@@ -254,3 +262,54 @@ def funder(funder_id: int) -> ResponseReturnValue:
         error=error,
     )
     return page, status
+
+
+@requires("can_manage_users")
+def api_tokens() -> str:
+    return render_template("admin/api_tokens.html", tokens=tokens.listing(db()), act_form=ActForm())
+
+
+@requires("can_manage_users")
+def api_token_create() -> ResponseReturnValue:
+    form = ApiTokenForm()
+    form.antenna.choices = [(0, "— Toutes les antennes —")] + _antenna_choices()[1:]
+    error = None
+    if form.validate_on_submit():
+        session = db()
+        try:
+            issued = tokens.create(
+                session,
+                user().login,
+                name=form.name.data or "",
+                write=bool(form.write.data),
+                antenna_id=form.antenna.data or None,
+                now=now(),
+            )
+        except tokens.TokenError as refused:
+            session.rollback()
+            error = str(refused)
+        else:
+            session.commit()
+            # Shown in this answer only: never in a redirect, a cookie or a log.
+            return render_template("admin/api_token_issued.html", issued=issued)
+    status = 422 if (error or form.errors) else 200
+    return render_template("admin/api_token.html", form=form, error=error), status
+
+
+@requires("can_manage_users")
+def api_token_revoke(token_id: int) -> ResponseReturnValue:
+    found = db().get(ApiToken, token_id)
+    if found is None:
+        abort(404)
+    if not ActForm().validate_on_submit():
+        abort(400)
+    session = db()
+    try:
+        tokens.revoke(session, user().login, found, now=now())
+    except tokens.TokenError as refused:
+        session.rollback()
+        flash(str(refused), "error")
+    else:
+        session.commit()
+        flash(f"Jeton « {found.name} » révoqué : il est refusé dès maintenant.", "success")
+    return redirect(url_for("admin.api_tokens"))

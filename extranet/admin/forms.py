@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from extranet.models import Role, ThrottleScope
@@ -61,3 +61,14 @@ class FunderIdentityForm(FlaskForm):
         "Codes de prestation du financeur",
         validators=[Optional(), Length(max=2000)],
     )
+
+
+class ApiTokenForm(FlaskForm):
+    """A client system's token on the REST API (``extranet.api.tokens`` checks it again)."""
+
+    name = StringField(
+        "Système client",
+        validators=[DataRequired("Indiquez le nom du système client."), Length(max=60)],
+    )
+    write = BooleanField("Peut corriger et saisir des interventions (droit « write »)")
+    antenna = SelectField("Antenne", coerce=int, choices=[])

@@ -15,8 +15,7 @@ from datetime import date
 from sqlalchemy import ColumnElement, Float, case, cast, extract, func, or_, select
 from sqlalchemy.orm import Session
 
-from extranet.models import User
-from extranet.scope import antenna_ids, scope
+from extranet.scope import Viewer, antenna_ids, scope
 from kernel.settings import money
 from ledger.facts import month_billing
 from ledger.models import Antenna, Beneficiary, Funder, Visit, VisitStatus
@@ -56,7 +55,7 @@ def _period(first: date, last: date) -> list[ColumnElement[bool]]:
 
 
 def _billings(
-    session: Session, user: User, first: date, last: date
+    session: Session, user: Viewer, first: date, last: date
 ) -> Iterator[tuple[Month, MonthBilling]]:
     """Each month of the period allocated by the ledger's rules of money, in the user's scope."""
     rules = money().rules
@@ -70,7 +69,7 @@ def _in_period(day: date, first: date, last: date) -> bool:
     return first <= day <= last
 
 
-def hours_by_antenna(session: Session, user: User, first: date, last: date) -> Table:
+def hours_by_antenna(session: Session, user: Viewer, first: date, last: date) -> Table:
     """Hours kept by antenna and month: ``ledger.money``'s minutes, as billed."""
     names = dict(session.execute(select(Antenna.id, Antenna.name)).all())
     rows: dict[str, dict[tuple[int, int], float]] = {}
@@ -84,7 +83,7 @@ def hours_by_antenna(session: Session, user: User, first: date, last: date) -> T
     return Table(_months(first, last), dict(sorted(rows.items())))
 
 
-def hours_by_funder(session: Session, user: User, first: date, last: date) -> Table:
+def hours_by_funder(session: Session, user: Viewer, first: date, last: date) -> Table:
     """Hours kept by funder and month, shared between plans by decision 0501 (``ledger.money``)."""
     names = dict(session.execute(select(Funder.code, Funder.name)).all())
     rows: dict[str, dict[tuple[int, int], float]] = {}
@@ -116,7 +115,7 @@ class BeneficiaryFunderLine:
 
 
 def hours_by_beneficiary_and_funder(
-    session: Session, user: User, period: Month
+    session: Session, user: Viewer, period: Month
 ) -> list[BeneficiaryFunderLine]:
     """State 1: the month's hours per beneficiary and funder, the pre-billing's own lines."""
     _facts, billing = month_billing(session, period, money().rules, antenna_ids(user))
@@ -160,7 +159,7 @@ def hours_by_beneficiary_and_funder(
     return sorted(lines, key=lambda ln: (ln.name, ln.beneficiary_id, ln.funder_code, ln.category))
 
 
-def incomplete_rates(session: Session, user: User, first: date, last: date) -> Table:
+def incomplete_rates(session: Session, user: Viewer, first: date, last: date) -> Table:
     """Share (%) of visits not called in at both ends, by antenna and month."""
     year, month = extract("year", Visit.service_date), extract("month", Visit.service_date)
     not_clocked = case(

@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from extranet.models import User
-from extranet.scope import scope
+from extranet.scope import Viewer, scope
 from ledger.models import Beneficiary, CallEvent, Visit, VisitStatus, VisitVersion, Worker
 from ledger.pairing import MAX_OPEN_VISIT
 from ledger.timeutil import as_utc, paris_day_bounds
@@ -102,7 +102,7 @@ class RawCalls:
     nearby: list[CallEvent]
 
 
-def raw_calls(session: Session, user: User, visit: Visit) -> RawCalls:
+def raw_calls(session: Session, user: Viewer, visit: Visit) -> RawCalls:
     ids = [i for i in (visit.arrival_event_id, visit.departure_event_id) if i is not None]
     own = list(
         session.scalars(

@@ -184,3 +184,27 @@ def test_users_unlock_lifts_a_lockout(embedded: Path, capsys: pytest.CaptureFixt
     engine.dispose()
     assert main(["users", "unlock", "marie"]) == 0
     assert "Aucun compteur" in capsys.readouterr().out
+
+
+def test_api_token_create_list_revoke(embedded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from extranet.api.tokens import digest
+    from extranet.models import ApiToken
+
+    args = ["extranet", "api-token", "create", "Paie", "--write", "--antenna", "NORD"]
+    assert main(args) == 0
+    secret = capsys.readouterr().out.splitlines()[-1]
+    assert secret.startswith("tg_")
+    assert main(["extranet", "api-token", "create", "X", "--antenna", "NOPE"]) == 2
+    assert main(["extranet", "api-token", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "read write\tNORD\tactif\tPaie" in listed and secret not in listed
+    engine = make_engine(f"sqlite:///{embedded / 'telegestion.sqlite3'}")
+    with make_session_factory(engine)() as session:
+        token = session.scalars(select(ApiToken)).one()
+        assert token.token_hash == digest(secret)
+        token_id = token.id
+    assert main(["extranet", "api-token", "revoke", str(token_id)]) == 0
+    assert main(["extranet", "api-token", "revoke", str(token_id)]) == 1
+    with make_session_factory(engine)() as session:
+        assert session.get_one(ApiToken, token_id).revoked_by == "system:cli"
+    engine.dispose()

@@ -62,6 +62,13 @@ QUERY_NAMES = (
     "financeur",
     "periode",
     "intervenant",
+    # The REST API's parsed arguments (extranet/api/controllers.py reads them from
+    # webargs' dict; their malformed values: tests/extranet/api/test_api.py).
+    "antenna_id",
+    "date_from",
+    "date_to",
+    "external_id",
+    "status",
 )
 #: Every form field a POST route reads.
 FORM_NAMES = (
@@ -93,6 +100,7 @@ FORM_NAMES = (
     "aid_type",
     "service_codes",
     "language",
+    "write",
 )
 _READS = re.compile(
     r"""(?:_arg|args\.get|form\.get)\(\s*["']([a-z_]+)["']|^\s+([a-z_]+) = \w+Field\(""",
