@@ -40,6 +40,9 @@ class ExtranetSettings:
     refresh_seconds: int = 20
     #: Seconds a computed statistics page is reused (0: computed at every request; the bench).
     stats_cache_seconds: int = 300
+    #: Visits of allocated months the statistics keep per worker while their data is
+    #: unchanged (extranet/stats/memo.py, PostgreSQL only; about 1 KB each; 0: none).
+    stats_memo_visits: int = 250_000
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.threads < 1:
@@ -56,6 +59,8 @@ class ExtranetSettings:
             raise SettingsError("extranet.refresh_seconds must be between 5 and 300")
         if not 0 <= self.stats_cache_seconds <= 3600:
             raise SettingsError("extranet.stats_cache_seconds must be between 0 and 3600")
+        if not 0 <= self.stats_memo_visits <= 5_000_000:
+            raise SettingsError("extranet.stats_memo_visits must be between 0 and 5000000")
 
 
 def load(env: Mapping[str, str] | None = None) -> ExtranetSettings:
