@@ -230,7 +230,12 @@ def _free_port() -> int:
 
 
 def start_extranet(
-    url: str, data_dir: Path, workers: int, threads: int, stats_cache: int = 300
+    url: str,
+    data_dir: Path,
+    workers: int,
+    threads: int,
+    stats_cache: int = 300,
+    stats_memo: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {
@@ -246,6 +251,8 @@ def start_extranet(
         # 0 for the statistics bench: every request computes its state.
         "TELEGESTION_EXTRANET_STATS_CACHE_SECONDS": str(stats_cache),
     }
+    if stats_memo is not None:
+        env["TELEGESTION_EXTRANET_STATS_MEMO_VISITS"] = str(stats_memo)
     process = subprocess.Popen(
         [sys.executable, "-m", "config.cli", "extranet", "serve", "--bind", f"127.0.0.1:{port}"],
         env=env,
@@ -306,7 +313,9 @@ def pages(ids: dict[str, int], central: bool) -> dict[str, str]:
     return found
 
 
-def run_users(base: str, ids: dict[str, int], users: int, rounds: int) -> dict[str, list[float]]:
+def run_users(
+    base: str, ids: dict[str, int], users: int, rounds: int, skip: frozenset[str] = frozenset()
+) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = defaultdict(list)
     lock = threading.Lock()
     errors: list[str] = []
@@ -320,15 +329,22 @@ def run_users(base: str, ids: dict[str, int], users: int, rounds: int) -> dict[s
             token = login(client, login_name)
             for _ in range(rounds):
                 for name, path in pages(ids, login_name == "referent").items():
+                    if name in skip:
+                        continue
                     started = time.perf_counter()
-                    if path.startswith(EXPORT):
-                        form = dict(httpx.URL(path).params)
-                        answer = client.post(EXPORT, data={**form, "csrf_token": token})
+                    try:
+                        if path.startswith(EXPORT):
+                            form = dict(httpx.URL(path).params)
+                            answer = client.post(EXPORT, data={**form, "csrf_token": token})
+                        else:
+                            answer = client.get(path)
+                    except httpx.HTTPError as failed:
+                        # A timeout counts, at its length, and the user goes on.
+                        errors.append(f"{path}: {type(failed).__name__}")
                     else:
-                        answer = client.get(path)
+                        if answer.status_code != 200:
+                            errors.append(f"{path}: {answer.status_code}")
                     elapsed = time.perf_counter() - started
-                    if answer.status_code != 200:
-                        errors.append(f"{path}: {answer.status_code}")
                     with lock:
                         timings[name].append(elapsed)
                 with httpx.Client(base_url=base, timeout=60) as bare:
@@ -383,41 +399,74 @@ def state_urls(ids: dict[str, int], scale: str) -> dict[str, str]:
     return found
 
 
-def run_states(base: str, ids: dict[str, int], rounds: int, manager: str) -> None:
-    """Each state's latency, one request at a time, computed at every request (no cache)."""
-    cases = (
-        ("one antenna, one month (a manager)", manager, state_urls(ids, "month")),
-        ("all antennas, a year (a referent)", "referent", state_urls(ids, "year")),
-    )
+def run_states(
+    base: str,
+    ids: dict[str, int],
+    rounds: int,
+    manager: str,
+    *,
+    scales: tuple[str, ...] = ("month", "year", "export"),
+    only: tuple[str, ...] = (),
+    timeout: float = 600,
+) -> None:
+    """Each state's latency, one request at a time, computed at every request (no cache).
+
+    ``scales``: month (one antenna), year (all antennas), export (a year, one
+    antenna); ``only``: these states' slugs; ``timeout``: a request's longest wait.
+    """
+    cases = [
+        (title, login_name, urls)
+        for scale, title, login_name, urls in (
+            ("month", "one antenna, one month (a manager)", manager, state_urls(ids, "month")),
+            ("year", "all antennas, a year (a referent)", "referent", state_urls(ids, "year")),
+        )
+        if scale in scales
+    ]
     for title, login_name, urls in cases:
         timings: dict[str, list[float]] = defaultdict(list)
-        with httpx.Client(base_url=base, timeout=600) as client:
+        with httpx.Client(base_url=base, timeout=timeout) as client:
             login(client, login_name)
             for _ in range(rounds):
                 for name, path in urls.items():
+                    if only and name.split()[-1] not in only:
+                        continue
                     started = time.perf_counter()
-                    answer = client.get(path)
+                    try:
+                        answer = client.get(path)
+                    except httpx.TimeoutException:
+                        print(f"  {path}: no answer in {timeout:.0f} s", flush=True)
+                    else:
+                        if answer.status_code != 200:
+                            print(f"  {path}: {answer.status_code}")
                     timings[name].append(time.perf_counter() - started)
-                    if answer.status_code != 200:
-                        print(f"  {path}: {answer.status_code}")
                 started = time.perf_counter()
                 client.get("/sante")
                 timings["baseline /sante"].append(time.perf_counter() - started)
         print(f"Statistics, {title}, {rounds} rounds:", flush=True)
         report(timings)
+    if "export" not in scales:
+        return
     # A year's exports for one antenna.
     timings = defaultdict(list)
     year = paris_date(utc_now()).year - 1
-    with httpx.Client(base_url=base, timeout=600) as client:
+    with httpx.Client(base_url=base, timeout=timeout) as client:
         login(client, manager)
         for slug in ("interventions", "intervenants", "activite-annuelle"):
+            if only and slug not in only:
+                continue
             for fmt in ("csv", "xlsx", "pdf"):
                 for _ in range(max(1, rounds // 2)):
                     started = time.perf_counter()
-                    answer = client.get(f"/statistiques/{slug}.{fmt}?periode=annee&annee={year}")
+                    try:
+                        answer = client.get(
+                            f"/statistiques/{slug}.{fmt}?periode=annee&annee={year}"
+                        )
+                    except httpx.TimeoutException:
+                        print(f"  {slug}.{fmt}: no answer in {timeout:.0f} s", flush=True)
+                    else:
+                        if answer.status_code != 200:
+                            print(f"  {slug}.{fmt}: {answer.status_code}")
                     timings[f"{slug}.{fmt}"].append(time.perf_counter() - started)
-                    if answer.status_code != 200:
-                        print(f"  {slug}.{fmt}: {answer.status_code}")
     print("A year's export for one antenna:", flush=True)
     report(timings)
 
@@ -444,6 +493,17 @@ def main() -> None:
     )
     parser.add_argument("--no-states", action="store_true", help="only the page mix")
     parser.add_argument("--state-rounds", type=int, default=5)
+    parser.add_argument(
+        "--state-scales", default="month,year,export", help="of the states: month,year,export"
+    )
+    parser.add_argument("--states", default="", help="only these states (slugs, comma-separated)")
+    parser.add_argument("--state-timeout", type=float, default=600, help="seconds per request")
+    parser.add_argument(
+        "--memo", type=int, default=None, help="the statistics' memo, in visits (0: none)"
+    )
+    parser.add_argument(
+        "--skip", default="", help="pages left out of the mix (their names, comma-separated)"
+    )
     parser.add_argument("--port", type=int, default=PORT, help="of the throwaway PostgreSQL")
     parser.add_argument(
         "--pgdir",
@@ -499,19 +559,28 @@ def run(url: str, ids: dict[str, int], args: argparse.Namespace) -> None:
                 f"{load_average()}:",
                 flush=True,
             )
-            report(run_users(base, ids, args.users, args.rounds))
+            skip = frozenset(name for name in args.skip.split(",") if name)
+            report(run_users(base, ids, args.users, args.rounds, skip))
             print(f"  load average after: {load_average()}", flush=True)
         finally:
             process.terminate()
             process.wait(timeout=30)
     if args.no_states:
         return
-    process, base = start_extranet(url, data_dir, 1, 1, stats_cache=0)
+    process, base = start_extranet(url, data_dir, 1, 1, stats_cache=0, stats_memo=args.memo)
     try:
         with make_session_factory(make_engine(url))() as session:
             code = session.scalar(select(Antenna.code).where(Antenna.id == ids["antenna"]))
         print(f"Statistics; load average {load_average()}", flush=True)
-        run_states(base, ids, args.state_rounds, f"resp-{str(code).lower()}")
+        run_states(
+            base,
+            ids,
+            args.state_rounds,
+            f"resp-{str(code).lower()}",
+            scales=tuple(args.state_scales.split(",")),
+            only=tuple(s for s in args.states.split(",") if s),
+            timeout=args.state_timeout,
+        )
         print(f"  load average after: {load_average()}", flush=True)
     finally:
         process.terminate()
