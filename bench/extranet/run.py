@@ -28,7 +28,10 @@ so every request computes its state) answers each of the thirteen states one
 request at a time, ``--state-rounds`` times, for one antenna and one month (as
 that antenna's manager) and for all antennas and a year (as a referent); then a
 year's CSV, XLSX and PDF exports for one antenna. p50/p95 beside the same
-baseline.
+baseline. A long run can be narrowed: ``--skip`` pages of the mix (by their
+printed names), ``--state-scales`` (month, year, export), ``--states`` (slugs),
+``--state-timeout``; ``--memo 0`` turns the statistics' memo of allocated
+months off (every state then allocates its months, as before the memo).
 """
 
 from __future__ import annotations
@@ -260,7 +263,7 @@ def start_extranet(
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240  # a loaded machine starts gunicorn slowly
     while time.monotonic() < deadline:
         try:
             if httpx.get(base + "/sante", timeout=2).status_code == 200:
