@@ -76,9 +76,12 @@ class Cursor:
         """The cursor of a page's link; None when malformed (the list starts again)."""
         try:
             at, source, ident = token.split("_")
-            return cls(as_utc(datetime.fromisoformat(at)), int(source), int(ident))
-        except ValueError:
+            cursor = cls(as_utc(datetime.fromisoformat(at)), int(source), int(ident))
+        except (ValueError, OverflowError):
             return None
+        if cursor.source not in (0, 1) or not 0 < cursor.id < 2**63:
+            return None
+        return cursor
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ def incomplete(
     until: date | None = None,
 ) -> list[Incomplete]:
     """Every incomplete item of the period, oldest first (bounded by the period only)."""
-    return _incomplete(
+    return incomplete_page(
         session, user, since=since, now=now, antenna_id=antenna_id, until=until
     ).items
 
@@ -130,35 +133,12 @@ def incomplete_page(
     *,
     since: date,
     now: datetime,
-    limit: int,
-    after: Cursor | None = None,
-    antenna_id: int | None = None,
-    until: date | None = None,
-) -> Page:
-    """At most ``limit`` incomplete items after ``after``, oldest first, and the next cursor."""
-    return _incomplete(
-        session,
-        user,
-        since=since,
-        now=now,
-        antenna_id=antenna_id,
-        until=until,
-        limit=limit,
-        after=after,
-    )
-
-
-def _incomplete(
-    session: Session,
-    user: User,
-    *,
-    since: date,
-    now: datetime,
     antenna_id: int | None = None,
     until: date | None = None,
     limit: int | None = None,
     after: Cursor | None = None,
 ) -> Page:
+    """At most ``limit`` incomplete items after ``after``, oldest first, and the next cursor."""
     # Only the visits ``visit_anomalies`` finds incomplete (arrival without departure
     # after the grace, departure without arrival), in the list's order; the rule
     # itself decides below.

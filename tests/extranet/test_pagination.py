@@ -125,7 +125,9 @@ def test_the_incomplete_calls_page_links_to_the_next(
         path = found.group(1).replace("&amp;", "&")
     assert len(seen) == len(set(seen)) == 7 + 7 + 2
     # A malformed cursor starts the list again.
-    assert client.get("/appels/incomplets?apres=n'importe").status_code == 200
+    for token in ("n'importe", "2026-11-01T00:00:00+00:00_2_1", "2026-11-01_0_" + "9" * 30):
+        assert Cursor.parse(token) is None
+        assert client.get(f"/appels/incomplets?apres={token}").status_code == 200
 
 
 def test_alerts_list_the_first_incomplete_calls_only(
