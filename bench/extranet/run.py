@@ -411,11 +411,13 @@ def run_states(
     scales: tuple[str, ...] = ("month", "year", "export"),
     only: tuple[str, ...] = (),
     timeout: float = 600,
+    verbose: bool = False,
 ) -> None:
     """Each state's latency, one request at a time, computed at every request (no cache).
 
     ``scales``: month (one antenna), year (all antennas), export (a year, one
-    antenna); ``only``: these states' slugs; ``timeout``: a request's longest wait.
+    antenna); ``only``: these states' slugs; ``timeout``: a request's longest wait;
+    ``verbose``: each request's time as it comes (a long run shows where it is).
     """
     cases = [
         (title, login_name, urls)
@@ -442,6 +444,8 @@ def run_states(
                         if answer.status_code != 200:
                             print(f"  {path}: {answer.status_code}")
                     timings[name].append(time.perf_counter() - started)
+                    if verbose:
+                        print(f"    {name}: {timings[name][-1] * 1000:.0f} ms", flush=True)
                 started = time.perf_counter()
                 client.get("/sante")
                 timings["baseline /sante"].append(time.perf_counter() - started)
@@ -501,6 +505,7 @@ def main() -> None:
     )
     parser.add_argument("--states", default="", help="only these states (slugs, comma-separated)")
     parser.add_argument("--state-timeout", type=float, default=600, help="seconds per request")
+    parser.add_argument("--verbose", action="store_true", help="each state's time as it comes")
     parser.add_argument(
         "--memo", type=int, default=None, help="the statistics' memo, in visits (0: none)"
     )
@@ -583,6 +588,7 @@ def run(url: str, ids: dict[str, int], args: argparse.Namespace) -> None:
             scales=tuple(args.state_scales.split(",")),
             only=tuple(s for s in args.states.split(",") if s),
             timeout=args.state_timeout,
+            verbose=args.verbose,
         )
         print(f"  load average after: {load_average()}", flush=True)
     finally:
