@@ -39,6 +39,10 @@ ANOMALY_LABELS = {
 }
 
 
+#: An arrival without a departure is incomplete once this long has passed.
+OPEN_GRACE = timedelta(hours=14)
+
+
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     too_short: timedelta = timedelta(minutes=5)
@@ -80,7 +84,7 @@ def visit_anomalies(
     *,
     now: datetime,
     thresholds: Thresholds = Thresholds(),
-    open_grace: timedelta = timedelta(hours=14),
+    open_grace: timedelta = OPEN_GRACE,
 ) -> list[Anomaly]:
     """Anomalies of visits; an arrival is 'missing departure' once ``open_grace`` has passed."""
     found: list[Anomaly] = []

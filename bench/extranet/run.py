@@ -2,28 +2,42 @@
 
     .venv/bin/python -m bench.extranet.run [--visits 1200000] [--rounds 5] [--users 10]
     .venv/bin/python -m bench.extranet.run --big          # 10 million visits (long)
+    .venv/bin/python -m bench.extranet.run --big --pgdir /tmp/pg-pages --reuse
 
-Builds a throwaway PostgreSQL (scripts/postgres, port 55503) with the first
-customer's organisation (``demo.organisation``: 6 antennas, 330 workers, 2,100
-beneficiaries, a month of real calls and visits) plus ``--visits`` historical
-visits over five years, generated in the database with one INSERT ... SELECT.
-Then starts the extranet with gunicorn (``telegestion extranet serve``) and has
-``--users`` threads (each logged in as an antenna manager or a central referent)
-request every main page ``--rounds`` times. Prints p50/p95 per page, against a
-baseline in the same run: ``/sante``, the cheapest request through the same
-gunicorn, session-less (the cost of the server and the network alone).
+Builds a throwaway PostgreSQL (scripts/postgres, ``--port``, ``--pgdir``) with
+the first customer's organisation (``demo.organisation``: 6 antennas, 330
+workers, 2,100 beneficiaries, a month of real calls and visits; ``--people``
+times more workers and beneficiaries, 4 with ``--big``) plus ``--visits``
+historical visits over ``--years`` years before that month (about one in a
+thousand left incomplete, one in forty corrected) and some calls no visit
+could take (unknown number or worker code), generated in the database with
+INSERT ... SELECT (secondary indexes of ``visits`` dropped during the load and
+built again after). ``--reuse`` keeps a database built by an earlier run with
+the same ``--pgdir`` (its ids are in ``bench-ids.json`` there); migrations are
+applied to it (new indexes included). The PostgreSQL started here is stopped
+at the end. Then starts the extranet with gunicorn (``telegestion extranet
+serve``) and has ``--users`` threads (each logged in as an antenna manager or
+a central referent) request every main page ``--rounds`` times. Prints p50/p95
+per page, against a baseline in the same run: ``/sante``, the cheapest request
+through the same gunicorn, session-less (the cost of the server and the
+network alone), and the machine's load average before and after.
 
-Then the statistics states (``--only-states`` skips the page mix): a second
-gunicorn (one worker, one thread, statistics cache off, so every request
-computes its state) answers each of the thirteen states one request at a time,
-``--state-rounds`` times, for one antenna and one month (as that antenna's
-manager) and for all antennas and a year (as a referent); then a year's CSV,
-XLSX and PDF exports for one antenna. p50/p95 beside the same baseline.
+Then the statistics states (``--only-states`` skips the page mix, ``--no-states``
+the states): a second gunicorn (one worker, one thread, statistics cache off,
+so every request computes its state) answers each of the thirteen states one
+request at a time, ``--state-rounds`` times, for one antenna and one month (as
+that antenna's manager) and for all antennas and a year (as a referent); then a
+year's CSV, XLSX and PDF exports for one antenna. p50/p95 beside the same
+baseline. A long run can be narrowed: ``--skip`` pages of the mix (by their
+printed names), ``--state-scales`` (month, year, export), ``--states`` (slugs),
+``--state-timeout``; ``--memo 0`` turns the statistics' memo of allocated
+months off (every state then allocates its months, as before the memo).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import secrets
@@ -62,45 +76,116 @@ INSERT INTO visits (worker_id, beneficiary_id, antenna_id, started_at, ended_at,
                     service_date, status, version)
 SELECT p.worker_id, p.beneficiary_id, p.antenna_id,
        (d + time '07:00' + (s % 12) * interval '1 hour') AT TIME ZONE 'Europe/Paris',
+       CASE WHEN (s + extract(doy FROM d)::int) % 997 = 1 THEN NULL ELSE
        (d + time '08:00' + (s % 12) * interval '1 hour' + (s % 3) * interval '30 minutes')
-           AT TIME ZONE 'Europe/Paris',
+           AT TIME ZONE 'Europe/Paris' END,
        d::date,
-       CASE WHEN (s + extract(doy FROM d)::int) % 40 = 0 THEN 'corrected' ELSE 'complete' END,
+       CASE WHEN (s + extract(doy FROM d)::int) % 997 = 1 THEN 'incomplete'
+            WHEN (s + extract(doy FROM d)::int) % 40 = 0 THEN 'corrected'
+            ELSE 'complete' END,
        1
 FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') AS d
 CROSS JOIN generate_series(0, :per_day - 1) AS s
 JOIN bench_pairs p ON p.k = (s * 3 + extract(doy FROM d)::int) % :pairs;
+INSERT INTO call_events (channel_id, received_at, answered_at, code_completed_at, caller_raw,
+                         caller_e164, digits, beneficiary_id, worker_id, antenna_id,
+                         identification, direction, outcome, source, recorded_at)
+SELECT 'bench-' || to_char(d, 'YYYYMMDD') || '-' || s,
+       (d + time '07:00' + s * interval '17 minutes') AT TIME ZONE 'Europe/Paris',
+       (d + time '07:00' + s * interval '17 minutes' + interval '2 seconds')
+           AT TIME ZONE 'Europe/Paris',
+       NULL,
+       CASE WHEN s % 2 = 0 THEN '+3361234' || lpad(s::text, 4, '0') ELSE NULL END,
+       CASE WHEN s % 2 = 0 THEN '+3361234' || lpad(s::text, 4, '0') ELSE NULL END,
+       CASE WHEN s % 2 = 1 THEN '0000' ELSE NULL END,
+       CASE WHEN s % 2 = 1 THEN p.beneficiary_id ELSE NULL END,
+       CASE WHEN s % 2 = 0 THEN p.worker_id ELSE NULL END,
+       p.antenna_id,
+       CASE WHEN s % 2 = 0 THEN 'unknown_number' ELSE 'unknown_worker' END,
+       NULL, 'recorded', 'ari',
+       (d + time '07:00' + s * interval '17 minutes') AT TIME ZONE 'Europe/Paris'
+FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') AS d
+CROSS JOIN generate_series(0, :calls_per_day - 1) AS s
+JOIN bench_pairs p ON p.k = (s * 7 + extract(doy FROM d)::int) % :pairs;
 """
 
+#: PostgreSQL settings of the bench's cluster: a modest production setting for a
+#: machine of 24 GB (the defaults' 128 MB of shared buffers are for a laptop).
+SETTINGS = {
+    "shared_buffers": "2GB",
+    "effective_cache_size": "8GB",
+    "work_mem": "32MB",
+    "maintenance_work_mem": "1GB",
+    "max_wal_size": "8GB",
+    "random_page_cost": "1.1",
+}
 
-def _start_postgres(port: int = PORT) -> str:
-    pgdir = ROOT / "var" / "bench-extranet-postgres"
-    if pgdir.exists():
-        subprocess.run([str(ROOT / "scripts" / "postgres"), "stop", str(pgdir)], check=False)
-        shutil.rmtree(pgdir)
+
+def _postgres(action: str, pgdir: Path, port: int) -> str:
     return subprocess.check_output(
-        [str(ROOT / "scripts" / "postgres"), "start", str(pgdir), str(port)], text=True
+        [str(ROOT / "scripts" / "postgres"), action, str(pgdir), str(port)], text=True
     ).strip()
 
 
-def build_database(url: str, visits: int) -> dict[str, int]:
+def start_postgres(pgdir: Path, port: int, *, reuse: bool) -> str:
+    """Start the bench's cluster: a new one, or the one of an earlier run with ``reuse``."""
+    if pgdir.exists() and not (reuse and (pgdir / IDS_FILE).exists()):
+        _postgres("stop", pgdir, port)
+        shutil.rmtree(pgdir)
+    url = _postgres("start", pgdir, port)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        changed = False
+        for name, value in SETTINGS.items():
+            if conn.scalar(text(f"SELECT current_setting('{name}')")) != value:
+                conn.execute(text(f"ALTER SYSTEM SET {name} = '{value}'"))
+                changed = True
+    engine.dispose()
+    if changed:
+        _postgres("stop", pgdir, port)
+        url = _postgres("start", pgdir, port)
+    return url
+
+
+def stop_postgres(pgdir: Path, port: int) -> None:
+    _postgres("stop", pgdir, port)
+
+
+IDS_FILE = "bench-ids.json"
+
+
+def build_database(url: str, visits: int, *, people: int = 1, years: int = 5) -> dict[str, int]:
     migrate(url)
     engine = make_engine(url)
     factory = make_session_factory(engine)
     started = time.perf_counter()
     with factory() as session:
-        load_demo(session)
+        load_demo(session, workers=330 * people, beneficiaries=2100 * people)
         os.environ["TELEGESTION_DEMO_PASSWORD"] = PASSWORD
         create_demo_users(session)
         session.commit()
     demo_seconds = time.perf_counter() - started
     today = paris_date(utc_now())
     last = today - timedelta(days=31)
-    days = 5 * 365
+    days = years * 365
     first = last - timedelta(days=days - 1)
     started = time.perf_counter()
     with engine.begin() as conn:
         pairs = conn.scalar(text("SELECT count(*) FROM beneficiaries"))
+        # Loading 10 million rows into a table with six indexes is slower than
+        # building them after: drop the secondary ones, load, build them again.
+        indexes = conn.execute(
+            text(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'visits' "
+                "AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+            )
+        ).all()
+        for name, _definition in indexes:
+            conn.execute(text(f"DROP INDEX {name}"))
+        # The generated rows refer to existing rows by construction: no trigger
+        # checks their foreign keys one row at a time (the bench's superuser may).
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
         for statement in HISTORY_SQL.split(";\n"):
             if statement.strip():
                 conn.execute(
@@ -109,9 +194,13 @@ def build_database(url: str, visits: int) -> dict[str, int]:
                         "first": first,
                         "last": last,
                         "per_day": max(1, visits // days),
+                        "calls_per_day": 4 * people,
                         "pairs": pairs,
                     },
                 )
+        conn.execute(text("SET maintenance_work_mem = '1GB'"))
+        for _name, definition in indexes:
+            conn.execute(text(definition))
     history_seconds = time.perf_counter() - started
     with engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
@@ -144,7 +233,12 @@ def _free_port() -> int:
 
 
 def start_extranet(
-    url: str, data_dir: Path, workers: int, threads: int, stats_cache: int = 300
+    url: str,
+    data_dir: Path,
+    workers: int,
+    threads: int,
+    stats_cache: int = 300,
+    stats_memo: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {
@@ -160,6 +254,8 @@ def start_extranet(
         # 0 for the statistics bench: every request computes its state.
         "TELEGESTION_EXTRANET_STATS_CACHE_SECONDS": str(stats_cache),
     }
+    if stats_memo is not None:
+        env["TELEGESTION_EXTRANET_STATS_MEMO_VISITS"] = str(stats_memo)
     process = subprocess.Popen(
         [sys.executable, "-m", "config.cli", "extranet", "serve", "--bind", f"127.0.0.1:{port}"],
         env=env,
@@ -167,7 +263,7 @@ def start_extranet(
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240  # a loaded machine starts gunicorn slowly
     while time.monotonic() < deadline:
         try:
             if httpx.get(base + "/sante", timeout=2).status_code == 200:
@@ -220,7 +316,9 @@ def pages(ids: dict[str, int], central: bool) -> dict[str, str]:
     return found
 
 
-def run_users(base: str, ids: dict[str, int], users: int, rounds: int) -> dict[str, list[float]]:
+def run_users(
+    base: str, ids: dict[str, int], users: int, rounds: int, skip: frozenset[str] = frozenset()
+) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = defaultdict(list)
     lock = threading.Lock()
     errors: list[str] = []
@@ -234,15 +332,22 @@ def run_users(base: str, ids: dict[str, int], users: int, rounds: int) -> dict[s
             token = login(client, login_name)
             for _ in range(rounds):
                 for name, path in pages(ids, login_name == "referent").items():
+                    if name in skip:
+                        continue
                     started = time.perf_counter()
-                    if path.startswith(EXPORT):
-                        form = dict(httpx.URL(path).params)
-                        answer = client.post(EXPORT, data={**form, "csrf_token": token})
+                    try:
+                        if path.startswith(EXPORT):
+                            form = dict(httpx.URL(path).params)
+                            answer = client.post(EXPORT, data={**form, "csrf_token": token})
+                        else:
+                            answer = client.get(path)
+                    except httpx.HTTPError as failed:
+                        # A timeout counts, at its length, and the user goes on.
+                        errors.append(f"{path}: {type(failed).__name__}")
                     else:
-                        answer = client.get(path)
+                        if answer.status_code != 200:
+                            errors.append(f"{path}: {answer.status_code}")
                     elapsed = time.perf_counter() - started
-                    if answer.status_code != 200:
-                        errors.append(f"{path}: {answer.status_code}")
                     with lock:
                         timings[name].append(elapsed)
                 with httpx.Client(base_url=base, timeout=60) as bare:
@@ -297,49 +402,94 @@ def state_urls(ids: dict[str, int], scale: str) -> dict[str, str]:
     return found
 
 
-def run_states(base: str, ids: dict[str, int], rounds: int, manager: str) -> None:
-    """Each state's latency, one request at a time, computed at every request (no cache)."""
-    cases = (
-        ("one antenna, one month (a manager)", manager, state_urls(ids, "month")),
-        ("all antennas, a year (a referent)", "referent", state_urls(ids, "year")),
-    )
+def run_states(
+    base: str,
+    ids: dict[str, int],
+    rounds: int,
+    manager: str,
+    *,
+    scales: tuple[str, ...] = ("month", "year", "export"),
+    only: tuple[str, ...] = (),
+    timeout: float = 600,
+    verbose: bool = False,
+) -> None:
+    """Each state's latency, one request at a time, computed at every request (no cache).
+
+    ``scales``: month (one antenna), year (all antennas), export (a year, one
+    antenna); ``only``: these states' slugs; ``timeout``: a request's longest wait;
+    ``verbose``: each request's time as it comes (a long run shows where it is).
+    """
+    cases = [
+        (title, login_name, urls)
+        for scale, title, login_name, urls in (
+            ("month", "one antenna, one month (a manager)", manager, state_urls(ids, "month")),
+            ("year", "all antennas, a year (a referent)", "referent", state_urls(ids, "year")),
+        )
+        if scale in scales
+    ]
     for title, login_name, urls in cases:
         timings: dict[str, list[float]] = defaultdict(list)
-        with httpx.Client(base_url=base, timeout=600) as client:
+        with httpx.Client(base_url=base, timeout=timeout) as client:
             login(client, login_name)
             for _ in range(rounds):
                 for name, path in urls.items():
+                    if only and name.split()[-1] not in only:
+                        continue
                     started = time.perf_counter()
-                    answer = client.get(path)
+                    try:
+                        answer = client.get(path)
+                    except httpx.TimeoutException:
+                        print(f"  {path}: no answer in {timeout:.0f} s", flush=True)
+                    else:
+                        if answer.status_code != 200:
+                            print(f"  {path}: {answer.status_code}")
                     timings[name].append(time.perf_counter() - started)
-                    if answer.status_code != 200:
-                        print(f"  {path}: {answer.status_code}")
+                    if verbose:
+                        print(f"    {name}: {timings[name][-1] * 1000:.0f} ms", flush=True)
                 started = time.perf_counter()
                 client.get("/sante")
                 timings["baseline /sante"].append(time.perf_counter() - started)
         print(f"Statistics, {title}, {rounds} rounds:", flush=True)
         report(timings)
+    if "export" not in scales:
+        return
     # A year's exports for one antenna.
     timings = defaultdict(list)
     year = paris_date(utc_now()).year - 1
-    with httpx.Client(base_url=base, timeout=600) as client:
+    with httpx.Client(base_url=base, timeout=timeout) as client:
         login(client, manager)
         for slug in ("interventions", "intervenants", "activite-annuelle"):
+            if only and slug not in only:
+                continue
             for fmt in ("csv", "xlsx", "pdf"):
                 for _ in range(max(1, rounds // 2)):
                     started = time.perf_counter()
-                    answer = client.get(f"/statistiques/{slug}.{fmt}?periode=annee&annee={year}")
+                    try:
+                        answer = client.get(
+                            f"/statistiques/{slug}.{fmt}?periode=annee&annee={year}"
+                        )
+                    except httpx.TimeoutException:
+                        print(f"  {slug}.{fmt}: no answer in {timeout:.0f} s", flush=True)
+                    else:
+                        if answer.status_code != 200:
+                            print(f"  {slug}.{fmt}: {answer.status_code}")
                     timings[f"{slug}.{fmt}"].append(time.perf_counter() - started)
-                    if answer.status_code != 200:
-                        print(f"  {slug}.{fmt}: {answer.status_code}")
     print("A year's export for one antenna:", flush=True)
     report(timings)
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--visits", type=int, default=1_200_000)
     parser.add_argument("--big", action="store_true", help="10 million visits")
+    parser.add_argument("--years", type=int, default=0, help="of history (5; 3 with --big)")
+    parser.add_argument(
+        "--people", type=int, default=0, help="times the demo's workers and beneficiaries"
+    )
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
@@ -348,17 +498,64 @@ def main() -> None:
     parser.add_argument(
         "--only-states", action="store_true", help="only the statistics states (no page mix)"
     )
+    parser.add_argument("--no-states", action="store_true", help="only the page mix")
     parser.add_argument("--state-rounds", type=int, default=5)
+    parser.add_argument(
+        "--state-scales", default="month,year,export", help="of the states: month,year,export"
+    )
+    parser.add_argument("--states", default="", help="only these states (slugs, comma-separated)")
+    parser.add_argument("--state-timeout", type=float, default=600, help="seconds per request")
+    parser.add_argument("--verbose", action="store_true", help="each state's time as it comes")
+    parser.add_argument(
+        "--memo", type=int, default=None, help="the statistics' memo, in visits (0: none)"
+    )
+    parser.add_argument(
+        "--skip", default="", help="pages left out of the mix (their names, comma-separated)"
+    )
     parser.add_argument("--port", type=int, default=PORT, help="of the throwaway PostgreSQL")
+    parser.add_argument(
+        "--pgdir",
+        type=Path,
+        default=ROOT / "var" / "bench-extranet-postgres",
+        help="the throwaway PostgreSQL's data directory",
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the database an earlier run built in --pgdir"
+    )
     args = parser.parse_args()
     visits = 10_000_000 if args.big else args.visits
-    url = args.url or _start_postgres(args.port)
-    print(f"Building the database ({visits:,} historical visits)…", flush=True)
-    ids = build_database(url, visits)
-    print(
-        f"  {ids['visits']:,} visits in the database; demo organisation {ids['demo_s']} s, "
-        f"history {ids['history_s']} s"
-    )
+    years = args.years or (3 if args.big else 5)
+    people = args.people or (4 if args.big else 1)
+    own_postgres = not args.url
+    url = args.url or start_postgres(args.pgdir, args.port, reuse=args.reuse)
+    try:
+        ids_file = args.pgdir / IDS_FILE
+        if own_postgres and args.reuse and ids_file.exists():
+            print(f"Reusing the database of {ids_file}; migrating it…", flush=True)
+            started = time.perf_counter()
+            migrate(url)
+            ids = json.loads(ids_file.read_text())
+            print(f"  migrated in {time.perf_counter() - started:.0f} s")
+        else:
+            print(
+                f"Building the database ({visits:,} historical visits over {years} years, "
+                f"{people} x the demo's people)…",
+                flush=True,
+            )
+            ids = build_database(url, visits, people=people, years=years)
+            if own_postgres:
+                ids_file.write_text(json.dumps(ids))
+        print(
+            f"  {ids['visits']:,} visits in the database; demo organisation {ids['demo_s']} s, "
+            f"history {ids['history_s']} s"
+        )
+        run(url, ids, args)
+    finally:
+        if own_postgres:
+            stop_postgres(args.pgdir, args.port)
+
+
+def run(url: str, ids: dict[str, int], args: argparse.Namespace) -> None:
     data_dir = ROOT / "var" / "bench-extranet"
     data_dir.mkdir(parents=True, exist_ok=True)
     if not args.only_states:
@@ -366,18 +563,34 @@ def main() -> None:
         try:
             print(
                 f"{args.users} concurrent users, {args.rounds} rounds, gunicorn "
-                f"{args.workers} workers x {args.threads} threads:",
+                f"{args.workers} workers x {args.threads} threads; load average "
+                f"{load_average()}:",
                 flush=True,
             )
-            report(run_users(base, ids, args.users, args.rounds))
+            skip = frozenset(name for name in args.skip.split(",") if name)
+            report(run_users(base, ids, args.users, args.rounds, skip))
+            print(f"  load average after: {load_average()}", flush=True)
         finally:
             process.terminate()
             process.wait(timeout=30)
-    process, base = start_extranet(url, data_dir, 1, 1, stats_cache=0)
+    if args.no_states:
+        return
+    process, base = start_extranet(url, data_dir, 1, 1, stats_cache=0, stats_memo=args.memo)
     try:
         with make_session_factory(make_engine(url))() as session:
             code = session.scalar(select(Antenna.code).where(Antenna.id == ids["antenna"]))
-        run_states(base, ids, args.state_rounds, f"resp-{str(code).lower()}")
+        print(f"Statistics; load average {load_average()}", flush=True)
+        run_states(
+            base,
+            ids,
+            args.state_rounds,
+            f"resp-{str(code).lower()}",
+            scales=tuple(args.state_scales.split(",")),
+            only=tuple(s for s in args.states.split(",") if s),
+            timeout=args.state_timeout,
+            verbose=args.verbose,
+        )
+        print(f"  load average after: {load_average()}", flush=True)
     finally:
         process.terminate()
         process.wait(timeout=30)

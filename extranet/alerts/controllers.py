@@ -23,10 +23,12 @@ class AckForm(FlaskForm):
 def index() -> str:
     moment = now()
     antenna_id = int_arg("antenne")
-    alerts = all_alerts(db(), user(), paris_date(moment), moment, antenna_id)
+    today = paris_date(moment)
+    alerts = all_alerts(db(), user(), today, moment, antenna_id)
     return render_template(
         "alerts/index.html",
         alerts=alerts,
+        month_start=today.replace(day=1),
         kinds=AlertKind,
         antennas=antennas(),
         antenna_id=antenna_id,

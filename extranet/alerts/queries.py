@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Exists, and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
-from extranet.calls.queries import Incomplete, incomplete
+from extranet.calls.queries import Incomplete, incomplete_page
 from extranet.models import AlertAck, User
 from extranet.scope import scope
 from ledger.models import (
@@ -70,6 +70,8 @@ class Alerts:
     new_without: list[Beneficiary]
     plans_ending: list[CarePlan]
     definitive_absences: list[Absence]
+    #: More incomplete calls than the ``LIMIT`` listed (all on the incomplete-calls page).
+    more_incomplete: bool = False
 
     @property
     def total(self) -> int:
@@ -177,10 +179,18 @@ def definitive_absences(
 def all_alerts(
     session: Session, user: User, today: date, now: datetime, antenna_id: int | None = None
 ) -> Alerts:
+    calls = incomplete_page(
+        session,
+        user,
+        since=today.replace(day=1),
+        until=today,
+        now=now,
+        antenna_id=antenna_id,
+        limit=LIMIT,
+    )
     return Alerts(
-        incomplete=incomplete(
-            session, user, since=today.replace(day=1), until=today, now=now, antenna_id=antenna_id
-        ),
+        incomplete=calls.items,
+        more_incomplete=calls.next is not None,
         new_with=new_beneficiaries(session, user, today, departement=True, antenna_id=antenna_id),
         new_without=new_beneficiaries(
             session, user, today, departement=False, antenna_id=antenna_id

@@ -20,6 +20,8 @@ from ledger.timeutil import paris_date
 
 #: How far back the list looks by default.
 DEFAULT_DAYS = 62
+#: Items per page (keyset pagination: ``apres`` is the last item of the previous page).
+PAGE = 100
 
 
 @login_required
@@ -27,10 +29,17 @@ def incomplete() -> str:
     moment = now()
     since = date_arg("depuis") or paris_date(moment) - timedelta(days=DEFAULT_DAYS)
     antenna_id = int_arg("antenne")
-    items = queries.incomplete(db(), user(), since=since, now=moment, antenna_id=antenna_id)
+    token = request.args.get("apres", "")
+    after = queries.Cursor.parse(token) if token else None
+    page = queries.incomplete_page(
+        db(), user(), since=since, now=moment, antenna_id=antenna_id, limit=PAGE, after=after
+    )
     return render_template(
         "calls/incomplete.html",
-        items=items,
+        items=page.items,
+        next_token=page.next.token() if page.next else None,
+        first_page=after is None,
+        page_size=PAGE,
         since=since,
         antenna_id=antenna_id,
         antennas=antennas(),

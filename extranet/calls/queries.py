@@ -8,13 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from extranet.models import User
 from extranet.scope import scope
-from ledger.anomalies import AnomalyKind, UnmatchedCall, VisitView, call_anomalies, visit_anomalies
+from ledger.anomalies import (
+    OPEN_GRACE,
+    AnomalyKind,
+    UnmatchedCall,
+    VisitView,
+    call_anomalies,
+    visit_anomalies,
+)
 from ledger.models import CallEvent, Visit, VisitStatus
 from ledger.timeutil import as_utc, paris_day_bounds
 
@@ -42,6 +50,60 @@ class Incomplete:
     def label(self) -> str:
         return self.kind.label
 
+    @property
+    def cursor(self) -> Cursor:
+        """Where this item is in the list's order: its time, visits before calls, its id."""
+        if self.visit is not None:
+            return Cursor(self.at, 0, self.visit.id)
+        assert self.event is not None
+        return Cursor(self.at, 1, self.event.id)
+
+
+@dataclass(frozen=True, order=True)
+class Cursor:
+    """A place in the list (keyset pagination): the items strictly after it come next."""
+
+    at: datetime
+    #: 0 for a visit, 1 for a call: at the same moment, visits come first.
+    source: int
+    id: int
+
+    def token(self) -> str:
+        return f"{as_utc(self.at).isoformat()}_{self.source}_{self.id}"
+
+    @classmethod
+    def parse(cls, token: str) -> Cursor | None:
+        """The cursor of a page's link; None when malformed (the list starts again)."""
+        try:
+            at, source, ident = token.split("_")
+            cursor = cls(as_utc(datetime.fromisoformat(at)), int(source), int(ident))
+        except (ValueError, OverflowError):
+            return None
+        if cursor.source not in (0, 1) or not 0 < cursor.id < 2**63:
+            return None
+        return cursor
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Incomplete]
+    #: The cursor of the next page; None on the last one.
+    next: Cursor | None
+
+
+def _after(
+    column: Any, ident: Any, source: int, cursor: Cursor | None
+) -> ColumnElement[bool] | None:
+    """The rows of ``source`` (0 visits, 1 calls) strictly after the cursor, in the list's order."""
+    if cursor is None:
+        return None
+    same_time = column == cursor.at
+    if source < cursor.source:
+        return column > cursor.at
+    if source > cursor.source:
+        return or_(column > cursor.at, same_time)
+    return or_(column > cursor.at, and_(same_time, ident > cursor.id))
+
 
 def _unattached() -> list:  # type: ignore[type-arg]
     return [
@@ -59,10 +121,40 @@ def incomplete(
     antenna_id: int | None = None,
     until: date | None = None,
 ) -> list[Incomplete]:
+    """Every incomplete item of the period, oldest first (bounded by the period only)."""
+    return incomplete_page(
+        session, user, since=since, now=now, antenna_id=antenna_id, until=until
+    ).items
+
+
+def incomplete_page(
+    session: Session,
+    user: User,
+    *,
+    since: date,
+    now: datetime,
+    antenna_id: int | None = None,
+    until: date | None = None,
+    limit: int | None = None,
+    after: Cursor | None = None,
+) -> Page:
+    """At most ``limit`` incomplete items after ``after``, oldest first, and the next cursor."""
+    # Only the visits ``visit_anomalies`` finds incomplete (arrival without departure
+    # after the grace, departure without arrival), in the list's order; the rule
+    # itself decides below.
+    visit_anchor = func.coalesce(Visit.started_at, Visit.ended_at)
     visit_query = (
         select(Visit)
         .options(joinedload(Visit.worker), joinedload(Visit.beneficiary))
-        .where(Visit.status == VisitStatus.INCOMPLETE, Visit.service_date >= since)
+        .where(
+            Visit.status == VisitStatus.INCOMPLETE,
+            Visit.service_date >= since,
+            or_(
+                and_(Visit.started_at.is_(None), Visit.ended_at.is_not(None)),
+                and_(Visit.ended_at.is_(None), Visit.started_at <= now - OPEN_GRACE),
+            ),
+        )
+        .order_by(visit_anchor, Visit.id)
     )
     since_utc = paris_day_bounds(since)[0]
     call_query = (
@@ -72,8 +164,16 @@ def incomplete(
             or_(CallEvent.beneficiary_id.is_(None), CallEvent.worker_id.is_(None)),
             *_unattached(),
         )
-        .order_by(CallEvent.received_at)
+        .order_by(CallEvent.answered_at, CallEvent.id)
     )
+    visit_after = _after(visit_anchor, Visit.id, 0, after)
+    call_after = _after(CallEvent.answered_at, CallEvent.id, 1, after)
+    if visit_after is not None and call_after is not None:
+        visit_query = visit_query.where(visit_after)
+        call_query = call_query.where(call_after)
+    if limit is not None:
+        visit_query = visit_query.limit(limit + 1)
+        call_query = call_query.limit(limit + 1)
     if until is not None:
         visit_query = visit_query.where(Visit.service_date <= until)
         call_query = call_query.where(CallEvent.received_at < paris_day_bounds(until)[1])
@@ -92,7 +192,7 @@ def incomplete(
         for e in events.values()
     ]
     found: list[Incomplete] = []
-    for anomaly in visit_anomalies(views, now=now):
+    for anomaly in visit_anomalies(views, now=now, open_grace=OPEN_GRACE):
         if anomaly.kind in INCOMPLETE_KINDS and anomaly.visit_id is not None:
             visit = visits[anomaly.visit_id]
             anchor = visit.started_at or visit.ended_at
@@ -110,9 +210,13 @@ def incomplete(
                     calls=[event],
                 )
             )
+    found.sort(key=lambda item: item.cursor)
+    following = None
+    if limit is not None and len(found) > limit:
+        found = found[:limit]
+        following = found[-1].cursor
     _attach_raw_calls(session, user, [i for i in found if i.visit is not None])
-    found.sort(key=lambda item: item.at)
-    return found
+    return Page(found, following)
 
 
 def _attach_raw_calls(session: Session, user: User, items: list[Incomplete]) -> None:

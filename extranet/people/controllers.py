@@ -19,7 +19,7 @@ from extranet.web import db, int_arg, load_or_404, login_required, now, requires
 from kernel.settings import money
 from ledger.facts import month_billing, plan_minutes
 from ledger.languages import LANGUAGES
-from ledger.models import Absence, Beneficiary, CarePlan, Phone, VisitStatus, Worker
+from ledger.models import Absence, Beneficiary, CarePlan, Phone, Visit, VisitStatus, Worker
 from ledger.service import audit
 from ledger.timeutil import Month, paris_date
 
@@ -29,11 +29,31 @@ COUNTED = (VisitStatus.COMPLETE, VisitStatus.CORRECTED, VisitStatus.MANUAL)
 
 def done_minutes(beneficiary_id: int | None = None, worker_id: int | None = None) -> int:
     """This month's kept minutes (``ledger.money``), as pre-billing and statements count them."""
+    month = Month.of(paris_date(now()))
+    antennas = antenna_ids(user())
+    if worker_id is not None and beneficiary_id is None:
+        # Only the antennas of the worker's visits this month: the ledger then
+        # reads their beneficiaries' plans, not every plan in the user's scope
+        # (the same visits, the same kept minutes, a fraction of the rows).
+        worked = set(
+            db().scalars(
+                select(Visit.antenna_id)
+                .where(
+                    Visit.worker_id == worker_id,
+                    Visit.service_date >= month.first_day,
+                    Visit.service_date <= month.last_day,
+                )
+                .distinct()
+            )
+        )
+        antennas = frozenset(worked if antennas is None else worked & antennas)
+        if not antennas:
+            return 0
     _facts, billing = month_billing(
         db(),
-        Month.of(paris_date(now())),
+        month,
         money().rules,
-        antenna_ids(user()),
+        antennas,
         beneficiary_id=beneficiary_id,
         worker_id=worker_id,
     )

@@ -32,10 +32,18 @@ class PlannedRow:
         return {"due": "À venir", "late": "En retard", "missed": "Manquée"}[self.state]
 
 
-def _started() -> Exists:
+def _started(first_day: date) -> Exists:
+    """A visit of the same pair anchored in the planned window.
+
+    ``first_day``: no planned visit of the query starts before that Paris day,
+    so no visit anchored in its window (an hour earlier at most) has a service
+    day (the Paris day of that anchor) before the day before: the bound lets
+    the worker's index read a few days instead of the worker's whole history.
+    """
     anchor = func.coalesce(Visit.started_at, Visit.ended_at)
     return exists().where(
         Visit.worker_id == PlannedVisit.worker_id,
+        Visit.service_date >= first_day - timedelta(days=1),
         Visit.beneficiary_id == PlannedVisit.beneficiary_id,
         Visit.status != VisitStatus.DELETED,
         anchor >= PlannedVisit.starts_at - EARLY_MARGIN,
@@ -86,7 +94,7 @@ def late_or_missed(
     query = select(PlannedVisit).where(
         PlannedVisit.starts_at >= day_start,
         PlannedVisit.starts_at <= now - LATE_AFTER,
-        ~_started(),
+        ~_started(today),
         ~_absent(today),
     )
     if antenna_id is not None:

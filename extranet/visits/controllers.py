@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -13,7 +12,7 @@ from sqlalchemy import select
 from extranet.formatting import date_time
 from extranet.forms import motive_of
 from extranet.params import date_arg
-from extranet.scope import antenna_ids, scope
+from extranet.scope import scope
 from extranet.visits import queries
 from extranet.visits.forms import CorrectionForm, ExportForm, ManualVisitForm
 from extranet.web import db, int_arg, load_or_404, login_required, now, requires, user
@@ -26,6 +25,8 @@ from ledger.spreadsheet import SafeWriter
 from ledger.timeutil import Month, paris_date, paris_to_utc, to_paris
 
 EXPORT_MAX_DAYS = 62
+#: Workers (or beneficiaries) per page of the day's visits.
+DAY_PAGE = 60
 
 
 def _date_arg(name: str, default: date) -> date:
@@ -47,29 +48,44 @@ def today() -> str:
     day = _date_arg("jour", paris_date(moment))
     view = "beneficiaires" if request.args.get("vue") == "beneficiaires" else "intervenants"
     antenna_id = int_arg("antenne")
-    visits = queries.visits_of_day(db(), user(), day, antenna_id)
-    groups: dict[int, list[Visit]] = defaultdict(list)
+    after = int_arg("apres")
+    session = db()
+    by_worker = view == "intervenants"
+    ids = queries.day_groups(
+        session,
+        user(),
+        day,
+        Worker if by_worker else Beneficiary,
+        limit=DAY_PAGE + 1,
+        after=after,
+        antenna_id=antenna_id,
+    )
+    following = ids[DAY_PAGE - 1] if len(ids) > DAY_PAGE else None
+    ids = ids[:DAY_PAGE]
+    visits = queries.visits_of_day(
+        session,
+        user(),
+        day,
+        antenna_id,
+        worker_ids=ids if by_worker else None,
+        beneficiary_ids=None if by_worker else ids,
+    )
+    groups: dict[int, list[Visit]] = {person: [] for person in ids}
     for visit in visits:
-        groups[visit.worker_id if view == "intervenants" else visit.beneficiary_id].append(visit)
-    counts: dict[str, int] = defaultdict(int)
-    statuses = {}
-    for visit in visits:
-        statuses[visit.id] = queries.display_status(visit, moment)
-        counts[statuses[visit.id][0]] += 1
+        groups[visit.worker_id if by_worker else visit.beneficiary_id].append(visit)
+    statuses = {visit.id: queries.display_status(visit, moment) for visit in visits}
+    counts = queries.day_statuses(session, user(), day, moment, antenna_id)
     context = {
         "day": day,
         "view": view,
-        "groups": sorted(
-            groups.values(),
-            key=lambda vs: (
-                vs[0].worker.last_name if view == "intervenants" else vs[0].beneficiary.last_name
-            ),
-        ),
+        "groups": [group for group in groups.values() if group],
         "statuses": statuses,
         "counts": counts,
-        "total": len(visits),
+        "total": sum(counts.values()),
         "updated_at": moment,
         "antenna_id": antenna_id,
+        "after": after,
+        "following": following,
     }
     if request.args.get("fragment"):
         return render_template("visits/_today_table.html", **context)
@@ -266,7 +282,7 @@ def export() -> Response:
             "statut",
         ]
     )
-    kept = _kept_by_visit(first, last)
+    kept = _kept_by_visit(first, last, {antenna.id for _v, _w, _b, antenna in rows})
     for visit, worker, beneficiary, antenna in rows:
         minutes: int | str = ""
         if counts(visit.status.value, visit.started_at, visit.ended_at):
@@ -316,13 +332,19 @@ def _first_error(form: ExportForm) -> str:
     return "La demande d'export n'est pas valide."
 
 
-def _kept_by_visit(first: date, last: date) -> dict[int, tuple[int, str]]:
-    """Visit id -> (kept minutes, "APA75:45 | CNAV:15"), by the ledger's rules of money."""
+def _kept_by_visit(first: date, last: date, antennas: set[int]) -> dict[int, tuple[int, str]]:
+    """Visit id -> (kept minutes, "APA75:45 | CNAV:15"), by the ledger's rules of money.
+
+    ``antennas``: those of the exported visits (already in the user's scope): the
+    months of the others' beneficiaries need not be allocated.
+    """
     rules = money().rules
     out: dict[int, tuple[int, str]] = {}
+    if not antennas:
+        return out
     period, end = Month.of(first), Month.of(last)
     while period <= end:
-        _facts, billing = month_billing(db(), period, rules, antenna_ids(user()))
+        _facts, billing = month_billing(db(), period, rules, frozenset(antennas))
         for vb in billing.visits:
             shares = " | ".join(
                 f"{share.plan.funder_code if share.plan else 'hors plan'}:{share.minutes}"

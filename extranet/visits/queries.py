@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session, joinedload
 
 from extranet.models import User
@@ -16,7 +17,13 @@ from ledger.pairing import MAX_OPEN_VISIT
 from ledger.timeutil import as_utc, paris_day_bounds
 
 
-def display_status(visit: Visit, now: datetime) -> tuple[str, str]:
+class _Timed(Protocol):
+    status: VisitStatus
+    started_at: datetime | None
+    ended_at: datetime | None
+
+
+def display_status(visit: _Timed, now: datetime) -> tuple[str, str]:
     """(css class, French label) of a visit as a manager reads it now."""
     if visit.status is VisitStatus.INCOMPLETE:
         if visit.started_at is not None and visit.ended_at is None:
@@ -29,8 +36,15 @@ def display_status(visit: Visit, now: datetime) -> tuple[str, str]:
 
 
 def visits_of_day(
-    session: Session, user: User, day: date, antenna_id: int | None = None
+    session: Session,
+    user: User,
+    day: date,
+    antenna_id: int | None = None,
+    *,
+    worker_ids: Sequence[int] | None = None,
+    beneficiary_ids: Sequence[int] | None = None,
 ) -> Sequence[Visit]:
+    """The day's visits (not deleted), of these workers or beneficiaries when given."""
     query = (
         select(Visit)
         .options(joinedload(Visit.worker), joinedload(Visit.beneficiary))
@@ -39,7 +53,65 @@ def visits_of_day(
     )
     if antenna_id is not None:
         query = query.where(Visit.antenna_id == antenna_id)
+    if worker_ids is not None:
+        query = query.where(Visit.worker_id.in_(worker_ids))
+    if beneficiary_ids is not None:
+        query = query.where(Visit.beneficiary_id.in_(beneficiary_ids))
     return session.scalars(scope(query, user, Visit)).all()
+
+
+def day_statuses(
+    session: Session, user: User, day: date, now: datetime, antenna_id: int | None = None
+) -> dict[str, int]:
+    """How many of the day's visits show each status (``display_status``), read light."""
+    query = select(Visit.status, Visit.started_at, Visit.ended_at).where(
+        Visit.service_date == day, Visit.status != VisitStatus.DELETED
+    )
+    if antenna_id is not None:
+        query = query.where(Visit.antenna_id == antenna_id)
+    found: dict[str, int] = {}
+    for row in session.execute(scope(query, user, Visit)):
+        css = display_status(row, now)[0]
+        found[css] = found.get(css, 0) + 1
+    return found
+
+
+def day_groups(
+    session: Session,
+    user: User,
+    day: date,
+    model: type[Worker] | type[Beneficiary],
+    *,
+    limit: int,
+    after: int | None = None,
+    antenna_id: int | None = None,
+) -> list[int]:
+    """Ids of the workers (or beneficiaries) with visits that day, by name, after ``after``.
+
+    Keyset pagination: a page starts after the last person of the previous one
+    (by last name, first name, id), so that no page counts or skips rows.
+    """
+    column = Visit.worker_id if model is Worker else Visit.beneficiary_id
+    with_visits = select(column).where(
+        Visit.service_date == day, Visit.status != VisitStatus.DELETED
+    )
+    if antenna_id is not None:
+        with_visits = with_visits.where(Visit.antenna_id == antenna_id)
+    key = tuple_(model.last_name, model.first_name, model.id)
+    query = (
+        select(model.id)
+        .where(model.id.in_(scope(with_visits, user, Visit)))
+        .order_by(model.last_name, model.first_name, model.id)
+        .limit(limit)
+    )
+    if after is not None:
+        previous = (
+            select(model.last_name, model.first_name, model.id).where(model.id == after).subquery()
+        )
+        query = query.where(
+            key > tuple_(previous.c.last_name, previous.c.first_name, previous.c.id)
+        )
+    return list(session.scalars(query).all())
 
 
 def visits_between(

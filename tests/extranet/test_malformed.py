@@ -40,6 +40,7 @@ BAD_DATETIMES = ("9999-12-31T23:59", "0001-01-01T00:00", "²²²²-01-01T00:00")
 #: Every query parameter the extranet reads (kept in step with the code below).
 QUERY_NAMES = (
     "antenne",
+    "apres",
     "au",
     "auteur",
     "avant",
