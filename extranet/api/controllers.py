@@ -6,7 +6,7 @@ Every list is a keyset page ordered by id: ``?after=<next_after>&limit=``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from http import HTTPStatus
@@ -330,6 +330,18 @@ def _refusals() -> Iterator[None]:
 # --- people and calls ------------------------------------------------------
 
 
+def _people(
+    query: Any, model: Any, args: dict[str, Any], as_dict: Callable[[Any], dict[str, Any]]
+) -> dict[str, Any]:
+    """One page of beneficiaries or workers in the token's scope, filtered as asked."""
+    if args.get("antenna_id") is not None:
+        query = query.where(model.antenna_id == args["antenna_id"])
+    if args.get("external_id"):
+        query = query.where(model.external_id == args["external_id"])
+    page = _page(scope(query, token(), model), model.id, args)
+    return {"items": [as_dict(row) for row in page["rows"]], "next_after": page["next_after"]}
+
+
 @bp.route("/beneficiaries", methods=["GET"])
 @bp.arguments(PeopleArgs, location="query", unknown=RAISE)
 @bp.response(200, BeneficiaryPage)
@@ -338,12 +350,7 @@ def _refusals() -> Iterator[None]:
 def beneficiaries(args: dict[str, Any]) -> dict[str, Any]:
     """Bénéficiaires / beneficiaries, avec leurs numéros de téléphone."""
     query = select(Beneficiary).options(selectinload(Beneficiary.phones))
-    if args.get("antenna_id") is not None:
-        query = query.where(Beneficiary.antenna_id == args["antenna_id"])
-    if args.get("external_id"):
-        query = query.where(Beneficiary.external_id == args["external_id"])
-    page = _page(scope(query, token(), Beneficiary), Beneficiary.id, args)
-    return {"items": [beneficiary_dict(b) for b in page["rows"]], "next_after": page["next_after"]}
+    return _people(query, Beneficiary, args, beneficiary_dict)
 
 
 @bp.route("/beneficiaries/<int:beneficiary_id>", methods=["GET"])
@@ -362,13 +369,7 @@ def beneficiary(beneficiary_id: int) -> dict[str, Any]:
 @needs(ApiScope.READ)
 def workers(args: dict[str, Any]) -> dict[str, Any]:
     """Intervenants / workers (sans leur code téléphonique)."""
-    query = select(Worker)
-    if args.get("antenna_id") is not None:
-        query = query.where(Worker.antenna_id == args["antenna_id"])
-    if args.get("external_id"):
-        query = query.where(Worker.external_id == args["external_id"])
-    page = _page(scope(query, token(), Worker), Worker.id, args)
-    return {"items": [worker_dict(w) for w in page["rows"]], "next_after": page["next_after"]}
+    return _people(select(Worker), Worker, args, worker_dict)
 
 
 @bp.route("/workers/<int:worker_id>", methods=["GET"])
