@@ -33,8 +33,8 @@ AXE = (
 )
 #: WCAG 2.1 A and AA, which the RGAA follows.
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-#: Not pages: files, fragments, health, redirects.
-NOT_PAGES = (".csv", ".xlsx", ".pdf", "fragment=1", "/sante", "/fichiers/")
+#: Not pages: files, fragments, health, redirects, the REST API (JSON; its document is public).
+NOT_PAGES = (".csv", ".xlsx", ".pdf", "fragment=1", "/sante", "/fichiers/", "/api/")
 
 
 def _pages(scenario: Scenario, role: str) -> list[str]:
