@@ -29,9 +29,11 @@ from pathlib import Path
 KEYS = "0123456789*#"
 #: Field values beside the keys' indexes: a silent slot, the end of a round.
 PAUSE, END = len(KEYS), len(KEYS) + 1
-#: Keys (or pauses) per round, and rounds per call (sipp reads 64 KiB of scenario at most).
-SLOTS = 9
-ROUNDS = 3
+#: Keys (or pauses) per round (a code of six digits and its ``#``), and rounds per
+#: call: four, so that a phone still keys a whole round after an IVR restart of 30 s
+#: (sipp reads 64 KiB of scenario at most: 28 slots make 56 KiB).
+SLOTS = 7
+ROUNDS = 4
 #: Time given to each slot: a 100 ms tone, then silence.
 SLOT_MS = 250
 #: RTP clock units between two slots (more than a tone lasts: 8 kHz clock).
@@ -179,7 +181,7 @@ BYE_ANSWER = """  <label id="bye"/>
 
 
 def scenario(
-    pcaps: str, *, lead_ms: int = 1500, wait_ms: Sequence[int] = (9000, 12000, 30000)
+    pcaps: str, *, lead_ms: int = 1500, wait_ms: Sequence[int] = (9000, 12000, 12000, 30000)
 ) -> str:
     """The sipp scenario: answer, then up to ROUNDS rounds of keys, each followed by a
     wait for the IVR's BYE of ``wait_ms[round]``."""
@@ -262,7 +264,7 @@ def start_sipp(
     media_port: int,
     rate: float,
     max_concurrent: int = 2000,
-    wait_ms: Sequence[int] = (9000, 12000, 30000),
+    wait_ms: Sequence[int] = (9000, 12000, 12000, 30000),
     service: str = "0800123456",
 ) -> SippRun:
     """Start sipp placing ``calls`` at ``rate`` calls/s into Asterisk's PJSIP trunk,

@@ -118,16 +118,19 @@ def test_ivr_killed_during_a_sip_load(
     phones = make_phones(session_factory, 120, seed=2026)
     run = start_sipp(
         tmp_path / "sipp",
-        [PhoneCall(p.national, (p.code + "#",) * 3) for p in phones],
+        [PhoneCall(p.national, (p.code + "#",) * 4) for p in phones],
         sip_port=asterisk.sip_port,
         local_port=free_port(),
         media_port=free_port(),
         rate=8,
-        # A phone keys its code again when no goodbye comes: after 9 s, then after
-        # 25 s more. On a loaded machine the IVR takes 20 s or more to start again,
-        # and a phone that had keyed all its rounds during the outage would stand
-        # for a worker who gave up, not for a lost code.
-        wait_ms=(9000, 25000, 40000),
+        # A phone keys its code again when no goodbye comes: 9 s after the first
+        # round, then every 12 s, four rounds in all. The IVR restarts in 10 s on a
+        # quiet machine, 20 s or more on a loaded one: either way a whole round
+        # begins after the reconnect, within the taken-back call's attempts (about
+        # 20 s, though a round cut by the reconnect costs it one). A phone whose
+        # every round fell in the outage would stand for a worker who gave up,
+        # not for a lost code.
+        wait_ms=(9000, 12000, 12000, 40000),
     )
     numbers = [p.e164 for p in phones]
     # Kill once calls are in progress and some are recorded.
