@@ -1,7 +1,10 @@
 """Shared fixtures: a database per test, SQLite by default or PostgreSQL.
 
 Set TELEGESTION_TEST_DATABASE_URL to a PostgreSQL URL to run the whole suite
-against it (``scripts/test`` does both).
+against it (``scripts/test`` does both). With TELEGESTION_TEST_DATABASE_ONLY=1
+as well, only the tests that reach a database run: ``scripts/test`` sets it for
+its PostgreSQL half, since the others (pure rules, parsers, PDFs...) ran
+unchanged in the SQLite half just before.
 """
 
 from __future__ import annotations
@@ -22,6 +25,27 @@ from tests import factories
 from tests.mailbox import mailbox  # noqa: F401 - the real SMTP server fixture
 
 PG_URL = os.environ.get("TELEGESTION_TEST_DATABASE_URL", "")
+DATABASE_ONLY = os.environ.get("TELEGESTION_TEST_DATABASE_ONLY", "") == "1"
+#: The fixtures through which a test reaches the database under test.
+DATABASE_FIXTURES = frozenset({"_pg_engine", "empty_database_url"})
+
+
+def reaches_database(item: pytest.Item) -> bool:
+    """Whether a test can reach the database: through a fixture, or a module that
+    reads the PostgreSQL URL itself (``PG_URL``, ``tests.config.fresh``)."""
+    if DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    module = getattr(item, "module", None)
+    return any(hasattr(module, name) for name in ("PG_URL", "fresh_database"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not (PG_URL and DATABASE_ONLY):
+        return
+    keep = [item for item in items if reaches_database(item)]
+    if len(keep) < len(items):
+        config.hook.pytest_deselected(items=[i for i in items if not reaches_database(i)])
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")
