@@ -17,7 +17,7 @@ from datetime import date, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Dialect, Enum, Table, func, select, text
+from sqlalchemy import Connection, Date, DateTime, Dialect, Enum, Table, func, select, text
 from sqlalchemy.orm import Session
 
 from ledger.models import Base, Visit, VisitStatus, Worker
@@ -184,7 +184,9 @@ def _row_encoder(table: Table, columns: list[str], dialect: Dialect) -> Callable
 _SQLITE_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 
 
-def write_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def write_rows(
+    session: Session | Connection, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
     """Append ``rows`` (dicts with the same keys) to ``table`` in the session's transaction.
 
     The values stored are those a Core ``insert(table)`` would store; the rows
@@ -196,20 +198,22 @@ def write_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]
     if not rows:
         return
     columns = list(rows[0])
-    connection = session.connection()
+    connection = session.connection() if isinstance(session, Session) else session
     dialect = connection.dialect
     encode_row = _row_encoder(table, columns, dialect)
-    names = ", ".join(columns)
+    preparer = dialect.identifier_preparer
+    names = ", ".join(preparer.quote(table.c[key].name) for key in columns)
+    target = preparer.format_table(table)
     cursor = connection.connection.cursor()
     try:
         if dialect.name == "postgresql":
-            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(encode_row(row))
             return
         per_statement = max(1, min(1000, _SQLITE_VARIABLES // len(columns)))
         one = "(" + ", ".join("?" * len(columns)) + ")"
-        full = f"INSERT INTO {table.name} ({names}) VALUES " + ", ".join([one] * per_statement)
+        full = f"INSERT INTO {target} ({names}) VALUES " + ", ".join([one] * per_statement)
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
             params = [value for row in chunk for value in encode_row(row)]
@@ -217,6 +221,6 @@ def write_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]
                 cursor.execute(full, params)
             else:
                 tail = ", ".join([one] * len(chunk))
-                cursor.execute(f"INSERT INTO {table.name} ({names}) VALUES {tail}", params)
+                cursor.execute(f"INSERT INTO {target} ({names}) VALUES {tail}", params)
     finally:
         cursor.close()
