@@ -248,13 +248,23 @@ def _converters(fmt: FileFormat) -> _Converters:
 
 
 def _converter(field: Field) -> Any:
-    """``_convert`` for one field, or None for text; dates and numbers repeat a lot
-    in a file (birth dates, starts, hours), so their parsed values are cached."""
+    """``_convert`` for one field, or None for text. Values that repeat a lot in
+    a file (dates, numbers, civilities, enums) have their parsed values cached;
+    a code (mostly unique: identifiers) is checked by its pattern directly."""
     if field.kind == "text":
         return None
-    if field.kind in ("date", "decimal", "int"):
+    if field.kind in ("date", "decimal", "int", "civility", "enum"):
         return functools.lru_cache(maxsize=4096)(functools.partial(_convert, field))
+    if field.kind == "code":
+        return _code
     return functools.partial(_convert, field)
+
+
+def _code(text: str, _match: Any = _CODE.match) -> str:
+    """``_convert`` for a code, without the dispatch on the field's kind."""
+    if _match(text) is None:
+        raise FieldError(f"caractères non permis dans {text!r}")
+    return text
 
 
 def clean(value: str) -> str:

@@ -11,6 +11,7 @@ change of an existing row is written to the audit journal with its old value.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -401,6 +402,13 @@ PLAN_FIELDS = frozenset(
 
 #: The other fields, in file order: the person, the same on each of its lines.
 _PERSON_FIELDS = tuple(f.name for f in formats.BENEFICIARIES.fields if f.name not in PLAN_FIELDS)
+_PHONE_FIELDS = ("telephone_1", "telephone_2", "telephone_3")
+
+
+@functools.lru_cache(maxsize=4096)
+def _bad_hours(hours: Decimal) -> bool:
+    """Whether a plan's hours do not fit its column (hours repeat: cached)."""
+    return hours >= Decimal(100000) or hours != round(hours, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,17 +474,17 @@ class _Beneficiaries(_Applier):
             if values.get(start) and values.get(end) and values[end] < values[start]:
                 errors.append((end, "fin avant le début"))
         hours = values.get("heures_max")
-        if hours is not None and (hours >= Decimal(100000) or hours != round(hours, 2)):
+        if hours is not None and _bad_hours(hours):
             errors.append(("heures_max", "au plus 99999,99 avec deux décimales"))
-        phones = [values.get(f"telephone_{n}") for n in (1, 2, 3)]
-        present = [p for p in phones if p]
-        if len(set(present)) != len(present):
+        present = [p for p in map(values.get, _PHONE_FIELDS) if p]
+        if len(present) > 1 and len(set(present)) != len(present):
             errors.append(("telephone_2", "numéro en double sur la ligne"))
         return errors
 
     def _check_repeat(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         ext = values["id_planning"]
-        person = hash(tuple(map(str, map(values.get, _PERSON_FIELDS))))
+        # The typed values (each field has one type: equal values, equal text).
+        person = hash(tuple(map(values.get, _PERSON_FIELDS)))
         plan = hash(
             (ext, values.get("code_financeur"), values.get("code_prestation"))
             + (values.get("reference_plan") or "",)
