@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from ledger.models import Base, Visit, VisitStatus, Worker
 from ledger.money import counts, recorded_minutes
-from ledger.pairing import CallFact, pair_calls
-from ledger.timeutil import paris_date
+from ledger.pairing import MAX_OPEN_VISIT, CallFact, pair_calls
+from ledger.timeutil import as_utc, paris_date
 
 _CHUNK = 5000
 _TABLES = Base.metadata.tables
@@ -49,8 +49,16 @@ def bulk_record_calls(
 
     ``facts`` are the identified calls among ``events`` (event id, worker,
     beneficiary, time, direction). The session is not committed.
+
+    The stream is paired on its own: it must be a past that no visit already
+    in the ledger could take part in. ``BulkConflict`` is raised, before
+    anything is written, when a worker of the stream has a visit that ends
+    (or, open, starts) at or after ``MAX_OPEN_VISIT`` before the stream's
+    first call: that visit could be closed by one of the calls, or fall
+    between them, and only ``record_call`` one call at a time pairs those.
     """
     session.flush()
+    _refuse_overlap(session, facts)
     write_rows(session, _TABLES["call_events"], events)
     visits = pair_calls(list(facts))
     worker_ids = sorted({v.worker_id for v in visits})
@@ -108,6 +116,29 @@ def bulk_record_calls(
     write_rows(session, _TABLES["visit_versions"], version_rows)
     advance_sequences(session, ("call_events", "visits"))
     return BulkResult(len(events), len(visit_rows), incomplete, complete_minutes)
+
+
+class BulkConflict(ValueError):
+    """The stream would pair with visits already in the ledger (``bulk_record_calls``)."""
+
+
+def _refuse_overlap(session: Session, facts: Sequence[CallFact]) -> None:
+    if not facts:
+        return
+    since = min(as_utc(f.at) for f in facts) - MAX_OPEN_VISIT
+    worker_ids = sorted({f.worker_id for f in facts})
+    last = func.coalesce(Visit.ended_at, Visit.started_at)
+    for chunk in range(0, len(worker_ids), _CHUNK):
+        clash = session.execute(
+            select(Visit.id, Visit.worker_id)
+            .where(Visit.worker_id.in_(worker_ids[chunk : chunk + _CHUNK]), last >= since)
+            .limit(1)
+        ).first()
+        if clash is not None:
+            raise BulkConflict(
+                f"worker {clash.worker_id} already has visit {clash.id} at or after "
+                f"{since.isoformat()}: record these calls one by one (ledger.service.record_call)"
+            )
 
 
 def advance_sequences(session: Session, tables: tuple[str, ...]) -> None:
