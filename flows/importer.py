@@ -542,11 +542,13 @@ class _Beneficiaries(_Applier):
         ids = [values["id_planning"] for _, values, _ in rows]
         stored = {
             row.external_id: row
-            for row in session.connection().execute(
+            for row in session.connection()
+            .execute(
                 select(Beneficiary.id, Beneficiary.external_id, *_PERSON_COLUMNS).where(
                     Beneficiary.external_id.in_(ids)
                 )
             )
+            .all()
         }
         wanted_by_row = [self._wanted_person(values) for _, values, _ in rows]
         differs = [
@@ -595,10 +597,14 @@ class _Beneficiaries(_Applier):
             # One executemany, then the ids in one query (RETURNING with many rows
             # in parameter order is slow on SQLite).
             insert_many(session.connection(), _table(Beneficiary), new_rows)
-            for ext, ben_id in session.connection().execute(
-                select(Beneficiary.external_id, Beneficiary.id).where(
-                    Beneficiary.external_id.in_([row["external_id"] for row in new_rows])
+            for ext, ben_id in (
+                session.connection()
+                .execute(
+                    select(Beneficiary.external_id, Beneficiary.id).where(
+                        Beneficiary.external_id.in_([row["external_id"] for row in new_rows])
+                    )
                 )
+                .all()
             ):
                 new_ids[ext] = ben_id
         self._inserts: dict[type[Phone] | type[CarePlan], list[dict[str, Any]]] = {
@@ -620,11 +626,15 @@ class _Beneficiaries(_Applier):
             self._plans[person.id] = (person.antenna_id, [], ext in new_ids)
         phones: dict[int, list[tuple[int, str]]] = {}
         if ben_ids:
-            for phone_id, ben_id, e164 in session.connection().execute(
-                select(Phone.id, Phone.beneficiary_id, Phone.e164).where(
-                    Phone.beneficiary_id.in_(ben_ids),
-                    (Phone.active_until.is_(None)) | (Phone.active_until >= self.day),
+            for phone_id, ben_id, e164 in (
+                session.connection()
+                .execute(
+                    select(Phone.id, Phone.beneficiary_id, Phone.e164).where(
+                        Phone.beneficiary_id.in_(ben_ids),
+                        (Phone.active_until.is_(None)) | (Phone.active_until >= self.day),
+                    )
                 )
+                .all()
             ):
                 phones.setdefault(ben_id, []).append((phone_id, e164))
         for person, values, is_new in people:
@@ -809,10 +819,14 @@ class _Beneficiaries(_Applier):
             # Plain rows first: a beneficiary whose plans in force are exactly its
             # lines' needs no ORM object; the others are loaded and reconciled.
             stored: dict[int, list[Any]] = {}
-            for row in self.session.connection().execute(
-                select(*_PLAN_COLUMNS)
-                .where(CarePlan.beneficiary_id.in_(chunk))
-                .order_by(CarePlan.starts_on, CarePlan.id)
+            for row in (
+                self.session.connection()
+                .execute(
+                    select(*_PLAN_COLUMNS)
+                    .where(CarePlan.beneficiary_id.in_(chunk))
+                    .order_by(CarePlan.starts_on, CarePlan.id)
+                )
+                .all()
             ):
                 stored.setdefault(row.beneficiary_id, []).append(row)
             to_load = [
