@@ -60,6 +60,30 @@ def bulk_record_calls(
     session.flush()
     _refuse_overlap(session, facts)
     write_rows(session, _TABLES["call_events"], events)
+    planned = visit_rows(session, facts, author=author)
+    write_rows(session, _TABLES["visits"], planned.visits)
+    write_rows(session, _TABLES["visit_versions"], planned.versions)
+    advance_sequences(session, ("call_events", "visits"))
+    return BulkResult(
+        len(events), len(planned.visits), planned.incomplete, planned.complete_minutes
+    )
+
+
+@dataclass(frozen=True)
+class VisitRows:
+    """The ``visits`` and ``visit_versions`` rows a stream of calls makes."""
+
+    visits: list[dict[str, Any]]
+    versions: list[dict[str, Any]]
+    incomplete: int
+    complete_minutes: int
+
+
+def visit_rows(session: Session, facts: Sequence[CallFact], *, author: str) -> VisitRows:
+    """Pair ``facts`` and build the rows of their visits and first versions (not written).
+
+    Ids follow the largest visit id in the database. Reads the workers' antennas.
+    """
     visits = pair_calls(list(facts))
     worker_ids = sorted({v.worker_id for v in visits})
     antenna_of_worker: dict[int, int] = {}
@@ -112,10 +136,7 @@ def bulk_record_calls(
         elif counts(status, paired.started_at, paired.ended_at):
             assert paired.started_at is not None and paired.ended_at is not None
             complete_minutes += recorded_minutes(paired.started_at, paired.ended_at)
-    write_rows(session, _TABLES["visits"], visit_rows)
-    write_rows(session, _TABLES["visit_versions"], version_rows)
-    advance_sequences(session, ("call_events", "visits"))
-    return BulkResult(len(events), len(visit_rows), incomplete, complete_minutes)
+    return VisitRows(visit_rows, version_rows, incomplete, complete_minutes)
 
 
 class BulkConflict(ValueError):
