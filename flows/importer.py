@@ -818,15 +818,20 @@ class _Beneficiaries(_Applier):
             self._inserts = {Phone: [], CarePlan: []}
             # Plain rows first: a beneficiary whose plans in force are exactly its
             # lines' needs no ORM object; the others are loaded and reconciled.
+            # A beneficiary created by this file has no plans yet (they are
+            # written here, once per beneficiary): only the known ones are read.
+            known = [ben_id for ben_id in chunk if not self._plans[ben_id][2]]
             stored: dict[int, list[Any]] = {}
             for row in (
                 self.session.connection()
                 .execute(
                     select(*_PLAN_COLUMNS)
-                    .where(CarePlan.beneficiary_id.in_(chunk))
+                    .where(CarePlan.beneficiary_id.in_(known))
                     .order_by(CarePlan.starts_on, CarePlan.id)
                 )
                 .all()
+                if known
+                else ()
             ):
                 stored.setdefault(row.beneficiary_id, []).append(row)
             to_load = [
