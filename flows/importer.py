@@ -11,6 +11,7 @@ change of an existing row is written to the audit journal with its old value.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -401,6 +402,13 @@ PLAN_FIELDS = frozenset(
 
 #: The other fields, in file order: the person, the same on each of its lines.
 _PERSON_FIELDS = tuple(f.name for f in formats.BENEFICIARIES.fields if f.name not in PLAN_FIELDS)
+_PHONE_FIELDS = ("telephone_1", "telephone_2", "telephone_3")
+
+
+@functools.lru_cache(maxsize=4096)
+def _bad_hours(hours: Decimal) -> bool:
+    """Whether a plan's hours do not fit its column (hours repeat: cached)."""
+    return hours >= Decimal(100000) or hours != round(hours, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,17 +474,17 @@ class _Beneficiaries(_Applier):
             if values.get(start) and values.get(end) and values[end] < values[start]:
                 errors.append((end, "fin avant le début"))
         hours = values.get("heures_max")
-        if hours is not None and (hours >= Decimal(100000) or hours != round(hours, 2)):
+        if hours is not None and _bad_hours(hours):
             errors.append(("heures_max", "au plus 99999,99 avec deux décimales"))
-        phones = [values.get(f"telephone_{n}") for n in (1, 2, 3)]
-        present = [p for p in phones if p]
-        if len(set(present)) != len(present):
+        present = [p for p in map(values.get, _PHONE_FIELDS) if p]
+        if len(present) > 1 and len(set(present)) != len(present):
             errors.append(("telephone_2", "numéro en double sur la ligne"))
         return errors
 
     def _check_repeat(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         ext = values["id_planning"]
-        person = hash(tuple(map(str, map(values.get, _PERSON_FIELDS))))
+        # The typed values (each field has one type: equal values, equal text).
+        person = hash(tuple(map(values.get, _PERSON_FIELDS)))
         plan = hash(
             (ext, values.get("code_financeur"), values.get("code_prestation"))
             + (values.get("reference_plan") or "",)
@@ -534,11 +542,13 @@ class _Beneficiaries(_Applier):
         ids = [values["id_planning"] for _, values, _ in rows]
         stored = {
             row.external_id: row
-            for row in session.connection().execute(
+            for row in session.connection()
+            .execute(
                 select(Beneficiary.id, Beneficiary.external_id, *_PERSON_COLUMNS).where(
                     Beneficiary.external_id.in_(ids)
                 )
             )
+            .all()
         }
         wanted_by_row = [self._wanted_person(values) for _, values, _ in rows]
         differs = [
@@ -587,10 +597,14 @@ class _Beneficiaries(_Applier):
             # One executemany, then the ids in one query (RETURNING with many rows
             # in parameter order is slow on SQLite).
             insert_many(session.connection(), _table(Beneficiary), new_rows)
-            for ext, ben_id in session.connection().execute(
-                select(Beneficiary.external_id, Beneficiary.id).where(
-                    Beneficiary.external_id.in_([row["external_id"] for row in new_rows])
+            for ext, ben_id in (
+                session.connection()
+                .execute(
+                    select(Beneficiary.external_id, Beneficiary.id).where(
+                        Beneficiary.external_id.in_([row["external_id"] for row in new_rows])
+                    )
                 )
+                .all()
             ):
                 new_ids[ext] = ben_id
         self._inserts: dict[type[Phone] | type[CarePlan], list[dict[str, Any]]] = {
@@ -612,11 +626,15 @@ class _Beneficiaries(_Applier):
             self._plans[person.id] = (person.antenna_id, [], ext in new_ids)
         phones: dict[int, list[tuple[int, str]]] = {}
         if ben_ids:
-            for phone_id, ben_id, e164 in session.connection().execute(
-                select(Phone.id, Phone.beneficiary_id, Phone.e164).where(
-                    Phone.beneficiary_id.in_(ben_ids),
-                    (Phone.active_until.is_(None)) | (Phone.active_until >= self.day),
+            for phone_id, ben_id, e164 in (
+                session.connection()
+                .execute(
+                    select(Phone.id, Phone.beneficiary_id, Phone.e164).where(
+                        Phone.beneficiary_id.in_(ben_ids),
+                        (Phone.active_until.is_(None)) | (Phone.active_until >= self.day),
+                    )
                 )
+                .all()
             ):
                 phones.setdefault(ben_id, []).append((phone_id, e164))
         for person, values, is_new in people:
@@ -800,11 +818,20 @@ class _Beneficiaries(_Applier):
             self._inserts = {Phone: [], CarePlan: []}
             # Plain rows first: a beneficiary whose plans in force are exactly its
             # lines' needs no ORM object; the others are loaded and reconciled.
+            # A beneficiary created by this file has no plans yet (they are
+            # written here, once per beneficiary): only the known ones are read.
+            known = [ben_id for ben_id in chunk if not self._plans[ben_id][2]]
             stored: dict[int, list[Any]] = {}
-            for row in self.session.connection().execute(
-                select(*_PLAN_COLUMNS)
-                .where(CarePlan.beneficiary_id.in_(chunk))
-                .order_by(CarePlan.starts_on, CarePlan.id)
+            for row in (
+                self.session.connection()
+                .execute(
+                    select(*_PLAN_COLUMNS)
+                    .where(CarePlan.beneficiary_id.in_(known))
+                    .order_by(CarePlan.starts_on, CarePlan.id)
+                )
+                .all()
+                if known
+                else ()
             ):
                 stored.setdefault(row.beneficiary_id, []).append(row)
             to_load = [

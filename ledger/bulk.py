@@ -17,13 +17,13 @@ from datetime import date, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Dialect, Enum, Table, func, select, text
+from sqlalchemy import Connection, Date, DateTime, Dialect, Enum, Table, func, select, text
 from sqlalchemy.orm import Session
 
 from ledger.models import Base, Visit, VisitStatus, Worker
 from ledger.money import counts, recorded_minutes
-from ledger.pairing import CallFact, pair_calls
-from ledger.timeutil import paris_date
+from ledger.pairing import MAX_OPEN_VISIT, CallFact, pair_calls
+from ledger.timeutil import as_utc, paris_date
 
 _CHUNK = 5000
 _TABLES = Base.metadata.tables
@@ -49,9 +49,41 @@ def bulk_record_calls(
 
     ``facts`` are the identified calls among ``events`` (event id, worker,
     beneficiary, time, direction). The session is not committed.
+
+    The stream is paired on its own: it must be a past that no visit already
+    in the ledger could take part in. ``BulkConflict`` is raised, before
+    anything is written, when a worker of the stream has a visit that ends
+    (or, open, starts) at or after ``MAX_OPEN_VISIT`` before the stream's
+    first call: that visit could be closed by one of the calls, or fall
+    between them, and only ``record_call`` one call at a time pairs those.
     """
     session.flush()
+    _refuse_overlap(session, facts)
     write_rows(session, _TABLES["call_events"], events)
+    planned = visit_rows(session, facts, author=author)
+    write_rows(session, _TABLES["visits"], planned.visits)
+    write_rows(session, _TABLES["visit_versions"], planned.versions)
+    advance_sequences(session, ("call_events", "visits"))
+    return BulkResult(
+        len(events), len(planned.visits), planned.incomplete, planned.complete_minutes
+    )
+
+
+@dataclass(frozen=True)
+class VisitRows:
+    """The ``visits`` and ``visit_versions`` rows a stream of calls makes."""
+
+    visits: list[dict[str, Any]]
+    versions: list[dict[str, Any]]
+    incomplete: int
+    complete_minutes: int
+
+
+def visit_rows(session: Session, facts: Sequence[CallFact], *, author: str) -> VisitRows:
+    """Pair ``facts`` and build the rows of their visits and first versions (not written).
+
+    Ids follow the largest visit id in the database. Reads the workers' antennas.
+    """
     visits = pair_calls(list(facts))
     worker_ids = sorted({v.worker_id for v in visits})
     antenna_of_worker: dict[int, int] = {}
@@ -104,10 +136,30 @@ def bulk_record_calls(
         elif counts(status, paired.started_at, paired.ended_at):
             assert paired.started_at is not None and paired.ended_at is not None
             complete_minutes += recorded_minutes(paired.started_at, paired.ended_at)
-    write_rows(session, _TABLES["visits"], visit_rows)
-    write_rows(session, _TABLES["visit_versions"], version_rows)
-    advance_sequences(session, ("call_events", "visits"))
-    return BulkResult(len(events), len(visit_rows), incomplete, complete_minutes)
+    return VisitRows(visit_rows, version_rows, incomplete, complete_minutes)
+
+
+class BulkConflict(ValueError):
+    """The stream would pair with visits already in the ledger (``bulk_record_calls``)."""
+
+
+def _refuse_overlap(session: Session, facts: Sequence[CallFact]) -> None:
+    if not facts:
+        return
+    since = min(as_utc(f.at) for f in facts) - MAX_OPEN_VISIT
+    worker_ids = sorted({f.worker_id for f in facts})
+    last = func.coalesce(Visit.ended_at, Visit.started_at)
+    for chunk in range(0, len(worker_ids), _CHUNK):
+        clash = session.execute(
+            select(Visit.id, Visit.worker_id)
+            .where(Visit.worker_id.in_(worker_ids[chunk : chunk + _CHUNK]), last >= since)
+            .limit(1)
+        ).first()
+        if clash is not None:
+            raise BulkConflict(
+                f"worker {clash.worker_id} already has visit {clash.id} at or after "
+                f"{since.isoformat()}: record these calls one by one (ledger.service.record_call)"
+            )
 
 
 def advance_sequences(session: Session, tables: tuple[str, ...]) -> None:
@@ -184,7 +236,9 @@ def _row_encoder(table: Table, columns: list[str], dialect: Dialect) -> Callable
 _SQLITE_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 
 
-def write_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def write_rows(
+    session: Session | Connection, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
     """Append ``rows`` (dicts with the same keys) to ``table`` in the session's transaction.
 
     The values stored are those a Core ``insert(table)`` would store; the rows
@@ -196,20 +250,22 @@ def write_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]
     if not rows:
         return
     columns = list(rows[0])
-    connection = session.connection()
+    connection = session.connection() if isinstance(session, Session) else session
     dialect = connection.dialect
     encode_row = _row_encoder(table, columns, dialect)
-    names = ", ".join(columns)
+    preparer = dialect.identifier_preparer
+    names = ", ".join(preparer.quote(table.c[key].name) for key in columns)
+    target = preparer.format_table(table)
     cursor = connection.connection.cursor()
     try:
         if dialect.name == "postgresql":
-            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(encode_row(row))
             return
         per_statement = max(1, min(1000, _SQLITE_VARIABLES // len(columns)))
         one = "(" + ", ".join("?" * len(columns)) + ")"
-        full = f"INSERT INTO {table.name} ({names}) VALUES " + ", ".join([one] * per_statement)
+        full = f"INSERT INTO {target} ({names}) VALUES " + ", ".join([one] * per_statement)
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
             params = [value for row in chunk for value in encode_row(row)]
@@ -217,6 +273,6 @@ def write_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]
                 cursor.execute(full, params)
             else:
                 tail = ", ".join([one] * len(chunk))
-                cursor.execute(f"INSERT INTO {table.name} ({names}) VALUES {tail}", params)
+                cursor.execute(f"INSERT INTO {target} ({names}) VALUES {tail}", params)
     finally:
         cursor.close()

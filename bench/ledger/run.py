@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from config.database import create_schema
 from ledger import service
-from ledger.bulk import bulk_record_calls, write_rows
+from ledger.bulk import bulk_record_calls, visit_rows, write_rows
 from ledger.db import make_engine
 from ledger.models import (
     Antenna,
@@ -184,8 +184,10 @@ def _bare_table(name: str, like: Table) -> Table:
     )
 
 
-def bench_ingest(engine: Engine, rows: list[dict[str, Any]]) -> tuple[Timing, Timing, Timing, int]:
-    """(ingest, baseline, legacy baseline, visits made).
+def bench_ingest(
+    engine: Engine, rows: list[dict[str, Any]]
+) -> tuple[Timing, Timing, Timing, int, dict[str, Timing]]:
+    """(ingest, baseline, legacy baseline, visits made, the decomposition).
 
     Ingest is ``ledger.bulk.bulk_record_calls`` on the whole stream in one
     transaction: the call events, their pairing, the visits and their first
@@ -194,6 +196,12 @@ def bench_ingest(engine: Engine, rows: list[dict[str, Any]]) -> tuple[Timing, Ti
     PostgreSQL, multi-row INSERTs on SQLite) into a bare table, in one
     transaction. The legacy baseline is the one this bench printed before:
     seven of the columns through SQLAlchemy's executemany.
+
+    The decomposition, to tell the schema's price from the code's: every row
+    the ingest writes (events, visits, versions, paired beforehand) by the same
+    writer into bare tables (``bare_all``); the events alone into the ledger's
+    own ``call_events`` (``schema_events``), then the visits and versions into
+    theirs (``schema_visits``), rolled back.
     """
     bare_table = _bare_table("bench_bare", TABLES["call_events"])
     with engine.begin() as conn:
@@ -207,7 +215,40 @@ def bench_ingest(engine: Engine, rows: list[dict[str, Any]]) -> tuple[Timing, Ti
                 "direction VARCHAR(16), digits VARCHAR(32))"
             )
         )
+    bare_visits = _bare_table("bench_bare_visits", TABLES["visits"])
+    bare_versions = _bare_table("bench_bare_versions", TABLES["visit_versions"])
+    with engine.begin() as conn:
+        for table in (bare_visits, bare_versions):
+            conn.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
+            table.create(conn)
+    facts = [
+        CallFact(r["id"], r["worker_id"], r["beneficiary_id"], r["answered_at"], r["direction"])
+        for r in rows
+    ]
+    with Session(engine) as session:
+        planned = visit_rows(session, facts, author="bench")
+    extra: dict[str, Timing] = {}
+    # Every row the ingest writes (events, visits, versions), bare tables.
     timings: list[Timing] = []
+    with Session(engine) as session, session.begin(), _timed(session, timings):
+        write_rows(session, bare_table, rows)
+        write_rows(session, bare_visits, planned.visits)
+        write_rows(session, bare_versions, planned.versions)
+    extra["bare_all"] = timings.pop()
+    # The same rows into the ledger's own tables (keys, indexes, foreign keys,
+    # checks, triggers), then rolled back: the schema's price without pairing.
+    with Session(engine) as session:
+        session.begin()
+        with _timed(session, timings):
+            write_rows(session, TABLES["call_events"], rows)
+        extra["schema_events"] = timings.pop()
+        with _timed(session, timings):
+            write_rows(session, TABLES["visits"], planned.visits)
+            write_rows(session, TABLES["visit_versions"], planned.versions)
+        extra["schema_visits"] = timings.pop()
+        session.rollback()
+    del planned
+
     with Session(engine) as session, session.begin(), _timed(session, timings):
         write_rows(session, bare_table, rows)
 
@@ -241,7 +282,7 @@ def bench_ingest(engine: Engine, rows: list[dict[str, Any]]) -> tuple[Timing, Ti
                 bare7[i : i + chunk],
             )
     baseline, ingest, legacy = timings
-    return ingest, baseline, legacy, result.visits
+    return ingest, baseline, legacy, result.visits, extra
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -299,7 +340,7 @@ def run_one(label: str, url: str, args: argparse.Namespace) -> None:
     with Session(engine) as session:
         _organisation(session, args.workers, args.beneficiaries)
     rows = _events(args.events, args.workers, args.beneficiaries)
-    ingest, baseline, legacy, visits = bench_ingest(engine, rows)
+    ingest, baseline, legacy, visits, extra = bench_ingest(engine, rows)
     (l50, l99), (b50, b99) = bench_commits(
         engine, args.commits, args.workers, args.beneficiaries, args.events
     )
@@ -310,6 +351,16 @@ def run_one(label: str, url: str, args: argparse.Namespace) -> None:
         f"{n / baseline.wall:,.0f} rows/s; ingest takes {ingest.wall / baseline.wall:.2f}x "
         f"the baseline's wall time (goal <= 3), "
         f"{ingest.all_cpu / baseline.all_cpu:.2f}x its CPU time (process + server)"
+    )
+    schema = extra["schema_events"].all_cpu + extra["schema_visits"].all_cpu
+    print(
+        f"[{label}] decomposition (CPU, process + server): bare insert of every row the "
+        f"ingest writes (events, visits, versions) {extra['bare_all']}, "
+        f"{extra['bare_all'].all_cpu / baseline.all_cpu:.2f}x the baseline; the same rows "
+        f"into the ledger's tables: events {extra['schema_events']}, visits and versions "
+        f"{extra['schema_visits']}, together {schema / baseline.all_cpu:.2f}x the baseline; "
+        f"ingest {ingest.all_cpu / extra['bare_all'].all_cpu:.2f}x the bare insert of every "
+        f"row, {ingest.all_cpu / schema:.2f}x the same rows into the ledger's tables"
     )
     print(
         f"[{label}] legacy baseline (7 columns, SQLAlchemy executemany) {legacy}, "
