@@ -145,7 +145,8 @@ class IvrProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_for(self.events_connected, 30, "the IVR connected to ARI")
+        # A readiness wait, not a measure: a loaded machine (CI) has taken over 30 s.
+        wait_for(self.events_connected, 90, "the IVR connected to ARI")
 
     def health(self) -> dict[str, bool] | None:
         try:
