@@ -63,17 +63,20 @@ def in_antennas(column: object, antennas: Collection[int] | None) -> ColumnEleme
 
 
 def months(
-    ctx: Context, *, worker_only: bool = False
+    ctx: Context, *, worker_only: bool = False, only: Collection[Month] | None = None
 ) -> Iterator[tuple[Month, MonthFacts, MonthBilling]]:
     """Each month of the period allocated by the ledger's rules, in the page's antennas.
 
     ``worker_only``: the state needs a worker's kept minutes only (not the split
-    between plans, which is the beneficiary's whole month's to tell).
+    between plans, which is the beneficiary's whole month's to tell); ``only``:
+    these months of the period.
     """
     f = ctx.filters
     rules = money().rules
     allocate = month_billing if ctx.memo is None else ctx.memo.month_billing
     for month in f.period.months:
+        if only is not None and month not in only:
+            continue
         facts, billing = allocate(
             ctx.session,
             month,
@@ -85,13 +88,16 @@ def months(
         yield month, facts, billing
 
 
-def billed(ctx: Context, *, worker_only: bool = False) -> Iterator[tuple[Month, VisitBilling]]:
+def billed(
+    ctx: Context, *, worker_only: bool = False, only: Collection[Month] | None = None
+) -> Iterator[tuple[Month, VisitBilling]]:
     """The period's counted visits with their kept minutes and shares, filters applied.
 
-    With a funder filter, only visits with a share of that funder.
+    With a funder filter, only visits with a share of that funder; ``only``: these
+    months of the period.
     """
     f = ctx.filters
-    for month, _facts, billing in months(ctx, worker_only=worker_only):
+    for month, _facts, billing in months(ctx, worker_only=worker_only, only=only):
         for vb in billing.visits:
             visit = vb.visit
             if not f.period.contains(visit.service_date):
