@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import Subquery, func, select, tuple_
+from sqlalchemy import ColumnElement, Subquery, case, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from extranet.stats.loaders import Context
@@ -177,13 +177,8 @@ def worker_totals(
     return totals, served
 
 
-def beneficiary_shares(
-    ctx: Context, months: Collection[Month]
-) -> dict[tuple[int, str, str], tuple[int, int]]:
-    """Per beneficiary, funder code ("" outside any plan) and category of share: the
-    shares and their minutes in these kept months (of the funder filtered)."""
-    if not months:
-        return {}
+def _shares_where(ctx: Context, months: Collection[Month]) -> list[ColumnElement[bool]]:
+    """The kept shares of these months in the page's antennas, period and funder filter."""
     f = ctx.filters
     where = [
         F.period.in_(sorted(period_of(m) for m in months)),
@@ -195,12 +190,58 @@ def beneficiary_shares(
         where.append(F.antenna_id.in_(sorted(ctx.antennas)))
     if f.funder_code:
         where.append(F.funder_code == f.funder_code)
+    return where
+
+
+def beneficiary_shares(
+    ctx: Context, months: Collection[Month]
+) -> dict[tuple[int, str, str], tuple[int, int]]:
+    """Per beneficiary, funder code ("" outside any plan) and category of share: the
+    shares and their minutes in these kept months (of the funder filtered)."""
+    if not months:
+        return {}
     query = (
         select(F.beneficiary_id, F.funder_code, F.category, func.count(), func.sum(F.minutes))
-        .where(*where)
+        .where(*_shares_where(ctx, months))
         .group_by(F.beneficiary_id, F.funder_code, F.category)
     )
     return {
         (ben, code, str(category)): (count, minutes)
         for ben, code, category, count, minutes in ctx.session.execute(query)
     }
+
+
+def funder_minutes(ctx: Context, months: Collection[Month]) -> dict[str, int]:
+    """Per funder code, the minutes of the shares in a plan in these kept months."""
+    if not months:
+        return {}
+    query = (
+        select(F.funder_code, func.sum(F.minutes))
+        .where(*_shares_where(ctx, months), F.plan_id.is_not(None))
+        .group_by(F.funder_code)
+    )
+    return {code: minutes for code, minutes in ctx.session.execute(query)}
+
+
+def aid_minutes(
+    ctx: Context, months: Collection[Month]
+) -> tuple[dict[tuple[int, str | None], int], set[tuple[str | None, int]]]:
+    """Per month (``period``) and funder kind (None outside any plan), the minutes of the
+    shares in these kept months; the (funder kind, beneficiary) pairs served."""
+    if not months:
+        return {}, set()
+    kind = case((F.plan_id.is_(None), None), else_=F.funder_kind).label("kind")
+    where = _shares_where(ctx, months)
+    minutes = {
+        (period, found): total
+        for period, found, total in ctx.session.execute(
+            select(F.period, kind, func.sum(F.minutes)).where(*where).group_by(F.period, kind)
+        )
+    }
+    served = {
+        (found, ben)
+        for found, ben in ctx.session.execute(
+            select(kind, F.beneficiary_id).where(*where).distinct()
+        )
+    }
+    return minutes, served

@@ -167,9 +167,14 @@ def funder_label(names: dict[str, tuple[str, FunderKind]], share: Share) -> str:
 
 def aid_type(share: Share) -> str:
     """The type of aid of a share: its funder's kind, or outside any plan."""
-    if share.plan is None:
+    return aid_label(None if share.plan is None else share.plan.funder_kind)
+
+
+def aid_label(funder_kind: str | None) -> str:
+    """A funder kind's type of aid; None: outside any plan."""
+    if funder_kind is None:
         return OUTSIDE_LABEL
     try:
-        return FUNDER_KIND_LABELS[FunderKind(share.plan.funder_kind)]
+        return FUNDER_KIND_LABELS[FunderKind(funder_kind)]
     except ValueError:
-        return share.plan.funder_kind
+        return funder_kind

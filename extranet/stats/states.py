@@ -38,6 +38,7 @@ from extranet.stats.loaders import (
 )
 from extranet.stats.report import Chart, Column, Kind, Report, Row, Table, Value
 from ledger.facts import plan_minutes
+from ledger.figures import period_of
 from ledger.models import (
     Absence,
     AbsenceKind,
@@ -877,10 +878,13 @@ def beneficiaries_by_funder(ctx: Context) -> Report:
     bens = people(ctx.session, Beneficiary, (p.beneficiary_id for p, *_ in plans))
     ants = antenna_names(ctx.session)
     done: dict[str, int] = defaultdict(int)
-    for _month, vb in billed(ctx):
+    months, closed = kept.split_months(ctx)
+    for _month, vb in billed(ctx, only=[m for m in months if m not in closed]):
         for share in shares(vb, f.funder_code):
             if share.plan is not None:
                 done[share.plan.funder_code] += share.minutes
+    for code, minutes in kept.funder_minutes(ctx, closed).items():
+        done[code] += minutes
     per_funder: dict[str, FunderSlot] = {}
     detail_rows = []
     for plan, code, name, kind, antenna_id in plans:
@@ -1472,11 +1476,17 @@ def profile(ctx: Context) -> Report:
     )
     per_aid: dict[str, dict[Month, int]] = defaultdict(lambda: defaultdict(int))
     served: dict[str, set[int]] = defaultdict(set)
-    for month, vb in billed(ctx):
+    months, closed = kept.split_months(ctx)
+    for month, vb in billed(ctx, only=[m for m in months if m not in closed]):
         for share in shares(vb, f.funder_code):
             per_aid[aid_type(share)][month] += share.minutes
             served[aid_type(share)].add(vb.visit.beneficiary_id)
-    months = f.period.months
+    kept_minutes_by_aid, kept_served = kept.aid_minutes(ctx, closed)
+    by_period = {period_of(m): m for m in closed}
+    for (period, kind), minutes in kept_minutes_by_aid.items():
+        per_aid[loaders.aid_label(kind)][by_period[period]] += minutes
+    for kind, bid in kept_served:
+        served[loaders.aid_label(kind)].add(bid)
     aid_rows = []
     for aid in sorted(per_aid):
         total = sum(per_aid[aid].values())
