@@ -353,6 +353,14 @@ def _load_plans(session: Session, scope: _Scope) -> list[PlanFact]:
     ]
 
 
+def month_plans(
+    session: Session, month: Month, antenna_ids: Collection[int] | None = None
+) -> list[PlanFact]:
+    """The plans in force during the month (of the beneficiaries of those antennas), as
+    ``load_month_facts`` reads them, without the month's visits."""
+    return _load_plans(session, _Scope(month, _antennas(antenna_ids), None, None))
+
+
 def plan_minutes(max_hours: float) -> int:
     """A plan's monthly maximum in whole minutes (hours are notified with two decimals)."""
     return round(max_hours * 60)

@@ -245,3 +245,19 @@ def aid_minutes(
         )
     }
     return minutes, served
+
+
+def plan_minutes(ctx: Context, months: Collection[Month]) -> dict[tuple[int, int, str], int]:
+    """Per month (``period``), plan and category, the minutes of the shares in a plan in
+    these kept months (of the funder filtered)."""
+    if not months:
+        return {}
+    query = (
+        select(F.period, F.plan_id, F.category, func.sum(F.minutes))
+        .where(*_shares_where(ctx, months), F.plan_id.is_not(None))
+        .group_by(F.period, F.plan_id, F.category)
+    )
+    return {
+        (period, int(plan or 0), str(category)): minutes
+        for period, plan, category, minutes in ctx.session.execute(query)
+    }

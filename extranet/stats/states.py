@@ -37,6 +37,7 @@ from extranet.stats.loaders import (
     shares,
 )
 from extranet.stats.report import Chart, Column, Kind, Report, Row, Table, Value
+from ledger.facts import month_plans as month_plans_of
 from ledger.facts import plan_minutes
 from ledger.figures import period_of
 from ledger.models import (
@@ -220,9 +221,19 @@ def plan_follow_up(ctx: Context) -> Report:
     in_force_months: dict[int, int] = defaultdict(int)
     plans: dict[int, PlanFact] = {}
     by_month: dict[Month, list[int]] = {}  # month -> [authorised, within, beyond]
-    for month, facts, billing in loaders.months(ctx):
+    months, closed = kept.split_months(ctx)
+    # The months not closed, allocated one at a time in the period's order.
+    live = loaders.months(ctx, only=[m for m in months if m not in closed])
+    kept_used = kept.plan_minutes(ctx, closed)
+    for month in months:
         cell = by_month.setdefault(month, [0, 0, 0])
-        for plan in facts.plans:
+        billing = None
+        if month in closed:
+            month_plans = month_plans_of(ctx.session, month, ctx.antennas)
+        else:
+            _m, facts, billing = next(live)
+            month_plans = facts.plans
+        for plan in month_plans:
             if f.funder_code and plan.funder_code != f.funder_code:
                 continue
             if not (
@@ -234,6 +245,15 @@ def plan_follow_up(ctx: Context) -> Report:
             authorised[plan.plan_id] += plan.max_minutes
             in_force_months[plan.plan_id] += 1
             cell[0] += plan.max_minutes
+        if billing is None:
+            period = period_of(month)
+            for (p, plan_id, category), minutes in kept_used.items():
+                if p != period or plan_id not in plans:
+                    continue
+                slot = 0 if category == Category.WITHIN.value else 1
+                used[plan_id][slot] += minutes
+                cell[1 + slot] += minutes
+            continue
         for vb in billing.visits:
             if not f.period.contains(vb.visit.service_date):
                 continue

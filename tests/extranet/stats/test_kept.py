@@ -1,4 +1,4 @@
-"""States 1, 4, 9, 10, 11 and 12 read a closed month from the kept figures, with the same result.
+"""States 1, 2, 4, 9, 10, 11, 12 read a closed month from the kept figures, with the same result.
 
 The same pages and exports, asked before the close (every month computed
 live), after it (the closed month read from ``month_visit_figures``) and after a
@@ -44,6 +44,8 @@ def _states(client: object, funder: str) -> dict[str, dict[str, list[list[str]]]
         "1 dates": f"/statistiques/beneficiaires.csv?{DATES}",
         "9 year": "/statistiques/intervenants.csv?periode=annee&annee=2026",
         "9 month": "/statistiques/intervenants.csv?periode=mois&mois=2026-09",
+        "2 year": "/statistiques/plans-d-aide.csv?periode=annee&annee=2026",
+        "2 dates": f"/statistiques/plans-d-aide.csv?{DATES}",
         "4 year": "/statistiques/financeurs.csv?periode=annee&annee=2026",
         "10 year": "/statistiques/profil.csv?periode=annee&annee=2026",
         "10 dates": f"/statistiques/profil.csv?{DATES}",
