@@ -30,8 +30,7 @@ that antenna's manager) and for all antennas and a year (as a referent); then a
 year's CSV, XLSX and PDF exports for one antenna. p50/p95 beside the same
 baseline. A long run can be narrowed: ``--skip`` pages of the mix (by their
 printed names), ``--state-scales`` (month, year, export), ``--states`` (slugs),
-``--state-timeout``; ``--memo 0`` turns the statistics' memo of allocated
-months off (every state then allocates its months, as before the memo).
+``--state-timeout``.
 
 ``--close-history`` first closes the history's months as a real organisation
 would have (its history is months that were closed): each funder validated,
@@ -280,7 +279,6 @@ def start_extranet(
     workers: int,
     threads: int,
     stats_cache: int = 300,
-    stats_memo: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {
@@ -296,8 +294,6 @@ def start_extranet(
         # 0 for the statistics bench: every request computes its state.
         "TELEGESTION_EXTRANET_STATS_CACHE_SECONDS": str(stats_cache),
     }
-    if stats_memo is not None:
-        env["TELEGESTION_EXTRANET_STATS_MEMO_VISITS"] = str(stats_memo)
     process = subprocess.Popen(
         [sys.executable, "-m", "config.cli", "extranet", "serve", "--bind", f"127.0.0.1:{port}"],
         env=env,
@@ -549,9 +545,6 @@ def main() -> None:
     parser.add_argument("--state-timeout", type=float, default=600, help="seconds per request")
     parser.add_argument("--verbose", action="store_true", help="each state's time as it comes")
     parser.add_argument(
-        "--memo", type=int, default=None, help="the statistics' memo, in visits (0: none)"
-    )
-    parser.add_argument(
         "--skip", default="", help="pages left out of the mix (their names, comma-separated)"
     )
     parser.add_argument(
@@ -631,7 +624,7 @@ def run(url: str, ids: dict[str, int], args: argparse.Namespace) -> None:
             process.wait(timeout=30)
     if args.no_states:
         return
-    process, base = start_extranet(url, data_dir, 1, 1, stats_cache=0, stats_memo=args.memo)
+    process, base = start_extranet(url, data_dir, 1, 1, stats_cache=0)
     try:
         with make_session_factory(make_engine(url))() as session:
             code = session.scalar(select(Antenna.code).where(Antenna.id == ids["antenna"]))

@@ -17,7 +17,6 @@ from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
 from extranet.stats.filters import Filters
-from extranet.stats.memo import MonthMemo
 from kernel.settings import money
 from ledger.facts import MonthFacts, month_billing
 from ledger.models import Antenna, Beneficiary, Funder, FunderKind, Worker
@@ -52,8 +51,6 @@ class Context:
     filters: Filters
     today: date
     now: datetime
-    #: Months allocated by earlier requests, given back while their data is unchanged.
-    memo: MonthMemo | None = None
 
 
 def in_antennas(column: object, antennas: Collection[int] | None) -> ColumnElement[bool]:
@@ -73,11 +70,10 @@ def months(
     """
     f = ctx.filters
     rules = money().rules
-    allocate = month_billing if ctx.memo is None else ctx.memo.month_billing
     for month in f.period.months:
         if only is not None and month not in only:
             continue
-        facts, billing = allocate(
+        facts, billing = month_billing(
             ctx.session,
             month,
             rules,
