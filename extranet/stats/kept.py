@@ -102,7 +102,8 @@ def activity_groups(ctx: Context, months: Collection[Month]) -> dict[tuple[int, 
         func.count(),
         func.min(visits.c.position),
     ).group_by(visits.c.period, visits.c.antenna_id, visits.c.minutes)
-    for period, antenna, minutes, count, position in s.execute(by_length):
+    for period, antenna, found, count, position in s.execute(by_length):
+        minutes = int(found)
         group = groups[(period, antenna)]
         group.visits += count
         group.minutes += minutes * count
@@ -160,8 +161,9 @@ def worker_totals(
     if not months:
         return {}, set()
     visits = _visits(ctx, months)
+    # int(): on PostgreSQL a sum of sums is numeric.
     totals = {
-        worker: (count, minutes)
+        worker: (int(count), int(minutes))
         for worker, count, minutes in ctx.session.execute(
             select(visits.c.worker_id, func.count(), func.sum(visits.c.minutes)).group_by(
                 visits.c.worker_id
@@ -206,7 +208,7 @@ def beneficiary_shares(
         .group_by(F.beneficiary_id, F.funder_code, F.category)
     )
     return {
-        (ben, code, str(category)): (count, minutes)
+        (ben, code, str(category)): (int(count), int(minutes))
         for ben, code, category, count, minutes in ctx.session.execute(query)
     }
 
@@ -220,7 +222,7 @@ def funder_minutes(ctx: Context, months: Collection[Month]) -> dict[str, int]:
         .where(*_shares_where(ctx, months), F.plan_id.is_not(None))
         .group_by(F.funder_code)
     )
-    return {code: minutes for code, minutes in ctx.session.execute(query)}
+    return {code: int(minutes) for code, minutes in ctx.session.execute(query)}
 
 
 def aid_minutes(
@@ -233,7 +235,7 @@ def aid_minutes(
     kind = case((F.plan_id.is_(None), None), else_=F.funder_kind).label("kind")
     where = _shares_where(ctx, months)
     minutes = {
-        (period, found): total
+        (period, found): int(total)
         for period, found, total in ctx.session.execute(
             select(F.period, kind, func.sum(F.minutes)).where(*where).group_by(F.period, kind)
         )
@@ -258,6 +260,6 @@ def plan_minutes(ctx: Context, months: Collection[Month]) -> dict[tuple[int, int
         .group_by(F.period, F.plan_id, F.category)
     )
     return {
-        (period, int(plan or 0), str(category)): minutes
+        (period, int(plan or 0), str(category)): int(minutes)
         for period, plan, category, minutes in ctx.session.execute(query)
     }

@@ -1589,7 +1589,8 @@ class Activity:
         self.beneficiaries.add(beneficiary_id)
         self.workers.add(worker_id)
         self.pairs.add((beneficiary_id, worker_id))
-        self._extremes((minutes, order, visit_id), (minutes, order, visit_id))
+        self._longest(minutes, order, visit_id)
+        self._shortest(minutes, order, visit_id)
 
     def add_group(self, month_index: int, group: kept.Group) -> None:
         """A kept month's visits of one antenna (``kept.activity_groups``)."""
@@ -1599,21 +1600,19 @@ class Activity:
         self.beneficiaries.update(b for b, _w in group.pairs)
         self.workers.update(w for _b, w in group.pairs)
         if group.longest is not None and group.shortest is not None:
-            self._extremes(
-                (group.longest[0], (month_index, group.longest[1]), group.longest_id),
-                (group.shortest[0], (month_index, group.shortest[1]), group.shortest_id),
-            )
+            self._longest(group.longest[0], (month_index, group.longest[1]), group.longest_id)
+            self._shortest(group.shortest[0], (month_index, group.shortest[1]), group.shortest_id)
 
-    def _extremes(
-        self, longest: tuple[int, tuple[int, int], int], shortest: tuple[int, tuple[int, int], int]
-    ) -> None:
-        if self.longest is None or (longest[0], _neg(longest[1])) > (
-            self.longest[0],
-            _neg(self.longest[1]),
-        ):
-            self.longest = longest
-        if self.shortest is None or shortest[:2] < self.shortest[:2]:
-            self.shortest = shortest
+    def _longest(self, minutes: int, order: tuple[int, int], visit_id: int) -> None:
+        """The longest visit; of equals, the first in order."""
+        found = self.longest
+        if found is None or minutes > found[0] or (minutes == found[0] and order < found[1]):
+            self.longest = (minutes, order, visit_id)
+
+    def _shortest(self, minutes: int, order: tuple[int, int], visit_id: int) -> None:
+        found = self.shortest
+        if found is None or minutes < found[0] or (minutes == found[0] and order < found[1]):
+            self.shortest = (minutes, order, visit_id)
 
     def values(self, label: str) -> tuple[Value, ...]:
         return (
@@ -1636,10 +1635,6 @@ class Activity:
         if self.shortest:
             found[9] = url_for("visits.detail", visit_id=self.shortest[2])
         return found
-
-
-def _neg(order: tuple[int, int]) -> tuple[int, int]:
-    return (-order[0], -order[1])
 
 
 def _activity_visits(ctx: Context) -> Iterator[tuple[int, Month, kept.Group | None, Any]]:
