@@ -42,9 +42,6 @@ class ExtranetSettings:
     stats_cache_seconds: int = 300
     #: Calls one REST API token may make per minute (``extranet.api``); beyond, 429.
     api_calls_per_minute: int = 120
-    #: Visits of allocated months the statistics keep per worker while their data is
-    #: unchanged (extranet/stats/memo.py, PostgreSQL only; about 1 KB each; 0: none).
-    stats_memo_visits: int = 250_000
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.threads < 1:
@@ -63,8 +60,6 @@ class ExtranetSettings:
             raise SettingsError("extranet.stats_cache_seconds must be between 0 and 3600")
         if not 1 <= self.api_calls_per_minute <= 100_000:
             raise SettingsError("extranet.api_calls_per_minute must be between 1 and 100000")
-        if not 0 <= self.stats_memo_visits <= 5_000_000:
-            raise SettingsError("extranet.stats_memo_visits must be between 0 and 5000000")
 
 
 def load(env: Mapping[str, str] | None = None) -> ExtranetSettings:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import closing
+from ledger import figures as kept_figures
 from ledger.closing import Cutoff, MonthLife
 from ledger.facts import month_billing
 from ledger.models import FunderValidation, MonthClosure
@@ -196,7 +197,10 @@ def close_month(
     closed = closing.close(
         life, now=now, actor=actor, validations=given, current=current.digests, cutoff=cutoff
     )
-    _store(session, row, closed)
+    row = _store(session, row, closed)
+    # The figures checked are kept with the close (ledger.figures): the readers of
+    # many months read them instead of allocating the closed month again.
+    kept_figures.store(session, row, current.billing, rules)
     audit(
         session,
         actor,
@@ -217,7 +221,8 @@ def reopen_month(
 ) -> MonthLife:
     row = _row(session, month, lock=True)
     reopened = closing.reopen(_life(row, month), now=now, actor=actor, motive=motive)
-    _store(session, row, reopened)
+    row = _store(session, row, reopened)
+    kept_figures.drop(session, row)
     audit(
         session,
         actor,

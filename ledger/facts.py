@@ -161,10 +161,14 @@ class _Entry:
     billings: dict[tuple[tuple[str, Rounding], ...], MonthBilling]
 
 
-#: Per engine, the last few readings of a month (a month of two million visits
-#: holds about a gigabyte and a half with its allocation).
+#: Per engine, the last readings of months: at most ``_CACHE_SIZE`` of them and
+#: ``_CACHE_VISITS`` visits in all, the last one always (a month of two million
+#: visits holds about a gigabyte and a half with its allocation). The statistics
+#: of a manager's month and the pages of a month in review are read from here;
+#: a closed month's figures are kept in the database (``ledger.figures``).
 _CACHE: weakref.WeakKeyDictionary[Engine, OrderedDict[_Scope, _Entry]] = weakref.WeakKeyDictionary()
-_CACHE_SIZE = 3
+_CACHE_SIZE = 16
+_CACHE_VISITS = 300_000
 _LOCK = threading.Lock()
 
 
@@ -193,7 +197,10 @@ def _cached(session: Session, scope: _Scope) -> _Entry:
     with _LOCK:
         entries[scope] = entry
         entries.move_to_end(scope)
-        while len(entries) > _CACHE_SIZE:
+        while len(entries) > 1 and (
+            len(entries) > _CACHE_SIZE
+            or sum(len(e.visits) for e in entries.values()) > _CACHE_VISITS
+        ):
             entries.popitem(last=False)
     return entry
 
@@ -351,6 +358,14 @@ def _load_plans(session: Session, scope: _Scope) -> list[PlanFact]:
             session.execute(plan_query).all()
         )
     ]
+
+
+def month_plans(
+    session: Session, month: Month, antenna_ids: Collection[int] | None = None
+) -> list[PlanFact]:
+    """The plans in force during the month (of the beneficiaries of those antennas), as
+    ``load_month_facts`` reads them, without the month's visits."""
+    return _load_plans(session, _Scope(month, _antennas(antenna_ids), None, None))
 
 
 def plan_minutes(max_hours: float) -> int:

@@ -560,6 +560,10 @@ class MonthClosure(Base):
     reopened_at: Mapped[datetime | None]
     reopened_by: Mapped[str | None] = mapped_column(String(80))
     reopen_motive: Mapped[str | None] = mapped_column(Text)
+    #: The revision whose figures are kept in ``month_visit_figures`` (``ledger.figures``),
+    #: and the rounding rules they were computed with; None when none are kept.
+    figures_revision: Mapped[int | None] = mapped_column(Integer)
+    figures_rules: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         UniqueConstraint("year", "month", name="uq_month_closures_period"),
@@ -590,3 +594,40 @@ class FunderValidation(Base):
     __table_args__ = (
         UniqueConstraint("closure_id", "cycle", "funder_key", name="uq_month_funder_validations"),
     )
+
+
+class MonthVisitFigure(Base):
+    """A closed month's figures, one row per share of each counted visit (``ledger.figures``).
+
+    Written at the close from the allocation the close checked
+    (``ledger.money.allocate_month``), dropped at the reopen: a closed month's
+    figures cannot change without a reopen, so readers of many months (the
+    statistics) read them here instead of allocating the month again. A visit
+    whose kept minutes give no share has one row with share 0, no category and
+    0 minutes.
+    """
+
+    __tablename__ = "month_visit_figures"
+
+    #: year * 100 + month of the closed month.
+    period: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: The visit's rank in the month's allocation (its order: beneficiary, start, id).
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: The share's rank in the visit (0 for the first); ``kept_minutes`` is on every row.
+    share: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    visit_id: Mapped[int] = mapped_column(BigInteger)
+    antenna_id: Mapped[int] = mapped_column(Integer)
+    beneficiary_id: Mapped[int] = mapped_column(Integer)
+    worker_id: Mapped[int] = mapped_column(Integer)
+    service_date: Mapped[date] = mapped_column(Date)
+    #: The visit's kept minutes (the funder's rounding applied).
+    kept_minutes: Mapped[int] = mapped_column(Integer)
+    plan_id: Mapped[int | None] = mapped_column(Integer)
+    #: "" outside any plan.
+    funder_code: Mapped[str] = mapped_column(String(20), default="")
+    funder_kind: Mapped[str] = mapped_column(String(32), default="")
+    #: ``ledger.money.Category`` value; None for a visit without shares.
+    category: Mapped[str | None] = mapped_column(String(10))
+    minutes: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_month_visit_figures_period", "period", "antenna_id"),)

@@ -21,7 +21,6 @@ from extranet.stats.cache import TtlCache
 from extranet.stats.charts import svg
 from extranet.stats.filters import FilterError, Filters, PeriodKind, parse_filters, scope_antennas
 from extranet.stats.loaders import Context
-from extranet.stats.memo import MonthMemo
 from extranet.stats.report import Report
 from extranet.stats.states import STATES, State
 from extranet.web import db, int_arg, now, requires, user
@@ -42,11 +41,6 @@ FORMATS = {
     ),
     "pdf": ("application/pdf", exports.write_pdf),
 }
-
-
-def memo() -> MonthMemo:
-    visits = current_app.extensions["telegestion"].settings.stats_memo_visits
-    return current_app.extensions.setdefault("extranet_stats_memo", MonthMemo(visits))  # type: ignore[no-any-return]
 
 
 def cache() -> TtlCache:
@@ -109,7 +103,7 @@ def _load(state: State) -> tuple[Filters, Context]:
     ):
         raise FilterError(f"financeur inconnu : {filters.funder_code!r}")
     areas = scope_antennas(antenna_ids(user()), filters.antenna_id)
-    return filters, Context(session, areas, filters, paris_date(moment), moment, memo())
+    return filters, Context(session, areas, filters, paris_date(moment), moment)
 
 
 def _report(state: State, filters: Filters, ctx: Context) -> Report:

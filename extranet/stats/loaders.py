@@ -17,7 +17,6 @@ from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
 from extranet.stats.filters import Filters
-from extranet.stats.memo import MonthMemo
 from kernel.settings import money
 from ledger.facts import MonthFacts, month_billing
 from ledger.models import Antenna, Beneficiary, Funder, FunderKind, Worker
@@ -52,8 +51,6 @@ class Context:
     filters: Filters
     today: date
     now: datetime
-    #: Months allocated by earlier requests, given back while their data is unchanged.
-    memo: MonthMemo | None = None
 
 
 def in_antennas(column: object, antennas: Collection[int] | None) -> ColumnElement[bool]:
@@ -63,18 +60,20 @@ def in_antennas(column: object, antennas: Collection[int] | None) -> ColumnEleme
 
 
 def months(
-    ctx: Context, *, worker_only: bool = False
+    ctx: Context, *, worker_only: bool = False, only: Collection[Month] | None = None
 ) -> Iterator[tuple[Month, MonthFacts, MonthBilling]]:
     """Each month of the period allocated by the ledger's rules, in the page's antennas.
 
     ``worker_only``: the state needs a worker's kept minutes only (not the split
-    between plans, which is the beneficiary's whole month's to tell).
+    between plans, which is the beneficiary's whole month's to tell); ``only``:
+    these months of the period.
     """
     f = ctx.filters
     rules = money().rules
-    allocate = month_billing if ctx.memo is None else ctx.memo.month_billing
     for month in f.period.months:
-        facts, billing = allocate(
+        if only is not None and month not in only:
+            continue
+        facts, billing = month_billing(
             ctx.session,
             month,
             rules,
@@ -85,13 +84,16 @@ def months(
         yield month, facts, billing
 
 
-def billed(ctx: Context, *, worker_only: bool = False) -> Iterator[tuple[Month, VisitBilling]]:
+def billed(
+    ctx: Context, *, worker_only: bool = False, only: Collection[Month] | None = None
+) -> Iterator[tuple[Month, VisitBilling]]:
     """The period's counted visits with their kept minutes and shares, filters applied.
 
-    With a funder filter, only visits with a share of that funder.
+    With a funder filter, only visits with a share of that funder; ``only``: these
+    months of the period.
     """
     f = ctx.filters
-    for month, _facts, billing in months(ctx, worker_only=worker_only):
+    for month, _facts, billing in months(ctx, worker_only=worker_only, only=only):
         for vb in billing.visits:
             visit = vb.visit
             if not f.period.contains(visit.service_date):
@@ -161,9 +163,14 @@ def funder_label(names: dict[str, tuple[str, FunderKind]], share: Share) -> str:
 
 def aid_type(share: Share) -> str:
     """The type of aid of a share: its funder's kind, or outside any plan."""
-    if share.plan is None:
+    return aid_label(None if share.plan is None else share.plan.funder_kind)
+
+
+def aid_label(funder_kind: str | None) -> str:
+    """A funder kind's type of aid; None: outside any plan."""
+    if funder_kind is None:
         return OUTSIDE_LABEL
     try:
-        return FUNDER_KIND_LABELS[FunderKind(share.plan.funder_kind)]
+        return FUNDER_KIND_LABELS[FunderKind(funder_kind)]
     except ValueError:
-        return share.plan.funder_kind
+        return funder_kind

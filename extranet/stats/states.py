@@ -10,7 +10,7 @@ a file.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -20,7 +20,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from extranet.models import User
-from extranet.stats import loaders
+from extranet.stats import kept, loaders
 from extranet.stats.filters import Filters, Period, PeriodKind
 from extranet.stats.loaders import (
     CHUNK,
@@ -37,7 +37,9 @@ from extranet.stats.loaders import (
     shares,
 )
 from extranet.stats.report import Chart, Column, Kind, Report, Row, Table, Value
+from ledger.facts import month_plans as month_plans_of
 from ledger.facts import plan_minutes
+from ledger.figures import period_of
 from ledger.models import (
     Absence,
     AbsenceKind,
@@ -141,12 +143,17 @@ def _clock(moment: datetime | None) -> str:
 def hours_by_beneficiary(ctx: Context) -> Report:
     names = funders(ctx.session)
     totals: dict[tuple[int, str, Category], list[int]] = {}
-    for _month, vb in billed(ctx):
+    months, closed = kept.split_months(ctx)
+    for _month, vb in billed(ctx, only=[m for m in months if m not in closed]):
         for share in shares(vb, ctx.filters.funder_code):
             code = share.plan.funder_code if share.plan else ""
             cell = totals.setdefault((vb.visit.beneficiary_id, code, share.category), [0, 0])
             cell[0] += 1
             cell[1] += share.minutes
+    for (bid, code, category), (count, minutes) in kept.beneficiary_shares(ctx, closed).items():
+        cell = totals.setdefault((bid, code, Category(category)), [0, 0])
+        cell[0] += count
+        cell[1] += minutes
     bens = people(ctx.session, Beneficiary, (key[0] for key in totals))
     ants = antenna_names(ctx.session)
     lines = sorted(
@@ -214,9 +221,19 @@ def plan_follow_up(ctx: Context) -> Report:
     in_force_months: dict[int, int] = defaultdict(int)
     plans: dict[int, PlanFact] = {}
     by_month: dict[Month, list[int]] = {}  # month -> [authorised, within, beyond]
-    for month, facts, billing in loaders.months(ctx):
+    months, closed = kept.split_months(ctx)
+    # The months not closed, allocated one at a time in the period's order.
+    live = loaders.months(ctx, only=[m for m in months if m not in closed])
+    kept_used = kept.plan_minutes(ctx, closed)
+    for month in months:
         cell = by_month.setdefault(month, [0, 0, 0])
-        for plan in facts.plans:
+        billing = None
+        if month in closed:
+            month_plans = month_plans_of(ctx.session, month, ctx.antennas)
+        else:
+            _m, facts, billing = next(live)
+            month_plans = facts.plans
+        for plan in month_plans:
             if f.funder_code and plan.funder_code != f.funder_code:
                 continue
             if not (
@@ -228,6 +245,15 @@ def plan_follow_up(ctx: Context) -> Report:
             authorised[plan.plan_id] += plan.max_minutes
             in_force_months[plan.plan_id] += 1
             cell[0] += plan.max_minutes
+        if billing is None:
+            period = period_of(month)
+            for (p, plan_id, category), minutes in kept_used.items():
+                if p != period or plan_id not in plans:
+                    continue
+                slot = 0 if category == Category.WITHIN.value else 1
+                used[plan_id][slot] += minutes
+                cell[1 + slot] += minutes
+            continue
         for vb in billing.visits:
             if not f.period.contains(vb.visit.service_date):
                 continue
@@ -872,10 +898,13 @@ def beneficiaries_by_funder(ctx: Context) -> Report:
     bens = people(ctx.session, Beneficiary, (p.beneficiary_id for p, *_ in plans))
     ants = antenna_names(ctx.session)
     done: dict[str, int] = defaultdict(int)
-    for _month, vb in billed(ctx):
+    months, closed = kept.split_months(ctx)
+    for _month, vb in billed(ctx, only=[m for m in months if m not in closed]):
         for share in shares(vb, f.funder_code):
             if share.plan is not None:
                 done[share.plan.funder_code] += share.minutes
+    for code, minutes in kept.funder_minutes(ctx, closed).items():
+        done[code] += minutes
     per_funder: dict[str, FunderSlot] = {}
     detail_rows = []
     for plan, code, name, kind, antenna_id in plans:
@@ -1304,11 +1333,18 @@ def hours_by_worker(ctx: Context) -> Report:
     f = ctx.filters
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     served: dict[int, set[int]] = defaultdict(set)
-    for _month, vb in billed(ctx):
+    months, closed = kept.split_months(ctx)
+    for _month, vb in billed(ctx, only=[m for m in months if m not in closed]):
         wid = vb.visit.worker_id
         totals[wid][0] += 1
         totals[wid][1] += kept_minutes(vb, f.funder_code)
         served[wid].add(vb.visit.beneficiary_id)
+    kept_totals, kept_served = kept.worker_totals(ctx, closed)
+    for wid, (count, minutes) in kept_totals.items():
+        totals[wid][0] += count
+        totals[wid][1] += minutes
+    for wid, bid in kept_served:
+        served[wid].add(bid)
     workers = people(ctx.session, Worker, totals)
     ants = antenna_names(ctx.session)
     rows = [
@@ -1460,11 +1496,17 @@ def profile(ctx: Context) -> Report:
     )
     per_aid: dict[str, dict[Month, int]] = defaultdict(lambda: defaultdict(int))
     served: dict[str, set[int]] = defaultdict(set)
-    for month, vb in billed(ctx):
+    months, closed = kept.split_months(ctx)
+    for month, vb in billed(ctx, only=[m for m in months if m not in closed]):
         for share in shares(vb, f.funder_code):
             per_aid[aid_type(share)][month] += share.minutes
             served[aid_type(share)].add(vb.visit.beneficiary_id)
-    months = f.period.months
+    kept_minutes_by_aid, kept_served = kept.aid_minutes(ctx, closed)
+    by_period = {period_of(m): m for m in closed}
+    for (period, kind), minutes in kept_minutes_by_aid.items():
+        per_aid[loaders.aid_label(kind)][by_period[period]] += minutes
+    for kind, bid in kept_served:
+        served[loaders.aid_label(kind)].add(bid)
     aid_rows = []
     for aid in sorted(per_aid):
         total = sum(per_aid[aid].values())
@@ -1530,19 +1572,47 @@ class Activity:
     beneficiaries: set[int] = field(default_factory=set)
     workers: set[int] = field(default_factory=set)
     pairs: set[tuple[int, int]] = field(default_factory=set)
-    longest: tuple[int, int] | None = None  # (minutes, visit id)
-    shortest: tuple[int, int] | None = None
+    #: (minutes, order, visit id): the first of equals in the order of the months' allocations.
+    longest: tuple[int, tuple[int, int], int] | None = None
+    shortest: tuple[int, tuple[int, int], int] | None = None
 
-    def add(self, minutes: int, visit_id: int, beneficiary_id: int, worker_id: int) -> None:
+    def add(
+        self,
+        minutes: int,
+        visit_id: int,
+        beneficiary_id: int,
+        worker_id: int,
+        order: tuple[int, int] = (0, 0),
+    ) -> None:
         self.visits += 1
         self.minutes += minutes
         self.beneficiaries.add(beneficiary_id)
         self.workers.add(worker_id)
         self.pairs.add((beneficiary_id, worker_id))
-        if self.longest is None or minutes > self.longest[0]:
-            self.longest = (minutes, visit_id)
-        if self.shortest is None or minutes < self.shortest[0]:
-            self.shortest = (minutes, visit_id)
+        self._longest(minutes, order, visit_id)
+        self._shortest(minutes, order, visit_id)
+
+    def add_group(self, month_index: int, group: kept.Group) -> None:
+        """A kept month's visits of one antenna (``kept.activity_groups``)."""
+        self.visits += group.visits
+        self.minutes += group.minutes
+        self.pairs |= group.pairs
+        self.beneficiaries.update(b for b, _w in group.pairs)
+        self.workers.update(w for _b, w in group.pairs)
+        if group.longest is not None and group.shortest is not None:
+            self._longest(group.longest[0], (month_index, group.longest[1]), group.longest_id)
+            self._shortest(group.shortest[0], (month_index, group.shortest[1]), group.shortest_id)
+
+    def _longest(self, minutes: int, order: tuple[int, int], visit_id: int) -> None:
+        """The longest visit; of equals, the first in order."""
+        found = self.longest
+        if found is None or minutes > found[0] or (minutes == found[0] and order < found[1]):
+            self.longest = (minutes, order, visit_id)
+
+    def _shortest(self, minutes: int, order: tuple[int, int], visit_id: int) -> None:
+        found = self.shortest
+        if found is None or minutes < found[0] or (minutes == found[0] and order < found[1]):
+            self.shortest = (minutes, order, visit_id)
 
     def values(self, label: str) -> tuple[Value, ...]:
         return (
@@ -1561,10 +1631,26 @@ class Activity:
     def links(self) -> dict[int, str]:
         found = {}
         if self.longest:
-            found[8] = url_for("visits.detail", visit_id=self.longest[1])
+            found[8] = url_for("visits.detail", visit_id=self.longest[2])
         if self.shortest:
-            found[9] = url_for("visits.detail", visit_id=self.shortest[1])
+            found[9] = url_for("visits.detail", visit_id=self.shortest[2])
         return found
+
+
+def _activity_visits(ctx: Context) -> Iterator[tuple[int, Month, kept.Group | None, Any]]:
+    """The period's counted visits for the activity states, month by month in order:
+    (month index, month, None, (order, minutes, visit)) for a month computed live, and
+    (month index, month, group, antenna id) for each antenna of a month the ledger keeps."""
+    f = ctx.filters
+    months, closed = kept.split_months(ctx)
+    groups = kept.activity_groups(ctx, closed)
+    for index, month in enumerate(months):
+        if month in closed:
+            for antenna, group in kept.in_order(groups, month):
+                yield index, month, group, antenna
+            continue
+        for position, (_m, vb) in enumerate(billed(ctx, only=(month,))):
+            yield index, month, None, ((index, position), kept_minutes(vb, f.funder_code), vb.visit)
 
 
 ACTIVITY_COLUMNS = (
@@ -1584,11 +1670,14 @@ def monthly_activity(ctx: Context) -> Report:
     f = ctx.filters
     per_antenna: dict[int, Activity] = defaultdict(Activity)
     whole = Activity()
-    for _month, vb in billed(ctx):
-        v = vb.visit
-        minutes = kept_minutes(vb, f.funder_code)
-        per_antenna[v.antenna_id].add(minutes, v.visit_id, v.beneficiary_id, v.worker_id)
-        whole.add(minutes, v.visit_id, v.beneficiary_id, v.worker_id)
+    for index, _month, group, item in _activity_visits(ctx):
+        if group is not None:
+            per_antenna[item].add_group(index, group)
+            whole.add_group(index, group)
+            continue
+        order, minutes, v = item
+        per_antenna[v.antenna_id].add(minutes, v.visit_id, v.beneficiary_id, v.worker_id, order)
+        whole.add(minutes, v.visit_id, v.beneficiary_id, v.worker_id, order)
     ants = antenna_names(ctx.session)
     rows = []
     for antenna_id, act in sorted(per_antenna.items(), key=lambda kv: ants.get(kv[0], "")):
@@ -1617,11 +1706,15 @@ def period_activity(ctx: Context) -> Report:
     per_month: dict[Month, Activity] = defaultdict(Activity)
     per_antenna_month: dict[int, dict[Month, int]] = defaultdict(lambda: defaultdict(int))
     whole = Activity()
-    for month, vb in billed(ctx):
-        v = vb.visit
-        minutes = kept_minutes(vb, f.funder_code)
-        per_month[month].add(minutes, v.visit_id, v.beneficiary_id, v.worker_id)
-        whole.add(minutes, v.visit_id, v.beneficiary_id, v.worker_id)
+    for index, month, group, item in _activity_visits(ctx):
+        if group is not None:
+            per_month[month].add_group(index, group)
+            whole.add_group(index, group)
+            per_antenna_month[item][month] += group.minutes
+            continue
+        order, minutes, v = item
+        per_month[month].add(minutes, v.visit_id, v.beneficiary_id, v.worker_id, order)
+        whole.add(minutes, v.visit_id, v.beneficiary_id, v.worker_id, order)
         per_antenna_month[v.antenna_id][month] += minutes
     months = f.period.months
     rows = []

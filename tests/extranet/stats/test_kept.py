@@ -1,0 +1,112 @@
+"""States 1, 2, 4, 9, 10, 11, 12 read a closed month from the kept figures, with the same result.
+
+The same pages and exports, asked before the close (every month computed
+live), after it (the closed month read from ``month_visit_figures``) and after a
+reopen (live again), are the same, for a referent and for a manager (who sees
+their antenna only), with and without a funder filter, over a month and over a
+year whose other months are not closed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from demo.organisation import load_demo
+from extranet.models import Role
+from kernel.settings import money
+from ledger import closures, figures
+from ledger.closing import Cutoff
+from ledger.models import Antenna, Funder
+from ledger.timeutil import Month
+from tests import factories
+from tests.extranet.conftest import add_user, login, make_app
+from tests.extranet.stats.conftest import csv_sections
+
+SEPTEMBER, OCTOBER = Month(2026, 9), Month(2026, 10)
+
+
+DATES = "periode=dates&du=2026-09-10&au=2026-10-12"
+
+
+def _states(client: object, funder: str) -> dict[str, dict[str, list[list[str]]]]:
+    urls = {
+        "11 month": "/statistiques/activite-mensuelle.csv?periode=mois&mois=2026-09",
+        "11 year": "/statistiques/activite-mensuelle.csv?periode=annee&annee=2026",
+        "11 dates": f"/statistiques/activite-mensuelle.csv?{DATES}",
+        "12 year": "/statistiques/activite-annuelle.csv?periode=annee&annee=2026",
+        "12 half": "/statistiques/activite-annuelle.csv?periode=semestre&semestre=2026-2",
+        "1 year": "/statistiques/beneficiaires.csv?periode=annee&annee=2026",
+        "1 dates": f"/statistiques/beneficiaires.csv?{DATES}",
+        "9 year": "/statistiques/intervenants.csv?periode=annee&annee=2026",
+        "9 month": "/statistiques/intervenants.csv?periode=mois&mois=2026-09",
+        "2 year": "/statistiques/plans-d-aide.csv?periode=annee&annee=2026",
+        "2 dates": f"/statistiques/plans-d-aide.csv?{DATES}",
+        "4 year": "/statistiques/financeurs.csv?periode=annee&annee=2026",
+        "10 year": "/statistiques/profil.csv?periode=annee&annee=2026",
+        "10 dates": f"/statistiques/profil.csv?{DATES}",
+    }
+    found = {}
+    for name, url in urls.items():
+        for suffix in ("", f"&financeur={funder}"):
+            response = client.get(url + suffix)  # type: ignore[attr-defined]
+            assert response.status_code == 200, url + suffix
+            sections = csv_sections(response.get_data())
+            sections.pop("")  # the heading: the time it was produced
+            found[name + suffix] = sections
+    return found
+
+
+@pytest.mark.slow
+def test_states_read_from_kept_figures_as_computed_live(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TELEGESTION_BILLING_ROUNDING", "APA75=15/nearest/5")
+    load_demo(
+        session,
+        seed=7,
+        workers=10,
+        beneficiaries=40,
+        days=50,
+        now=datetime(2026, 10, 20, 21, 0, tzinfo=UTC),
+    )
+    add_user(session, "referent-kept", Role.CENTRAL_REFERENT)
+    antenna = session.scalars(select(Antenna).order_by(Antenna.id)).first()
+    assert antenna is not None
+    add_user(session, "manager-kept", Role.ANTENNA_MANAGER, antenna.id)
+    funder = session.scalars(select(Funder.code).order_by(Funder.id)).first()
+    assert funder is not None
+    session.commit()
+    app = make_app(session_factory, data_dir, stats_cache_seconds=0)
+
+    def read() -> dict[str, dict[str, dict[str, list[list[str]]]]]:
+        found = {}
+        for who in ("referent-kept", "manager-kept"):
+            with app.test_client() as client:
+                assert login(client, who) == 302
+                found[who] = _states(client, funder)
+        return found
+
+    live = read()
+    total = live["referent-kept"]["11 month"]
+    assert any(row[0] == "Total" and row[3] != "0" for rows in total.values() for row in rows)
+    assert len(live["manager-kept"]["11 month"]) == 1
+    rules = money().rules
+    assert rules  # the funder's rounding of the environment, as the closing page passes it
+    now = Cutoff().at(SEPTEMBER) + timedelta(minutes=1)
+    for key in closures.figures(session, SEPTEMBER, rules).digests:
+        closures.validate_funder(session, SEPTEMBER, key, actor="ref", now=now, rules=rules)
+    closures.close_month(session, SEPTEMBER, actor="ref", now=now, rules=rules)
+    session.commit()
+    assert figures.kept_months(session, [SEPTEMBER, OCTOBER], rules) == {SEPTEMBER}
+    assert read() == live
+    factories.reopen_month(session, SEPTEMBER)
+    assert figures.kept_months(session, [SEPTEMBER], rules) == set()
+    assert read() == live
