@@ -143,53 +143,78 @@ class RecordedCall:
 # --- lookups the IVR needs -------------------------------------------------
 
 
+# The IVR's reads run a few times a call: their statements are built once, with
+# bound parameters (building them cost as much as running them, decision 0105).
+_NUMBER_ACTIVE = (
+    Phone.e164 == bindparam("e164"),
+    Phone.active_from <= bindparam("on"),
+    or_(Phone.active_until.is_(None), Phone.active_until >= bindparam("on")),
+)
+_BENEFICIARIES_BY_NUMBER = (
+    select(Beneficiary)
+    .join(Phone, Phone.beneficiary_id == Beneficiary.id)
+    .where(*_NUMBER_ACTIVE)
+    .distinct()
+    .order_by(Beneficiary.id)
+)
+_BENEFICIARY_IDS_BY_NUMBER = (
+    select(Beneficiary.id)
+    .join(Phone, Phone.beneficiary_id == Beneficiary.id)
+    .where(*_NUMBER_ACTIVE)
+    .distinct()
+    .order_by(Beneficiary.id)
+)
+_WORKER_BY_CODE = select(Worker).where(
+    Worker.phone_code == bindparam("code"),
+    Worker.active_from <= bindparam("on"),
+    or_(Worker.active_until.is_(None), Worker.active_until >= bindparam("on")),
+)
+_PAIR = (
+    Visit.worker_id == bindparam("worker"),
+    Visit.beneficiary_id == bindparam("beneficiary"),
+)
+_LATEST_CALLED_IN = (
+    select(Visit)
+    .where(
+        *_PAIR,
+        or_(Visit.arrival_event_id.is_not(None), Visit.departure_event_id.is_not(None)),
+    )
+    .order_by(func.coalesce(Visit.started_at, Visit.ended_at).desc(), Visit.id.desc())
+    .limit(1)
+)
+_LAST_CLOSED_END = (
+    select(Visit.ended_at)
+    .where(*_PAIR, Visit.ended_at.is_not(None))
+    .order_by(Visit.ended_at.desc())
+    .limit(1)
+)
+
+
 def find_beneficiaries_by_number(session: Session, raw: str | None, on: date) -> list[Beneficiary]:
     """Every beneficiary whose active phone list holds this number (a couple shares one)."""
     e164 = normalise(raw)
     if e164 is None:
         return []
-    return list(
-        session.scalars(
-            select(Beneficiary)
-            .join(Phone, Phone.beneficiary_id == Beneficiary.id)
-            .where(
-                Phone.e164 == e164,
-                Phone.active_from <= on,
-                or_(Phone.active_until.is_(None), Phone.active_until >= on),
-            )
-            .distinct()
-            .order_by(Beneficiary.id)
-        )
-    )
+    return list(session.scalars(_BENEFICIARIES_BY_NUMBER, {"e164": e164, "on": on}))
+
+
+def beneficiary_ids_by_number(session: Session, raw: str | None, on: date) -> list[int]:
+    """The ids of ``find_beneficiaries_by_number``, without loading the people."""
+    e164 = normalise(raw)
+    if e164 is None:
+        return []
+    return list(session.scalars(_BENEFICIARY_IDS_BY_NUMBER, {"e164": e164, "on": on}))
 
 
 def find_beneficiary_by_number(session: Session, raw: str | None, on: date) -> Beneficiary | None:
     """The beneficiary whose active phone list holds this number, if exactly one does."""
-    e164 = normalise(raw)
-    if e164 is None:
-        return None
-    rows = session.scalars(
-        select(Beneficiary)
-        .join(Phone, Phone.beneficiary_id == Beneficiary.id)
-        .where(
-            Phone.e164 == e164,
-            Phone.active_from <= on,
-            or_(Phone.active_until.is_(None), Phone.active_until >= on),
-        )
-        .distinct()
-    ).all()
+    found = find_beneficiaries_by_number(session, raw, on)
     # A number shared by two homes cannot identify either: a manager attaches it.
-    return rows[0] if len(rows) == 1 else None
+    return found[0] if len(found) == 1 else None
 
 
 def find_worker_by_code(session: Session, code: str, on: date) -> Worker | None:
-    return session.scalars(
-        select(Worker).where(
-            Worker.phone_code == code,
-            Worker.active_from <= on,
-            or_(Worker.active_until.is_(None), Worker.active_until >= on),
-        )
-    ).first()
+    return session.scalars(_WORKER_BY_CODE, {"code": code, "on": on}).first()
 
 
 def open_visit(session: Session, worker_id: int, beneficiary_id: int) -> Visit | None:
@@ -199,14 +224,7 @@ def open_visit(session: Session, worker_id: int, beneficiary_id: int) -> Visit |
     ``ledger.pairing.pair_calls``): it stays incomplete for a manager.
     """
     latest = session.scalars(
-        select(Visit)
-        .where(
-            Visit.worker_id == worker_id,
-            Visit.beneficiary_id == beneficiary_id,
-            or_(Visit.arrival_event_id.is_not(None), Visit.departure_event_id.is_not(None)),
-        )
-        .order_by(func.coalesce(Visit.started_at, Visit.ended_at).desc(), Visit.id.desc())
-        .limit(1)
+        _LATEST_CALLED_IN, {"worker": worker_id, "beneficiary": beneficiary_id}
     ).first()
     if (
         latest is not None
@@ -220,14 +238,7 @@ def open_visit(session: Session, worker_id: int, beneficiary_id: int) -> Visit |
 
 def last_closed_end(session: Session, worker_id: int, beneficiary_id: int) -> datetime | None:
     return session.scalars(
-        select(Visit.ended_at)
-        .where(
-            Visit.worker_id == worker_id,
-            Visit.beneficiary_id == beneficiary_id,
-            Visit.ended_at.is_not(None),
-        )
-        .order_by(Visit.ended_at.desc())
-        .limit(1)
+        _LAST_CLOSED_END, {"worker": worker_id, "beneficiary": beneficiary_id}
     ).first()
 
 
