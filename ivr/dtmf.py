@@ -63,8 +63,18 @@ class Prompter:
             self.first_prompt_at = self.clock()
 
     async def _next_event(self, timeout: float | None) -> dict[str, Any] | None:
+        """The call's next event, or None after ``timeout`` seconds.
+
+        ``asyncio.timeout`` rather than ``wait_for``, which made a task for every
+        event: 41 against 12 microseconds of CPU an event read (decision 0105).
+        As with ``wait_for``, a timeout already over returns None even when an
+        event waits: it stays queued for the next read.
+        """
+        if timeout is not None and timeout <= 0:
+            return None
         try:
-            return await asyncio.wait_for(self.channel.events.get(), timeout)
+            async with asyncio.timeout(timeout):
+                return await self.channel.events.get()
         except TimeoutError:
             return None
 

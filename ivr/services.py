@@ -31,8 +31,8 @@ from ledger.phones import is_withheld
 from ledger.service import (
     CallRecord,
     RecordedCall,
+    beneficiary_ids_by_number,
     direction_for,
-    find_beneficiaries_by_number,
     find_worker_by_code,
     record_call,
 )
@@ -206,9 +206,9 @@ def candidate_ids(
     for number in (caller, ani):
         if is_withheld(number):
             continue
-        found = find_beneficiaries_by_number(session, number, on)
+        found = beneficiary_ids_by_number(session, number, on)
         if found:
-            return tuple(b.id for b in found)
+            return tuple(found)
     return ()
 
 
