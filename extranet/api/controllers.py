@@ -222,6 +222,16 @@ def worker_dict(worker: Worker) -> dict[str, Any]:
 # --- visits ----------------------------------------------------------------
 
 
+def _by_people(
+    model: type[Visit] | type[CallEvent], query: Select[Any], args: dict[str, Any]
+) -> Select[Any]:
+    """The antenna, worker and beneficiary filters that visits and call events share."""
+    for name in ("antenna_id", "worker_id", "beneficiary_id"):
+        if args.get(name) is not None:
+            query = query.where(getattr(model, name) == args[name])
+    return query
+
+
 @bp.route("/visits", methods=["GET"])
 @bp.arguments(VisitArgs, location="query", unknown=RAISE)
 @bp.response(200, VisitPage)
@@ -230,13 +240,7 @@ def worker_dict(worker: Worker) -> dict[str, Any]:
 def visits(args: dict[str, Any]) -> dict[str, Any]:
     """Interventions / visits (filtres : jours, antenne, intervenant, bénéficiaire, statut)."""
     query = _days(select(Visit), Visit.service_date, args, instants=False)
-    for name, column in (
-        ("antenna_id", Visit.antenna_id),
-        ("worker_id", Visit.worker_id),
-        ("beneficiary_id", Visit.beneficiary_id),
-    ):
-        if args.get(name) is not None:
-            query = query.where(column == args[name])
+    query = _by_people(Visit, query, args)
     if args.get("status"):
         query = query.where(Visit.status == VisitStatus(args["status"]))
     page = _page(scope(query, token(), Visit), Visit.id, args)
@@ -389,13 +393,7 @@ def worker(worker_id: int) -> dict[str, Any]:
 def call_events(args: dict[str, Any]) -> dict[str, Any]:
     """Appels bruts du serveur vocal / raw call events (jours de réception, heure de Paris)."""
     query = _days(select(CallEvent), CallEvent.received_at, args, instants=True)
-    for name, column in (
-        ("antenna_id", CallEvent.antenna_id),
-        ("worker_id", CallEvent.worker_id),
-        ("beneficiary_id", CallEvent.beneficiary_id),
-    ):
-        if args.get(name) is not None:
-            query = query.where(column == args[name])
+    query = _by_people(CallEvent, query, args)
     page = _page(scope(query, token(), CallEvent), CallEvent.id, args)
     return {"items": [call_dict(e) for e in page["rows"]], "next_after": page["next_after"]}
 
