@@ -1,4 +1,4 @@
-"""``formats.parse_values`` (unrolled once per format) is the per-field rule."""
+"""``formats.parse_values`` is the per-field rule."""
 
 from __future__ import annotations
 
