@@ -10,6 +10,7 @@ versions as ``record_call`` one by one.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -186,6 +187,10 @@ def _sqlite_datetime(value: datetime) -> str:
     return value.isoformat(" ", "microseconds")[:26]
 
 
+# Dates repeat across rows (starts, birth dates): each distinct one is formatted
+# once. (Not datetimes: equal instants in other offsets are equal keys, and the
+# stored text keeps the wall time.)
+@functools.lru_cache(maxsize=4096)
 def _sqlite_date(value: date) -> str:
     return value.isoformat()
 
