@@ -438,9 +438,18 @@ class _Beneficiaries(_Applier):
     """Beneficiaries, their phones, and their plans: one line per plan in force.
 
     The person and the phones are applied from a beneficiary's first line, chunk
-    by chunk; the plans of every line are kept (a few numbers each) and
-    reconciled with the ledger's once the whole file is read, since a
-    beneficiary's lines need not follow each other.
+    by chunk. A beneficiary's lines need not follow each other, so plans are
+    reconciled with the ledger's once the whole file is read, except where the
+    outcome is already known with the chunk, which keeps memory from growing
+    with the plans of every beneficiary:
+
+    * a beneficiary this file creates has no stored plans: its lines' plans are
+      inserted with their chunk (what ``_reconcile`` would do at the end);
+    * a known beneficiary whose lines so far carry exactly its stored plans in
+      force (``_unchanged_plans``) is settled: nothing is kept for it. Should a
+      later line add a plan, its earlier lines' plans are rebuilt from the
+      stored ones (``_reopen``: they compare equal for ``_reconcile``);
+    * the others are kept (``_pending``) and reconciled at the end.
     """
 
     fmt = formats.BENEFICIARIES
@@ -453,10 +462,14 @@ class _Beneficiaries(_Applier):
         #: Hash of the personal values of each beneficiary's first line.
         self._person: dict[str, int] = {}
         self._plan_seen: set[int] = set()
-        #: Beneficiary id -> (antenna id, the plans of its lines, whether it is new).
-        self._plans: dict[int, tuple[int, list[_WantedPlan], bool]] = {}
+        #: Known beneficiary id -> (antenna id, the plans of its lines): those whose
+        #: plans ``_reconcile`` may change, reconciled in ``finish``.
+        self._pending: dict[int, tuple[int, list[_WantedPlan]]] = {}
         self._applied: dict[str, int] = {}
         self._changed_ids: set[int] = set()
+        #: Ids above this one are beneficiaries created by this file (ids only grow,
+        #: and an import never deletes a beneficiary).
+        self._last_known_id: int = session.scalar(select(func.max(Beneficiary.id))) or 0
 
     def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         errors = self._check_repeat(values)
@@ -526,12 +539,88 @@ class _Beneficiaries(_Applier):
                     values["date_fin_plan"],
                 )
             )
-        self._apply_people(firsts)
+        antennas = self._apply_people(firsts)
+        new_plans: list[dict[str, Any]] = []
+        touched: list[int] = []
+        reopened: list[int] = []
         for ext, plans in wanted_plans.items():
-            self._plans[self._applied[ext]][1].extend(plans)
+            ben_id = self._applied[ext]
+            if ben_id > self._last_known_id:
+                new_plans.extend(
+                    {"beneficiary_id": ben_id, "starts_on": plan.starts_on, **plan.columns()}
+                    for plan in plans
+                )
+                continue
+            touched.append(ben_id)
+            pending = self._pending.get(ben_id)
+            if pending is None and ben_id not in antennas:
+                # Settled in an earlier chunk: its earlier plans come back from the ledger.
+                reopened.append(ben_id)
+                pending = self._pending[ben_id] = (-1, [])
+            elif pending is None:
+                pending = self._pending[ben_id] = (antennas[ben_id], [])
+            pending[1].extend(plans)
+        insert_many(self.session.connection(), _table(CarePlan), new_plans)
+        if touched:
+            self._settle(touched, reopened)
 
-    def _apply_people(self, rows: list[Row]) -> None:
-        """Create or update the chunk's people and phones.
+    def _settle(self, ben_ids: list[int], reopened: list[int]) -> None:
+        """Settle the chunk's known beneficiaries whose plans would not change, and
+        rebuild the lines' plans of those settled earlier that the chunk reopened."""
+        stored: dict[int, list[Any]] = {}
+        for row in (
+            self.session.connection()
+            .execute(
+                select(*_PLAN_COLUMNS)
+                .where(CarePlan.beneficiary_id.in_(ben_ids))
+                .order_by(CarePlan.starts_on, CarePlan.id)
+            )
+            .all()
+        ):
+            stored.setdefault(row.beneficiary_id, []).append(row)
+        if reopened:
+            antennas = dict(
+                self.session.connection()
+                .execute(
+                    select(Beneficiary.id, Beneficiary.antenna_id).where(
+                        Beneficiary.id.in_(reopened)
+                    )
+                )
+                .all()
+            )
+            for ben_id in reopened:
+                self._count(ben_id, -1)
+                self._pending[ben_id] = (
+                    antennas[ben_id],
+                    self._in_force(stored[ben_id]) + self._pending[ben_id][1],
+                )
+        for ben_id in ben_ids:
+            plans = stored.get(ben_id)
+            if plans and self._unchanged_plans(self._pending[ben_id][1], plans):
+                del self._pending[ben_id]
+                self._count(ben_id, 1)
+
+    def _count(self, ben_id: int, step: int) -> None:
+        """Count a known beneficiary as updated or unchanged (``step`` -1 takes it back)."""
+        if ben_id in self._changed_ids:
+            self.report.updated += step
+        else:
+            self.report.unchanged += step
+
+    def _in_force(self, plans: list[Any]) -> list[_WantedPlan]:
+        """The lines' plans of a settled beneficiary, rebuilt from its stored plans in
+        force: equal to them but for a start that may have been earlier, which
+        ``_reconcile`` does not tell apart from the stored one when it settles."""
+        return [
+            _WantedPlan(
+                p.funder_id, p.service_code, p.reference, float(p.max_hours), p.starts_on, p.ends_on
+            )
+            for p in plans
+            if p.ends_on is None or p.ends_on >= self.day
+        ]
+
+    def _apply_people(self, rows: list[Row]) -> dict[int, int]:
+        """Create or update the chunk's people and phones; the known ones' antennas by id.
 
         The stored values are read as plain rows (one query) and compared with
         the line's; only a person that changed is loaded as an ORM object and
@@ -613,6 +702,7 @@ class _Beneficiaries(_Applier):
         }
         self._closed_phones: list[int] = []
         people: list[tuple[_Person, dict[str, Any], bool]] = []
+        antennas: dict[int, int] = {}
         known = iter(by_row)
         for (_line, values, _raw), wanted in zip(rows, wanted_by_row, strict=True):
             ext = values["id_planning"]
@@ -622,8 +712,8 @@ class _Beneficiaries(_Applier):
             else:
                 person, _ = next(known)
                 people.append((person, values, False))
+                antennas[person.id] = person.antenna_id
             self._applied[ext] = person.id
-            self._plans[person.id] = (person.antenna_id, [], ext in new_ids)
         phones: dict[int, list[tuple[int, str]]] = {}
         if ben_ids:
             for phone_id, ben_id, e164 in (
@@ -653,6 +743,7 @@ class _Beneficiaries(_Applier):
             if inserted:
                 insert_many(session.connection(), _table(model), inserted)
         session.flush()
+        return antennas
 
     def _wanted_person(self, values: dict[str, Any]) -> dict[str, Any]:
         wanted: dict[str, Any] = {
@@ -812,57 +903,24 @@ class _Beneficiaries(_Applier):
         )
 
     def finish(self) -> None:
-        ids = sorted(self._plans)
+        # The beneficiaries left pending: their plans in force are not exactly their
+        # lines' (``_settle``), so they are loaded and reconciled, in id order.
+        ids = sorted(self._pending)
         for start in range(0, len(ids), CHUNK_LINES):
             chunk = ids[start : start + CHUNK_LINES]
             self._inserts = {Phone: [], CarePlan: []}
-            # Plain rows first: a beneficiary whose plans in force are exactly its
-            # lines' needs no ORM object; the others are loaded and reconciled.
-            # A beneficiary created by this file has no plans yet (they are
-            # written here, once per beneficiary): only the known ones are read.
-            known = [ben_id for ben_id in chunk if not self._plans[ben_id][2]]
-            stored: dict[int, list[Any]] = {}
-            for row in (
-                self.session.connection()
-                .execute(
-                    select(*_PLAN_COLUMNS)
-                    .where(CarePlan.beneficiary_id.in_(known))
-                    .order_by(CarePlan.starts_on, CarePlan.id)
-                )
-                .all()
-                if known
-                else ()
-            ):
-                stored.setdefault(row.beneficiary_id, []).append(row)
-            to_load = [
-                ben_id
-                for ben_id in chunk
-                if ben_id in stored
-                and not self._unchanged_plans(self._plans[ben_id][1], stored[ben_id])
-            ]
             plans: dict[int, list[CarePlan]] = {}
-            if to_load:
-                for plan in self.session.scalars(
-                    select(CarePlan)
-                    .where(CarePlan.beneficiary_id.in_(to_load))
-                    .order_by(CarePlan.starts_on, CarePlan.id)
-                ):
-                    plans.setdefault(plan.beneficiary_id, []).append(plan)
+            for plan in self.session.scalars(
+                select(CarePlan)
+                .where(CarePlan.beneficiary_id.in_(chunk))
+                .order_by(CarePlan.starts_on, CarePlan.id)
+            ):
+                plans.setdefault(plan.beneficiary_id, []).append(plan)
             for ben_id in chunk:
-                antenna_id, wanted, is_new = self._plans[ben_id]
-                if ben_id in stored and ben_id not in plans:
-                    changed = False
-                else:
-                    changed = self._reconcile(
-                        _Ben(ben_id, antenna_id), wanted, plans.get(ben_id, [])
-                    )
-                if changed:
+                antenna_id, wanted = self._pending[ben_id]
+                if self._reconcile(_Ben(ben_id, antenna_id), wanted, plans.get(ben_id, [])):
                     self._changed_ids.add(ben_id)
-                if not is_new:
-                    if ben_id in self._changed_ids:
-                        self.report.updated += 1
-                    else:
-                        self.report.unchanged += 1
+                self._count(ben_id, 1)
             if self._inserts[CarePlan]:
                 insert_many(self.session.connection(), _table(CarePlan), self._inserts[CarePlan])
             self.session.flush()
