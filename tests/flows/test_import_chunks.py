@@ -19,14 +19,8 @@ from flows import importer
 from flows.importer import import_file
 from ledger.models import AuditEntry, CarePlan, Funder
 from tests.flows.files import ben_row, bens_file, world
+from tests.flows.test_import_plans import APA, TOP_UP
 
-APA = {"code_financeur": "APA75", "reference_plan": "APA-1", "heures_max": "30"}
-TOP_UP = {
-    "code_financeur": "CNAV",
-    "reference_plan": "CN-9",
-    "heures_max": "8",
-    "date_debut_plan": "2026-11-01",
-}
 NEW_TOP_UP = {**TOP_UP, "reference_plan": "CN-10", "date_debut_plan": "2026-11-25"}
 
 
