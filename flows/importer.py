@@ -29,6 +29,7 @@ from flows import formats
 from flows.bulk import insert_many
 from flows.formats import FileFormat
 from kernel.transport import safe_name
+from ledger.bulk import read_in, row_encoder
 from ledger.models import (
     Absence,
     Antenna,
@@ -470,6 +471,11 @@ class _Beneficiaries(_Applier):
         #: Ids above this one are beneficiaries created by this file (ids only grow,
         #: and an import never deletes a beneficiary).
         self._last_known_id: int = session.scalar(select(func.max(Beneficiary.id))) or 0
+        dialect = session.get_bind().dialect
+        self._encode_person = row_encoder(_table(Beneficiary), list(_PERSON_COLUMNS), dialect)
+        self._encode_person_no_sex = row_encoder(
+            _table(Beneficiary), list(_PERSON_COLUMNS[:-1]), dialect
+        )
 
     def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         errors = self._check_repeat(values)
@@ -628,23 +634,20 @@ class _Beneficiaries(_Applier):
         executemany, in file order.
         """
         session = self.session
+        connection = session.connection()
+        table = _table(Beneficiary)
         ids = [values["id_planning"] for _, values, _ in rows]
+        # As stored (id, external id, then the person's columns), compared with the
+        # line's values encoded as they would be stored.
         stored = {
-            row.external_id: row
-            for row in session.connection()
-            .execute(
-                select(Beneficiary.id, Beneficiary.external_id, *_PERSON_COLUMNS).where(
-                    Beneficiary.external_id.in_(ids)
-                )
-            )
-            .all()
+            row[1]: row for row in read_in(connection, table, _PERSON_READ, "external_id", ids)
         }
         wanted_by_row = [self._wanted_person(values) for _, values, _ in rows]
         differs = [
             values["id_planning"]
             for (_, values, _), wanted in zip(rows, wanted_by_row, strict=True)
             if (row := stored.get(values["id_planning"])) is not None
-            and not _same_person(row, wanted)
+            and not self._same_person(row, wanted)
         ]
         loaded = {
             b.external_id: b
@@ -664,7 +667,7 @@ class _Beneficiaries(_Applier):
                 self.report.created += 1
                 continue
             by_row.append(
-                (_Person(row.id, ext, wanted["antenna_id"], wanted["care_start"]), values)
+                (_Person(row[0], ext, wanted["antenna_id"], wanted["care_start"]), values)
             )
             ben = loaded.get(ext)
             if ben is None:
@@ -685,17 +688,16 @@ class _Beneficiaries(_Applier):
         if new_rows:
             # One executemany, then the ids in one query (RETURNING with many rows
             # in parameter order is slow on SQLite).
-            insert_many(session.connection(), _table(Beneficiary), new_rows)
-            for ext, ben_id in (
-                session.connection()
-                .execute(
-                    select(Beneficiary.external_id, Beneficiary.id).where(
-                        Beneficiary.external_id.in_([row["external_id"] for row in new_rows])
-                    )
+            insert_many(connection, table, new_rows)
+            new_ids = dict(
+                read_in(
+                    connection,
+                    table,
+                    ("external_id", "id"),
+                    "external_id",
+                    [row["external_id"] for row in new_rows],
                 )
-                .all()
-            ):
-                new_ids[ext] = ben_id
+            )
         self._inserts: dict[type[Phone] | type[CarePlan], list[dict[str, Any]]] = {
             Phone: [],
             CarePlan: [],
@@ -715,18 +717,15 @@ class _Beneficiaries(_Applier):
                 antennas[person.id] = person.antenna_id
             self._applied[ext] = person.id
         phones: dict[int, list[tuple[int, str]]] = {}
-        if ben_ids:
-            for phone_id, ben_id, e164 in (
-                session.connection()
-                .execute(
-                    select(Phone.id, Phone.beneficiary_id, Phone.e164).where(
-                        Phone.beneficiary_id.in_(ben_ids),
-                        (Phone.active_until.is_(None)) | (Phone.active_until >= self.day),
-                    )
-                )
-                .all()
-            ):
-                phones.setdefault(ben_id, []).append((phone_id, e164))
+        for phone_id, ben_id, e164 in read_in(
+            connection,
+            _table(Phone),
+            ("id", "beneficiary_id", "e164"),
+            "beneficiary_id",
+            ben_ids,
+            active_on=("active_until", self.day),
+        ):
+            phones.setdefault(ben_id, []).append((phone_id, e164))
         for person, values, is_new in people:
             changed = bool(values.get("_changed"))
             changed |= self._phones(person, values, phones.get(person.id, []), is_new)
@@ -744,6 +743,13 @@ class _Beneficiaries(_Applier):
                 insert_many(session.connection(), _table(model), inserted)
         session.flush()
         return antennas
+
+    def _same_person(self, row: tuple[Any, ...], wanted: dict[str, Any]) -> bool:
+        """Whether the stored row (``_PERSON_READ``) has the wanted values (``sex``
+        only when the line gives one), compared as the database stores them."""
+        if len(wanted) == len(_PERSON_COLUMNS):
+            return row[2:] == tuple(self._encode_person(wanted))
+        return row[2:-1] == tuple(self._encode_person_no_sex(wanted))
 
     def _wanted_person(self, values: dict[str, Any]) -> dict[str, Any]:
         wanted: dict[str, Any] = {
@@ -979,31 +985,24 @@ _PLAN_COLUMNS = (
 )
 
 
-def _same_person(row: Any, wanted: dict[str, Any]) -> bool:
-    """Whether the stored row (id, external id, then ``_PERSON_COLUMNS``) has the
-    wanted values (``sex`` only when the line gives one)."""
-    stored = tuple(row)[2:]
-    if len(wanted) == len(_PERSON_COLUMNS):
-        return stored == tuple(wanted.values())
-    return stored[:-1] == tuple(wanted.values())
-
-
 #: The columns of a beneficiary that a line sets (``_Beneficiaries._wanted_person``),
 #: in its order, ``sex`` last.
 _PERSON_COLUMNS = (
-    Beneficiary.civility,
-    Beneficiary.last_name,
-    Beneficiary.first_name,
-    Beneficiary.address,
-    Beneficiary.postcode,
-    Beneficiary.city,
-    Beneficiary.birth_date,
-    Beneficiary.gir,
-    Beneficiary.antenna_id,
-    Beneficiary.care_start,
-    Beneficiary.care_end,
-    Beneficiary.sex,
+    "civility",
+    "last_name",
+    "first_name",
+    "address",
+    "postcode",
+    "city",
+    "birth_date",
+    "gir",
+    "antenna_id",
+    "care_start",
+    "care_end",
+    "sex",
 )
+#: What ``_apply_people`` reads of a stored beneficiary.
+_PERSON_READ = ("id", "external_id", *_PERSON_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -219,7 +219,8 @@ def _encoder(column_type: Any, dialect: Dialect) -> _Encode | None:
     return processor
 
 
-def _row_encoder(table: Table, columns: list[str], dialect: Dialect) -> Callable[[Any], list[Any]]:
+def row_encoder(table: Table, columns: list[str], dialect: Dialect) -> Callable[[Any], list[Any]]:
+    """The values of ``columns`` of a row (a mapping) as the database stores them."""
     get = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
     convert = [
         (i, encode)
@@ -257,7 +258,7 @@ def write_rows(
     columns = list(rows[0])
     connection = session.connection() if isinstance(session, Session) else session
     dialect = connection.dialect
-    encode_row = _row_encoder(table, columns, dialect)
+    encode_row = row_encoder(table, columns, dialect)
     preparer = dialect.identifier_preparer
     names = ", ".join(preparer.quote(table.c[key].name) for key in columns)
     target = preparer.format_table(table)
@@ -279,5 +280,43 @@ def write_rows(
             else:
                 tail = ", ".join([one] * len(chunk))
                 cursor.execute(f"INSERT INTO {target} ({names}) VALUES {tail}", params)
+    finally:
+        cursor.close()
+
+
+def read_in(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    key: str,
+    values: Sequence[Any],
+    active_on: tuple[str, date] | None = None,
+) -> list[tuple[Any, ...]]:
+    """The ``columns`` of the rows whose ``key`` is in ``values`` (and, given
+    ``active_on`` = (column, day), whose column is null or on or after the day),
+    as the database stores them: straight from the DBAPI cursor, without
+    SQLAlchemy's compiling of the IN list and processing of each row (a tenth
+    of an import of unchanged rows). Compare them with values encoded by
+    ``row_encoder``."""
+    if not values:
+        return []
+    dialect = connection.dialect
+    preparer = dialect.identifier_preparer
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    params: list[Any] = list(values)
+    sql = (
+        f"SELECT {', '.join(preparer.quote(table.c[c].name) for c in columns)}"
+        f" FROM {preparer.format_table(table)}"
+        f" WHERE {preparer.quote(table.c[key].name)} IN ({', '.join([mark] * len(values))})"
+    )
+    if active_on is not None:
+        column, day = active_on
+        name = preparer.quote(table.c[column].name)
+        sql += f" AND ({name} IS NULL OR {name} >= {mark})"
+        params.append(row_encoder(table, [column], dialect)({column: day})[0])
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
     finally:
         cursor.close()
