@@ -303,12 +303,19 @@ def read_in(
     dialect = connection.dialect
     preparer = dialect.identifier_preparer
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    params: list[Any] = list(values)
     sql = (
         f"SELECT {', '.join(preparer.quote(table.c[c].name) for c in columns)}"
-        f" FROM {preparer.format_table(table)}"
-        f" WHERE {preparer.quote(table.c[key].name)} IN ({', '.join([mark] * len(values))})"
+        f" FROM {preparer.format_table(table)} WHERE {preparer.quote(table.c[key].name)}"
     )
+    params: list[Any]
+    if dialect.name == "postgresql":
+        # One array parameter: the same short statement every time (psycopg parses
+        # a statement of thousands of placeholders on each execution).
+        sql += f" = ANY({mark})"
+        params = [list(values)]
+    else:
+        sql += f" IN ({', '.join([mark] * len(values))})"
+        params = list(values)
     if active_on is not None:
         column, day = active_on
         name = preparer.quote(table.c[column].name)
