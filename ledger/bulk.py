@@ -228,11 +228,21 @@ def row_encoder(table: Table, columns: list[str], dialect: Dialect) -> Callable[
         if (encode := _encoder(table.c[name].type, dialect)) is not None
     ]
 
+    # The value last encoded in each column, and its encoding: rows written
+    # together share values (a chunk's ``created_at``, one object), kept by identity.
+    last: list[tuple[Any, Any]] = [(None, None)] * len(columns)
+
     def encode_row(row: Mapping[str, Any]) -> list[Any]:
         values = list(get(row))
         for i, encode in convert:
-            if values[i] is not None:
-                values[i] = encode(values[i])
+            value = values[i]
+            if value is None:
+                continue
+            seen, encoded = last[i]
+            if value is not seen:
+                encoded = encode(value)
+                last[i] = (value, encoded)
+            values[i] = encoded
         return values
 
     return encode_row
