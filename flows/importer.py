@@ -774,7 +774,7 @@ class _Beneficiaries(_Applier):
     def _phones(
         self, ben: _Person, values: dict[str, Any], active: list[tuple[int, str]], is_new: bool
     ) -> bool:
-        wanted = [values[f"telephone_{n}"] for n in (1, 2, 3) if values[f"telephone_{n}"]]
+        wanted = [e164 for e164 in map(values.__getitem__, _PHONE_FIELDS) if e164]
         current = {e164 for _, e164 in active}
         changed = False
         yesterday = self.day - timedelta(days=1)
