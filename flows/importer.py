@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -30,7 +31,7 @@ from flows import formats
 from flows.bulk import insert_many
 from flows.formats import FileFormat
 from kernel.transport import safe_name
-from ledger.bulk import read_in, row_encoder
+from ledger.bulk import read_in, row_decoder, row_encoder
 from ledger.models import (
     Absence,
     Antenna,
@@ -414,7 +415,9 @@ def _bad_hours(hours: Decimal) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class _WantedPlan:
+class _Plan:
+    """A plan's values: a line's, or a stored plan's (``_settle``)."""
+
     funder_id: int
     service_code: str
     reference: str
@@ -466,13 +469,14 @@ class _Beneficiaries(_Applier):
         self._plan_seen: set[int] = set()
         #: Known beneficiary id -> (antenna id, the plans of its lines): those whose
         #: plans ``_reconcile`` may change, reconciled in ``finish``.
-        self._pending: dict[int, tuple[int, list[_WantedPlan]]] = {}
+        self._pending: dict[int, tuple[int, list[_Plan]]] = {}
         self._applied: dict[str, int] = {}
         self._changed_ids: set[int] = set()
         #: Ids above this one are beneficiaries created by this file (ids only grow,
         #: and an import never deletes a beneficiary).
         self._last_known_id: int = session.scalar(select(func.max(Beneficiary.id))) or 0
         dialect = session.get_bind().dialect
+        self._decode_plan = row_decoder(_table(CarePlan), _PLAN_READ, dialect)
         self._encode_person = row_encoder(_table(Beneficiary), list(_PERSON_COLUMNS), dialect)
         self._encode_person_no_sex = row_encoder(
             _table(Beneficiary), list(_PERSON_COLUMNS[:-1]), dialect
@@ -529,7 +533,7 @@ class _Beneficiaries(_Applier):
         return []
 
     def apply_chunk(self, rows: list[Row], reject: _RejectWriter) -> None:
-        wanted_plans: dict[str, list[_WantedPlan]] = {}
+        wanted_plans: dict[str, list[_Plan]] = {}
         firsts: list[Row] = []
         for row in rows:
             values = row[1]
@@ -537,7 +541,7 @@ class _Beneficiaries(_Applier):
             if ext not in self._applied and ext not in wanted_plans:
                 firsts.append(row)
             wanted_plans.setdefault(ext, []).append(
-                _WantedPlan(
+                _Plan(
                     self.funders[values["code_financeur"]],
                     values["code_prestation"],
                     values["reference_plan"] or "",
@@ -574,17 +578,23 @@ class _Beneficiaries(_Applier):
     def _settle(self, ben_ids: list[int], reopened: list[int]) -> None:
         """Settle the chunk's known beneficiaries whose plans would not change, and
         rebuild the lines' plans of those settled earlier that the chunk reopened."""
-        stored: dict[int, list[Any]] = {}
-        for row in (
-            self.session.connection()
-            .execute(
-                select(*_PLAN_COLUMNS)
-                .where(CarePlan.beneficiary_id.in_(ben_ids))
-                .order_by(CarePlan.starts_on, CarePlan.id)
-            )
-            .all()
-        ):
-            stored.setdefault(row.beneficiary_id, []).append(row)
+        # A beneficiary's plans in the order reconciliation reads them: start, id.
+        rows = sorted(
+            map(
+                self._decode_plan,
+                read_in(
+                    self.session.connection(),
+                    _table(CarePlan),
+                    _PLAN_READ,
+                    "beneficiary_id",
+                    ben_ids,
+                ),
+            ),
+            key=itemgetter(6, 0),
+        )
+        stored: dict[int, list[_Plan]] = {}
+        for row in rows:
+            stored.setdefault(row[1], []).append(_Plan(*row[2:]))
         if reopened:
             antennas = dict(
                 self.session.connection()
@@ -614,17 +624,11 @@ class _Beneficiaries(_Applier):
         else:
             self.report.unchanged += step
 
-    def _in_force(self, plans: list[Any]) -> list[_WantedPlan]:
-        """The lines' plans of a settled beneficiary, rebuilt from its stored plans in
+    def _in_force(self, plans: list[_Plan]) -> list[_Plan]:
+        """The lines' plans of a settled beneficiary, rebuilt as its stored plans in
         force: equal to them but for a start that may have been earlier, which
         ``_reconcile`` does not tell apart from the stored one when it settles."""
-        return [
-            _WantedPlan(
-                p.funder_id, p.service_code, p.reference, float(p.max_hours), p.starts_on, p.ends_on
-            )
-            for p in plans
-            if p.ends_on is None or p.ends_on >= self.day
-        ]
+        return [p for p in plans if p.ends_on is None or p.ends_on >= self.day]
 
     def _apply_people(self, rows: list[Row]) -> dict[int, int]:
         """Create or update the chunk's people and phones; the known ones' antennas by id.
@@ -816,12 +820,12 @@ class _Beneficiaries(_Applier):
                 )
         return changed
 
-    def _reconcile(self, ben: _Ben, wanted_plans: list[_WantedPlan], plans: list[CarePlan]) -> bool:
+    def _reconcile(self, ben: _Ben, wanted_plans: list[_Plan], plans: list[CarePlan]) -> bool:
         """Make the beneficiary's plans in force those of its lines; True when any changed."""
         in_force = [p for p in plans if p.ends_on is None or p.ends_on >= self.day]
         candidates = in_force or plans[-1:]
-        pairs: list[tuple[_WantedPlan, CarePlan]] = []
-        new: list[_WantedPlan] = []
+        pairs: list[tuple[_Plan, CarePlan]] = []
+        new: list[_Plan] = []
         for wanted in wanted_plans:
             match = next(
                 (p for p in candidates if (p.funder_id, p.service_code, p.reference) == wanted.key),
@@ -861,7 +865,7 @@ class _Beneficiaries(_Applier):
             changed |= bool(plans)
         return changed
 
-    def _plan(self, ben: _Ben, plan: _WantedPlan, current: CarePlan, *, only: bool) -> bool:
+    def _plan(self, ben: _Ben, plan: _Plan, current: CarePlan, *, only: bool) -> bool:
         wanted = plan.columns()
         file_start = plan.starts_on
         same = all(getattr(current, k) == v for k, v in wanted.items())
@@ -937,7 +941,7 @@ class _Beneficiaries(_Applier):
                 Beneficiary, "care_end", "bénéficiaires", "flows.beneficiary_ended", "beneficiary"
             )
 
-    def _unchanged_plans(self, wanted_plans: list[_WantedPlan], plans: list[Any]) -> bool:
+    def _unchanged_plans(self, wanted_plans: list[_Plan], plans: list[_Plan]) -> bool:
         """Whether ``_reconcile`` would change nothing: the plans in force are exactly
         the lines' plans, with the same values and start (a shortcut, never a decision:
         any doubt goes to ``_reconcile``)."""
@@ -973,16 +977,16 @@ class _Beneficiaries(_Applier):
         return not in_force
 
 
-#: The columns of a care plan that reconciliation compares (``_unchanged_plans``).
-_PLAN_COLUMNS = (
-    CarePlan.id,
-    CarePlan.beneficiary_id,
-    CarePlan.funder_id,
-    CarePlan.service_code,
-    CarePlan.reference,
-    CarePlan.max_hours,
-    CarePlan.starts_on,
-    CarePlan.ends_on,
+#: What ``_settle`` reads of a stored plan: its id and beneficiary, then ``_Plan``'s fields.
+_PLAN_READ = (
+    "id",
+    "beneficiary_id",
+    "funder_id",
+    "service_code",
+    "reference",
+    "max_hours",
+    "starts_on",
+    "ends_on",
 )
 
 

@@ -18,7 +18,18 @@ from datetime import date, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Date, DateTime, Dialect, Enum, Table, func, select, text
+from sqlalchemy import (
+    Connection,
+    Date,
+    DateTime,
+    Dialect,
+    Enum,
+    Numeric,
+    Table,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from ledger.models import Base, Visit, VisitStatus, Worker
@@ -337,3 +348,37 @@ def read_in(
         return list(cursor.fetchall())
     finally:
         cursor.close()
+
+
+def _decoder(column_type: Any, dialect: Dialect) -> _Encode | None:
+    """What SQLAlchemy's result processor does to a raw value of this type."""
+    if dialect.name == "postgresql":
+        # psycopg returns dates, numbers and text as Python values; the processors
+        # of its dialect need the cursor's type codes, which a raw read does not keep.
+        if isinstance(column_type, Numeric) and not column_type.asdecimal:
+            return float
+        return None
+    processor: _Encode | None = column_type.dialect_impl(dialect).result_processor(dialect, None)
+    return processor
+
+
+def row_decoder(
+    table: Table, columns: Sequence[str], dialect: Dialect
+) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """Raw rows of ``read_in`` as a Core ``select`` returns them: each column
+    through its type's own result processor (SQLite's dates from their text,
+    numbers as the column says), each distinct value decoded once."""
+    processors = [
+        (i, functools.lru_cache(maxsize=4096)(processor))
+        for i, name in enumerate(columns)
+        if (processor := _decoder(table.c[name].type, dialect)) is not None
+    ]
+
+    def decode(row: Sequence[Any]) -> tuple[Any, ...]:
+        values = list(row)
+        for i, processor in processors:
+            if values[i] is not None:
+                values[i] = processor(values[i])
+        return tuple(values)
+
+    return decode
