@@ -6,6 +6,10 @@ call would take minutes. It is the same rule: ``ledger.pairing.pair_calls`` is
 the batch fold of ``apply_call`` (a property test checks it), and
 ``tests/ledger/test_bulk.py`` checks that this path leaves the same visits and
 versions as ``record_call`` one by one.
+
+``write_rows`` (the bulk writer) and its reading counterpart ``read_in`` with
+``row_encoder`` and ``row_decoder`` go straight to the DBAPI cursor, for the
+imports (decision 0205) as for these loaders.
 """
 
 from __future__ import annotations
