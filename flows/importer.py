@@ -16,7 +16,6 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -1311,7 +1310,9 @@ def _stream(
     reject: _RejectWriter,
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
+    expected_columns = len(fmt.fields)
     size = path.stat().st_size
+    chunk: list[Row] = []
     with open(path, "rb") as handle:
         head = handle.read(4)
         if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head:
@@ -1329,92 +1330,70 @@ def _stream(
         names = tuple(h.strip().lower() for h in header.split(formats.SEPARATOR))
         if names not in fmt.accepted_names:
             raise FileRefused(f"en-tête inattendu : attendu {fmt.header!r}")
-        chunks = _read_chunks(lines, handle, fmt, len(names), applier, report)
-        # The next chunk is read and checked in a thread while this one is applied:
-        # the database's work (SQLite's statements, PostgreSQL's server) runs
-        # without the GIL. One chunk ahead at most: memory stays bounded by it.
-        # Only this thread touches the session and the reject file, in line order.
-        with ThreadPoolExecutor(1, thread_name_prefix="flows-read") as reader:
-            ahead = reader.submit(next, chunks, None)
-            while (item := ahead.result()) is not None:
-                ahead = reader.submit(next, chunks, None)
-                rows, rejects, position = item
-                for bad in rejects:
-                    reject.add(bad)
-                _apply(applier, rows, reject)
+        # A file without the optional trailing columns: they read as empty.
+        missing = len(fmt.fields) - len(names)
+        expected_columns = len(names)
+        for number, raw in lines:
+            if raw is None:
+                report.lines += 1
+                reject.add(
+                    Reject(
+                        number,
+                        "",
+                        f"ligne trop longue (plus de {formats.MAX_LINE_BYTES} octets)",
+                        "",
+                    )
+                )
+                continue
+            if not raw.strip():
+                continue
+            report.lines += 1
+            try:
+                text = decode_line(raw)
+            except formats.FieldError as exc:
+                reject.add(Reject(number, "", str(exc), raw.decode("latin-1")))
+                continue
+            values = text.split(formats.SEPARATOR)
+            if len(values) != expected_columns:
+                reject.add(
+                    Reject(
+                        number, "", f"{len(values)} colonnes au lieu de {expected_columns}", text
+                    )
+                )
+                continue
+            typed, errors = formats.parse_values(fmt, values + [""] * missing)
+            ext = typed.get("id_planning")
+            if ext is not None:
+                if ext not in applier.seen:
+                    applier.seen[ext] = number
+                elif not applier.repeats:
+                    errors.insert(
+                        0,
+                        ("id_planning", f"identifiant en double (déjà ligne {applier.seen[ext]})"),
+                    )
+            if not errors:
+                errors = applier.check(typed)
+            if errors:
+                field_name, reason = errors[0]
+                if len(errors) > 1:
+                    reason += (
+                        f" (+{len(errors) - 1} autre(s) : "
+                        + ", ".join(f for f, _ in errors[1:])
+                        + ")"
+                    )
+                reject.add(Reject(number, field_name, reason, text))
+                continue
+            chunk.append((number, typed, text))
+            if len(chunk) >= CHUNK_LINES or len(reject.pending) >= CHUNK_LINES:
+                _apply(applier, chunk, reject)
+                chunk = []
                 if progress is not None:
-                    progress(position, size)
+                    progress(handle.tell(), size)
+        _apply(applier, chunk, reject)
         if progress is not None:
             progress(size, size)
         if report.lines == 0:
             raise FileRefused("fichier vide : aucune ligne après l'en-tête, rien n'a été modifié")
-
-
-def _read_chunks(
-    lines: Iterator[tuple[int, bytes | None]],
-    handle: BinaryIO,
-    fmt: FileFormat,
-    expected_columns: int,
-    applier: _Applier,
-    report: ImportReport,
-) -> Iterator[tuple[list[Row], list[Reject], int]]:
-    """The file's valid lines in chunks, each with the rejects of its lines and the
-    position reached in the file; the last chunk may be empty."""
-    # A file without the optional trailing columns: they read as empty.
-    missing = len(fmt.fields) - expected_columns
-    chunk: list[Row] = []
-    rejects: list[Reject] = []
-    for number, raw in lines:
-        if raw is None:
-            report.lines += 1
-            rejects.append(
-                Reject(
-                    number,
-                    "",
-                    f"ligne trop longue (plus de {formats.MAX_LINE_BYTES} octets)",
-                    "",
-                )
-            )
-            continue
-        if not raw.strip():
-            continue
-        report.lines += 1
-        try:
-            text = decode_line(raw)
-        except formats.FieldError as exc:
-            rejects.append(Reject(number, "", str(exc), raw.decode("latin-1")))
-            continue
-        values = text.split(formats.SEPARATOR)
-        if len(values) != expected_columns:
-            rejects.append(
-                Reject(number, "", f"{len(values)} colonnes au lieu de {expected_columns}", text)
-            )
-            continue
-        typed, errors = formats.parse_values(fmt, values + [""] * missing)
-        ext = typed.get("id_planning")
-        if ext is not None:
-            if ext not in applier.seen:
-                applier.seen[ext] = number
-            elif not applier.repeats:
-                errors.insert(
-                    0,
-                    ("id_planning", f"identifiant en double (déjà ligne {applier.seen[ext]})"),
-                )
-        if not errors:
-            errors = applier.check(typed)
-        if errors:
-            field_name, reason = errors[0]
-            if len(errors) > 1:
-                reason += (
-                    f" (+{len(errors) - 1} autre(s) : " + ", ".join(f for f, _ in errors[1:]) + ")"
-                )
-            rejects.append(Reject(number, field_name, reason, text))
-            continue
-        chunk.append((number, typed, text))
-        if len(chunk) >= CHUNK_LINES or len(rejects) >= CHUNK_LINES:
-            yield chunk, rejects, handle.tell()
-            chunk, rejects = [], []
-    yield chunk, rejects, handle.tell()
 
 
 def _apply(applier: _Applier, chunk: list[Row], reject: _RejectWriter) -> None:
