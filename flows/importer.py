@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -29,6 +30,7 @@ from flows import formats
 from flows.bulk import insert_many
 from flows.formats import FileFormat
 from kernel.transport import safe_name
+from ledger.bulk import read_in, row_decoder, row_encoder
 from ledger.models import (
     Absence,
     Antenna,
@@ -412,7 +414,9 @@ def _bad_hours(hours: Decimal) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class _WantedPlan:
+class _Plan:
+    """A plan's values: a line's, or a stored plan's (``_settle``)."""
+
     funder_id: int
     service_code: str
     reference: str
@@ -438,9 +442,18 @@ class _Beneficiaries(_Applier):
     """Beneficiaries, their phones, and their plans: one line per plan in force.
 
     The person and the phones are applied from a beneficiary's first line, chunk
-    by chunk; the plans of every line are kept (a few numbers each) and
-    reconciled with the ledger's once the whole file is read, since a
-    beneficiary's lines need not follow each other.
+    by chunk. A beneficiary's lines need not follow each other, so plans are
+    reconciled with the ledger's once the whole file is read, except where the
+    outcome is already known with the chunk, which keeps memory from growing
+    with the plans of every beneficiary:
+
+    * a beneficiary this file creates has no stored plans: its lines' plans are
+      inserted with their chunk (what ``_reconcile`` would do at the end);
+    * a known beneficiary whose lines so far carry exactly its stored plans in
+      force (``_unchanged_plans``) is settled: nothing is kept for it. Should a
+      later line add a plan, its earlier lines' plans are rebuilt from the
+      stored ones (``_reopen``: they compare equal for ``_reconcile``);
+    * the others are kept (``_pending``) and reconciled at the end.
     """
 
     fmt = formats.BENEFICIARIES
@@ -453,10 +466,20 @@ class _Beneficiaries(_Applier):
         #: Hash of the personal values of each beneficiary's first line.
         self._person: dict[str, int] = {}
         self._plan_seen: set[int] = set()
-        #: Beneficiary id -> (antenna id, the plans of its lines, whether it is new).
-        self._plans: dict[int, tuple[int, list[_WantedPlan], bool]] = {}
+        #: Known beneficiary id -> (antenna id, the plans of its lines): those whose
+        #: plans ``_reconcile`` may change, reconciled in ``finish``.
+        self._pending: dict[int, tuple[int, list[_Plan]]] = {}
         self._applied: dict[str, int] = {}
         self._changed_ids: set[int] = set()
+        #: Ids above this one are beneficiaries created by this file (ids only grow,
+        #: and an import never deletes a beneficiary).
+        self._last_known_id: int = session.scalar(select(func.max(Beneficiary.id))) or 0
+        dialect = session.get_bind().dialect
+        self._decode_plan = row_decoder(_table(CarePlan), _PLAN_READ, dialect)
+        self._encode_person = row_encoder(_table(Beneficiary), list(_PERSON_COLUMNS), dialect)
+        self._encode_person_no_sex = row_encoder(
+            _table(Beneficiary), list(_PERSON_COLUMNS[:-1]), dialect
+        )
 
     def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         errors = self._check_repeat(values)
@@ -509,7 +532,7 @@ class _Beneficiaries(_Applier):
         return []
 
     def apply_chunk(self, rows: list[Row], reject: _RejectWriter) -> None:
-        wanted_plans: dict[str, list[_WantedPlan]] = {}
+        wanted_plans: dict[str, list[_Plan]] = {}
         firsts: list[Row] = []
         for row in rows:
             values = row[1]
@@ -517,7 +540,7 @@ class _Beneficiaries(_Applier):
             if ext not in self._applied and ext not in wanted_plans:
                 firsts.append(row)
             wanted_plans.setdefault(ext, []).append(
-                _WantedPlan(
+                _Plan(
                     self.funders[values["code_financeur"]],
                     values["code_prestation"],
                     values["reference_plan"] or "",
@@ -526,12 +549,88 @@ class _Beneficiaries(_Applier):
                     values["date_fin_plan"],
                 )
             )
-        self._apply_people(firsts)
+        antennas = self._apply_people(firsts)
+        new_plans: list[dict[str, Any]] = []
+        touched: list[int] = []
+        reopened: list[int] = []
         for ext, plans in wanted_plans.items():
-            self._plans[self._applied[ext]][1].extend(plans)
+            ben_id = self._applied[ext]
+            if ben_id > self._last_known_id:
+                new_plans.extend(
+                    {"beneficiary_id": ben_id, "starts_on": plan.starts_on, **plan.columns()}
+                    for plan in plans
+                )
+                continue
+            touched.append(ben_id)
+            pending = self._pending.get(ben_id)
+            if pending is None and ben_id not in antennas:
+                # Settled in an earlier chunk: its earlier plans come back from the ledger.
+                reopened.append(ben_id)
+                pending = self._pending[ben_id] = (-1, [])
+            elif pending is None:
+                pending = self._pending[ben_id] = (antennas[ben_id], [])
+            pending[1].extend(plans)
+        insert_many(self.session.connection(), _table(CarePlan), new_plans)
+        if touched:
+            self._settle(touched, reopened)
 
-    def _apply_people(self, rows: list[Row]) -> None:
-        """Create or update the chunk's people and phones.
+    def _settle(self, ben_ids: list[int], reopened: list[int]) -> None:
+        """Settle the chunk's known beneficiaries whose plans would not change, and
+        rebuild the lines' plans of those settled earlier that the chunk reopened."""
+        # A beneficiary's plans in the order reconciliation reads them: start, id.
+        rows = sorted(
+            map(
+                self._decode_plan,
+                read_in(
+                    self.session.connection(),
+                    _table(CarePlan),
+                    _PLAN_READ,
+                    "beneficiary_id",
+                    ben_ids,
+                ),
+            ),
+            key=itemgetter(6, 0),
+        )
+        stored: dict[int, list[_Plan]] = {}
+        for row in rows:
+            stored.setdefault(row[1], []).append(_Plan(*row[2:]))
+        if reopened:
+            antennas = dict(
+                self.session.connection()
+                .execute(
+                    select(Beneficiary.id, Beneficiary.antenna_id).where(
+                        Beneficiary.id.in_(reopened)
+                    )
+                )
+                .all()
+            )
+            for ben_id in reopened:
+                self._count(ben_id, -1)
+                self._pending[ben_id] = (
+                    antennas[ben_id],
+                    self._in_force(stored[ben_id]) + self._pending[ben_id][1],
+                )
+        for ben_id in ben_ids:
+            plans = stored.get(ben_id)
+            if plans and self._unchanged_plans(self._pending[ben_id][1], plans):
+                del self._pending[ben_id]
+                self._count(ben_id, 1)
+
+    def _count(self, ben_id: int, step: int) -> None:
+        """Count a known beneficiary as updated or unchanged (``step`` -1 takes it back)."""
+        if ben_id in self._changed_ids:
+            self.report.updated += step
+        else:
+            self.report.unchanged += step
+
+    def _in_force(self, plans: list[_Plan]) -> list[_Plan]:
+        """The lines' plans of a settled beneficiary, rebuilt as its stored plans in
+        force: equal to them but for a start that may have been earlier, which
+        ``_reconcile`` does not tell apart from the stored one when it settles."""
+        return [p for p in plans if p.ends_on is None or p.ends_on >= self.day]
+
+    def _apply_people(self, rows: list[Row]) -> dict[int, int]:
+        """Create or update the chunk's people and phones; the known ones' antennas by id.
 
         The stored values are read as plain rows (one query) and compared with
         the line's; only a person that changed is loaded as an ORM object and
@@ -539,23 +638,20 @@ class _Beneficiaries(_Applier):
         executemany, in file order.
         """
         session = self.session
+        connection = session.connection()
+        table = _table(Beneficiary)
         ids = [values["id_planning"] for _, values, _ in rows]
+        # As stored (id, external id, then the person's columns), compared with the
+        # line's values encoded as they would be stored.
         stored = {
-            row.external_id: row
-            for row in session.connection()
-            .execute(
-                select(Beneficiary.id, Beneficiary.external_id, *_PERSON_COLUMNS).where(
-                    Beneficiary.external_id.in_(ids)
-                )
-            )
-            .all()
+            row[1]: row for row in read_in(connection, table, _PERSON_READ, "external_id", ids)
         }
         wanted_by_row = [self._wanted_person(values) for _, values, _ in rows]
         differs = [
             values["id_planning"]
             for (_, values, _), wanted in zip(rows, wanted_by_row, strict=True)
             if (row := stored.get(values["id_planning"])) is not None
-            and not _same_person(row, wanted)
+            and not self._same_person(row, wanted)
         ]
         loaded = {
             b.external_id: b
@@ -575,7 +671,7 @@ class _Beneficiaries(_Applier):
                 self.report.created += 1
                 continue
             by_row.append(
-                (_Person(row.id, ext, wanted["antenna_id"], wanted["care_start"]), values)
+                (_Person(row[0], ext, wanted["antenna_id"], wanted["care_start"]), values)
             )
             ben = loaded.get(ext)
             if ben is None:
@@ -596,23 +692,23 @@ class _Beneficiaries(_Applier):
         if new_rows:
             # One executemany, then the ids in one query (RETURNING with many rows
             # in parameter order is slow on SQLite).
-            insert_many(session.connection(), _table(Beneficiary), new_rows)
-            for ext, ben_id in (
-                session.connection()
-                .execute(
-                    select(Beneficiary.external_id, Beneficiary.id).where(
-                        Beneficiary.external_id.in_([row["external_id"] for row in new_rows])
-                    )
+            insert_many(connection, table, new_rows)
+            new_ids = dict(
+                read_in(
+                    connection,
+                    table,
+                    ("external_id", "id"),
+                    "external_id",
+                    [row["external_id"] for row in new_rows],
                 )
-                .all()
-            ):
-                new_ids[ext] = ben_id
+            )
         self._inserts: dict[type[Phone] | type[CarePlan], list[dict[str, Any]]] = {
             Phone: [],
             CarePlan: [],
         }
         self._closed_phones: list[int] = []
         people: list[tuple[_Person, dict[str, Any], bool]] = []
+        antennas: dict[int, int] = {}
         known = iter(by_row)
         for (_line, values, _raw), wanted in zip(rows, wanted_by_row, strict=True):
             ext = values["id_planning"]
@@ -622,21 +718,18 @@ class _Beneficiaries(_Applier):
             else:
                 person, _ = next(known)
                 people.append((person, values, False))
+                antennas[person.id] = person.antenna_id
             self._applied[ext] = person.id
-            self._plans[person.id] = (person.antenna_id, [], ext in new_ids)
         phones: dict[int, list[tuple[int, str]]] = {}
-        if ben_ids:
-            for phone_id, ben_id, e164 in (
-                session.connection()
-                .execute(
-                    select(Phone.id, Phone.beneficiary_id, Phone.e164).where(
-                        Phone.beneficiary_id.in_(ben_ids),
-                        (Phone.active_until.is_(None)) | (Phone.active_until >= self.day),
-                    )
-                )
-                .all()
-            ):
-                phones.setdefault(ben_id, []).append((phone_id, e164))
+        for phone_id, ben_id, e164 in read_in(
+            connection,
+            _table(Phone),
+            ("id", "beneficiary_id", "e164"),
+            "beneficiary_id",
+            ben_ids,
+            active_on=("active_until", self.day),
+        ):
+            phones.setdefault(ben_id, []).append((phone_id, e164))
         for person, values, is_new in people:
             changed = bool(values.get("_changed"))
             changed |= self._phones(person, values, phones.get(person.id, []), is_new)
@@ -653,6 +746,14 @@ class _Beneficiaries(_Applier):
             if inserted:
                 insert_many(session.connection(), _table(model), inserted)
         session.flush()
+        return antennas
+
+    def _same_person(self, row: tuple[Any, ...], wanted: dict[str, Any]) -> bool:
+        """Whether the stored row (``_PERSON_READ``) has the wanted values (``sex``
+        only when the line gives one), compared as the database stores them."""
+        if len(wanted) == len(_PERSON_COLUMNS):
+            return row[2:] == tuple(self._encode_person(wanted))
+        return row[2:-1] == tuple(self._encode_person_no_sex(wanted))
 
     def _wanted_person(self, values: dict[str, Any]) -> dict[str, Any]:
         wanted: dict[str, Any] = {
@@ -676,7 +777,7 @@ class _Beneficiaries(_Applier):
     def _phones(
         self, ben: _Person, values: dict[str, Any], active: list[tuple[int, str]], is_new: bool
     ) -> bool:
-        wanted = [values[f"telephone_{n}"] for n in (1, 2, 3) if values[f"telephone_{n}"]]
+        wanted = [e164 for e164 in map(values.__getitem__, _PHONE_FIELDS) if e164]
         current = {e164 for _, e164 in active}
         changed = False
         yesterday = self.day - timedelta(days=1)
@@ -718,12 +819,12 @@ class _Beneficiaries(_Applier):
                 )
         return changed
 
-    def _reconcile(self, ben: _Ben, wanted_plans: list[_WantedPlan], plans: list[CarePlan]) -> bool:
+    def _reconcile(self, ben: _Ben, wanted_plans: list[_Plan], plans: list[CarePlan]) -> bool:
         """Make the beneficiary's plans in force those of its lines; True when any changed."""
         in_force = [p for p in plans if p.ends_on is None or p.ends_on >= self.day]
         candidates = in_force or plans[-1:]
-        pairs: list[tuple[_WantedPlan, CarePlan]] = []
-        new: list[_WantedPlan] = []
+        pairs: list[tuple[_Plan, CarePlan]] = []
+        new: list[_Plan] = []
         for wanted in wanted_plans:
             match = next(
                 (p for p in candidates if (p.funder_id, p.service_code, p.reference) == wanted.key),
@@ -763,7 +864,7 @@ class _Beneficiaries(_Applier):
             changed |= bool(plans)
         return changed
 
-    def _plan(self, ben: _Ben, plan: _WantedPlan, current: CarePlan, *, only: bool) -> bool:
+    def _plan(self, ben: _Ben, plan: _Plan, current: CarePlan, *, only: bool) -> bool:
         wanted = plan.columns()
         file_start = plan.starts_on
         same = all(getattr(current, k) == v for k, v in wanted.items())
@@ -812,57 +913,24 @@ class _Beneficiaries(_Applier):
         )
 
     def finish(self) -> None:
-        ids = sorted(self._plans)
+        # The beneficiaries left pending: their plans in force are not exactly their
+        # lines' (``_settle``), so they are loaded and reconciled, in id order.
+        ids = sorted(self._pending)
         for start in range(0, len(ids), CHUNK_LINES):
             chunk = ids[start : start + CHUNK_LINES]
             self._inserts = {Phone: [], CarePlan: []}
-            # Plain rows first: a beneficiary whose plans in force are exactly its
-            # lines' needs no ORM object; the others are loaded and reconciled.
-            # A beneficiary created by this file has no plans yet (they are
-            # written here, once per beneficiary): only the known ones are read.
-            known = [ben_id for ben_id in chunk if not self._plans[ben_id][2]]
-            stored: dict[int, list[Any]] = {}
-            for row in (
-                self.session.connection()
-                .execute(
-                    select(*_PLAN_COLUMNS)
-                    .where(CarePlan.beneficiary_id.in_(known))
-                    .order_by(CarePlan.starts_on, CarePlan.id)
-                )
-                .all()
-                if known
-                else ()
-            ):
-                stored.setdefault(row.beneficiary_id, []).append(row)
-            to_load = [
-                ben_id
-                for ben_id in chunk
-                if ben_id in stored
-                and not self._unchanged_plans(self._plans[ben_id][1], stored[ben_id])
-            ]
             plans: dict[int, list[CarePlan]] = {}
-            if to_load:
-                for plan in self.session.scalars(
-                    select(CarePlan)
-                    .where(CarePlan.beneficiary_id.in_(to_load))
-                    .order_by(CarePlan.starts_on, CarePlan.id)
-                ):
-                    plans.setdefault(plan.beneficiary_id, []).append(plan)
+            for plan in self.session.scalars(
+                select(CarePlan)
+                .where(CarePlan.beneficiary_id.in_(chunk))
+                .order_by(CarePlan.starts_on, CarePlan.id)
+            ):
+                plans.setdefault(plan.beneficiary_id, []).append(plan)
             for ben_id in chunk:
-                antenna_id, wanted, is_new = self._plans[ben_id]
-                if ben_id in stored and ben_id not in plans:
-                    changed = False
-                else:
-                    changed = self._reconcile(
-                        _Ben(ben_id, antenna_id), wanted, plans.get(ben_id, [])
-                    )
-                if changed:
+                antenna_id, wanted = self._pending[ben_id]
+                if self._reconcile(_Ben(ben_id, antenna_id), wanted, plans.get(ben_id, [])):
                     self._changed_ids.add(ben_id)
-                if not is_new:
-                    if ben_id in self._changed_ids:
-                        self.report.updated += 1
-                    else:
-                        self.report.unchanged += 1
+                self._count(ben_id, 1)
             if self._inserts[CarePlan]:
                 insert_many(self.session.connection(), _table(CarePlan), self._inserts[CarePlan])
             self.session.flush()
@@ -872,7 +940,7 @@ class _Beneficiaries(_Applier):
                 Beneficiary, "care_end", "bénéficiaires", "flows.beneficiary_ended", "beneficiary"
             )
 
-    def _unchanged_plans(self, wanted_plans: list[_WantedPlan], plans: list[Any]) -> bool:
+    def _unchanged_plans(self, wanted_plans: list[_Plan], plans: list[_Plan]) -> bool:
         """Whether ``_reconcile`` would change nothing: the plans in force are exactly
         the lines' plans, with the same values and start (a shortcut, never a decision:
         any doubt goes to ``_reconcile``)."""
@@ -908,44 +976,37 @@ class _Beneficiaries(_Applier):
         return not in_force
 
 
-#: The columns of a care plan that reconciliation compares (``_unchanged_plans``).
-_PLAN_COLUMNS = (
-    CarePlan.id,
-    CarePlan.beneficiary_id,
-    CarePlan.funder_id,
-    CarePlan.service_code,
-    CarePlan.reference,
-    CarePlan.max_hours,
-    CarePlan.starts_on,
-    CarePlan.ends_on,
+#: What ``_settle`` reads of a stored plan: its id and beneficiary, then ``_Plan``'s fields.
+_PLAN_READ = (
+    "id",
+    "beneficiary_id",
+    "funder_id",
+    "service_code",
+    "reference",
+    "max_hours",
+    "starts_on",
+    "ends_on",
 )
-
-
-def _same_person(row: Any, wanted: dict[str, Any]) -> bool:
-    """Whether the stored row (id, external id, then ``_PERSON_COLUMNS``) has the
-    wanted values (``sex`` only when the line gives one)."""
-    stored = tuple(row)[2:]
-    if len(wanted) == len(_PERSON_COLUMNS):
-        return stored == tuple(wanted.values())
-    return stored[:-1] == tuple(wanted.values())
 
 
 #: The columns of a beneficiary that a line sets (``_Beneficiaries._wanted_person``),
 #: in its order, ``sex`` last.
 _PERSON_COLUMNS = (
-    Beneficiary.civility,
-    Beneficiary.last_name,
-    Beneficiary.first_name,
-    Beneficiary.address,
-    Beneficiary.postcode,
-    Beneficiary.city,
-    Beneficiary.birth_date,
-    Beneficiary.gir,
-    Beneficiary.antenna_id,
-    Beneficiary.care_start,
-    Beneficiary.care_end,
-    Beneficiary.sex,
+    "civility",
+    "last_name",
+    "first_name",
+    "address",
+    "postcode",
+    "city",
+    "birth_date",
+    "gir",
+    "antenna_id",
+    "care_start",
+    "care_end",
+    "sex",
 )
+#: What ``_apply_people`` reads of a stored beneficiary.
+_PERSON_READ = ("id", "external_id", *_PERSON_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
