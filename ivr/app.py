@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ivr import health
 from ivr.ari import AriClient, CallChannel, ChannelInfo, Event, parse_ari_time
 from ivr.flow import Answer, Call, Flow, FlowConfig, Services, State, TakeBack
+from ivr.ledger_process import LedgerProcess
 from ivr.services import GroupCommitter, Ledger, Recorder, replay
 from ivr.settings import IvrSettings
 from ivr.spool import Spool
@@ -26,18 +27,35 @@ logger = logging.getLogger(__name__)
 
 
 class IvrService:
-    def __init__(self, settings: IvrSettings, session_factory: sessionmaker[Session]) -> None:
+    def __init__(
+        self,
+        settings: IvrSettings,
+        session_factory: sessionmaker[Session],
+        database_url: str | None = None,
+    ) -> None:
         self.settings = settings
         spool_dir = settings.effective_spool_dir()
         self.spool = Spool(spool_dir / "ari.spool")
         self.dialplan_spool = Spool(settings.dialplan_spool)
         self.ledger = Ledger(session_factory)
-        # Few reader threads: they share one GIL with the event loop, and more of
-        # them only delayed the loop (decision 0105). Commits have their own thread.
+        # Here only the replayer's work; a call's reads and commits go to the
+        # ledger's own process, whose threads do not take the event loop's GIL
+        # (decision 0105). Without a database URL (the setting off, unit tests),
+        # the commit thread and the readers are here.
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ivr-db")
         recorder = Recorder(self.ledger, self.spool)
-        self.committer = GroupCommitter(recorder)
-        self.services = Services(self.ledger, recorder, self.executor, self.committer)
+        self.committer: GroupCommitter | LedgerProcess = (
+            LedgerProcess(database_url, self.spool)
+            if database_url is not None
+            else GroupCommitter(recorder)
+        )
+        self.services = Services(
+            self.ledger,
+            recorder,
+            self.executor,
+            committer=self.committer,
+            remote=self.committer if isinstance(self.committer, LedgerProcess) else None,
+        )
         self.config = FlowConfig(
             max_code_digits=settings.max_code_digits,
             attempts=settings.attempts,
@@ -146,8 +164,13 @@ def main(settings: IvrSettings) -> int:
     # The database threads hand the GIL back to the event loop after 1 ms
     # instead of 5: a loop kept waiting delays every call's prompts (0105).
     sys.setswitchinterval(0.001)
-    engine = make_engine(core().effective_database_url)
-    service = IvrService(settings, make_session_factory(engine))
+    url = core().effective_database_url
+    engine = make_engine(url)
+    service = IvrService(
+        settings,
+        make_session_factory(engine),
+        database_url=url if settings.ledger_process else None,
+    )
     try:
         asyncio.run(service.run())
     finally:

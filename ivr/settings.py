@@ -30,6 +30,9 @@ class IvrSettings:
     first_digit_timeout: float = 8.0
     inter_digit_timeout: float = 4.0
     replay_interval: float = 2.0
+    #: The calls' reads and commits in a process of their own (decision 0105);
+    #: false: in threads of the IVR's process, as before (and for comparison).
+    ledger_process: bool = True
     #: Optional JSON-lines file of per-call timings (benchmark).
     metrics_path: Path | None = None
 
