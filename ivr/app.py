@@ -137,6 +137,13 @@ class IvrService:
                 self.settings.health_port,
                 lambda: health.check(self.settings, self.ledger, self.client),
             )
+        if isinstance(self.committer, LedgerProcess):
+            # Calls are taken (and taken back, after a restart) once the ledger's
+            # process reads requests: until then they take the dialplan's path.
+            try:
+                await asyncio.wrap_future(self.committer.ready())
+            except Exception as exc:  # the calls then go on offline, as without a database
+                logger.warning("ledger process not ready (%s); taking calls anyway", exc)
         tasks = [
             asyncio.create_task(self.client.run(), name="ari-events"),
             asyncio.create_task(self.replay_forever(), name="replayer"),

@@ -31,6 +31,8 @@ import itertools
 import logging
 import multiprocessing
 import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import Future
@@ -57,7 +59,7 @@ from ledger.service import CallRecord
 logger = logging.getLogger(__name__)
 
 #: The ``Ledger`` reads a call may ask for; anything else is refused.
-READS = frozenset({"candidates_for", "worker_for", "pick", "direction", "is_recorded"})
+READS = frozenset({"candidates_for", "worker_for", "pick", "direction", "is_recorded", "ping"})
 #: The request that commits one call event.
 RECORD = "record"
 #: How long to wait before starting a child again after it died.
@@ -72,9 +74,6 @@ class LedgerProcess:
         self.database_url = database_url
         self.spool = spool
         self.max_batch = max_batch
-        # "spawn": the parent runs threads and an event loop, which a fork would copy
-        # in whatever state they were.
-        self._context = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
         self._pending: dict[int, tuple[str, tuple[Any, ...], CommitFuture]] = {}
         self._numbers = itertools.count()
@@ -87,18 +86,27 @@ class LedgerProcess:
         self._receiver = threading.Thread(target=self._receive, name="ivr-ledger-rx", daemon=True)
         self._receiver.start()
 
-    def _start(self) -> tuple[Connection, Any]:
-        parent, child = self._context.Pipe()
-        process = self._context.Process(
-            target=serve,
-            args=(self.database_url, str(self.spool.path), child, self.max_batch),
-            name="ivr-ledger",
-            daemon=True,
+    def _start(self) -> tuple[Connection, subprocess.Popen[bytes]]:
+        # A fresh interpreter running this module, not a fork (the parent runs
+        # threads and an event loop, which a fork would copy in whatever state they
+        # were) nor multiprocessing's spawn, which imports the parent's main module
+        # again (the whole command line, seconds on a busy machine: calls taken
+        # back after a restart waited for it). The pipe's end is inherited; the
+        # database URL, which may hold a password, comes down the pipe.
+        parent, child = multiprocessing.Pipe()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ivr.ledger_process", str(child.fileno())],
+            pass_fds=(child.fileno(),),
         )
-        process.start()
         child.close()
+        parent.send((self.database_url, str(self.spool.path), self.max_batch))
         self.starts += 1
         return parent, process
+
+    def ready(self) -> CommitFuture:
+        """Answered once the child reads requests (the IVR waits for it before
+        taking calls): True when the database answers too."""
+        return self.call("ping")
 
     def call(self, name: str, *args: Any) -> CommitFuture:
         """Send one request; the future holds its answer (``record``: the outcome)."""
@@ -136,9 +144,11 @@ class LedgerProcess:
             self._closed = True
             with contextlib.suppress(OSError):
                 self._conn.send(None)
-        self.process.join(30)
-        if self.process.is_alive():
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait(10)
         self._receiver.join(30)
 
     def _receive(self) -> None:
@@ -159,7 +169,8 @@ class LedgerProcess:
                     future.set_result(value)
                 else:
                     future.set_exception(value)
-            self.process.join(5)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(5)
             with self._lock:
                 # From here until a new child runs, ``call`` answers by itself.
                 self._down = True
@@ -169,7 +180,7 @@ class LedgerProcess:
             if orphans or not closed:
                 logger.warning(
                     "ledger process ended (exit %s) with %d request(s) unanswered",
-                    self.process.exitcode,
+                    self.process.returncode,
                     len(orphans),
                 )
             for name, args, future in orphans:
@@ -206,6 +217,17 @@ def _portable(exc: BaseException) -> Exception:
     if isinstance(exc, DatabaseUnavailable):
         return DatabaseUnavailable(str(exc))
     return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+def main(argv: list[str]) -> None:
+    """The child's entry point: the inherited pipe's descriptor, then the
+    database URL, the spool's path and the batch size from the pipe."""
+    conn = Connection(int(argv[0]))
+    try:
+        database_url, spool_path, max_batch = conn.recv()
+    except (EOFError, OSError):
+        return
+    serve(database_url, spool_path, conn, max_batch)
 
 
 def serve(database_url: str, spool_path: str, conn: Connection, max_batch: int = 64) -> None:
@@ -265,3 +287,7 @@ def serve(database_url: str, spool_path: str, conn: Connection, max_batch: int =
         committer.close()
         conn.close()
         engine.dispose()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
