@@ -38,10 +38,10 @@ class IvrService:
         self.spool = Spool(spool_dir / "ari.spool")
         self.dialplan_spool = Spool(settings.dialplan_spool)
         self.ledger = Ledger(session_factory)
-        # Here only the replayer's work; a call's reads and commits go to the
-        # ledger's own process, whose threads do not take the event loop's GIL
-        # (decision 0105). Without a database URL (the setting off, unit tests),
-        # the commit thread and the readers are here.
+        # Few reader threads: they share one GIL with the event loop, and more of
+        # them only delayed the loop; commits have their own thread. With the
+        # setting ledger_process (a database URL here), a call's reads and commits
+        # go to a process of their own instead, and these threads only replay.
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ivr-db")
         recorder = Recorder(self.ledger, self.spool)
         self.committer: GroupCommitter | LedgerProcess = (

@@ -17,8 +17,8 @@ from call start to the first prompt, the CPU time per call of the IVR
 process and of Asterisk, and the load average (the machine may be shared:
 compare the two systems of one run, never runs of different days). Stops
 rising once calls are lost. ``--profile FILE`` records the IVR with py-spy;
-``--ledger-threads`` runs the IVR's ledger work in its own threads instead of
-its ledger process (decision 0105), for comparison. The IVR's CPU counts
+``--ledger-process`` runs the IVR's ledger work in its ledger process instead
+of threads of its own (decision 0105), for comparison. The IVR's CPU counts
 its ledger process.
 
     .venv/bin/python -m bench.ivr.run [--rates 5,10,20,40] [--seconds 5] [--sip]
@@ -261,10 +261,10 @@ def main() -> int:
         "--sip", action="store_true", help="calls over SIP/RTP with sipp instead of Local channels"
     )
     parser.add_argument(
-        "--ledger-threads",
+        "--ledger-process",
         action="store_true",
-        help="the IVR's reads and commits in threads of its process, as before decision 0105's "
-        "ledger process (for comparison)",
+        help="the IVR's reads and commits in its ledger process (setting ledger_process, "
+        "decision 0105) instead of threads of its own process",
     )
     parser.add_argument(
         "--profile",
@@ -304,7 +304,7 @@ def main() -> int:
         "TELEGESTION_IVR_AMI_PORT": str(AMI_PORT),
         "TELEGESTION_IVR_SPOOL_DIR": str(work / "ivr"),
         "TELEGESTION_IVR_DIALPLAN_SPOOL": str(work / "none.spool"),
-        "TELEGESTION_IVR_LEDGER_PROCESS": "false" if args.ledger_threads else "true",
+        "TELEGESTION_IVR_LEDGER_PROCESS": "true" if args.ledger_process else "false",
     }
     log = (work / "ivr.log").open("wb")
     ivr = subprocess.Popen(
@@ -335,7 +335,7 @@ def main() -> int:
         )  # fmt: skip
         asterisk_pid = int((STATE / "asterisk.pid").read_text())
         print(f"{'sip' if args.sip else 'local'} channels, ledger in "
-              f"{'threads' if args.ledger_threads else 'its process'}, "
+              f"{'its process' if args.ledger_process else 'threads'}, "
               f"load average before: {load()}")  # fmt: skip
         print(f"{'system':9} {'rate':>5} {'placed':>6} {'held/s':>7} {'done':>5} {'lost':>4} "
               f"{'commit p50':>10} {'p99 ms':>8} {'1st prompt p50':>14} {'p99 ms':>8} "
