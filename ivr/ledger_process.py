@@ -1,15 +1,17 @@
 """The IVR's ledger work (its reads and its group commit) in a process of its own.
 
-Measured at 20 and 40 calls/s (decision 0105, ``bench/ivr/breakdown.py``):
-the slow commits were slow in every part at once, the code's lookup, the
-write and the wake-up of the call's task, because the reader threads, the
-commit thread and the event loop took turns at one GIL. A read or a commit
-is a few dozen SQLite calls, each releasing the GIL and asking it back, and
-each time waiting up to a switch interval behind the loop decoding ARI
-events. Here the loop only sends a request down a pipe and reads the answer;
-the reads (in the child's main thread, as they come) and the commits (its
-``GroupCommitter`` thread) run in a child process whose GIL is theirs alone,
-and the kernel, not the GIL, shares the CPU between the two processes.
+Setting ``ledger_process``, off by default (decision 0105). At 20 and 40
+calls/s (``bench/ivr/breakdown.py``) the slow commits were slow in every part
+at once, the code's lookup, the write and the wake-up of the call's task. One
+cause that fitted: the reader threads, the commit thread and the event loop
+taking turns at one GIL (a read or a commit is a few dozen SQLite calls, each
+releasing the GIL and asking it back behind the loop). Here the loop only
+sends a request down a pipe and reads the answer; the reads (in the child's
+main thread, as they come) and the commits (its ``GroupCommitter`` thread)
+run in a child process whose GIL is theirs alone. On the shared two-core
+bench machine it did not shorten the tail (the other cause, every thread
+waiting for a CPU, was the one; the pipe adds hand-offs), hence off; it is
+kept to be measured where the IVR has a machine of its own.
 
 What a call relies on stays true:
 
