@@ -15,18 +15,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from ivr.dtmf import CallHungUp, Collected, Prompter
+from ivr.ledger_process import LedgerProcess
 from ivr.prompts import sound, time_media
 from ivr.services import (
+    CommitFuture,
     DatabaseUnavailable,
-    GroupCommitter,
+    KnownWorker,
     Ledger,
     Progress,
     RawCall,
@@ -34,7 +35,7 @@ from ivr.services import (
     candidates_text,
     identification,
 )
-from ivr.sharing import Option
+from ivr.sharing import Option, Pick
 from ledger.models import CallOutcome, CallSource
 from ledger.pairing import Direction, Inference
 from ledger.phones import masked, normalise
@@ -42,8 +43,6 @@ from ledger.service import CallRecord, RecordedCall
 from ledger.timeutil import utc_now
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 def choice_media(options: tuple[Option, ...], language: str) -> list[str]:
@@ -104,6 +103,12 @@ class Call:
     inferred: Inference | None = None
     direction: Direction | None = None
     recorded: bool = False
+    #: When the worker's code was checked, the commit asked, taken by the committer
+    #: and written (the parts of the time from the code to the commit, for the metrics).
+    code_checked_at: datetime | None = None
+    commit_asked_at: datetime | None = None
+    commit_taken_at: float | None = None
+    commit_written_at: float | None = None
     committed_at: datetime | None = None
     spooled: bool = False
     #: Taken back after a reconnect: the caller is asked to start again.
@@ -114,13 +119,17 @@ class Call:
         return ",".join(self.attempts) if self.attempts else None
 
 
-class Services:
-    """The ledger and the recorder, used from the event loop through worker threads.
+class Committer(Protocol):
+    def submit(self, item: CallRecord | RawCall) -> CommitFuture: ...
 
-    Reads (who calls, whose code, which direction) go to ``executor``; commits
-    to ``committer``, one thread of its own that groups the events waiting
-    into one commit (decision 0105). Without a committer (unit tests) a
-    commit runs in ``executor`` like a read.
+
+class Services:
+    """The ledger's reads and commits, awaited from the event loop.
+
+    In the IVR both go to ``remote``, the ledger's own process (decision
+    0105). Without it, reads run in ``executor`` and commits in
+    ``committer`` (one thread that groups the events waiting into one
+    commit), or in ``executor`` too without a committer (unit tests).
     """
 
     def __init__(
@@ -128,23 +137,65 @@ class Services:
         ledger: Ledger,
         recorder: Recorder,
         executor: Executor | None,
-        committer: GroupCommitter | None = None,
+        committer: Committer | None = None,
+        remote: LedgerProcess | None = None,
     ) -> None:
         self.ledger = ledger
         self.recorder = recorder
         self.executor = executor
-        self.committer = committer
+        self.committer: Committer | None = remote if remote is not None else committer
+        self.remote = remote
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+    async def _read(self, name: str, *args: Any) -> Any:
+        if self.remote is not None:
+            return await asyncio.wrap_future(self.remote.call(name, *args))
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor, getattr(self.ledger, name), *args
+        )
+
+    async def is_recorded(self, channel_id: str) -> bool:
+        result: bool = await self._read("is_recorded", channel_id)
+        return result
+
+    async def candidates_for(
+        self, caller: str | None, ani: str | None, at: datetime
+    ) -> tuple[int, ...]:
+        result: tuple[int, ...] = await self._read("candidates_for", caller, ani, at)
+        return result
+
+    async def worker_for(
+        self, code: str, at: datetime, beneficiary_id: int | None
+    ) -> KnownWorker | None:
+        result: KnownWorker | None = await self._read("worker_for", code, at, beneficiary_id)
+        return result
+
+    async def pick(self, worker_id: int, candidates: tuple[int, ...], at: datetime) -> Pick:
+        result: Pick = await self._read("pick", worker_id, candidates, at)
+        return result
+
+    async def direction(self, worker_id: int, beneficiary_id: int, at: datetime) -> Inference:
+        result: Inference = await self._read("direction", worker_id, beneficiary_id, at)
+        return result
 
     async def commit(self, item: CallRecord | RawCall) -> RecordedCall | None:
         """The event committed (or spooled, None); returns only once it is durable."""
-        if self.committer is None:
-            return await self.run(self.recorder.record, item)
-        result = await asyncio.wrap_future(self.committer.submit(item))
-        assert not isinstance(result, Exception)
+        result, _, _ = await self.commit_timed(item)
         return result
+
+    async def commit_timed(
+        self, item: CallRecord | RawCall
+    ) -> tuple[RecordedCall | None, float | None, float | None]:
+        """``commit``, with when the committer took the event and when its commit
+        returned (epoch seconds; None without a committer), for the metrics."""
+        if self.committer is None:
+            result = await asyncio.get_running_loop().run_in_executor(
+                self.executor, self.recorder.record, item
+            )
+            return result, None, None
+        future = self.committer.submit(item)
+        outcome = await asyncio.wrap_future(future)
+        assert not isinstance(outcome, Exception)
+        return outcome, future.taken_at, future.written_at
 
 
 class State:
@@ -164,7 +215,7 @@ class TakeBack(State):
 
     async def run(self, call: Call, flow: Flow) -> State | None:
         try:
-            recorded = await flow.services.run(flow.services.ledger.is_recorded, call.channel.id)
+            recorded = await flow.services.is_recorded(call.channel.id)
         except DatabaseUnavailable:
             recorded = False
         if recorded:
@@ -189,8 +240,8 @@ class Identify(State):
     async def lookup(call: Call, flow: Flow) -> None:
         assert call.answered_at is not None
         try:
-            call.candidates = await flow.services.run(
-                flow.services.ledger.candidates_for, call.caller, call.ani, call.answered_at
+            call.candidates = await flow.services.candidates_for(
+                call.caller, call.ani, call.answered_at
             )
         except DatabaseUnavailable as exc:
             logger.warning(
@@ -213,6 +264,7 @@ class Identify(State):
 
 class AskCode(State):
     async def run(self, call: Call, flow: Flow) -> State | None:
+        assert call.answered_at is not None
         config = flow.config
         first = sound("interrupted") if call.taken_back else sound("welcome")
         prompt = [first, sound("code-request")]
@@ -227,8 +279,7 @@ class AskCode(State):
             if call.offline:
                 return Record()
             try:
-                worker = await flow.services.run(
-                    flow.services.ledger.worker_for,
+                worker = await flow.services.worker_for(
                     collected.digits,
                     call.answered_at,
                     call.beneficiary_id,
@@ -236,6 +287,7 @@ class AskCode(State):
             except DatabaseUnavailable:
                 call.offline = True
                 return Record()
+            call.code_checked_at = utc_now()
             if worker is not None:
                 call.worker_id = worker.id
                 call.language = worker.language
@@ -255,9 +307,7 @@ class ChooseBeneficiary(State):
     async def run(self, call: Call, flow: Flow) -> State | None:
         assert call.worker_id is not None and call.answered_at is not None
         try:
-            pick = await flow.services.run(
-                flow.services.ledger.pick, call.worker_id, call.candidates, call.answered_at
-            )
+            pick = await flow.services.pick(call.worker_id, call.candidates, call.answered_at)
         except DatabaseUnavailable:
             call.offline = True
             return Record()
@@ -286,8 +336,7 @@ class ChooseDirection(State):
             inferred = call.inferred
             try:
                 if inferred is None:
-                    inferred = await flow.services.run(
-                        flow.services.ledger.direction,
+                    inferred = await flow.services.direction(
                         call.worker_id,
                         call.beneficiary_id,
                         call.answered_at,
@@ -451,7 +500,10 @@ class Flow:
                 source=CallSource.ARI,
                 candidate_ids=candidates_text(call.candidates, call.beneficiary_id),
             )
-        result = await self.services.commit(item)
+        call.commit_asked_at = utc_now()
+        result, call.commit_taken_at, call.commit_written_at = await self.services.commit_timed(
+            item
+        )
         call.recorded = True
         call.spooled = result is None
         call.committed_at = utc_now()
@@ -477,6 +529,10 @@ class Flow:
             "started": iso(call.started_at),
             "first_prompt": iso(self.prompter.first_prompt_at),
             "code_completed": iso(call.code_completed_at),
+            "code_checked": iso(call.code_checked_at),
+            "commit_asked": iso(call.commit_asked_at),
+            "commit_taken": call.commit_taken_at,
+            "commit_written": call.commit_written_at,
             "committed": iso(call.committed_at),
             "spooled": call.spooled,
         }

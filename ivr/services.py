@@ -12,6 +12,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -388,6 +389,15 @@ class Recorder:
 Outcome = RecordedCall | None | Exception
 
 
+class CommitFuture(Future[Outcome]):
+    """An event's commit, with when the committer took it and when its commit
+    returned (wall clock, for the metrics): a slow commit is then told apart as
+    waiting for the committer, the write itself, or the event loop's wake-up."""
+
+    taken_at: float | None = None
+    written_at: float | None = None
+
+
 class GroupCommitter:
     """One thread that commits call events; events that arrive while a commit runs
     share the next one (group commit).
@@ -404,7 +414,7 @@ class GroupCommitter:
     def __init__(self, recorder: Recorder, *, max_batch: int = 64) -> None:
         self.recorder = recorder
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[CallRecord | RawCall, Future[Outcome]] | None] = (
+        self._queue: queue.SimpleQueue[tuple[CallRecord | RawCall, CommitFuture] | None] = (
             queue.SimpleQueue()
         )
         self._thread = threading.Thread(target=self._loop, name="ivr-commit", daemon=True)
@@ -412,8 +422,8 @@ class GroupCommitter:
         #: Sizes of the commits made, for the benchmark and the tests.
         self.batches: deque[int] = deque(maxlen=1024)
 
-    def submit(self, item: CallRecord | RawCall) -> Future[Outcome]:
-        future: Future[Outcome] = Future()
+    def submit(self, item: CallRecord | RawCall) -> CommitFuture:
+        future = CommitFuture()
         self._queue.put((item, future))
         return future
 
@@ -439,11 +449,14 @@ class GroupCommitter:
                     break
                 batch.append(more)
             self.batches.append(len(batch))
+            taken = time.time()
             try:
                 results = self.recorder.record_batch([item for item, _ in batch])
             except BaseException as exc:  # never leave a caller waiting
                 results = [exc if isinstance(exc, Exception) else RuntimeError(exc)] * len(batch)
+            written = time.time()
             for (_, future), result in zip(batch, results, strict=True):
+                future.taken_at, future.written_at = taken, written
                 if isinstance(result, Exception):
                     future.set_exception(result)
                 else:

@@ -16,7 +16,10 @@ digit to the ledger commit (or the spool line for the baseline), p50/p99
 from call start to the first prompt, the CPU time per call of the IVR
 process and of Asterisk, and the load average (the machine may be shared:
 compare the two systems of one run, never runs of different days). Stops
-rising once calls are lost. ``--profile FILE`` records the IVR with py-spy.
+rising once calls are lost. ``--profile FILE`` records the IVR with py-spy;
+``--ledger-process`` runs the IVR's ledger work in its ledger process instead
+of threads of its own (decision 0105), for comparison. The IVR's CPU counts
+its ledger process.
 
     .venv/bin/python -m bench.ivr.run [--rates 5,10,20,40] [--seconds 5] [--sip]
 """
@@ -41,6 +44,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
+from bench.ivr import breakdown
 from bench.ivr.sip import Phone, SipBench, SipStep
 from config.database import create_schema
 from ivr import ami
@@ -76,6 +80,8 @@ class Step:
     #: CPU time per call placed, of the IVR process and of Asterisk (ms).
     ivr_cpu_ms: float = float("nan")
     asterisk_cpu_ms: float = float("nan")
+    #: What the commit time is made of (Stasis only, bench/ivr/breakdown.py).
+    parts: str = ""
 
     @property
     def lost(self) -> int:
@@ -184,6 +190,7 @@ def measure_ivr(
     return Step(
         "stasis", rate, len(ids), held, completed, max(concurrency or [0]),
         pct(commit, 0.5), pct(commit, 0.99), pct(first, 0.99), pct(first, 0.5),
+        parts=breakdown.describe(ours),
     )  # fmt: skip
 
 
@@ -219,11 +226,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of its children alive now (the IVR's ledger process)."""
+    total = cpu_seconds(pid)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            total += cpu_seconds(int(stat.parent.name))
+    return total
+
+
 def sip_step(step: SipStep) -> Step:
     return Step(
         step.system, step.rate, step.placed, step.held_rate, step.completed, 0,
         pct(step.commit_ms, 0.5), pct(step.commit_ms, 0.99),
         pct(step.first_prompt_ms, 0.99), pct(step.first_prompt_ms, 0.5),
+        parts=step.parts,
     )  # fmt: skip
 
 
@@ -238,6 +259,12 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=3000)
     parser.add_argument(
         "--sip", action="store_true", help="calls over SIP/RTP with sipp instead of Local channels"
+    )
+    parser.add_argument(
+        "--ledger-process",
+        action="store_true",
+        help="the IVR's reads and commits in its ledger process (setting ledger_process, "
+        "decision 0105) instead of threads of its own process",
     )
     parser.add_argument(
         "--profile",
@@ -277,6 +304,7 @@ def main() -> int:
         "TELEGESTION_IVR_AMI_PORT": str(AMI_PORT),
         "TELEGESTION_IVR_SPOOL_DIR": str(work / "ivr"),
         "TELEGESTION_IVR_DIALPLAN_SPOOL": str(work / "none.spool"),
+        "TELEGESTION_IVR_LEDGER_PROCESS": "true" if args.ledger_process else "false",
     }
     log = (work / "ivr.log").open("wb")
     ivr = subprocess.Popen(
@@ -290,7 +318,7 @@ def main() -> int:
     if args.profile:
         profiler = subprocess.Popen(
             ["py-spy", "record", "--pid", str(ivr.pid), "--format", "raw", "--rate", "200",
-             "--nonblocking", "--threads", "-o", str(args.profile)],
+             "--nonblocking", "--threads", "--subprocesses", "-o", str(args.profile)],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
     try:
@@ -306,14 +334,16 @@ def main() -> int:
             iter(range(SIPP_PORTS, SIPP_PORTS + 1000, 4)),
         )  # fmt: skip
         asterisk_pid = int((STATE / "asterisk.pid").read_text())
-        print(f"{'sip' if args.sip else 'local'} channels, load average before: {load()}")
+        print(f"{'sip' if args.sip else 'local'} channels, ledger in "
+              f"{'its process' if args.ledger_process else 'threads'}, "
+              f"load average before: {load()}")  # fmt: skip
         print(f"{'system':9} {'rate':>5} {'placed':>6} {'held/s':>7} {'done':>5} {'lost':>4} "
               f"{'commit p50':>10} {'p99 ms':>8} {'1st prompt p50':>14} {'p99 ms':>8} "
               f"{'cpu ms/call ivr':>15} {'asterisk':>8}  load")  # fmt: skip
         for rate in (float(r) for r in args.rates.split(",")):
             steps = []
             for system in ("dialplan", "stasis"):
-                before = cpu_seconds(ivr.pid), cpu_seconds(asterisk_pid)
+                before = tree_cpu_seconds(ivr.pid), cpu_seconds(asterisk_pid)
                 if args.sip:
                     step = sip_step(
                         sip.baseline(rate, args.seconds)
@@ -324,7 +354,7 @@ def main() -> int:
                     step = measure_baseline(password, rate, args.seconds, pairs, baseline_spool)
                 else:
                     step = measure_ivr(password, rate, args.seconds, pairs, factory, metrics)
-                after = cpu_seconds(ivr.pid), cpu_seconds(asterisk_pid)
+                after = tree_cpu_seconds(ivr.pid), cpu_seconds(asterisk_pid)
                 step.ivr_cpu_ms = (after[0] - before[0]) * 1000 / step.placed
                 step.asterisk_cpu_ms = (after[1] - before[1]) * 1000 / step.placed
                 steps.append(step)
@@ -334,6 +364,8 @@ def main() -> int:
                       f"{step.first_prompt_p50_ms:14.1f} {step.first_prompt_p99_ms:8.1f} "
                       f"{step.ivr_cpu_ms:15.1f} {step.asterisk_cpu_ms:8.1f}  {load()}",
                       flush=True)  # fmt: skip
+                if step.parts:
+                    print(f"          {step.parts}", flush=True)
             base, ours = steps
             ratio = (ours.completed / ours.placed) / (base.completed / base.placed or 1)
             print(f"          stasis/dialplan: completed {ratio:.2f}, "

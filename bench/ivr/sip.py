@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.ivr import breakdown
 from ledger.models import CallEvent, CallOutcome
 from tests.ivr.sipload import PhoneCall, start_sipp
 
@@ -44,6 +45,8 @@ class SipStep:
     held_rate: float
     commit_ms: list[float]
     first_prompt_ms: list[float]
+    #: What the commit time is made of (Stasis only, bench/ivr/breakdown.py).
+    parts: str = ""
 
     @property
     def lost(self) -> int:
@@ -145,7 +148,8 @@ class SipBench:
         ]
         starts = [e.received_at.timestamp() for e in right.values()]
         return SipStep(
-            "stasis", rate, len(phones), len(right), _held(starts), commit, first
+            "stasis", rate, len(phones), len(right), _held(starts), commit, first,
+            breakdown.describe(ours),
         )  # fmt: skip
 
     def baseline(self, rate: float, seconds: float) -> SipStep:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr.services import GroupCommitter, Ledger, Recorder, parse_dialplan_line, replay
 from ivr.spool import Spool
 from ledger.models import CallEvent, CallOutcome, CallSource, Identification
 from ledger.pairing import Direction
-from ledger.service import CallRecord
+from ledger.service import CallRecord, RecordedCall
 from tests.factories import SmallOrg
 
 LINE = "v1|1795449911.42|1795449911.204|1795449911.705|1795449913.129|0145678902|||5678|confirmed"
@@ -95,6 +97,18 @@ def _record(org: SmallOrg, channel_id: str, worker_id: int | None = None) -> Cal
     )
 
 
+@contextmanager
+def write_lock_held(engine: Engine) -> Iterator[Connection]:
+    """The ledger's write lock held by another connection until ``rollback``."""
+    with engine.connect() as blocker:
+        if engine.dialect.name == "sqlite":
+            blocker.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            blocker.exec_driver_sql("BEGIN")
+            blocker.exec_driver_sql("LOCK TABLE call_events IN ACCESS EXCLUSIVE MODE")
+        yield blocker
+
+
 def test_events_waiting_for_a_commit_share_the_next_one(
     org: SmallOrg, session_factory: sessionmaker[Session], engine: Engine, tmp_path: Path
 ) -> None:
@@ -104,12 +118,7 @@ def test_events_waiting_for_a_commit_share_the_next_one(
     ledger = Ledger(session_factory)
     committer = GroupCommitter(Recorder(ledger, Spool(tmp_path / "ari.spool")))
     try:
-        with engine.connect() as blocker:
-            if engine.dialect.name == "sqlite":
-                blocker.exec_driver_sql("BEGIN IMMEDIATE")
-            else:
-                blocker.exec_driver_sql("BEGIN")
-                blocker.exec_driver_sql("LOCK TABLE call_events IN ACCESS EXCLUSIVE MODE")
+        with write_lock_held(engine) as blocker:
             first = committer.submit(_record(org, "g-0"))
             # Let the committer take the first event and block on the lock.
             deadline = time.monotonic() + 10
@@ -123,7 +132,7 @@ def test_events_waiting_for_a_commit_share_the_next_one(
     finally:
         committer.close()
     assert list(committer.batches) == [1, 4]
-    assert all(r is not None and not r.already_recorded for r in results)
+    assert all(isinstance(r, RecordedCall) and not r.already_recorded for r in results)
     with session_factory() as session:
         channels = session.scalars(select(CallEvent.channel_id).order_by(CallEvent.id)).all()
     assert channels == [f"g-{n}" for n in range(5)]
