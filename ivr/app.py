@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from ivr import health
 from ivr.ari import AriClient, CallChannel, ChannelInfo, Event, parse_ari_time
 from ivr.flow import Answer, Call, Flow, FlowConfig, Services, State, TakeBack
-from ivr.ledger_process import LedgerProcess
 from ivr.services import GroupCommitter, Ledger, Recorder, replay
 from ivr.settings import IvrSettings
 from ivr.spool import Spool
@@ -27,35 +26,19 @@ logger = logging.getLogger(__name__)
 
 
 class IvrService:
-    def __init__(
-        self,
-        settings: IvrSettings,
-        session_factory: sessionmaker[Session],
-        database_url: str | None = None,
-    ) -> None:
+    def __init__(self, settings: IvrSettings, session_factory: sessionmaker[Session]) -> None:
         self.settings = settings
         spool_dir = settings.effective_spool_dir()
         self.spool = Spool(spool_dir / "ari.spool")
         self.dialplan_spool = Spool(settings.dialplan_spool)
         self.ledger = Ledger(session_factory)
         # Few reader threads: they share one GIL with the event loop, and more of
-        # them only delayed the loop; commits have their own thread. With the
-        # setting ledger_process (a database URL here), a call's reads and commits
-        # go to a process of their own instead, and these threads only replay.
+        # them only delayed the loop; commits have their own thread. (A process
+        # of their own for the ledger's work was measured and not kept: 0105.)
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ivr-db")
         recorder = Recorder(self.ledger, self.spool)
-        self.committer: GroupCommitter | LedgerProcess = (
-            LedgerProcess(database_url, self.spool)
-            if database_url is not None
-            else GroupCommitter(recorder)
-        )
-        self.services = Services(
-            self.ledger,
-            recorder,
-            self.executor,
-            committer=self.committer,
-            remote=self.committer if isinstance(self.committer, LedgerProcess) else None,
-        )
+        self.committer = GroupCommitter(recorder)
+        self.services = Services(self.ledger, recorder, self.executor, committer=self.committer)
         self.config = FlowConfig(
             max_code_digits=settings.max_code_digits,
             attempts=settings.attempts,
@@ -137,13 +120,6 @@ class IvrService:
                 self.settings.health_port,
                 lambda: health.check(self.settings, self.ledger, self.client),
             )
-        if isinstance(self.committer, LedgerProcess):
-            # Calls are taken (and taken back, after a restart) once the ledger's
-            # process reads requests: until then they take the dialplan's path.
-            try:
-                await asyncio.wrap_future(self.committer.ready())
-            except Exception as exc:  # the calls then go on offline, as without a database
-                logger.warning("ledger process not ready (%s); taking calls anyway", exc)
         tasks = [
             asyncio.create_task(self.client.run(), name="ari-events"),
             asyncio.create_task(self.replay_forever(), name="replayer"),
@@ -171,13 +147,8 @@ def main(settings: IvrSettings) -> int:
     # The database threads hand the GIL back to the event loop after 1 ms
     # instead of 5: a loop kept waiting delays every call's prompts (0105).
     sys.setswitchinterval(0.001)
-    url = core().effective_database_url
-    engine = make_engine(url)
-    service = IvrService(
-        settings,
-        make_session_factory(engine),
-        database_url=url if settings.ledger_process else None,
-    )
+    engine = make_engine(core().effective_database_url)
+    service = IvrService(settings, make_session_factory(engine))
     try:
         asyncio.run(service.run())
     finally:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ivr.dtmf import CallHungUp, Collected, Prompter
-from ivr.ledger_process import LedgerProcess
 from ivr.prompts import sound, time_media
 from ivr.services import (
     CommitFuture,
@@ -126,10 +125,10 @@ class Committer(Protocol):
 class Services:
     """The ledger's reads and commits, awaited from the event loop.
 
-    In the IVR both go to ``remote``, the ledger's own process (decision
-    0105). Without it, reads run in ``executor`` and commits in
-    ``committer`` (one thread that groups the events waiting into one
-    commit), or in ``executor`` too without a committer (unit tests).
+    Reads (who calls, whose code, which direction) run in ``executor``;
+    commits in ``committer``, one thread of its own that groups the events
+    waiting into one commit (decision 0105), or in ``executor`` too without a
+    committer (unit tests).
     """
 
     def __init__(
@@ -138,17 +137,13 @@ class Services:
         recorder: Recorder,
         executor: Executor | None,
         committer: Committer | None = None,
-        remote: LedgerProcess | None = None,
     ) -> None:
         self.ledger = ledger
         self.recorder = recorder
         self.executor = executor
-        self.committer: Committer | None = remote if remote is not None else committer
-        self.remote = remote
+        self.committer = committer
 
     async def _read(self, name: str, *args: Any) -> Any:
-        if self.remote is not None:
-            return await asyncio.wrap_future(self.remote.call(name, *args))
         return await asyncio.get_running_loop().run_in_executor(
             self.executor, getattr(self.ledger, name), *args
         )

@@ -30,11 +30,6 @@ class IvrSettings:
     first_digit_timeout: float = 8.0
     inter_digit_timeout: float = 4.0
     replay_interval: float = 2.0
-    #: The calls' reads and commits in a process of their own (decision 0105).
-    #: Off by default: on the shared two-core bench machine it did not shorten
-    #: the commit's tail (every part of it was waiting for a CPU, and the process
-    #: adds hand-offs); kept to measure on a machine of its own.
-    ledger_process: bool = False
     #: Optional JSON-lines file of per-call timings (benchmark).
     metrics_path: Path | None = None
 

@@ -16,10 +16,7 @@ digit to the ledger commit (or the spool line for the baseline), p50/p99
 from call start to the first prompt, the CPU time per call of the IVR
 process and of Asterisk, and the load average (the machine may be shared:
 compare the two systems of one run, never runs of different days). Stops
-rising once calls are lost. ``--profile FILE`` records the IVR with py-spy;
-``--ledger-process`` runs the IVR's ledger work in its ledger process instead
-of threads of its own (decision 0105), for comparison. The IVR's CPU counts
-its ledger process.
+rising once calls are lost. ``--profile FILE`` records the IVR with py-spy.
 
     .venv/bin/python -m bench.ivr.run [--rates 5,10,20,40] [--seconds 5] [--sip]
 """
@@ -226,19 +223,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time of a process and of its children alive now (the IVR's ledger process)."""
-    total = cpu_seconds(pid)
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            total += cpu_seconds(int(stat.parent.name))
-    return total
-
-
 def sip_step(step: SipStep) -> Step:
     return Step(
         step.system, step.rate, step.placed, step.held_rate, step.completed, 0,
@@ -259,12 +243,6 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=3000)
     parser.add_argument(
         "--sip", action="store_true", help="calls over SIP/RTP with sipp instead of Local channels"
-    )
-    parser.add_argument(
-        "--ledger-process",
-        action="store_true",
-        help="the IVR's reads and commits in its ledger process (setting ledger_process, "
-        "decision 0105) instead of threads of its own process",
     )
     parser.add_argument(
         "--profile",
@@ -304,7 +282,6 @@ def main() -> int:
         "TELEGESTION_IVR_AMI_PORT": str(AMI_PORT),
         "TELEGESTION_IVR_SPOOL_DIR": str(work / "ivr"),
         "TELEGESTION_IVR_DIALPLAN_SPOOL": str(work / "none.spool"),
-        "TELEGESTION_IVR_LEDGER_PROCESS": "true" if args.ledger_process else "false",
     }
     log = (work / "ivr.log").open("wb")
     ivr = subprocess.Popen(
@@ -318,7 +295,7 @@ def main() -> int:
     if args.profile:
         profiler = subprocess.Popen(
             ["py-spy", "record", "--pid", str(ivr.pid), "--format", "raw", "--rate", "200",
-             "--nonblocking", "--threads", "--subprocesses", "-o", str(args.profile)],
+             "--nonblocking", "--threads", "-o", str(args.profile)],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
     try:
@@ -334,16 +311,14 @@ def main() -> int:
             iter(range(SIPP_PORTS, SIPP_PORTS + 1000, 4)),
         )  # fmt: skip
         asterisk_pid = int((STATE / "asterisk.pid").read_text())
-        print(f"{'sip' if args.sip else 'local'} channels, ledger in "
-              f"{'its process' if args.ledger_process else 'threads'}, "
-              f"load average before: {load()}")  # fmt: skip
+        print(f"{'sip' if args.sip else 'local'} channels, load average before: {load()}")
         print(f"{'system':9} {'rate':>5} {'placed':>6} {'held/s':>7} {'done':>5} {'lost':>4} "
               f"{'commit p50':>10} {'p99 ms':>8} {'1st prompt p50':>14} {'p99 ms':>8} "
               f"{'cpu ms/call ivr':>15} {'asterisk':>8}  load")  # fmt: skip
         for rate in (float(r) for r in args.rates.split(",")):
             steps = []
             for system in ("dialplan", "stasis"):
-                before = tree_cpu_seconds(ivr.pid), cpu_seconds(asterisk_pid)
+                before = cpu_seconds(ivr.pid), cpu_seconds(asterisk_pid)
                 if args.sip:
                     step = sip_step(
                         sip.baseline(rate, args.seconds)
@@ -354,7 +329,7 @@ def main() -> int:
                     step = measure_baseline(password, rate, args.seconds, pairs, baseline_spool)
                 else:
                     step = measure_ivr(password, rate, args.seconds, pairs, factory, metrics)
-                after = tree_cpu_seconds(ivr.pid), cpu_seconds(asterisk_pid)
+                after = cpu_seconds(ivr.pid), cpu_seconds(asterisk_pid)
                 step.ivr_cpu_ms = (after[0] - before[0]) * 1000 / step.placed
                 step.asterisk_cpu_ms = (after[1] - before[1]) * 1000 / step.placed
                 steps.append(step)
