@@ -51,6 +51,10 @@ class Context:
     filters: Filters
     today: date
     now: datetime
+    #: The most rows of a detail table the answer lists (a page); None: every row (a file).
+    #: A state whose detail can run to millions of rows (every incomplete visit of a
+    #: year) reads only these from the database and counts the others in SQL.
+    listed: int | None = None
 
 
 def in_antennas(column: object, antennas: Collection[int] | None) -> ColumnElement[bool]:
