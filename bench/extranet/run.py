@@ -30,7 +30,10 @@ that antenna's manager) and for all antennas and a year (as a referent); then a
 year's CSV, XLSX and PDF exports for one antenna. p50/p95 beside the same
 baseline. A long run can be narrowed: ``--skip`` pages of the mix (by their
 printed names), ``--state-scales`` (month, year, export), ``--states`` (slugs),
-``--state-timeout``.
+``--export-formats``, ``--state-timeout``; ``--verbose`` prints each request's
+time as it comes. Each state's line also gives the server's median CPU time
+per request (gunicorn's processes, from /proc): on a shared machine the wall
+time includes waiting for a core, the CPU time does not.
 
 ``--close-history`` first closes the history's months as a real organisation
 would have (its history is months that were closed): each funder validated,
@@ -477,13 +480,15 @@ def run_states(
     timeout: float = 600,
     verbose: bool = False,
     server_pid: int | None = None,
+    formats: tuple[str, ...] = ("csv", "xlsx", "pdf"),
 ) -> None:
     """Each state's latency, one request at a time, computed at every request (no cache).
 
     ``scales``: month (one antenna), year (all antennas), export (a year, one
     antenna); ``only``: these states' slugs; ``timeout``: a request's longest wait;
     ``verbose``: each request's time as it comes (a long run shows where it is);
-    ``server_pid``: gunicorn's, to print each request's CPU time beside its wall time.
+    ``server_pid``: gunicorn's, to print each request's CPU time beside its wall time;
+    ``formats``: of the exports (a PDF of a year's 540,000 visits is not a bench's).
     """
 
     def spent() -> float:
@@ -539,7 +544,7 @@ def run_states(
         for slug in ("interventions", "intervenants", "activite-annuelle"):
             if only and slug not in only:
                 continue
-            for fmt in ("csv", "xlsx", "pdf"):
+            for fmt in formats:
                 for _ in range(max(1, rounds // 2)):
                     started, used = time.perf_counter(), spent()
                     try:
@@ -589,6 +594,7 @@ def main() -> None:
         "--state-scales", default="month,year,export", help="of the states: month,year,export"
     )
     parser.add_argument("--states", default="", help="only these states (slugs, comma-separated)")
+    parser.add_argument("--export-formats", default="csv,xlsx,pdf", help="of the year's exports")
     parser.add_argument("--state-timeout", type=float, default=600, help="seconds per request")
     parser.add_argument("--verbose", action="store_true", help="each state's time as it comes")
     parser.add_argument(
@@ -686,6 +692,7 @@ def run(url: str, ids: dict[str, int], args: argparse.Namespace) -> None:
             timeout=args.state_timeout,
             verbose=args.verbose,
             server_pid=process.pid,
+            formats=tuple(args.export_formats.split(",")),
         )
         print(f"  load average after: {load_average()}", flush=True)
     finally:
