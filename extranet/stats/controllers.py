@@ -33,8 +33,8 @@ from ledger.timeutil import paris_date
 
 #: Beneficiaries or workers offered in a choice list at most (beyond: pick an antenna first).
 CHOICES_MAX = 600
-#: Rows of a long detail table a page lists; the files have them all. 500: a page that a
-#: person can scroll (2,000 rows made 770 kB of HTML and 1 s of rendering).
+#: Rows of a long detail table a page lists (states 3 and 0); the files have them all. 500:
+#: a page a person can scroll (2,000 rows made 770 kB of HTML and 1 s of rendering).
 PAGE_ROWS = 500
 
 FORMATS = {
