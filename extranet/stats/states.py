@@ -10,7 +10,7 @@ a file.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -22,7 +22,6 @@ from sqlalchemy import (
     Date,
     Integer,
     ScalarSelect,
-    Select,
     String,
     and_,
     case,
@@ -518,17 +517,15 @@ def _code_items(ctx: Context) -> list[Incomplete]:
     ]
 
 
-TALLIES = ("kind", "antenna", "worker", "day")
+def incomplete_tally(ctx: Context, codes: list[Incomplete], *, by_day: bool = True) -> Tally:
+    """The incomplete visits counted by the database, and the calls with an unknown code
+    counted here.
 
-
-def incomplete_tally(
-    ctx: Context, codes: list[Incomplete], ways: Collection[str] = TALLIES
-) -> Tally:
-    """The incomplete visits counted by the database, in one scan (a CTE grouped by each
-    of ``ways``, always by antenna), and the calls with an unknown code counted here.
-
-    State 6 asks the antennas only: a single GROUP BY that PostgreSQL runs without
-    storing the scan (a year of all antennas is 3.3 million rows on the bench)."""
+    One scan of the period's visits with a call missing, grouped twice (a CTE and
+    ``UNION ALL``): by type, antenna and worker together (a worker has one antenna, so
+    a few thousand groups that give the three tables), and by day and type for the
+    chart. Without ``by_day`` (state 6), one ``GROUP BY`` by antenna that PostgreSQL runs
+    without storing the scan (a year of all antennas is 3.3 million rows on the bench)."""
     items = (
         select(
             _incomplete_kind().label("kind"),
@@ -541,39 +538,47 @@ def incomplete_tally(
         .cte("incomplete")
     )
     c = items.c
-    no_text, no_int, no_day = cast(null(), String), cast(null(), Integer), cast(null(), Date)
-
-    def grouped(tally: str, kind: Any, person: Any, day: Any, *keys: Any) -> Select[Any]:
-        return select(
-            literal(tally, String).label("tally"),
-            kind.label("kind"),
-            person.label("person"),
-            day.label("day"),
-            c.corrected,
-            func.count().label("n"),
-        ).group_by(*keys, c.corrected)
-
-    parts = {
-        "kind": lambda: grouped("kind", c.kind, no_int, no_day, c.kind),
-        "antenna": lambda: grouped("antenna", no_text, c.antenna_id, no_day, c.antenna_id),
-        "worker": lambda: grouped("worker", no_text, c.worker_id, no_day, c.worker_id),
-        "day": lambda: grouped("day", c.kind, no_int, c.service_date, c.service_date, c.kind),
-    }
-    chosen = [part() for way, part in parts.items() if way in ways or way == "antenna"]
-    query = chosen[0] if len(chosen) == 1 else union_all(*chosen)
+    no_int, no_day = cast(null(), Integer), cast(null(), Date)
+    count = func.count().label("n")
     tally = Tally()
-    for name, kind, person, day, corrected, n in ctx.session.execute(query):
+    if not by_day:
+        for antenna, corrected, n in ctx.session.execute(
+            select(c.antenna_id, c.corrected, count).group_by(c.antenna_id, c.corrected)
+        ):
+            tally.by_antenna[antenna][0 if corrected else 1] += n
+        for item in codes:
+            tally.add(item)
+        return tally
+    query = union_all(
+        select(
+            literal("people", String).label("tally"),
+            c.kind,
+            c.antenna_id,
+            c.worker_id,
+            no_day.label("day"),
+            c.corrected,
+            count,
+        ).group_by(c.kind, c.antenna_id, c.worker_id, c.corrected),
+        select(
+            literal("day", String).label("tally"),
+            c.kind,
+            no_int.label("antenna_id"),
+            no_int.label("worker_id"),
+            c.service_date.label("day"),
+            c.corrected,
+            count,
+        ).group_by(c.service_date, c.kind, c.corrected),
+    )
+    for name, kind, antenna, worker, day, corrected, n in ctx.session.execute(query):
         slot = 0 if corrected else 1
-        if name == "kind":
-            tally.by_kind[kind][slot] += n
-        elif name == "antenna":
-            tally.by_antenna[person][slot] += n
-        elif name == "worker":
-            tally.by_worker[person][slot] += n
-        else:
+        if name == "day":
             # SQLite gives the date of a union back as text.
             on = day if isinstance(day, date) else date.fromisoformat(day)
             tally.by_day[(on, kind)][slot] += n
+            continue
+        tally.by_antenna[antenna][slot] += n
+        tally.by_kind[kind][slot] += n
+        tally.by_worker[worker][slot] += n
     for item in codes:
         tally.add(item)
     return tally
@@ -976,7 +981,7 @@ def _median(values: list[timedelta], zeros: int = 0) -> timedelta | None:
 def correction_rate(ctx: Context) -> Report:
     f = ctx.filters
     codes = _code_items(ctx)
-    counted = incomplete_tally(ctx, codes, ways=("antenna",))
+    counted = incomplete_tally(ctx, codes, by_day=False)
     #: (antenna, author, delay) of each correction with a motive, visits and calls.
     fixes = incomplete_fixes(ctx) + [
         (i.antenna_id, i.author, i.delay) for i in codes if i.delay is not None
