@@ -20,7 +20,8 @@ def date_time(moment: datetime | None) -> str:
 
 
 def day(value: date | None) -> str:
-    return "—" if value is None else value.strftime("%d/%m/%Y")
+    # An f-string: a year's export writes a date per row, and strftime costs three times more.
+    return "—" if value is None else f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
 
 
 def long_day(value: date) -> str:

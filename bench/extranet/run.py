@@ -30,7 +30,10 @@ that antenna's manager) and for all antennas and a year (as a referent); then a
 year's CSV, XLSX and PDF exports for one antenna. p50/p95 beside the same
 baseline. A long run can be narrowed: ``--skip`` pages of the mix (by their
 printed names), ``--state-scales`` (month, year, export), ``--states`` (slugs),
-``--state-timeout``.
+``--export-formats``, ``--state-timeout``; ``--verbose`` prints each request's
+time as it comes. Each state's line also gives the server's median CPU time
+per request (gunicorn's processes, from /proc): on a shared machine the wall
+time includes waiting for a core, the CPU time does not.
 
 ``--close-history`` first closes the history's months as a real organisation
 would have (its history is months that were closed): each funder validated,
@@ -404,15 +407,41 @@ def run_users(
     return timings
 
 
-def report(timings: dict[str, list[float]]) -> None:
-    print(f"  {'page':<26} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+def report(timings: dict[str, list[float]], cpu: dict[str, list[float]] | None = None) -> None:
+    """p50/p95/max per page; with ``cpu``, the server's median CPU time per request too."""
+    extra = f" {'cpu ms':>8}" if cpu is not None else ""
+    print(f"  {'page':<26} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}{extra}")
     for name, values in sorted(timings.items(), key=lambda item: item[0] != "baseline /sante"):
         ordered = sorted(values)
         p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+        spent = (
+            f" {statistics.median(cpu[name]) * 1000:>8.0f}" if cpu is not None and cpu[name] else ""
+        )
         print(
             f"  {name:<26} {len(values):>4} {statistics.median(values) * 1000:>8.0f} "
-            f"{p95 * 1000:>8.0f} {ordered[-1] * 1000:>8.0f}"
+            f"{p95 * 1000:>8.0f} {ordered[-1] * 1000:>8.0f}{spent}"
         )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its children (gunicorn's workers), from /proc.
+
+    The machine is shared: a request's wall time includes waiting for a core, its
+    CPU time does not, so the two read together say whether a state got faster.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:  # not Linux, or the process is gone
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+        pending += [int(child) for child in children]
+    return total
 
 
 def state_urls(ids: dict[str, int], scale: str) -> dict[str, str]:
@@ -450,13 +479,21 @@ def run_states(
     only: tuple[str, ...] = (),
     timeout: float = 600,
     verbose: bool = False,
+    server_pid: int | None = None,
+    formats: tuple[str, ...] = ("csv", "xlsx", "pdf"),
 ) -> None:
     """Each state's latency, one request at a time, computed at every request (no cache).
 
     ``scales``: month (one antenna), year (all antennas), export (a year, one
     antenna); ``only``: these states' slugs; ``timeout``: a request's longest wait;
-    ``verbose``: each request's time as it comes (a long run shows where it is).
+    ``verbose``: each request's time as it comes (a long run shows where it is);
+    ``server_pid``: gunicorn's, to print each request's CPU time beside its wall time;
+    ``formats``: of the exports (a PDF of a year's 540,000 visits is not a bench's).
     """
+
+    def spent() -> float:
+        return cpu_seconds(server_pid) if server_pid is not None else 0.0
+
     cases = [
         (title, login_name, urls)
         for scale, title, login_name, urls in (
@@ -467,13 +504,14 @@ def run_states(
     ]
     for title, login_name, urls in cases:
         timings: dict[str, list[float]] = defaultdict(list)
+        cpu: dict[str, list[float]] = defaultdict(list)
         with httpx.Client(base_url=base, timeout=timeout) as client:
             login(client, login_name)
             for _ in range(rounds):
                 for name, path in urls.items():
                     if only and name.split()[-1] not in only:
                         continue
-                    started = time.perf_counter()
+                    started, used = time.perf_counter(), spent()
                     try:
                         answer = client.get(path)
                     except httpx.TimeoutException:
@@ -482,26 +520,33 @@ def run_states(
                         if answer.status_code != 200:
                             print(f"  {path}: {answer.status_code}")
                     timings[name].append(time.perf_counter() - started)
+                    cpu[name].append(spent() - used)
                     if verbose:
-                        print(f"    {name}: {timings[name][-1] * 1000:.0f} ms", flush=True)
-                started = time.perf_counter()
+                        print(
+                            f"    {name}: {timings[name][-1] * 1000:.0f} ms "
+                            f"(cpu {cpu[name][-1] * 1000:.0f} ms)",
+                            flush=True,
+                        )
+                started, used = time.perf_counter(), spent()
                 client.get("/sante")
                 timings["baseline /sante"].append(time.perf_counter() - started)
+                cpu["baseline /sante"].append(spent() - used)
         print(f"Statistics, {title}, {rounds} rounds:", flush=True)
-        report(timings)
+        report(timings, cpu if server_pid is not None else None)
     if "export" not in scales:
         return
     # A year's exports for one antenna.
     timings = defaultdict(list)
+    cpu = defaultdict(list)
     year = paris_date(utc_now()).year - 1
     with httpx.Client(base_url=base, timeout=timeout) as client:
         login(client, manager)
         for slug in ("interventions", "intervenants", "activite-annuelle"):
             if only and slug not in only:
                 continue
-            for fmt in ("csv", "xlsx", "pdf"):
+            for fmt in formats:
                 for _ in range(max(1, rounds // 2)):
-                    started = time.perf_counter()
+                    started, used = time.perf_counter(), spent()
                     try:
                         answer = client.get(
                             f"/statistiques/{slug}.{fmt}?periode=annee&annee={year}"
@@ -512,8 +557,15 @@ def run_states(
                         if answer.status_code != 200:
                             print(f"  {slug}.{fmt}: {answer.status_code}")
                     timings[f"{slug}.{fmt}"].append(time.perf_counter() - started)
+                    cpu[f"{slug}.{fmt}"].append(spent() - used)
+                    if verbose:
+                        print(
+                            f"    {slug}.{fmt}: {timings[f'{slug}.{fmt}'][-1] * 1000:.0f} ms "
+                            f"(cpu {cpu[f'{slug}.{fmt}'][-1] * 1000:.0f} ms)",
+                            flush=True,
+                        )
     print("A year's export for one antenna:", flush=True)
-    report(timings)
+    report(timings, cpu if server_pid is not None else None)
 
 
 def load_average() -> str:
@@ -542,6 +594,7 @@ def main() -> None:
         "--state-scales", default="month,year,export", help="of the states: month,year,export"
     )
     parser.add_argument("--states", default="", help="only these states (slugs, comma-separated)")
+    parser.add_argument("--export-formats", default="csv,xlsx,pdf", help="of the year's exports")
     parser.add_argument("--state-timeout", type=float, default=600, help="seconds per request")
     parser.add_argument("--verbose", action="store_true", help="each state's time as it comes")
     parser.add_argument(
@@ -638,6 +691,8 @@ def run(url: str, ids: dict[str, int], args: argparse.Namespace) -> None:
             only=tuple(s for s in args.states.split(",") if s),
             timeout=args.state_timeout,
             verbose=args.verbose,
+            server_pid=process.pid,
+            formats=tuple(args.export_formats.split(",")),
         )
         print(f"  load average after: {load_average()}", flush=True)
     finally:

@@ -9,6 +9,7 @@ the report once, render it as a page or a file). A malformed filter answers
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 
 from flask import Response, abort, current_app, render_template, request, stream_with_context
@@ -32,6 +33,9 @@ from ledger.timeutil import paris_date
 
 #: Beneficiaries or workers offered in a choice list at most (beyond: pick an antenna first).
 CHOICES_MAX = 600
+#: Rows of a long detail table a page lists (states 3 and 0); the files have them all. 500:
+#: a page a person can scroll (2,000 rows made 770 kB of HTML and 1 s of rendering).
+PAGE_ROWS = 500
 
 FORMATS = {
     "csv": ("text/csv; charset=utf-8", None),
@@ -107,7 +111,7 @@ def _load(state: State) -> tuple[Filters, Context]:
 
 
 def _report(state: State, filters: Filters, ctx: Context) -> Report:
-    key = (state.slug, ctx.antennas, tuple(sorted(filters.args().items())))
+    key = (state.slug, ctx.antennas, ctx.listed, tuple(sorted(filters.args().items())))
 
     def compute() -> Report:
         report = state.build(ctx)
@@ -188,7 +192,8 @@ def state(slug: str) -> ResponseReturnValue:
         filters, ctx = _load(found)
     except FilterError as error:
         return _refused(str(error))
-    report = _report(found, filters, ctx)
+    # A page lists the first rows of a long detail; the files have them all.
+    report = _report(found, filters, replace(ctx, listed=PAGE_ROWS))
     export_args = filters.args()
     return render_template(
         "stats/state.html",

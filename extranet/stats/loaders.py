@@ -51,6 +51,10 @@ class Context:
     filters: Filters
     today: date
     now: datetime
+    #: The most rows of a detail table the answer lists (a page); None: every row (a file).
+    #: A state whose detail can run to millions of rows (every incomplete visit of a
+    #: year) reads only these from the database and counts the others in SQL.
+    listed: int | None = None
 
 
 def in_antennas(column: object, antennas: Collection[int] | None) -> ColumnElement[bool]:
@@ -155,10 +159,11 @@ def funders(session: Session) -> dict[str, tuple[str, FunderKind]]:
     }
 
 
-def funder_label(names: dict[str, tuple[str, FunderKind]], share: Share) -> str:
-    if share.plan is None:
+def code_label(names: dict[str, tuple[str, FunderKind]], funder_code: str | None) -> str:
+    """A share's funder as pages name it; None: outside any plan."""
+    if funder_code is None:
         return OUTSIDE_LABEL
-    return names.get(share.plan.funder_code, (share.plan.funder_code, FunderKind.PRIVATE))[0]
+    return names.get(funder_code, (funder_code, FunderKind.PRIVATE))[0]
 
 
 def aid_type(share: Share) -> str:

@@ -60,6 +60,12 @@ class Table:
     empty: str = "Aucune donnée pour ces filtres."
     #: Rows shown on the page at most (files have them all).
     page_limit: int = 2000
+    #: Rows in all when ``rows`` holds only the first of them (a page's detail); None: all listed.
+    count: int | None = None
+
+    @property
+    def rows_in_all(self) -> int:
+        return len(self.rows) if self.count is None else self.count
 
 
 @dataclass(frozen=True)

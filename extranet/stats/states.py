@@ -13,11 +13,28 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask import url_for
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    ScalarSelect,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
 
 from extranet.models import User
 from extranet.stats import kept, loaders
@@ -29,7 +46,7 @@ from extranet.stats.loaders import (
     aid_type,
     antenna_names,
     billed,
-    funder_label,
+    code_label,
     funders,
     in_antennas,
     kept_minutes,
@@ -133,8 +150,14 @@ def _first(*moments: datetime | None) -> datetime | None:
     return next((as_utc(m) for m in moments if m is not None), None)
 
 
+@lru_cache(maxsize=1 << 16)
 def _clock(moment: datetime | None) -> str:
-    return "—" if moment is None else to_paris(moment).strftime("%H:%M")
+    # Kept: a year's export asks two per row (a million), and visits start and end on
+    # the same minutes again and again; an f-string, not strftime (three times slower).
+    if moment is None:
+        return "—"
+    paris = to_paris(moment)
+    return f"{paris.hour:02d}:{paris.minute:02d}"
 
 
 # --- 1. Monthly hours per beneficiary ----------------------------------------------------
@@ -398,9 +421,70 @@ class Incomplete:
     deleted: bool = False
 
 
-def incomplete_items(ctx: Context) -> list[Incomplete]:
+#: Per key: [corrected, still to correct].
+Counts = dict[Any, list[int]]
+
+
+@dataclass
+class Tally:
+    """The period's incomplete calls counted, most of them by the database.
+
+    At ten million visits a year's incomplete visits can be millions of rows (every
+    visit entered by hand is one): the tables and the chart need only their counts.
+    """
+
+    by_kind: Counts = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    by_antenna: Counts = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    by_worker: Counts = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    #: (day, kind) -> [corrected, to correct].
+    by_day: Counts = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+
+    @property
+    def count(self) -> int:
+        return sum(sum(v) for v in self.by_antenna.values())
+
+    def add(self, item: Incomplete) -> None:
+        slot = 0 if item.corrected else 1
+        self.by_kind[item.kind][slot] += 1
+        self.by_antenna[item.antenna_id][slot] += 1
+        self.by_worker[item.worker_id][slot] += 1
+        self.by_day[(item.day, item.kind)][slot] += 1
+
+
+def _incomplete_kind() -> ColumnElement[str]:
+    """The visit's missing call, as ``INCOMPLETE_KINDS`` names it."""
+    return case(
+        (and_(Visit.arrival_event_id.is_(None), Visit.departure_event_id.is_(None)), "aucun"),
+        (Visit.arrival_event_id.is_(None), "arrivee"),
+        else_="depart",
+    )
+
+
+def _corrected() -> ColumnElement[bool]:
+    """Corrected: no longer incomplete (entered by hand, completed, deleted) or a version
+    with a motive."""
+    fixed = (
+        select(VisitVersion.id)
+        .where(VisitVersion.visit_id == Visit.id, VisitVersion.motive.is_not(None))
+        .exists()
+    )
+    return or_(Visit.status != VisitStatus.INCOMPLETE, fixed)
+
+
+def _first_version_at() -> ScalarSelect[datetime]:
+    """When the visit appeared: its first version."""
+    return (
+        select(VisitVersion.created_at)
+        .where(VisitVersion.visit_id == Visit.id)
+        .order_by(VisitVersion.version)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _incomplete_where(ctx: Context) -> list[ColumnElement[bool]]:
+    """The period's visits with a call missing, in the page's antennas, filters and options."""
     f = ctx.filters
-    s = ctx.session
     where = [
         Visit.service_date >= f.period.first,
         Visit.service_date <= f.period.last,
@@ -411,7 +495,100 @@ def incomplete_items(ctx: Context) -> list[Incomplete]:
         where.append(Visit.worker_id == f.worker_id)
     if f.beneficiary_id is not None:
         where.append(Visit.beneficiary_id == f.beneficiary_id)
-    visits = s.execute(
+    kind = f.options.get("type")
+    if kind:
+        where.append(_incomplete_kind() == kind)
+    state = f.options.get("etat")
+    if state:
+        where.append(_corrected() if state == "corrige" else not_(_corrected()))
+    return where
+
+
+def _code_items(ctx: Context) -> list[Incomplete]:
+    """The calls whose worker code was unknown or missing (few), with the options applied."""
+    f = ctx.filters
+    if f.worker_id is not None:
+        return []
+    kind, state = f.options.get("type"), f.options.get("etat")
+    return [
+        item
+        for item in _unknown_code_calls(ctx)
+        if (not kind or item.kind == kind) and (not state or item.corrected == (state == "corrige"))
+    ]
+
+
+def incomplete_tally(ctx: Context, codes: list[Incomplete], *, by_day: bool = True) -> Tally:
+    """The incomplete visits counted by the database, and the calls with an unknown code
+    counted here.
+
+    One scan of the period's visits with a call missing, grouped twice (a CTE and
+    ``UNION ALL``): by type, antenna and worker together (a worker has one antenna, so
+    a few thousand groups that give the three tables), and by day and type for the
+    chart. Without ``by_day`` (state 6), one ``GROUP BY`` by antenna that PostgreSQL runs
+    without storing the scan (a year of all antennas is 3.3 million rows on the bench)."""
+    items = (
+        select(
+            _incomplete_kind().label("kind"),
+            _corrected().label("corrected"),
+            Visit.antenna_id,
+            Visit.worker_id,
+            Visit.service_date,
+        )
+        .where(*_incomplete_where(ctx))
+        .cte("incomplete")
+    )
+    c = items.c
+    no_int, no_day = cast(null(), Integer), cast(null(), Date)
+    count = func.count().label("n")
+    tally = Tally()
+    if not by_day:
+        for antenna, corrected, n in ctx.session.execute(
+            select(c.antenna_id, c.corrected, count).group_by(c.antenna_id, c.corrected)
+        ):
+            tally.by_antenna[antenna][0 if corrected else 1] += n
+        for item in codes:
+            tally.add(item)
+        return tally
+    query = union_all(
+        select(
+            literal("people", String).label("tally"),
+            c.kind,
+            c.antenna_id,
+            c.worker_id,
+            no_day.label("day"),
+            c.corrected,
+            count,
+        ).group_by(c.kind, c.antenna_id, c.worker_id, c.corrected),
+        select(
+            literal("day", String).label("tally"),
+            c.kind,
+            no_int.label("antenna_id"),
+            no_int.label("worker_id"),
+            c.service_date.label("day"),
+            c.corrected,
+            count,
+        ).group_by(c.service_date, c.kind, c.corrected),
+    )
+    for name, kind, antenna, worker, day, corrected, n in ctx.session.execute(query):
+        slot = 0 if corrected else 1
+        if name == "day":
+            # SQLite gives the date of a union back as text.
+            on = day if isinstance(day, date) else date.fromisoformat(day)
+            tally.by_day[(on, kind)][slot] += n
+            continue
+        tally.by_antenna[antenna][slot] += n
+        tally.by_kind[kind][slot] += n
+        tally.by_worker[worker][slot] += n
+    for item in codes:
+        tally.add(item)
+    return tally
+
+
+def incomplete_items(ctx: Context, codes: list[Incomplete]) -> list[Incomplete]:
+    """The incomplete calls to list: by day and time, the first ``ctx.listed`` of them
+    (a page) or all (a file)."""
+    s = ctx.session
+    query = (
         select(
             Visit.id,
             Visit.service_date,
@@ -423,8 +600,17 @@ def incomplete_items(ctx: Context) -> list[Incomplete]:
             Visit.departure_event_id,
             Visit.started_at,
             Visit.ended_at,
-        ).where(*where)
-    ).all()
+        )
+        .where(*_incomplete_where(ctx))
+        .order_by(
+            Visit.service_date,
+            func.coalesce(Visit.started_at, Visit.ended_at, _first_version_at()),
+            Visit.id,
+        )
+    )
+    if ctx.listed is not None:
+        query = query.limit(ctx.listed)
+    visits = s.execute(query).all()
     versions = _versions(s, [v[0] for v in visits])
     items: list[Incomplete] = []
     for vid, day, antenna, wid, bid, status, arrival, departure, start, end in visits:
@@ -453,13 +639,63 @@ def incomplete_items(ctx: Context) -> list[Incomplete]:
         )
         if fix is not None:
             item.corrected_at, item.author = fix[1], fix[2]
-            # A visit entered by hand was missed when it ended; another when it appeared.
-            since = (_first(end, start) if kind == "aucun" else first_at) or fix[1]
-            item.delay = max(fix[1] - since, timedelta(0))
+            item.delay = _delay(kind, start, end, first_at, fix[1])
         items.append(item)
-    if f.worker_id is None:
-        items += _unknown_code_calls(ctx)
-    return sorted(items, key=lambda i: i.at)
+    items = sorted(items + codes, key=lambda i: (i.day, i.at))
+    return items if ctx.listed is None else items[: ctx.listed]
+
+
+def _delay(
+    kind: str,
+    start: datetime | None,
+    end: datetime | None,
+    first_at: datetime | None,
+    fixed_at: datetime,
+) -> timedelta:
+    """From when a visit's call was missed to its correction: a visit entered by hand was
+    missed when it ended; another when it appeared."""
+    since = (_first(end, start) if kind == "aucun" else first_at) or fixed_at
+    return max(fixed_at - since, timedelta(0))
+
+
+def incomplete_fixes(ctx: Context) -> list[tuple[int | None, str, timedelta]]:
+    """(antenna, author, delay) of each incomplete visit corrected by a version with a
+    motive (its first), read by the database without the others."""
+    first_fix = (
+        select(VisitVersion.visit_id, func.min(VisitVersion.version).label("version"))
+        .where(VisitVersion.motive.is_not(None))
+        .group_by(VisitVersion.visit_id)
+        .subquery()
+    )
+    fix = aliased(VisitVersion)
+    query = (
+        select(
+            Visit.antenna_id,
+            _incomplete_kind(),
+            Visit.started_at,
+            Visit.ended_at,
+            _first_version_at(),
+            fix.created_at,
+            fix.author,
+        )
+        .join(first_fix, first_fix.c.visit_id == Visit.id)
+        .join(fix, and_(fix.visit_id == Visit.id, fix.version == first_fix.c.version))
+        .where(*_incomplete_where(ctx))
+    )
+    return [
+        (
+            antenna,
+            author,
+            _delay(
+                kind,
+                start,
+                end,
+                None if first_at is None else as_utc(first_at),
+                as_utc(fixed_at),
+            ),
+        )
+        for antenna, kind, start, end, first_at, fixed_at, author in ctx.session.execute(query)
+    ]
 
 
 def _versions(s: Session, ids: list[int]) -> dict[int, list[tuple[int, datetime, str, object]]]:
@@ -568,24 +804,17 @@ def _buckets(ctx: Context) -> tuple[list[str], Callable[[date], int]]:
 
 def incomplete_calls(ctx: Context) -> Report:
     f = ctx.filters
-    items = incomplete_items(ctx)
-    kind = f.options.get("type")
-    state = f.options.get("etat")
-    if kind:
-        items = [i for i in items if i.kind == kind]
-    if state:
-        items = [i for i in items if i.corrected == (state == "corrige")]
+    codes = _code_items(ctx)
+    counted = incomplete_tally(ctx, codes)
+    items = incomplete_items(ctx, codes)
     ants = antenna_names(ctx.session)
-    workers = people(ctx.session, Worker, (i.worker_id for i in items if i.worker_id))
+    workers = people(
+        ctx.session,
+        Worker,
+        {*(w for w in counted.by_worker if w), *(i.worker_id for i in items if i.worker_id)},
+    )
     bens = people(ctx.session, Beneficiary, (i.beneficiary_id for i in items if i.beneficiary_id))
-
-    def tally(key: Callable[[Incomplete], object]) -> dict[object, list[int]]:
-        found: dict[object, list[int]] = defaultdict(lambda: [0, 0])
-        for item in items:
-            found[key(item)][0 if item.corrected else 1] += 1
-        return found
-
-    by_kind = tally(lambda i: i.kind)
+    by_kind = counted.by_kind
     summary = Table(
         "incomplets-types",
         f"Appels incomplets par type, {f.period.label}",
@@ -605,11 +834,11 @@ def incomplete_calls(ctx: Context) -> Report:
                 "Total",
                 sum(v[0] for v in by_kind.values()),
                 sum(v[1] for v in by_kind.values()),
-                len(items),
+                counted.count,
             )
         ),
     )
-    by_antenna = tally(lambda i: i.antenna_id)
+    by_antenna = counted.by_antenna
     antennas = Table(
         "incomplets-antennes",
         "Par antenne",
@@ -627,9 +856,8 @@ def incomplete_calls(ctx: Context) -> Report:
             )
         ],
     )
-    by_worker = tally(lambda i: i.worker_id)
     worker_rows = []
-    for wid, v in sorted(by_worker.items(), key=lambda kv: -sum(kv[1])):
+    for wid, v in sorted(counted.by_worker.items(), key=lambda kv: -sum(kv[1])):
         if wid is None:
             worker_rows.append(Row(("Intervenant non identifié", "", *v, sum(v))))
             continue
@@ -696,13 +924,14 @@ def incomplete_calls(ctx: Context) -> Report:
         ),
         detail_rows,
         empty="Aucun appel incomplet sur la période.",
+        count=counted.count,
     )
     labels, index = _buckets(ctx)
     series: dict[str, list[int]] = {label: [0] * len(labels) for _v, label in INCOMPLETE_KINDS}
-    for item in items:
-        slot = index(item.day)
+    for (day, kind), v in counted.by_day.items():
+        slot = index(day)
         if 0 <= slot < len(labels):
-            series[INCOMPLETE_LABELS[item.kind]][slot] += 1
+            series[INCOMPLETE_LABELS[kind]][slot] += sum(v)
     chart = Chart(
         "graphique-incomplets",
         "Appels incomplets dans le temps, par type",
@@ -741,18 +970,24 @@ DELAY_BANDS = (
 )
 
 
-def _median(values: list[timedelta]) -> timedelta | None:
-    if not values:
+def _median(values: list[timedelta], zeros: int = 0) -> timedelta | None:
+    """The median of ``values`` and ``zeros`` more delays of nothing (the lower of two)."""
+    if not values and not zeros:
         return None
-    ordered = sorted(values)
-    return ordered[(len(ordered) - 1) // 2]
+    middle = (len(values) + zeros - 1) // 2
+    return timedelta(0) if middle < zeros else sorted(values)[middle - zeros]
 
 
 def correction_rate(ctx: Context) -> Report:
     f = ctx.filters
-    items = incomplete_items(ctx)
+    codes = _code_items(ctx)
+    counted = incomplete_tally(ctx, codes, by_day=False)
+    #: (antenna, author, delay) of each correction with a motive, visits and calls.
+    fixes = incomplete_fixes(ctx) + [
+        (i.antenna_id, i.author, i.delay) for i in codes if i.delay is not None
+    ]
     ants = antenna_names(ctx.session)
-    logins = {i.author for i in items if i.author}
+    logins = {author for _a, author, _d in fixes if author}
     names = (
         dict(
             ctx.session.execute(
@@ -762,21 +997,22 @@ def correction_rate(ctx: Context) -> Report:
         if logins
         else {}
     )
-    per_antenna: dict[int | None, list[Incomplete]] = defaultdict(list)
-    for item in items:
-        per_antenna[item.antenna_id].append(item)
+    delays_of: dict[int | None, list[timedelta]] = defaultdict(list)
+    for antenna_id, _author, delay in fixes:
+        delays_of[antenna_id].append(delay)
     rows = []
-    for antenna_id, group in sorted(per_antenna.items(), key=lambda kv: ants.get(kv[0] or 0, "")):
-        fixed = [i for i in group if i.corrected]
-        delays = [i.delay for i in fixed if i.delay is not None]
+    for antenna_id, (fixed, unfixed) in sorted(
+        counted.by_antenna.items(), key=lambda kv: ants.get(kv[0] or 0, "")
+    ):
+        delays = delays_of[antenna_id]
         within = sum(1 for d in delays if d < timedelta(days=2))
         rows.append(
             Row(
                 (
                     ants.get(antenna_id or 0, "Sans antenne"),
-                    len(group),
-                    len(fixed),
-                    _percent(len(fixed), len(group)),
+                    fixed + unfixed,
+                    fixed,
+                    _percent(fixed, fixed + unfixed),
                     _median(delays),
                     _percent(within, len(delays)),
                 ),
@@ -789,8 +1025,8 @@ def correction_rate(ctx: Context) -> Report:
                 },
             )
         )
-    all_fixed = [i for i in items if i.corrected]
-    all_delays = [i.delay for i in all_fixed if i.delay is not None]
+    all_fixed = sum(v[0] for v in counted.by_antenna.values())
+    all_delays = [d for _a, _author, d in fixes]
     by_antenna = Table(
         "correction-antennes",
         f"Taux de correction par antenne, {f.period.label}",
@@ -806,31 +1042,43 @@ def correction_rate(ctx: Context) -> Report:
         total=Row(
             (
                 "Total",
-                len(items),
-                len(all_fixed),
-                _percent(len(all_fixed), len(items)),
+                counted.count,
+                all_fixed,
+                _percent(all_fixed, counted.count),
                 _median(all_delays),
                 _percent(sum(1 for d in all_delays if d < timedelta(days=2)), len(all_delays)),
             )
         ),
     )
+    # A correction without a motive (entered by hand, completed by a call, deleted) has no
+    # author: it counts under "—" with no delay, as many as the antenna's corrected items
+    # without a version with a motive.
     per_author: dict[tuple[int | None, str], list[timedelta]] = defaultdict(list)
-    for item in all_fixed:
-        per_author[(item.antenna_id, item.author)].append(item.delay or timedelta(0))
-    author_rows = [
-        Row(
-            (
-                ants.get(antenna_id or 0, "Sans antenne"),
-                names.get(author, author or "—"),
-                len(delays),
-                _median(delays),
-                max(delays) if delays else None,
+    for antenna_id, author, delay in fixes:
+        per_author[(antenna_id, author)].append(delay)
+    silent = {
+        antenna_id: fixed - len(delays_of[antenna_id])
+        for antenna_id, (fixed, _unfixed) in counted.by_antenna.items()
+        if fixed > len(delays_of[antenna_id])
+    }
+    for antenna_id in silent:
+        per_author.setdefault((antenna_id, ""), [])
+    author_rows = []
+    for (antenna_id, author), delays in sorted(
+        per_author.items(), key=lambda kv: (ants.get(kv[0][0] or 0, ""), kv[0][1])
+    ):
+        zeros = silent.get(antenna_id, 0) if author == "" else 0
+        author_rows.append(
+            Row(
+                (
+                    ants.get(antenna_id or 0, "Sans antenne"),
+                    names.get(author, author or "—"),
+                    len(delays) + zeros,
+                    _median(delays, zeros),
+                    max(delays) if delays else (timedelta(0) if zeros else None),
+                )
             )
         )
-        for (antenna_id, author), delays in sorted(
-            per_author.items(), key=lambda kv: (ants.get(kv[0][0] or 0, ""), kv[0][1])
-        )
-    ]
     by_author = Table(
         "correction-responsables",
         "Par antenne et par responsable qui a corrigé",
@@ -1869,6 +2117,28 @@ def absences(ctx: Context) -> Report:
 
 # --- The visits behind a figure ----------------------------------------------------------
 
+#: ``VisitStatus.label`` builds its table at each call: once here for a year's rows.
+STATUS_LABELS = {status: status.label for status in VisitStatus}
+
+
+def _visit_billing(ctx: Context) -> dict[int, tuple[int, list[tuple[str | None, int]]]]:
+    """Visit id -> kept minutes and shares (funder code, None outside any plan; minutes),
+    of the funder filtered: from the ledger's kept figures for closed months, from the
+    ledger's allocation for the others. A visit not counted is absent."""
+    months, kept_set = kept.split_months(ctx)
+    found = kept.visit_shares(ctx, kept_set)
+    live = [m for m in months if m not in kept_set]
+    if live:
+        for _m, vb in billed(ctx, only=live):
+            found[vb.visit.visit_id] = (
+                kept_minutes(vb, ctx.filters.funder_code),
+                [
+                    (None if s.plan is None else s.plan.funder_code, s.minutes)
+                    for s in shares(vb, ctx.filters.funder_code)
+                ],
+            )
+    return found
+
 
 def visits(ctx: Context) -> Report:
     f = ctx.filters
@@ -1896,28 +2166,35 @@ def visits(ctx: Context) -> Report:
         .where(and_(*where))
         .order_by(Visit.service_date, Visit.started_at, Visit.id)
     )
-    found = ctx.session.execute(rows_q).all()
+    # Through the connection (Core): the ORM's row handling took a third of a year's export.
+    found = ctx.session.connection().execute(rows_q).all()
     names = funders(ctx.session)
-    billing = {vb.visit.visit_id: vb for _m, vb in billed(ctx)}
+    billing = _visit_billing(ctx)
     if f.funder_code:
         found = [r for r in found if r[0] in billing]
     workers = people(ctx.session, Worker, (r[4] for r in found))
     bens = people(ctx.session, Beneficiary, (r[5] for r in found))
     ants = antenna_names(ctx.session)
-    rows = []
+    # Links only where someone can follow them: the rows a page shows, none in a file
+    # (a year of an antenna is 540,000 rows: three url_for each took longer than the rest).
+    linked = ctx.listed or 0
+    rows: list[Row] = []
     total = 0
+    #: The text of each split met (a few hundred for a year: the same shares recur).
+    splits: dict[tuple[tuple[str | None, int], ...], str] = {}
     for vid, day, start, end, wid, bid, antenna_id, status in found:
-        vb = billing.get(vid)
-        minutes = kept_minutes(vb, f.funder_code) if vb else None
+        counted = billing.get(vid)
+        minutes = counted[0] if counted else None
         total += minutes or 0
-        split = (
-            " | ".join(
-                f"{funder_label(names, s)} : {format_hours(s.minutes)}"
-                for s in shares(vb, f.funder_code)
-            )
-            if vb
-            else "Non comptée"
-        )
+        if counted:
+            parts = tuple(counted[1])
+            split = splits.get(parts)
+            if split is None:
+                split = splits[parts] = " | ".join(
+                    f"{code_label(names, code)} : {format_hours(share)}" for code, share in parts
+                )
+        else:
+            split = "Non comptée"
         rows.append(
             Row(
                 (
@@ -1928,16 +2205,22 @@ def visits(ctx: Context) -> Report:
                     workers[wid].name,
                     bens[bid].name,
                     ants.get(antenna_id, "?"),
-                    status.label,
+                    STATUS_LABELS[status],
                     minutes,
                     split,
                 ),
-                links={
-                    0: url_for("visits.detail", visit_id=vid),
-                    4: _person_link("worker", wid),
-                    5: _person_link("beneficiary", bid),
-                },
-                attrs={"data-visit": str(vid)},
+                *(
+                    (
+                        {
+                            0: url_for("visits.detail", visit_id=vid),
+                            4: _person_link("worker", wid),
+                            5: _person_link("beneficiary", bid),
+                        },
+                        {"data-visit": str(vid)},
+                    )
+                    if len(rows) < linked
+                    else ()
+                ),
             )
         )
     table = Table(
@@ -1958,7 +2241,8 @@ def visits(ctx: Context) -> Report:
         rows,
         total=Row(("Total", None, "", "", "", "", "", "", total, "")),
         empty="Aucune intervention pour ces filtres.",
-        page_limit=1000,
+        # The rows with their links (a page's); a file ignores it.
+        page_limit=max(linked, 1),
     )
     return Report(
         "Interventions derrière les chiffres",

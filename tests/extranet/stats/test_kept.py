@@ -1,4 +1,4 @@
-"""States 1, 2, 4, 9, 10, 11, 12 read a closed month from the kept figures, with the same result.
+"""States 0, 1, 2, 4, 9, 10, 11, 12 read a closed month from the kept figures, with the same result.
 
 The same pages and exports, asked before the close (every month computed
 live), after it (the closed month read from ``month_visit_figures``) and after a
@@ -49,6 +49,9 @@ def _states(client: object, funder: str) -> dict[str, dict[str, list[list[str]]]
         "4 year": "/statistiques/financeurs.csv?periode=annee&annee=2026",
         "10 year": "/statistiques/profil.csv?periode=annee&annee=2026",
         "10 dates": f"/statistiques/profil.csv?{DATES}",
+        # The visits behind the figures: each visit's kept minutes and split between funders.
+        "0 year": "/statistiques/interventions.csv?periode=annee&annee=2026",
+        "0 dates": f"/statistiques/interventions.csv?{DATES}",
     }
     found = {}
     for name, url in urls.items():
@@ -95,6 +98,8 @@ def test_states_read_from_kept_figures_as_computed_live(
         return found
 
     live = read()
+    (visits,) = live["referent-kept"]["0 dates"].values()
+    assert any(" : " in row[9] for row in visits[1:])  # some visits split between funders
     total = live["referent-kept"]["11 month"]
     assert any(row[0] == "Total" and row[3] != "0" for rows in total.values() for row in rows)
     assert len(live["manager-kept"]["11 month"]) == 1

@@ -16,12 +16,21 @@ from lxml import html
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.models import Absence, AbsenceKind, Beneficiary, CallEvent, Visit, Worker
+from extranet.stats import controllers
+from ledger.models import (
+    Absence,
+    AbsenceKind,
+    Beneficiary,
+    CallEvent,
+    Visit,
+    VisitStatus,
+    Worker,
+)
 from ledger.motives import Motive
 from ledger.pairing import Direction
 from ledger.service import attach_call, correct_visit
 from tests.extranet.conftest import Scenario
-from tests.extranet.stats.conftest import logged_in, page, table, total
+from tests.extranet.stats.conftest import csv_sections, logged_in, page, table, total
 
 MONTH = "mois=2026-11"
 
@@ -111,6 +120,60 @@ def test_3_and_6_incomplete_calls_corrected_or_not(
     (by_author,) = table(rate, "correction-responsables")
     assert by_author[1:3] == ["Resp-A", "1"]
     assert ["Moins de 24 h", "1", "100,0 %"] in table(rate, "correction-delais")
+
+
+def test_3_a_page_lists_the_first_incomplete_calls_and_counts_them_all(
+    client: FlaskClient, scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One incomplete visit in each antenna; a page that lists one row.
+    monkeypatch.setattr(controllers, "PAGE_ROWS", 1)
+    referent = logged_in(client, "referent")
+    doc = page(referent, f"/statistiques/appels-incomplets?{MONTH}")
+    assert total(doc, "incomplets-types") == ["Total", "0", "2", "2"]
+    assert [r[1:] for r in table(doc, "incomplets-antennes")] == [["0", "1", "1"], ["0", "1", "1"]]
+    (listed,) = table(doc, "incomplets")
+    assert listed[4] == "Arrivée non pointée"
+    assert "1 premières lignes sur 2" in doc.text_content()
+    sections = csv_sections(referent.get(f"/statistiques/appels-incomplets.csv?{MONTH}").data)
+    detail = sections["Détail des appels incomplets"]
+    assert len(detail) == 3  # the header and both visits: a file has every row
+    assert {row[8] for row in detail[1:]} == {
+        f"Intervention {scenario.a.incomplete_visit.id}",
+        f"Intervention {scenario.b.incomplete_visit.id}",
+    }
+
+
+def test_6_a_visit_done_without_calls_counts_as_corrected_by_nobody(
+    client: FlaskClient, scenario: Scenario, session: Session
+) -> None:
+    # A visit recorded complete with no call (an import, the bench's history): corrected,
+    # with no version with a motive, so no author and no delay.
+    a = scenario.a
+    done = a.complete_visit
+    session.add(
+        Visit(
+            worker_id=done.worker_id,
+            beneficiary_id=done.beneficiary_id,
+            antenna_id=done.antenna_id,
+            started_at=datetime(2026, 11, 19, 9, 0, tzinfo=UTC),
+            ended_at=datetime(2026, 11, 19, 10, 0, tzinfo=UTC),
+            service_date=date(2026, 11, 19),
+            status=VisitStatus.COMPLETE,
+            version=1,
+        )
+    )
+    session.commit()
+    manager = logged_in(client, "resp-a")
+    doc = page(manager, f"/statistiques/appels-incomplets?{MONTH}")
+    assert table(doc, "incomplets-types") == [
+        ["Arrivée non pointée", "0", "1", "1"],
+        ["Aucun appel (saisie manuelle)", "1", "0", "1"],
+    ]
+    rate = page(manager, f"/statistiques/taux-de-correction?{MONTH}")
+    assert table(rate, "correction-antennes")[0][1:4] == ["2", "1", "50,0 %"]
+    (by_author,) = table(rate, "correction-responsables")
+    assert by_author[1:3] == ["—", "1"]
+    assert [r[1] for r in table(rate, "correction-delais")] == ["0", "0", "0", "0"]
 
 
 def test_4_beneficiaries_by_funder(manager_a: FlaskClient) -> None:
