@@ -53,30 +53,15 @@ def _visits(ctx: Context, months: Collection[Month]) -> Subquery:
     period, position, antenna, beneficiary, worker and its minutes (of the funder filtered)."""
     f = ctx.filters
     where = _kept_where(ctx, months)
+    visit = (F.period, F.position, F.antenna_id, F.beneficiary_id, F.worker_id)
     if not f.funder_code:
         return (
-            select(
-                F.period,
-                F.position,
-                F.antenna_id,
-                F.beneficiary_id,
-                F.worker_id,
-                F.kept_minutes.label("minutes"),
-            )
-            .where(*where, F.share == 0)
-            .subquery()
+            select(*visit, F.kept_minutes.label("minutes")).where(*where, F.share == 0).subquery()
         )
     return (
-        select(
-            F.period,
-            F.position,
-            F.antenna_id,
-            F.beneficiary_id,
-            F.worker_id,
-            func.sum(F.minutes).label("minutes"),
-        )
+        select(*visit, func.sum(F.minutes).label("minutes"))
         .where(*where, F.funder_code == f.funder_code)
-        .group_by(F.period, F.position, F.antenna_id, F.beneficiary_id, F.worker_id)
+        .group_by(*visit)
         .subquery()
     )
 
