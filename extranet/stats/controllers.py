@@ -38,7 +38,8 @@ CHOICES_MAX = 600
 PAGE_ROWS = 500
 
 FORMATS = {
-    "csv": ("text/csv; charset=utf-8", None),
+    # Werkzeug adds "; charset=utf-8" to a text type itself (given here, it came twice).
+    "csv": ("text/csv", None),
     "xlsx": (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         exports.write_xlsx,

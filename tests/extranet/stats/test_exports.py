@@ -68,6 +68,7 @@ def test_csv_for_french_excel(referent: FlaskClient, hostile: Beneficiary) -> No
     assert response.status_code == 200
     assert response.is_streamed
     assert response.mimetype == "text/csv"
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert 'filename="beneficiaires-2026-11.csv"' in response.headers["Content-Disposition"]
     data = response.get_data()
     sections = csv_sections(data)
