@@ -631,3 +631,65 @@ class MonthVisitFigure(Base):
     minutes: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (Index("ix_month_visit_figures_period", "period", "antenna_id"),)
+
+
+class MonthPairFigure(Base):
+    """A closed month's counted visits summed per beneficiary × worker (``ledger.figures``).
+
+    Written at the close from the month's ``month_visit_figures`` and dropped
+    at the reopen with them: a year of all antennas is about 3.7 million
+    visit rows but some hundred thousand of these, enough for the totals per
+    antenna, beneficiary and worker, the distinct people served and the
+    longest and shortest visit. One row per pair sums the visits' whole kept
+    minutes (``funder_code`` ""); one more per funder of the pair's visits sums
+    only that funder's shares, over the visits with a share of it (a state's
+    funder filter).
+    """
+
+    __tablename__ = "month_pair_figures"
+
+    #: year * 100 + month of the closed month.
+    period: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    antenna_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    beneficiary_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    worker_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: "" for the visits' whole kept minutes; a funder code for that funder's shares only.
+    funder_code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    visits: Mapped[int] = mapped_column(Integer)
+    minutes: Mapped[int] = mapped_column(Integer)
+    #: The longest visit's minutes, position in the month's allocation and id; of equals,
+    #: the first in the allocation (the one a live computation picks).
+    longest_minutes: Mapped[int] = mapped_column(Integer)
+    longest_position: Mapped[int] = mapped_column(Integer)
+    longest_visit_id: Mapped[int] = mapped_column(BigInteger)
+    shortest_minutes: Mapped[int] = mapped_column(Integer)
+    shortest_position: Mapped[int] = mapped_column(Integer)
+    shortest_visit_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class MonthShareFigure(Base):
+    """A closed month's shares summed per beneficiary, plan and category (``ledger.figures``).
+
+    Written at the close from the month's ``month_visit_figures`` and dropped
+    at the reopen with them: what the care plans, funders and beneficiaries'
+    hours read for a year without the visit rows.
+    """
+
+    __tablename__ = "month_share_figures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: year * 100 + month of the closed month.
+    period: Mapped[int] = mapped_column(Integer)
+    antenna_id: Mapped[int] = mapped_column(Integer)
+    beneficiary_id: Mapped[int] = mapped_column(Integer)
+    #: None outside any plan.
+    plan_id: Mapped[int | None] = mapped_column(Integer)
+    #: "" outside any plan.
+    funder_code: Mapped[str] = mapped_column(String(20))
+    funder_kind: Mapped[str] = mapped_column(String(32))
+    #: ``ledger.money.Category`` value.
+    category: Mapped[str] = mapped_column(String(10))
+    shares: Mapped[int] = mapped_column(Integer)
+    minutes: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_month_share_figures_period", "period", "antenna_id"),)

@@ -3,24 +3,32 @@
 A year of all antennas is 3.3 million visits at ten million: allocating each
 month in Python at every request takes minutes. A closed month's allocation is
 kept by the ledger at the close (the same ``ledger.money`` rule, the same
-rounding rules, dropped at a reopen); the states read it here, grouped by the
-database, and compute only the months not closed live (``loaders.billed``).
+rounding rules, dropped at a reopen), and summed per beneficiary × worker and
+per plan (``month_pair_figures``, ``month_share_figures``); the states read
+those sums here, grouped by the database, and compute only the months not
+closed live (``loaders.billed``). A closed month the period cuts (dates) is
+summed from its visit rows of the period's days by the same select.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, case, func, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, Subquery, case, func, select, union_all
 
 from extranet.stats.loaders import Context
 from kernel.settings import money
-from ledger.figures import kept_months, period_of
+from ledger.figures import kept_months, pair_totals, period_of, share_totals
+from ledger.models import MonthPairFigure as P
+from ledger.models import MonthShareFigure as S
 from ledger.models import MonthVisitFigure as F
 from ledger.timeutil import Month
+
+#: ``ledger.figures.pair_totals`` or ``share_totals``: summed rows of visit rows.
+Totals = Callable[[Iterable[ColumnElement[bool]]], Select[Any]]
 
 
 def split_months(ctx: Context) -> tuple[list[Month], set[Month]]:
@@ -48,22 +56,48 @@ def _kept_where(ctx: Context, months: Collection[Month]) -> list[ColumnElement[b
     return where
 
 
-def _visits(ctx: Context, months: Collection[Month]) -> Subquery:
-    """One row per counted visit of these kept months in the page's antennas and period:
-    period, position, antenna, beneficiary, worker and its minutes (of the funder filtered)."""
+def _parts(
+    ctx: Context, months: Collection[Month], table: type[P] | type[S], totals: Totals
+) -> list[Select[Any]]:
+    """The summed rows of these kept months in the page's antennas: read from ``table``
+    for a month the period covers, summed by ``totals`` from the visit rows of the
+    period's days for a month it cuts (the same select the close stored)."""
     f = ctx.filters
-    where = _kept_where(ctx, months)
-    visit = (F.period, F.position, F.antenna_id, F.beneficiary_id, F.worker_id)
-    if not f.funder_code:
-        return (
-            select(*visit, F.kept_minutes.label("minutes")).where(*where, F.share == 0).subquery()
-        )
-    return (
-        select(*visit, func.sum(F.minutes).label("minutes"))
-        .where(*where, F.funder_code == f.funder_code)
-        .group_by(*visit)
-        .subquery()
-    )
+    covered = [m for m in months if f.period.first <= m.first_day and m.last_day <= f.period.last]
+    cut = [m for m in months if m not in covered]
+    parts: list[Select[Any]] = []
+    if covered:
+        where = [table.period.in_(sorted(period_of(m) for m in covered))]
+        if ctx.antennas is not None:
+            where.append(table.antenna_id.in_(sorted(ctx.antennas)))
+        # The table's columns in the order of the select that fills it (for UNION ALL).
+        names = [c.name for c in totals([]).selected_columns]
+        parts.append(select(*(table.__table__.c[name] for name in names)).where(*where))
+    if cut:
+        parts.append(totals(_kept_where(ctx, cut)))
+    return parts
+
+
+def _pairs(ctx: Context, months: Collection[Month]) -> Subquery | None:
+    """Per kept month, antenna, beneficiary and worker: the counted visits (those with a
+    share of the funder filtered), their minutes (of that funder) and the extreme visits."""
+    parts = _parts(ctx, months, P, pair_totals)
+    if not parts:
+        return None
+    rows = union_all(*parts).subquery()
+    return select(rows).where(rows.c.funder_code == (ctx.filters.funder_code or "")).subquery()
+
+
+def _shares(ctx: Context, months: Collection[Month]) -> Subquery | None:
+    """Per kept month, antenna, beneficiary, plan and category: the shares (of the funder
+    filtered) and their minutes."""
+    parts = _parts(ctx, months, S, share_totals)
+    if not parts:
+        return None
+    rows = union_all(*parts).subquery()
+    if not ctx.filters.funder_code:
+        return rows
+    return select(rows).where(rows.c.funder_code == ctx.filters.funder_code).subquery()
 
 
 @dataclass
@@ -82,59 +116,37 @@ class Group:
 
 def activity_groups(ctx: Context, months: Collection[Month]) -> dict[tuple[int, int], Group]:
     """(period, antenna) -> its visits, minutes, beneficiary × worker pairs and extreme visits."""
-    if not months:
+    pairs = _pairs(ctx, months)
+    if pairs is None:
         return {}
-    s: Session = ctx.session
-    visits = _visits(ctx, months)
+    c = pairs.c
     groups: dict[tuple[int, int], Group] = defaultdict(Group)
-    by_length = select(
-        visits.c.period,
-        visits.c.antenna_id,
-        visits.c.minutes,
-        func.count(),
-        func.min(visits.c.position),
-    ).group_by(visits.c.period, visits.c.antenna_id, visits.c.minutes)
-    for period, antenna, found, count, position in s.execute(by_length):
-        minutes = int(found)
+    query = select(
+        c.period,
+        c.antenna_id,
+        c.beneficiary_id,
+        c.worker_id,
+        c.visits,
+        c.minutes,
+        c.longest_minutes,
+        c.longest_position,
+        c.longest_visit_id,
+        c.shortest_minutes,
+        c.shortest_position,
+        c.shortest_visit_id,
+    )
+    for period, antenna, ben, worker, visits, minutes, *extremes in ctx.session.execute(query):
+        long_min, long_pos, long_id, short_min, short_pos, short_id = map(int, extremes)
         group = groups[(period, antenna)]
-        group.visits += count
-        group.minutes += minutes * count
-        if group.longest is None or (minutes, -position) > (group.longest[0], -group.longest[1]):
-            group.longest = (minutes, position)
-        if group.shortest is None or (minutes, position) < group.shortest:
-            group.shortest = (minutes, position)
-    pairs = select(
-        visits.c.period, visits.c.antenna_id, visits.c.beneficiary_id, visits.c.worker_id
-    ).distinct()
-    for period, antenna, ben, worker in s.execute(pairs):
-        groups[(period, antenna)].pairs.add((ben, worker))
-    wanted = {
-        (period, extreme[1])
-        for (period, _a), g in groups.items()
-        for extreme in (g.longest, g.shortest)
-        if extreme is not None
-    }
-    ids = _visit_ids(s, wanted)
-    for (period, _a), group in groups.items():
-        if group.longest is not None:
-            group.longest_id = ids[(period, group.longest[1])]
-        if group.shortest is not None:
-            group.shortest_id = ids[(period, group.shortest[1])]
+        group.visits += visits
+        group.minutes += int(minutes)
+        group.pairs.add((ben, worker))
+        # Of equals, the first in the month's allocation, as computed live.
+        if group.longest is None or (long_min, -long_pos) > (group.longest[0], -group.longest[1]):
+            group.longest, group.longest_id = (long_min, long_pos), long_id
+        if group.shortest is None or (short_min, short_pos) < group.shortest:
+            group.shortest, group.shortest_id = (short_min, short_pos), short_id
     return dict(groups)
-
-
-def _visit_ids(s: Session, wanted: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
-    found: dict[tuple[int, int], int] = {}
-    ordered = sorted(wanted)
-    for start in range(0, len(ordered), 400):
-        chunk = ordered[start : start + 400]
-        for period, position, visit_id in s.execute(
-            select(F.period, F.position, F.visit_id).where(
-                tuple_(F.period, F.position).in_(chunk), F.share == 0
-            )
-        ):
-            found[(period, position)] = visit_id
-    return found
 
 
 def in_order(groups: dict[tuple[int, int], Group], month: Month) -> Iterator[tuple[int, Group]]:
@@ -150,34 +162,22 @@ def worker_totals(
 ) -> tuple[dict[int, tuple[int, int]], set[tuple[int, int]]]:
     """Per worker, their counted visits and minutes in these kept months; the
     (worker, beneficiary) pairs served."""
-    if not months:
+    pairs = _pairs(ctx, months)
+    if pairs is None:
         return {}, set()
-    visits = _visits(ctx, months)
+    c = pairs.c
+    totals: dict[int, tuple[int, int]] = {}
+    served: set[tuple[int, int]] = set()
     # int(): on PostgreSQL a sum of sums is numeric.
-    totals = {
-        worker: (int(count), int(minutes))
-        for worker, count, minutes in ctx.session.execute(
-            select(visits.c.worker_id, func.count(), func.sum(visits.c.minutes)).group_by(
-                visits.c.worker_id
-            )
+    for worker, ben, count, minutes in ctx.session.execute(
+        select(c.worker_id, c.beneficiary_id, func.sum(c.visits), func.sum(c.minutes)).group_by(
+            c.worker_id, c.beneficiary_id
         )
-    }
-    served = {
-        (worker, ben)
-        for worker, ben in ctx.session.execute(
-            select(visits.c.worker_id, visits.c.beneficiary_id).distinct()
-        )
-    }
+    ):
+        before = totals.get(worker, (0, 0))
+        totals[worker] = (before[0] + int(count), before[1] + int(minutes))
+        served.add((worker, ben))
     return totals, served
-
-
-def _shares_where(ctx: Context, months: Collection[Month]) -> list[ColumnElement[bool]]:
-    """The kept shares of these months in the page's antennas, period and funder filter."""
-    f = ctx.filters
-    where = [*_kept_where(ctx, months), F.category.is_not(None)]
-    if f.funder_code:
-        where.append(F.funder_code == f.funder_code)
-    return where
 
 
 def beneficiary_shares(
@@ -185,13 +185,13 @@ def beneficiary_shares(
 ) -> dict[tuple[int, str, str], tuple[int, int]]:
     """Per beneficiary, funder code ("" outside any plan) and category of share: the
     shares and their minutes in these kept months (of the funder filtered)."""
-    if not months:
+    shares = _shares(ctx, months)
+    if shares is None:
         return {}
-    query = (
-        select(F.beneficiary_id, F.funder_code, F.category, func.count(), func.sum(F.minutes))
-        .where(*_shares_where(ctx, months))
-        .group_by(F.beneficiary_id, F.funder_code, F.category)
-    )
+    c = shares.c
+    query = select(
+        c.beneficiary_id, c.funder_code, c.category, func.sum(c.shares), func.sum(c.minutes)
+    ).group_by(c.beneficiary_id, c.funder_code, c.category)
     return {
         (ben, code, str(category)): (int(count), int(minutes))
         for ben, code, category, count, minutes in ctx.session.execute(query)
@@ -200,12 +200,14 @@ def beneficiary_shares(
 
 def funder_minutes(ctx: Context, months: Collection[Month]) -> dict[str, int]:
     """Per funder code, the minutes of the shares in a plan in these kept months."""
-    if not months:
+    shares = _shares(ctx, months)
+    if shares is None:
         return {}
+    c = shares.c
     query = (
-        select(F.funder_code, func.sum(F.minutes))
-        .where(*_shares_where(ctx, months), F.plan_id.is_not(None))
-        .group_by(F.funder_code)
+        select(c.funder_code, func.sum(c.minutes))
+        .where(c.plan_id.is_not(None))
+        .group_by(c.funder_code)
     )
     return {code: int(minutes) for code, minutes in ctx.session.execute(query)}
 
@@ -215,34 +217,34 @@ def aid_minutes(
 ) -> tuple[dict[tuple[int, str | None], int], set[tuple[str | None, int]]]:
     """Per month (``period``) and funder kind (None outside any plan), the minutes of the
     shares in these kept months; the (funder kind, beneficiary) pairs served."""
-    if not months:
+    shares = _shares(ctx, months)
+    if shares is None:
         return {}, set()
-    kind = case((F.plan_id.is_(None), None), else_=F.funder_kind).label("kind")
-    where = _shares_where(ctx, months)
-    minutes = {
-        (period, found): int(total)
-        for period, found, total in ctx.session.execute(
-            select(F.period, kind, func.sum(F.minutes)).where(*where).group_by(F.period, kind)
+    c = shares.c
+    kind = case((c.plan_id.is_(None), None), else_=c.funder_kind).label("kind")
+    minutes: dict[tuple[int, str | None], int] = defaultdict(int)
+    served: set[tuple[str | None, int]] = set()
+    for period, found, ben, total in ctx.session.execute(
+        select(c.period, kind, c.beneficiary_id, func.sum(c.minutes)).group_by(
+            c.period, kind, c.beneficiary_id
         )
-    }
-    served = {
-        (found, ben)
-        for found, ben in ctx.session.execute(
-            select(kind, F.beneficiary_id).where(*where).distinct()
-        )
-    }
-    return minutes, served
+    ):
+        minutes[(period, found)] += int(total)
+        served.add((found, ben))
+    return dict(minutes), served
 
 
 def plan_minutes(ctx: Context, months: Collection[Month]) -> dict[tuple[int, int, str], int]:
     """Per month (``period``), plan and category, the minutes of the shares in a plan in
     these kept months (of the funder filtered)."""
-    if not months:
+    shares = _shares(ctx, months)
+    if shares is None:
         return {}
+    c = shares.c
     query = (
-        select(F.period, F.plan_id, F.category, func.sum(F.minutes))
-        .where(*_shares_where(ctx, months), F.plan_id.is_not(None))
-        .group_by(F.period, F.plan_id, F.category)
+        select(c.period, c.plan_id, c.category, func.sum(c.minutes))
+        .where(c.plan_id.is_not(None))
+        .group_by(c.period, c.plan_id, c.category)
     )
     return {
         (period, int(plan or 0), str(category)): int(minutes)
