@@ -15,10 +15,13 @@ from sqlalchemy.orm import Session
 
 from config.database import downgrade, import_all_models, migrate
 from ledger.db import make_engine
+from ledger.facts import forget_cached_months, month_billing
 from ledger.models import Base, CallOutcome, Identification
 from ledger.service import CallRecord, record_call
 from ledger.timeutil import utc_now
+from tests import factories
 from tests.conftest import PG_URL
+from tests.ledger import test_figures
 
 
 @pytest.fixture
@@ -82,4 +85,26 @@ def test_migrated_database_keeps_raw_events_append_only(empty_database_url: str)
     for statement in ("DELETE FROM call_events", "UPDATE call_events SET digits = '1'"):
         with engine.connect() as conn, pytest.raises(DBAPIError, match="append-only"):
             conn.execute(text(statement))
+    engine.dispose()
+
+
+def test_figure_totals_migration_sums_the_months_already_closed(
+    empty_database_url: str,
+) -> None:
+    # The month is closed with the migration before it applied (visit rows, no sums).
+    forget_cached_months()
+    migrate(empty_database_url)
+    engine = make_engine(empty_database_url)
+    with Session(engine) as session:
+        org = factories.small_org(session)
+        test_figures.october(session, org)
+        _facts, live = month_billing(session, test_figures.OCTOBER, {})
+        factories.close_month(session, test_figures.OCTOBER)
+    downgrade(empty_database_url, "20261206_ledger_month_figures")
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM month_visit_figures")) == 10
+    migrate(empty_database_url)
+    with Session(engine) as session:
+        assert test_figures.kept_pairs(session) == test_figures.expected_pairs(live)
+        assert test_figures.kept_shares(session) == test_figures.expected_shares(live)
     engine.dispose()
