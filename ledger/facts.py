@@ -307,16 +307,17 @@ def _visit_facts(
     return visits
 
 
-def _plans_query(scope: _Scope, *columns: Any) -> Select[Any]:
-    """The plans in force during the scope's month (of its beneficiary, in its antennas)."""
-    month = scope.month
+def _plans_query(scope: _Scope, *columns: Any, until: Month | None = None) -> Select[Any]:
+    """The plans in force during the scope's month, or any month from it to ``until`` (of
+    its beneficiary, in its antennas)."""
+    last = until or scope.month
     query = (
         select(*columns)
         .select_from(CarePlan)
         .join(Funder, Funder.id == CarePlan.funder_id)
         .where(
-            CarePlan.starts_on <= month.last_day,
-            or_(CarePlan.ends_on.is_(None), CarePlan.ends_on >= month.first_day),
+            CarePlan.starts_on <= last.last_day,
+            or_(CarePlan.ends_on.is_(None), CarePlan.ends_on >= scope.month.first_day),
         )
     )
     if scope.beneficiary_id is not None:
@@ -328,7 +329,7 @@ def _plans_query(scope: _Scope, *columns: Any) -> Select[Any]:
     return query
 
 
-def _load_plans(session: Session, scope: _Scope) -> list[PlanFact]:
+def _load_plans(session: Session, scope: _Scope, until: Month | None = None) -> list[PlanFact]:
     plan_query = _plans_query(
         scope,
         CarePlan.id,
@@ -340,6 +341,7 @@ def _load_plans(session: Session, scope: _Scope) -> list[PlanFact]:
         CarePlan.max_hours,
         CarePlan.starts_on,
         CarePlan.ends_on,
+        until=until,
     ).order_by(CarePlan.id)
     return [
         PlanFact(
@@ -361,11 +363,24 @@ def _load_plans(session: Session, scope: _Scope) -> list[PlanFact]:
 
 
 def month_plans(
-    session: Session, month: Month, antenna_ids: Collection[int] | None = None
-) -> list[PlanFact]:
-    """The plans in force during the month (of the beneficiaries of those antennas), as
-    ``load_month_facts`` reads them, without the month's visits."""
-    return _load_plans(session, _Scope(month, _antennas(antenna_ids), None, None))
+    session: Session, months: Sequence[Month], antenna_ids: Collection[int] | None = None
+) -> dict[Month, list[PlanFact]]:
+    """Each month's plans in force (of the beneficiaries of those antennas), as
+    ``load_month_facts`` reads them, without the months' visits: read once for them all
+    (a year of 9,000 plans is one query, not twelve)."""
+    if not months:
+        return {}
+    ordered = sorted(months)
+    scope = _Scope(ordered[0], _antennas(antenna_ids), None, None)
+    plans = _load_plans(session, scope, until=ordered[-1])
+    return {
+        month: [
+            p
+            for p in plans
+            if p.starts_on <= month.last_day and (p.ends_on is None or p.ends_on >= month.first_day)
+        ]
+        for month in ordered
+    }
 
 
 def plan_minutes(max_hours: float) -> int:

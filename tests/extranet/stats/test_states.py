@@ -143,6 +143,33 @@ def test_3_a_page_lists_the_first_incomplete_calls_and_counts_them_all(
     }
 
 
+@pytest.mark.parametrize(
+    ("slug", "key", "caption"),
+    [
+        ("beneficiaires", "heures-beneficiaires", "Heures par bénéficiaire et financeur"),
+        ("plans-d-aide", "plans", "Plans d'aide : autorisé et consommé"),
+    ],
+)
+def test_1_and_2_a_page_lists_the_first_rows_and_a_file_has_them_all(
+    client: FlaskClient,
+    scenario: Scenario,
+    monkeypatch: pytest.MonkeyPatch,
+    slug: str,
+    key: str,
+    caption: str,
+) -> None:
+    monkeypatch.setattr(controllers, "PAGE_ROWS", 1)
+    referent = logged_in(client, "referent")
+    sections = csv_sections(referent.get(f"/statistiques/{slug}.csv?{MONTH}").data)
+    (rows,) = [v for k, v in sections.items() if k.startswith(caption)]
+    every = [row for row in rows[1:] if row[0] != "Total"]
+    assert len(every) >= 2
+    doc = page(referent, f"/statistiques/{slug}?{MONTH}")
+    (listed,) = table(doc, key)
+    assert listed[0] == every[0][0]
+    assert f"1 premières lignes sur {len(every)}" in doc.text_content()
+
+
 def test_6_a_visit_done_without_calls_counts_as_corrected_by_nobody(
     client: FlaskClient, scenario: Scenario, session: Session
 ) -> None:
