@@ -234,8 +234,8 @@ def aid_minutes(
     return dict(minutes), served
 
 
-def plan_minutes(ctx: Context, months: Collection[Month]) -> dict[tuple[int, int, str], int]:
-    """Per month (``period``), plan and category, the minutes of the shares in a plan in
+def plan_minutes(ctx: Context, months: Collection[Month]) -> dict[int, list[tuple[int, str, int]]]:
+    """Per month (``period``): each plan and category with the minutes of its shares in
     these kept months (of the funder filtered)."""
     shares = _shares(ctx, months)
     if shares is None:
@@ -246,10 +246,10 @@ def plan_minutes(ctx: Context, months: Collection[Month]) -> dict[tuple[int, int
         .where(c.plan_id.is_not(None))
         .group_by(c.period, c.plan_id, c.category)
     )
-    return {
-        (period, int(plan or 0), str(category)): int(minutes)
-        for period, plan, category, minutes in ctx.session.execute(query)
-    }
+    found: dict[int, list[tuple[int, str, int]]] = defaultdict(list)
+    for period, plan, category, minutes in ctx.session.execute(query):
+        found[period].append((plan, category, int(minutes)))
+    return found
 
 
 def visit_shares(

@@ -271,9 +271,8 @@ def plan_follow_up(ctx: Context) -> Report:
             in_force_months[plan.plan_id] += 1
             cell[0] += plan.max_minutes
         if billing is None:
-            period = period_of(month)
-            for (p, plan_id, category), minutes in kept_used.items():
-                if p != period or plan_id not in plans:
+            for plan_id, category, minutes in kept_used.get(period_of(month), ()):
+                if plan_id not in plans:
                     continue
                 slot = 0 if category == Category.WITHIN.value else 1
                 used[plan_id][slot] += minutes
@@ -1148,7 +1147,7 @@ def beneficiaries_by_funder(ctx: Context) -> Report:
     if f.beneficiary_id is not None:
         query = query.where(CarePlan.beneficiary_id == f.beneficiary_id)
     plans = ctx.session.execute(query).all()
-    bens = people(ctx.session, Beneficiary, (p.beneficiary_id for p, *_ in plans))
+    bens = people(ctx.session, Beneficiary, (p.beneficiary_id for p, *_ in plans[: ctx.listed]))
     ants = antenna_names(ctx.session)
     done: dict[str, int] = defaultdict(int)
     months, closed = kept.split_months(ctx)
@@ -1159,12 +1158,14 @@ def beneficiaries_by_funder(ctx: Context) -> Report:
     for code, minutes in kept.funder_minutes(ctx, closed).items():
         done[code] += minutes
     per_funder: dict[str, FunderSlot] = {}
-    detail_rows = []
+    detail_rows: list[Row] = []
     for plan, code, name, kind, antenna_id in plans:
         slot = per_funder.setdefault(code, FunderSlot(name, kind))
         slot.beneficiaries.add(plan.beneficiary_id)
         slot.plans += 1
         slot.max_minutes += plan_minutes(float(plan.max_hours))
+        if ctx.listed is not None and len(detail_rows) >= ctx.listed:
+            continue  # a page lists the first plans (a year of all antennas: 8,900)
         ben = bens[plan.beneficiary_id]
         detail_rows.append(
             Row(
@@ -1241,6 +1242,7 @@ def beneficiaries_by_funder(ctx: Context) -> Report:
             Column("Fin", Kind.DATE),
         ),
         detail_rows,
+        count=len(plans),
     )
     chart = Chart(
         "graphique-financeurs",

@@ -13,10 +13,11 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from ledger import closures, service
-from ledger.facts import forget_cached_months, load_month_facts, month_billing
+from ledger.facts import forget_cached_months, load_month_facts, month_billing, month_plans
 from ledger.models import CarePlan, FunderKind, Visit
 from ledger.money import Rounding, RoundingMode, allocate_month
 from ledger.motives import Motive
+from ledger.timeutil import Month
 from tests import factories
 from tests.factories import SmallOrg
 from tests.ledger.test_closures import OCTOBER, VISIT_AT, _visit
@@ -134,3 +135,33 @@ def test_one_persons_month_does_not_push_the_month_out(session: Session, org: Sm
         assert one.minutes_by_funder() == {"APA75": 60}
         month_billing(session, OCTOBER, worker_id=org.worker_a1.id)
     assert month_billing(session, OCTOBER)[1] is month
+
+
+def test_the_plans_of_several_months_are_each_month_s_plans_in_force(
+    session: Session, org: SmallOrg
+) -> None:
+    apa = factories.funder(session, FunderKind.APA, "APA75")
+    old = factories.care_plan(session, org.ben_a1, apa, ends_on=date(2026, 2, 1))
+    spring = factories.care_plan(
+        session, org.ben_a1, apa, starts_on=date(2026, 3, 31), ends_on=date(2026, 5, 1)
+    )
+    later = factories.care_plan(session, org.ben_b1, apa, starts_on=date(2026, 11, 30))
+    session.commit()
+    # Not contiguous: the closed months of a year with a month in review.
+    months = [Month(2026, m) for m in (1, 2, 3, 5, 6, 11, 12)]
+    found = month_plans(session, months)
+    assert {m.month: [p.plan_id for p in plans] for m, plans in found.items()} == {
+        1: [old.id],
+        2: [old.id],
+        3: [spring.id],
+        5: [spring.id],
+        6: [],
+        11: [later.id],
+        12: [later.id],
+    }
+    # Each month as its own facts read it; one antenna's beneficiaries only.
+    assert found[Month(2026, 3)] == load_month_facts(session, Month(2026, 3)).plans
+    assert (
+        month_plans(session, months, [org.antenna_b.id])[Month(2026, 12)] == found[Month(2026, 12)]
+    )
+    assert month_plans(session, months, [org.antenna_a.id])[Month(2026, 12)] == []
