@@ -249,6 +249,7 @@ def plan_follow_up(ctx: Context) -> Report:
     # The months not closed, allocated one at a time in the period's order.
     live = loaders.months(ctx, only=[m for m in months if m not in closed])
     kept_used = kept.plan_minutes(ctx, closed)
+    in_plan = Category.WITHIN.value  # read once: 200,000 kept rows a year
     kept_plans = month_plans(ctx.session, [m for m in months if m in closed], ctx.antennas)
     for month in months:
         cell = by_month.setdefault(month, [0, 0, 0])
@@ -274,7 +275,7 @@ def plan_follow_up(ctx: Context) -> Report:
             for plan_id, category, minutes in kept_used.get(period_of(month), ()):
                 if plan_id not in plans:
                     continue
-                slot = 0 if category == Category.WITHIN.value else 1
+                slot = 0 if category == in_plan else 1
                 used[plan_id][slot] += minutes
                 cell[1 + slot] += minutes
             continue
