@@ -1,10 +1,11 @@
 """States 0, 1, 2, 4, 9, 10, 11, 12 read a closed month from the kept figures, with the same result.
 
 The same pages and exports, asked before the close (every month computed
-live), after it (the closed month read from ``month_visit_figures``) and after a
-reopen (live again), are the same, for a referent and for a manager (who sees
-their antenna only), with and without a funder filter, over a month and over a
-year whose other months are not closed.
+live), after it (the closed month read from the ledger's sums, or from its visit
+rows ``month_visit_figures`` for state 0 and for a period that cuts the month)
+and after a reopen (live again), are the same, for a referent and for a manager
+(who sees their antenna only), with and without a funder filter, over a month,
+a week and dates cutting it, and over a year whose other months are not closed.
 """
 
 from __future__ import annotations
@@ -38,15 +39,19 @@ def _states(client: object, funder: str) -> dict[str, dict[str, list[list[str]]]
         "11 month": "/statistiques/activite-mensuelle.csv?periode=mois&mois=2026-09",
         "11 year": "/statistiques/activite-mensuelle.csv?periode=annee&annee=2026",
         "11 dates": f"/statistiques/activite-mensuelle.csv?{DATES}",
+        # A week inside the closed month: summed from its visit rows of those days.
+        "11 week": "/statistiques/activite-mensuelle.csv?periode=semaine&semaine=2026-W38",
         "12 year": "/statistiques/activite-annuelle.csv?periode=annee&annee=2026",
         "12 half": "/statistiques/activite-annuelle.csv?periode=semestre&semestre=2026-2",
         "1 year": "/statistiques/beneficiaires.csv?periode=annee&annee=2026",
         "1 dates": f"/statistiques/beneficiaires.csv?{DATES}",
         "9 year": "/statistiques/intervenants.csv?periode=annee&annee=2026",
         "9 month": "/statistiques/intervenants.csv?periode=mois&mois=2026-09",
+        "9 dates": f"/statistiques/intervenants.csv?{DATES}",
         "2 year": "/statistiques/plans-d-aide.csv?periode=annee&annee=2026",
         "2 dates": f"/statistiques/plans-d-aide.csv?{DATES}",
         "4 year": "/statistiques/financeurs.csv?periode=annee&annee=2026",
+        "4 dates": f"/statistiques/financeurs.csv?{DATES}",
         "10 year": "/statistiques/profil.csv?periode=annee&annee=2026",
         "10 dates": f"/statistiques/profil.csv?{DATES}",
         # The visits behind the figures: each visit's kept minutes and split between funders.
