@@ -2185,12 +2185,16 @@ def absences(ctx: Context) -> Report:
 STATUS_LABELS = {status: status.label for status in VisitStatus}
 
 
-def _visit_billing(ctx: Context) -> dict[int, tuple[int, list[tuple[str | None, int]]]]:
+def _visit_billing(
+    ctx: Context, until: date | None = None
+) -> dict[int, tuple[int, list[tuple[str | None, int]]]]:
     """Visit id -> kept minutes and shares (funder code, None outside any plan; minutes),
     of the funder filtered: from the ledger's kept figures for closed months, from the
-    ledger's allocation for the others. A visit not counted is absent."""
+    ledger's allocation for the others. A visit not counted is absent; none after
+    ``until`` when given (a page's last day)."""
     months, kept_set = kept.split_months(ctx)
-    found = kept.visit_shares(ctx, kept_set)
+    months = [m for m in months if until is None or m.first_day <= until]
+    found = kept.visit_shares(ctx, [m for m in months if m in kept_set], until)
     live = [m for m in months if m not in kept_set]
     if live:
         for _m, vb in billed(ctx, only=live):
@@ -2202,6 +2206,17 @@ def _visit_billing(ctx: Context) -> dict[int, tuple[int, list[tuple[str | None, 
                 ],
             )
     return found
+
+
+def _visits_in_all(ctx: Context, where: list[ColumnElement[bool]]) -> tuple[int, int]:
+    """How many visits a page's filters give, and their kept minutes: the kept months'
+    summed by the database, the others' from the ledger's allocation (no funder filter)."""
+    count = ctx.session.scalar(select(func.count()).select_from(Visit).where(*where)) or 0
+    months, kept_set = kept.split_months(ctx)
+    total = kept.kept_total(ctx, kept_set) + sum(
+        vb.kept.minutes for _m, vb in billed(ctx, only=[m for m in months if m not in kept_set])
+    )
+    return count, total
 
 
 def visits(ctx: Context) -> Report:
@@ -2230,10 +2245,16 @@ def visits(ctx: Context) -> Report:
         .where(and_(*where))
         .order_by(Visit.service_date, Visit.started_at, Visit.id)
     )
+    # A page (without a funder filter: which visits have a share of a funder is known
+    # only after the allocation) reads its first rows only, and counts the others below.
+    page = ctx.listed is not None and not f.funder_code
+    if page:
+        rows_q = rows_q.limit(ctx.listed)
     # Through the connection (Core): the ORM's row handling took a third of a year's export.
     found = ctx.session.connection().execute(rows_q).all()
     names = funders(ctx.session)
-    billing = _visit_billing(ctx)
+    # A page's billing up to its last row's day (none for an empty page); a file's, all.
+    billing = _visit_billing(ctx, found[-1][1] if page else None) if found or not page else {}
     if f.funder_code:
         found = [r for r in found if r[0] in billing]
     workers = people(ctx.session, Worker, (r[4] for r in found))
@@ -2287,9 +2308,12 @@ def visits(ctx: Context) -> Report:
                 ),
             )
         )
+    count = len(rows)
+    if page and len(rows) == ctx.listed:
+        count, total = _visits_in_all(ctx, where)
     table = Table(
         "interventions",
-        f"Interventions, {f.period.label} : {len(rows)} ({format_hours(total)} retenues)",
+        f"Interventions, {f.period.label} : {count} ({format_hours(total)} retenues)",
         (
             Column("Intervention", Kind.INT),
             Column("Jour", Kind.DATE),
@@ -2307,6 +2331,7 @@ def visits(ctx: Context) -> Report:
         empty="Aucune intervention pour ces filtres.",
         # The rows with their links (a page's); a file ignores it.
         page_limit=max(linked, 1),
+        count=count,
     )
     return Report(
         "Interventions derrière les chiffres",

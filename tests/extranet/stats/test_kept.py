@@ -26,7 +26,7 @@ from ledger.motives import Motive
 from ledger.timeutil import Month
 from tests import factories
 from tests.extranet.conftest import add_user, login, make_app
-from tests.extranet.stats.conftest import csv_sections
+from tests.extranet.stats.conftest import csv_sections, page, table
 
 SEPTEMBER, OCTOBER = Month(2026, 9), Month(2026, 10)
 
@@ -70,7 +70,23 @@ def _states(client: object, funder: str) -> dict[str, dict[str, list[list[str]]]
             sections = csv_sections(response.get_data())
             sections.pop("")  # the heading: the time it was produced
             found[name + suffix] = sections
+    for name in ("0 year", "0 dates"):
+        found[f"{name} page"] = _visits_page(client, urls[name], found[name])
     return found
+
+
+def _visits_page(
+    client: object, csv_url: str, csv: dict[str, list[list[str]]]
+) -> dict[str, list[list[str]]]:
+    """State 0's page: its caption (how many visits, their kept hours) and visit ids are
+    the file's, though the page reads only its first rows and counts the others apart."""
+    doc = page(client, csv_url.replace(".csv?", "?"))  # type: ignore[arg-type]
+    caption = doc.get_element_by_id("interventions-legende").text_content()
+    ((title, rows),) = csv.items()
+    assert caption == title
+    ids = [row[0] for row in table(doc, "interventions")]
+    assert ids == [row[0] for row in rows[1 : len(ids) + 1]]
+    return {caption: [ids]}
 
 
 def _correct_some_of_september(session: Session) -> None:
@@ -151,6 +167,9 @@ def test_states_read_from_kept_figures_as_computed_live(
         return found
 
     live = read()
+    # The referent's year is more than a page: the page counts the visits it does not list.
+    ((year_ids,),) = live["referent-kept"]["0 year page"].values()
+    assert len(year_ids) == 500
     (visits,) = live["referent-kept"]["0 dates"].values()
     assert any(" : " in row[9] for row in visits[1:])  # some visits split between funders
     total = live["referent-kept"]["11 month"]
