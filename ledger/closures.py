@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger import closing
+from ledger import call_figures, closing
 from ledger import figures as kept_figures
 from ledger.closing import Cutoff, MonthLife
 from ledger.facts import month_billing
@@ -201,6 +201,7 @@ def close_month(
     # The figures checked are kept with the close (ledger.figures): the readers of
     # many months read them instead of allocating the closed month again.
     kept_figures.store(session, row, current.billing, rules)
+    call_figures.store(session, month)
     audit(
         session,
         actor,
@@ -223,6 +224,7 @@ def reopen_month(
     reopened = closing.reopen(_life(row, month), now=now, actor=actor, motive=motive)
     row = _store(session, row, reopened)
     kept_figures.drop(session, row)
+    call_figures.drop(session, month)
     audit(
         session,
         actor,

@@ -693,3 +693,27 @@ class MonthShareFigure(Base):
     minutes: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_month_share_figures_period", "period", "antenna_id"),)
+
+
+class MonthCallFigure(Base):
+    """A closed month's incomplete calls, counted at the close (``ledger.call_figures``).
+
+    The month's visits with a call missing, grouped by day, antenna, worker, kind
+    and whether they were corrected: what the statistics of incomplete calls and
+    of their correction count. Written at the close, dropped at the reopen (a
+    closed month's visits and versions cannot change in between).
+    """
+
+    __tablename__ = "month_call_figures"
+
+    #: year * 100 + month of the closed month.
+    period: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    service_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    antenna_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    worker_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: The missing call: "arrivee", "depart" or "aucun" (``call_figures.incomplete_kind``).
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    #: ``call_figures.corrected``: no longer incomplete, or a version with a motive.
+    corrected: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    #: How many visits.
+    visits: Mapped[int] = mapped_column(Integer)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Subquery, case, func, select, union_all
@@ -261,16 +262,18 @@ def plan_minutes(ctx: Context, months: Collection[Month]) -> dict[int, list[tupl
 
 
 def visit_shares(
-    ctx: Context, months: Collection[Month]
+    ctx: Context, months: Collection[Month], until: date | None = None
 ) -> dict[int, tuple[int, list[tuple[str | None, int]]]]:
     """Visit id -> its kept minutes (of the funder filtered) and its shares in order, as
     (funder code, None outside any plan; minutes), for the counted visits of these kept
-    months in the page's antennas and period. With a funder filter, only the visits with a
-    share of that funder, and only those shares."""
+    months in the page's antennas and period, up to ``until`` when given. With a funder
+    filter, only the visits with a share of that funder, and only those shares."""
     if not months:
         return {}
     f = ctx.filters
     where = _kept_where(ctx, months)
+    if until is not None:
+        where.append(F.service_date <= until)
     if f.funder_code:
         where.append(F.funder_code == f.funder_code)
     query = select(
@@ -291,3 +294,12 @@ def visit_shares(
         if f.funder_code:
             found[visit_id] = (entry[0] + minutes, entry[1])
     return found
+
+
+def kept_total(ctx: Context, months: Collection[Month]) -> int:
+    """The kept minutes of the counted visits of these kept months in the page's antennas
+    and period (no funder filter)."""
+    if not months:
+        return 0
+    query = select(func.sum(F.kept_minutes)).where(*_kept_where(ctx, months), F.share == 0)
+    return int(ctx.session.scalar(query) or 0)

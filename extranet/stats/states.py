@@ -22,9 +22,9 @@ from sqlalchemy import (
     Date,
     Integer,
     ScalarSelect,
+    Select,
     String,
     and_,
-    case,
     cast,
     func,
     literal,
@@ -54,6 +54,8 @@ from extranet.stats.loaders import (
     shares,
 )
 from extranet.stats.report import Chart, Column, Kind, Report, Row, Table, Value
+from ledger import call_figures
+from ledger.call_figures import corrected, incomplete_kind, missing_call
 from ledger.facts import month_plans, plan_minutes
 from ledger.figures import period_of
 from ledger.models import (
@@ -65,6 +67,7 @@ from ledger.models import (
     Funder,
     FunderKind,
     Identification,
+    MonthCallFigure,
     Phone,
     PlannedVisit,
     Visit,
@@ -456,26 +459,6 @@ class Tally:
         self.by_day[(item.day, item.kind)][slot] += 1
 
 
-def _incomplete_kind() -> ColumnElement[str]:
-    """The visit's missing call, as ``INCOMPLETE_KINDS`` names it."""
-    return case(
-        (and_(Visit.arrival_event_id.is_(None), Visit.departure_event_id.is_(None)), "aucun"),
-        (Visit.arrival_event_id.is_(None), "arrivee"),
-        else_="depart",
-    )
-
-
-def _corrected() -> ColumnElement[bool]:
-    """Corrected: no longer incomplete (entered by hand, completed, deleted) or a version
-    with a motive."""
-    fixed = (
-        select(VisitVersion.id)
-        .where(VisitVersion.visit_id == Visit.id, VisitVersion.motive.is_not(None))
-        .exists()
-    )
-    return or_(Visit.status != VisitStatus.INCOMPLETE, fixed)
-
-
 def _first_version_at() -> ScalarSelect[datetime]:
     """When the visit appeared: its first version."""
     return (
@@ -487,26 +470,78 @@ def _first_version_at() -> ScalarSelect[datetime]:
     )
 
 
-def _incomplete_where(ctx: Context) -> list[ColumnElement[bool]]:
-    """The period's visits with a call missing, in the page's antennas, filters and options."""
+def _incomplete_where(
+    ctx: Context, days: list[tuple[date, date]] | None = None
+) -> list[ColumnElement[bool]]:
+    """The period's visits with a call missing, in the page's antennas, filters and options;
+    only on these ``days`` (ranges) when given."""
     f = ctx.filters
     where = [
         Visit.service_date >= f.period.first,
         Visit.service_date <= f.period.last,
-        or_(Visit.arrival_event_id.is_(None), Visit.departure_event_id.is_(None)),
+        missing_call(),
         in_antennas(Visit.antenna_id, ctx.antennas),
     ]
+    if days is not None:
+        where.append(or_(*(Visit.service_date.between(a, b) for a, b in days)))
     if f.worker_id is not None:
         where.append(Visit.worker_id == f.worker_id)
     if f.beneficiary_id is not None:
         where.append(Visit.beneficiary_id == f.beneficiary_id)
     kind = f.options.get("type")
     if kind:
-        where.append(_incomplete_kind() == kind)
+        where.append(incomplete_kind() == kind)
     state = f.options.get("etat")
     if state:
-        where.append(_corrected() if state == "corrige" else not_(_corrected()))
+        where.append(corrected() if state == "corrige" else not_(corrected()))
     return where
+
+
+def _kept_call_months(ctx: Context) -> set[Month]:
+    """The period's months whose incomplete calls the ledger counted at their close
+    (``ledger.call_figures``); one beneficiary's are counted live (the counts have no
+    beneficiary, and a beneficiary's month is small)."""
+    if ctx.filters.beneficiary_id is not None:
+        return set()
+    return call_figures.kept_months(ctx.session, ctx.filters.period.months)
+
+
+def _live_days(ctx: Context, kept: set[Month]) -> list[tuple[date, date]]:
+    """The period's days outside the kept months, as ranges."""
+    p = ctx.filters.period
+    ranges: list[tuple[date, date]] = []
+    for month in p.months:
+        if month in kept:
+            continue
+        first, last = max(month.first_day, p.first), min(month.last_day, p.last)
+        if ranges and ranges[-1][1] + timedelta(days=1) == first:
+            ranges[-1] = (ranges[-1][0], last)
+        else:
+            ranges.append((first, last))
+    return ranges
+
+
+def _kept_counts(ctx: Context, kept: set[Month]) -> Select[str, bool, int, int, date, int]:
+    """The counts kept for these months, in the page's period, antennas, filters and
+    options: the same columns as the live rows, ``n`` visits each."""
+    f, k = ctx.filters, MonthCallFigure
+    where = [
+        k.period.in_(sorted(period_of(m) for m in kept)),
+        k.service_date >= f.period.first,
+        k.service_date <= f.period.last,
+        in_antennas(k.antenna_id, ctx.antennas),
+    ]
+    if f.worker_id is not None:
+        where.append(k.worker_id == f.worker_id)
+    kind = f.options.get("type")
+    if kind:
+        where.append(k.kind == kind)
+    state = f.options.get("etat")
+    if state:
+        where.append(k.corrected.is_(state == "corrige"))
+    return select(
+        k.kind, k.corrected, k.antenna_id, k.worker_id, k.service_date, k.visits.label("n")
+    ).where(*where)
 
 
 def _code_items(ctx: Context) -> list[Incomplete]:
@@ -531,26 +566,32 @@ def incomplete_tally(ctx: Context, codes: list[Incomplete], *, by_day: bool = Tr
     a few thousand groups that give the three tables), and by day and type for the
     chart. Without ``by_day`` (state 6), one ``GROUP BY`` by antenna that PostgreSQL runs
     without storing the scan (a year of all antennas is 3.3 million rows on the bench)."""
-    items = (
-        select(
-            _incomplete_kind().label("kind"),
-            _corrected().label("corrected"),
-            Visit.antenna_id,
-            Visit.worker_id,
-            Visit.service_date,
+    kept = _kept_call_months(ctx)
+    live_days = _live_days(ctx, kept)
+    parts: list[Select[str, bool, int, int, date, int]] = []
+    if kept:
+        parts.append(_kept_counts(ctx, kept))
+    if live_days:
+        parts.append(
+            select(
+                incomplete_kind().label("kind"),
+                corrected().label("corrected"),
+                Visit.antenna_id,
+                Visit.worker_id,
+                Visit.service_date,
+                literal(1, Integer).label("n"),
+            ).where(*_incomplete_where(ctx, live_days))
         )
-        .where(*_incomplete_where(ctx))
-        .cte("incomplete")
-    )
+    items = (parts[0] if len(parts) == 1 else union_all(*parts)).cte("incomplete")
     c = items.c
     no_int, no_day = cast(null(), Integer), cast(null(), Date)
-    count = func.count().label("n")
+    count = func.sum(c.n).label("n")
     tally = Tally()
     if not by_day:
-        for antenna, corrected, n in ctx.session.execute(
+        for antenna, fixed, n in ctx.session.execute(
             select(c.antenna_id, c.corrected, count).group_by(c.antenna_id, c.corrected)
         ):
-            tally.by_antenna[antenna][0 if corrected else 1] += n
+            tally.by_antenna[antenna][0 if fixed else 1] += n
         for item in codes:
             tally.add(item)
         return tally
@@ -574,8 +615,8 @@ def incomplete_tally(ctx: Context, codes: list[Incomplete], *, by_day: bool = Tr
             count,
         ).group_by(c.service_date, c.kind, c.corrected),
     )
-    for name, kind, antenna, worker, day, corrected, n in ctx.session.execute(query):
-        slot = 0 if corrected else 1
+    for name, kind, antenna, worker, day, fixed, n in ctx.session.execute(query):
+        slot = 0 if fixed else 1
         if name == "day":
             # SQLite gives the date of a union back as text.
             on = day if isinstance(day, date) else date.fromisoformat(day)
@@ -589,10 +630,33 @@ def incomplete_tally(ctx: Context, codes: list[Incomplete], *, by_day: bool = Tr
     return tally
 
 
-def incomplete_items(ctx: Context, codes: list[Incomplete]) -> list[Incomplete]:
+def _last_listed_day(counted: Tally, listed: int | None) -> date | None:
+    """The day by which the period has ``listed`` incomplete calls (None: all are listed).
+
+    The list is in order of day first: the visits after that day cannot be among the
+    first ``listed``, so the database sorts only those up to it, not a year of them."""
+    if listed is None:
+        return None
+    per_day: Counter[date] = Counter()
+    for (day, _kind), v in counted.by_day.items():
+        per_day[day] += sum(v)
+    seen = 0
+    for day in sorted(per_day):
+        seen += per_day[day]
+        if seen >= listed:
+            return day
+    return None
+
+
+def incomplete_items(
+    ctx: Context, codes: list[Incomplete], until: date | None = None
+) -> list[Incomplete]:
     """The incomplete calls to list: by day and time, the first ``ctx.listed`` of them
-    (a page) or all (a file)."""
+    (a page) or all (a file); none after ``until``."""
     s = ctx.session
+    where = _incomplete_where(ctx)
+    if until is not None:
+        where.append(Visit.service_date <= until)
     query = (
         select(
             Visit.id,
@@ -606,7 +670,7 @@ def incomplete_items(ctx: Context, codes: list[Incomplete]) -> list[Incomplete]:
             Visit.started_at,
             Visit.ended_at,
         )
-        .where(*_incomplete_where(ctx))
+        .where(*where)
         .order_by(
             Visit.service_date,
             func.coalesce(Visit.started_at, Visit.ended_at, _first_version_at()),
@@ -676,7 +740,7 @@ def incomplete_fixes(ctx: Context) -> list[tuple[int | None, str, timedelta]]:
     query = (
         select(
             Visit.antenna_id,
-            _incomplete_kind(),
+            incomplete_kind(),
             Visit.started_at,
             Visit.ended_at,
             _first_version_at(),
@@ -811,7 +875,7 @@ def incomplete_calls(ctx: Context) -> Report:
     f = ctx.filters
     codes = _code_items(ctx)
     counted = incomplete_tally(ctx, codes)
-    items = incomplete_items(ctx, codes)
+    items = incomplete_items(ctx, codes, _last_listed_day(counted, ctx.listed))
     ants = antenna_names(ctx.session)
     workers = people(
         ctx.session,
@@ -2129,12 +2193,16 @@ def absences(ctx: Context) -> Report:
 STATUS_LABELS = {status: status.label for status in VisitStatus}
 
 
-def _visit_billing(ctx: Context) -> dict[int, tuple[int, list[tuple[str | None, int]]]]:
+def _visit_billing(
+    ctx: Context, until: date | None = None
+) -> dict[int, tuple[int, list[tuple[str | None, int]]]]:
     """Visit id -> kept minutes and shares (funder code, None outside any plan; minutes),
     of the funder filtered: from the ledger's kept figures for closed months, from the
-    ledger's allocation for the others. A visit not counted is absent."""
+    ledger's allocation for the others. A visit not counted is absent; none after
+    ``until`` when given (a page's last day)."""
     months, kept_set = kept.split_months(ctx)
-    found = kept.visit_shares(ctx, kept_set)
+    months = [m for m in months if until is None or m.first_day <= until]
+    found = kept.visit_shares(ctx, [m for m in months if m in kept_set], until)
     live = [m for m in months if m not in kept_set]
     if live:
         for _m, vb in billed(ctx, only=live):
@@ -2146,6 +2214,17 @@ def _visit_billing(ctx: Context) -> dict[int, tuple[int, list[tuple[str | None, 
                 ],
             )
     return found
+
+
+def _visits_in_all(ctx: Context, where: list[ColumnElement[bool]]) -> tuple[int, int]:
+    """How many visits a page's filters give, and their kept minutes: the kept months'
+    summed by the database, the others' from the ledger's allocation (no funder filter)."""
+    count = ctx.session.scalar(select(func.count()).select_from(Visit).where(*where)) or 0
+    months, kept_set = kept.split_months(ctx)
+    total = kept.kept_total(ctx, kept_set) + sum(
+        vb.kept.minutes for _m, vb in billed(ctx, only=[m for m in months if m not in kept_set])
+    )
+    return count, total
 
 
 def visits(ctx: Context) -> Report:
@@ -2174,10 +2253,16 @@ def visits(ctx: Context) -> Report:
         .where(and_(*where))
         .order_by(Visit.service_date, Visit.started_at, Visit.id)
     )
+    # A page (without a funder filter: which visits have a share of a funder is known
+    # only after the allocation) reads its first rows only, and counts the others below.
+    page = ctx.listed is not None and not f.funder_code
+    if page:
+        rows_q = rows_q.limit(ctx.listed)
     # Through the connection (Core): the ORM's row handling took a third of a year's export.
     found = ctx.session.connection().execute(rows_q).all()
     names = funders(ctx.session)
-    billing = _visit_billing(ctx)
+    # A page's billing up to its last row's day (none for an empty page); a file's, all.
+    billing = _visit_billing(ctx, found[-1][1] if page else None) if found or not page else {}
     if f.funder_code:
         found = [r for r in found if r[0] in billing]
     workers = people(ctx.session, Worker, (r[4] for r in found))
@@ -2231,9 +2316,12 @@ def visits(ctx: Context) -> Report:
                 ),
             )
         )
+    count = len(rows)
+    if page and len(rows) == ctx.listed:
+        count, total = _visits_in_all(ctx, where)
     table = Table(
         "interventions",
-        f"Interventions, {f.period.label} : {len(rows)} ({format_hours(total)} retenues)",
+        f"Interventions, {f.period.label} : {count} ({format_hours(total)} retenues)",
         (
             Column("Intervention", Kind.INT),
             Column("Jour", Kind.DATE),
@@ -2251,6 +2339,7 @@ def visits(ctx: Context) -> Report:
         empty="Aucune intervention pour ces filtres.",
         # The rows with their links (a page's); a file ignores it.
         page_limit=max(linked, 1),
+        count=count,
     )
     return Report(
         "Interventions derrière les chiffres",

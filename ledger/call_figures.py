@@ -1,0 +1,123 @@
+"""A closed month's incomplete calls, counted by the ledger at the close, dropped at the reopen.
+
+The statistics of incomplete calls and of their correction (issue 14, states 3
+and 6) count the visits with a call missing by kind, day, antenna, worker and
+whether they were corrected. At ten million visits a year of all antennas is
+millions of such visits (every visit entered by hand is one), too many to count
+at every request. A closed month's visits and versions cannot change without a
+reopen (``ledger.service`` refuses every write to it), so the close counts them
+once, in its transaction, into ``month_call_figures`` (one row per day, antenna,
+worker, kind and corrected or not), and the reopen deletes them. The rule of
+what is incomplete, of its kind and of corrected is here, once: the live count
+of the months not closed uses the same expressions.
+
+Every closed month has its counts (the close writes them, the migration that
+made the table counted the months closed before it), so "kept" is "closed".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from ledger.figures import period_of
+from ledger.models import MonthCallFigure, MonthClosure, Visit, VisitStatus, VisitVersion
+from ledger.timeutil import Month
+
+
+def missing_call() -> ColumnElement[bool]:
+    """The visit's arrival or departure was not called in."""
+    return or_(Visit.arrival_event_id.is_(None), Visit.departure_event_id.is_(None))
+
+
+def incomplete_kind() -> ColumnElement[str]:
+    """The visit's missing call: "aucun" (entered by hand), "arrivee" or "depart"."""
+    return case(
+        (and_(Visit.arrival_event_id.is_(None), Visit.departure_event_id.is_(None)), "aucun"),
+        (Visit.arrival_event_id.is_(None), "arrivee"),
+        else_="depart",
+    )
+
+
+def corrected() -> ColumnElement[bool]:
+    """Corrected: no longer incomplete (entered by hand, completed, deleted) or a version
+    with a motive."""
+    fixed = (
+        select(VisitVersion.id)
+        .where(VisitVersion.visit_id == Visit.id, VisitVersion.motive.is_not(None))
+        .exists()
+    )
+    return or_(Visit.status != VisitStatus.INCOMPLETE, fixed)
+
+
+def store(session: Session, month: Month) -> None:
+    """Count the incomplete visits of ``month`` (being closed); the caller holds the
+    closure row locked and commits with the close."""
+    drop(session, month)
+    kind, fixed = incomplete_kind().label("kind"), corrected().label("corrected")
+    counted = (
+        select(
+            literal(period_of(month), Integer),
+            Visit.service_date,
+            Visit.antenna_id,
+            Visit.worker_id,
+            kind,
+            fixed,
+            func.count(),
+        )
+        .where(
+            Visit.service_date >= month.first_day,
+            Visit.service_date <= month.last_day,
+            missing_call(),
+        )
+        .group_by(Visit.service_date, Visit.antenna_id, Visit.worker_id, kind, fixed)
+    )
+    t = MonthCallFigure.__table__
+    session.execute(
+        insert(MonthCallFigure).from_select(
+            [
+                t.c.period,
+                t.c.service_date,
+                t.c.antenna_id,
+                t.c.worker_id,
+                t.c.kind,
+                t.c.corrected,
+                t.c.visits,
+            ],
+            counted,
+        )
+    )
+    session.flush()
+
+
+def drop(session: Session, month: Month) -> None:
+    """Forget the counts of ``month`` (being reopened)."""
+    session.execute(delete(MonthCallFigure).where(MonthCallFigure.period == period_of(month)))
+    session.flush()
+
+
+def kept_months(session: Session, months: Collection[Month]) -> set[Month]:
+    """Those of ``months`` whose incomplete calls are kept: the closed ones."""
+    if not months:
+        return set()
+    wanted = {(m.year, m.month): m for m in months}
+    found = session.execute(
+        select(MonthClosure.year, MonthClosure.month).where(
+            MonthClosure.closed.is_(True),
+            MonthClosure.year.in_(sorted({m.year for m in months})),
+        )
+    )
+    return {wanted[(y, m)] for y, m in found if (y, m) in wanted}
