@@ -148,9 +148,10 @@ def test_3_a_page_lists_the_first_incomplete_calls_and_counts_them_all(
     [
         ("beneficiaires", "heures-beneficiaires", "Heures par bénéficiaire et financeur"),
         ("plans-d-aide", "plans", "Plans d'aide : autorisé et consommé"),
+        ("financeurs", "financeurs-beneficiaires", "Bénéficiaires et leurs plans d'aide"),
     ],
 )
-def test_1_and_2_a_page_lists_the_first_rows_and_a_file_has_them_all(
+def test_1_2_and_4_a_page_lists_the_first_rows_and_a_file_has_them_all(
     client: FlaskClient,
     scenario: Scenario,
     monkeypatch: pytest.MonkeyPatch,
