@@ -7,13 +7,13 @@ from sqlalchemy.orm import Session
 from ledger.facts import month_billing
 from ledger.money import Rounding, RoundingMode
 from tests.factories import SmallOrg
-from tests.ledger.test_figures import OCTOBER, _october
+from tests.ledger.test_figures import OCTOBER, october
 
 
 def test_a_workers_visits_keep_the_minutes_of_the_whole_month(
     session: Session, org: SmallOrg
 ) -> None:
-    _october(session, org)
+    october(session, org)
     rules = {"APA75": Rounding(15, RoundingMode.NEAREST, 5)}
     _facts, whole = month_billing(session, OCTOBER, rules)
     kept = {vb.visit.visit_id: vb.kept.minutes for vb in whole.visits}
