@@ -539,18 +539,21 @@ def run_states(
     timings = defaultdict(list)
     cpu = defaultdict(list)
     year = paris_date(utc_now()).year - 1
+    # Every state's year (the same query as the year of all antennas, asked by the
+    # antenna's manager), and the visits behind the figures (state 0).
+    exported = {"interventions": f"/statistiques/interventions?periode=annee&annee={year}"}
+    exported |= {name.split()[-1]: path for name, path in state_urls(ids, "year").items()}
     with httpx.Client(base_url=base, timeout=timeout) as client:
         login(client, manager)
-        for slug in ("interventions", "intervenants", "activite-annuelle"):
+        for slug, page in exported.items():
             if only and slug not in only:
                 continue
+            path, query = page.split("?", 1)
             for fmt in formats:
                 for _ in range(max(1, rounds // 2)):
                     started, used = time.perf_counter(), spent()
                     try:
-                        answer = client.get(
-                            f"/statistiques/{slug}.{fmt}?periode=annee&annee={year}"
-                        )
+                        answer = client.get(f"{path}.{fmt}?{query}")
                     except httpx.TimeoutException:
                         print(f"  {slug}.{fmt}: no answer in {timeout:.0f} s", flush=True)
                     else:
