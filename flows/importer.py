@@ -407,6 +407,7 @@ PLAN_FIELDS = frozenset(
 #: The other fields, in file order: the person, the same on each of its lines.
 _PERSON_FIELDS = tuple(f.name for f in formats.BENEFICIARIES.fields if f.name not in PLAN_FIELDS)
 _PHONE_FIELDS = ("telephone_1", "telephone_2", "telephone_3")
+_person_values = itemgetter(*_PERSON_FIELDS)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -509,11 +510,12 @@ class _Beneficiaries(_Applier):
 
     def _check_repeat(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         ext = values["id_planning"]
-        # The typed values (each field has one type: equal values, equal text).
-        person = hash(tuple(map(values.get, _PERSON_FIELDS)))
+        # The typed values (each field has one type: equal values, equal text);
+        # a line that reaches the checks has every field, empty ones as None.
+        person = hash(_person_values(values))
         plan = hash(
-            (ext, values.get("code_financeur"), values.get("code_prestation"))
-            + (values.get("reference_plan") or "",)
+            (ext, values["code_financeur"], values["code_prestation"])
+            + (values["reference_plan"] or "",)
         )
         first = self._person.setdefault(ext, person)
         if first != person:
@@ -1392,7 +1394,9 @@ def _stream(
                     )
                 )
                 continue
-            typed, errors = formats.parse_values(fmt, values + [""] * missing)
+            typed, errors = formats.parse_values(
+                fmt, values + [""] * missing if missing else values
+            )
             ext = typed.get("id_planning")
             if ext is not None:
                 if ext not in applier.seen:
