@@ -240,13 +240,20 @@ class _Applier:
         """End (``column`` = the day before the file) whoever is active and not in the file."""
         end = getattr(model, column)
         yesterday = self.day - timedelta(days=1)
-        active = (
-            self.session.connection()
-            .execute(select(model.id, model.external_id).where((end.is_(None)) | (end >= self.day)))
-            .all()
+        # Streamed (a server-side cursor on PostgreSQL): every active person's row
+        # held at once was the import's peak of memory, at its very end.
+        rows = self.session.connection().execute(
+            select(model.id, model.external_id)
+            .where((end.is_(None)) | (end >= self.day))
+            .execution_options(yield_per=CHUNK_LINES)
         )
-        missing = [row_id for row_id, ext in active if ext not in self.seen]
-        if not missing or not _end_guard(self.report, len(missing), len(active), what):
+        active = 0
+        missing: list[int] = []
+        for row_id, ext in rows:
+            active += 1
+            if ext not in self.seen:
+                missing.append(row_id)
+        if not missing or not _end_guard(self.report, len(missing), active, what):
             return
         for start in range(0, len(missing), CHUNK_LINES):
             ids = missing[start : start + CHUNK_LINES]
