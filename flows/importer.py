@@ -17,6 +17,7 @@ import gc
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -1302,6 +1303,11 @@ def import_file(
 
 #: Allocations between two young collections while an import runs (Python's default 700).
 _IMPORT_GC_THRESHOLD = 10_000
+_gc_lock = threading.Lock()
+#: Imports running in this process, and the collector's thresholds before the first.
+_gc_imports = 0
+_gc_thresholds: tuple[int, ...] = gc.get_threshold()
+_gc_froze = False
 
 
 @contextlib.contextmanager
@@ -1319,14 +1325,28 @@ def _quiet_gc() -> Iterator[None]:
     rarer. Nothing is kept alive longer: reference counting frees what it
     always freed, and cycles are still collected, less often.
     """
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(_IMPORT_GC_THRESHOLD, *thresholds[1:])
+    global _gc_imports, _gc_thresholds, _gc_froze
+    # Process-wide settings: imports running at once in threads share them,
+    # the first one in sets them and the last one out puts them back.
+    with _gc_lock:
+        if _gc_imports == 0:
+            _gc_thresholds = gc.get_threshold()
+            # A process that froze objects itself (a preloading server) keeps them
+            # frozen: ``unfreeze`` cannot tell its objects from the import's.
+            _gc_froze = gc.get_freeze_count() == 0
+            if _gc_froze:
+                gc.freeze()
+            gc.set_threshold(_IMPORT_GC_THRESHOLD, *_gc_thresholds[1:])
+        _gc_imports += 1
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        with _gc_lock:
+            _gc_imports -= 1
+            if _gc_imports == 0:
+                gc.set_threshold(*_gc_thresholds)
+                if _gc_froze:
+                    gc.unfreeze()
 
 
 def _refuse_older(session: Session, fmt: FileFormat, name: str) -> None:
