@@ -41,7 +41,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    # The session's zone is named "UTC" whatever the server's default: psycopg then
+    # gives every timestamp with ``datetime.UTC`` itself, which ``as_utc`` passes
+    # through. A server set to "Etc/UTC" (initdb's default on Debian) gave a
+    # ZoneInfo, and each timestamp read was rebuilt (a month's allocation of one
+    # antenna: 60,000 ``replace`` calls); a server set to another zone would also
+    # change what SQL makes of a timestamp's date.
+    connect_args = {"options": "-c TimeZone=UTC", **kwargs.pop("connect_args", {})}
+    return create_engine(url, connect_args=connect_args, **kwargs)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
