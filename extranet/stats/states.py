@@ -926,7 +926,17 @@ def incomplete_calls(ctx: Context) -> Report:
         ],
     )
     worker_rows = []
-    for wid, v in sorted(counted.by_worker.items(), key=lambda kv: -sum(kv[1])):
+    # Most incomplete first; equal counts by name then id, not in the order the
+    # database happened to give them (which differs between kept and live counts).
+    for wid, v in sorted(
+        counted.by_worker.items(),
+        key=lambda kv: (
+            -sum(kv[1]),
+            kv[0] is None,
+            workers[kv[0]].name if kv[0] is not None else "",
+            kv[0] or 0,
+        ),
+    ):
         if wid is None:
             worker_rows.append(Row(("Intervenant non identifié", "", *v, sum(v))))
             continue
