@@ -437,7 +437,7 @@ def _allocate(
                 total[1] += minutes
         results.append(VisitBilling(visit, Period(started, ended), kept, rounding, tuple(shares)))
     lines = [Line(LineKey(*marker), n, minutes) for marker, (n, minutes) in totals.items()]
-    lines.sort(key=_line_order)
+    lines.sort(key=line_order)
     return MonthBilling(year, month, tuple(results), tuple(unbillable), tuple(lines))
 
 
@@ -459,7 +459,8 @@ def _chronological(
     return item[0], item[1], item[2]
 
 
-def _line_order(line: Line) -> tuple[int, str, int, str, int]:
+def line_order(line: Line) -> tuple[int, str, int, str, int]:
+    """The order of a month's lines (``MonthBilling.lines``)."""
     key = line.key
     return (
         key.beneficiary_id,
