@@ -16,12 +16,12 @@ import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ledger import service
 from ledger.facts import forget_cached_months, load_month_facts, month_billing
-from ledger.models import CallEvent, FunderKind, Visit, VisitStatus, VisitVersion
+from ledger.models import CallEvent, CarePlan, FunderKind, Visit, VisitStatus, VisitVersion
 from ledger.money import MonthBilling, Rounding, RoundingMode, VisitFact
 from ledger.motives import Motive, esppadom_code
 from ledger.pairing import Direction
@@ -186,3 +186,115 @@ def test_the_month_read_for_money_is_the_ledger_s(
         # One antenna's month (the statistics' scope) is the same visits' allocation.
         scoped = month_billing(session, NOVEMBER, rules, [org.antenna_a.id])[1]
         _same(scoped, billing)
+
+
+def _fresh(
+    session: Session, rules: dict[str, Rounding] | None, antennas: list[int] | None
+) -> tuple[list[VisitFact], MonthBilling]:
+    """The month read and allocated whole, without the cache, then the cache left as it was."""
+    from ledger import facts as module
+
+    with module._LOCK:
+        saved = {engine: entries.copy() for engine, entries in module._CACHE.items()}
+        module._CACHE.clear()
+    try:
+        read, billing = month_billing(session, NOVEMBER, rules, antennas)
+    finally:
+        with module._LOCK:
+            module._CACHE.clear()
+            module._CACHE.update(saved)
+    return read.visits, billing
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_a_changed_month_is_allocated_again_for_its_changed_beneficiaries_only(
+    session: Session, org: SmallOrg, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger import facts as module
+
+    _random_month(session, org, seed)
+    forget_cached_months()
+    rules = {f"APA{seed}": Rounding(15, RoundingMode.UP, 0)}
+    scopes: list[list[int] | None] = [None, [org.antenna_a.id]]
+    partial: list[set[int]] = []
+    load = module._load_visits
+
+    def spy(session: Session, scope: object, only: set[int] | None = None) -> list[VisitFact]:
+        if only is not None:
+            partial.append(set(only))
+        return load(session, scope, only)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "_load_visits", spy)
+    # The month has three beneficiaries: one changed is a third of them, read again alone.
+    monkeypatch.setattr(module, "_INCREMENTAL_SHARE", 1.0)
+
+    def check(expected: set[int]) -> None:
+        partial.clear()
+        for antennas in scopes:
+            for rule in (None, rules):
+                read, billing = month_billing(session, NOVEMBER, rule, antennas)
+                visits, whole = _fresh(session, rule, antennas)
+                assert read.visits == visits
+                _same(billing, whole)
+        assert partial and all(found == expected for found in partial)
+
+    for antennas in scopes:
+        for rule in (None, rules):
+            month_billing(session, NOVEMBER, rule, antennas)
+    visits = list(
+        session.scalars(
+            select(Visit)
+            .where(Visit.service_date >= NOVEMBER.first_day, Visit.status != VisitStatus.DELETED)
+            .order_by(Visit.id)
+        )
+    )
+    # One visit corrected by a minute (a working day's change).
+    first = next(v for v in visits if v.ended_at is not None and v.beneficiary_id == org.ben_a1.id)
+    assert first.ended_at is not None
+    service.correct_visit(
+        session,
+        first,
+        started_at=first.started_at,
+        ended_at=first.ended_at + timedelta(minutes=1),
+        motive=Motive.TIME_ERROR,
+        comment="",
+        author="resp-a",
+    )
+    session.commit()
+    check({org.ben_a1.id})
+    # A visit moved to another beneficiary: both are read again.
+    moved = next(v for v in visits if v.ended_at is not None and v.beneficiary_id == org.ben_a2.id)
+    service.correct_visit(
+        session,
+        moved,
+        started_at=moved.started_at,
+        ended_at=moved.ended_at,
+        motive=Motive.TIME_ERROR,
+        comment="",
+        author="resp-a",
+        beneficiary=org.ben_a1,
+    )
+    session.commit()
+    check({org.ben_a1.id, org.ben_a2.id})
+    # A plan's maximum lowered (an import changes plans in place).
+    plan = session.scalars(
+        select(CarePlan).where(CarePlan.beneficiary_id == org.ben_a2.id).order_by(CarePlan.id)
+    ).first()
+    assert plan is not None
+    session.execute(update(CarePlan).where(CarePlan.id == plan.id).values(max_hours=0.5))
+    session.commit()
+    check({org.ben_a2.id})
+    # A visit deleted.
+    gone = next(v for v in visits if v.ended_at is not None and v.beneficiary_id == org.ben_a2.id)
+    service.correct_visit(
+        session,
+        gone,
+        started_at=gone.started_at,
+        ended_at=gone.ended_at,
+        motive=Motive.TIME_ERROR,
+        comment="",
+        author="resp-a",
+        delete=True,
+    )
+    session.commit()
+    check({org.ben_a2.id})
