@@ -28,8 +28,12 @@ so every request computes its state) answers each of the thirteen states one
 request at a time, ``--state-rounds`` times, for one antenna and one month (as
 that antenna's manager) and for all antennas and a year (as a referent); then a
 year's CSV, XLSX and PDF exports for one antenna. p50/p95 beside the same
-baseline. A long run can be narrowed: ``--skip`` pages of the mix (by their
-printed names), ``--state-scales`` (month, year, export), ``--states`` (slugs),
+baseline. ``--state-scales month-changed`` measures one antenna's month again
+with one of its visits corrected (through ``ledger.service``, not timed) before
+each request: a working day's case, where every request on the open month is
+the first after a change. A long run can be narrowed: ``--skip`` pages of the
+mix (by their printed names), ``--state-scales`` (month, month-changed, year,
+export), ``--states`` (slugs),
 ``--export-formats``, ``--state-timeout``; ``--verbose`` prints each request's
 time as it comes. Each state's line also gives the server's median CPU time
 per request (gunicorn's processes, from /proc): on a shared machine the wall
@@ -59,6 +63,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -69,10 +74,11 @@ from config.database import migrate
 from demo.organisation import load_demo
 from extranet.demo import create_demo_users
 from kernel.settings import closing, money
-from ledger import closures
+from ledger import closures, service
 from ledger.db import make_engine, make_session_factory
 from ledger.facts import forget_cached_months
-from ledger.models import Antenna, Beneficiary, Visit, Worker
+from ledger.models import Antenna, Beneficiary, Visit, VisitStatus, Worker
+from ledger.motives import Motive
 from ledger.timeutil import Month, paris_date, utc_now
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -407,15 +413,23 @@ def run_users(
     return timings
 
 
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
 def report(timings: dict[str, list[float]], cpu: dict[str, list[float]] | None = None) -> None:
-    """p50/p95/max per page; with ``cpu``, the server's median CPU time per request too."""
-    extra = f" {'cpu ms':>8}" if cpu is not None else ""
+    """p50/p95/max per page; with ``cpu``, the server's CPU time per request too (median
+    and p95: a first request's allocation is in the p95)."""
+    extra = f" {'cpu ms':>8} {'cpu p95':>8}" if cpu is not None else ""
     print(f"  {'page':<26} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}{extra}")
     for name, values in sorted(timings.items(), key=lambda item: item[0] != "baseline /sante"):
         ordered = sorted(values)
         p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
         spent = (
-            f" {statistics.median(cpu[name]) * 1000:>8.0f}" if cpu is not None and cpu[name] else ""
+            f" {statistics.median(cpu[name]) * 1000:>8.0f} {_p95(cpu[name]) * 1000:>8.0f}"
+            if cpu is not None and cpu[name]
+            else ""
         )
         print(
             f"  {name:<26} {len(values):>4} {statistics.median(values) * 1000:>8.0f} "
@@ -481,10 +495,13 @@ def run_states(
     verbose: bool = False,
     server_pid: int | None = None,
     formats: tuple[str, ...] = ("csv", "xlsx", "pdf"),
+    change: Callable[[], None] | None = None,
 ) -> None:
     """Each state's latency, one request at a time, computed at every request (no cache).
 
-    ``scales``: month (one antenna), year (all antennas), export (a year, one
+    ``scales``: month (one antenna), month-changed (the same, ``change`` called
+    before each request: a working day, where every request on the open month
+    follows a change of it), year (all antennas), export (a year, one
     antenna); ``only``: these states' slugs; ``timeout``: a request's longest wait;
     ``verbose``: each request's time as it comes (a long run shows where it is);
     ``server_pid``: gunicorn's, to print each request's CPU time beside its wall time;
@@ -495,14 +512,20 @@ def run_states(
         return cpu_seconds(server_pid) if server_pid is not None else 0.0
 
     cases = [
-        (title, login_name, urls)
+        (scale, title, login_name, urls)
         for scale, title, login_name, urls in (
             ("month", "one antenna, one month (a manager)", manager, state_urls(ids, "month")),
+            (
+                "month-changed",
+                "one antenna, one month, a visit of it changed before each request",
+                manager,
+                state_urls(ids, "month"),
+            ),
             ("year", "all antennas, a year (a referent)", "referent", state_urls(ids, "year")),
         )
         if scale in scales
     ]
-    for title, login_name, urls in cases:
+    for scale, title, login_name, urls in cases:
         timings: dict[str, list[float]] = defaultdict(list)
         cpu: dict[str, list[float]] = defaultdict(list)
         with httpx.Client(base_url=base, timeout=timeout) as client:
@@ -511,6 +534,8 @@ def run_states(
                 for name, path in urls.items():
                     if only and name.split()[-1] not in only:
                         continue
+                    if scale == "month-changed" and change is not None:
+                        change()  # not timed: the request after it is
                     started, used = time.perf_counter(), spent()
                     try:
                         answer = client.get(path)
@@ -571,6 +596,49 @@ def run_states(
     report(timings, cpu if server_pid is not None else None)
 
 
+def visit_changer(url: str, antenna_id: int) -> Callable[[], None]:
+    """A call that changes one visit of the antenna's open month (the bench's states'
+    month) through the ledger: a manager's correction, its end one minute later, then
+    back, and so on. Each is a new version, so the month's marker changes and the next
+    request reads and allocates the month again, as on a working day."""
+    factory = make_session_factory(make_engine(url))
+    month = Month.of(paris_date(utc_now())).previous()
+    with factory() as session:
+        visit_id = session.scalar(
+            select(Visit.id)
+            .where(
+                Visit.antenna_id == antenna_id,
+                Visit.service_date >= month.first_day,
+                Visit.service_date <= month.last_day,
+                Visit.status == VisitStatus.COMPLETE,
+                Visit.ended_at.is_not(None),
+            )
+            .order_by(Visit.id)
+            .limit(1)
+        )
+    step = [timedelta(minutes=1)]
+
+    def change() -> None:
+        if visit_id is None:
+            return
+        with factory() as session:
+            visit = session.get_one(Visit, visit_id)
+            assert visit.ended_at is not None
+            service.correct_visit(
+                session,
+                visit,
+                started_at=visit.started_at,
+                ended_at=visit.ended_at + step[0],
+                motive=Motive.TIME_ERROR,
+                comment="bench: a working day's change",
+                author="bench",
+            )
+            session.commit()
+        step[0] = -step[0]
+
+    return change
+
+
 def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -594,7 +662,9 @@ def main() -> None:
     parser.add_argument("--no-states", action="store_true", help="only the page mix")
     parser.add_argument("--state-rounds", type=int, default=5)
     parser.add_argument(
-        "--state-scales", default="month,year,export", help="of the states: month,year,export"
+        "--state-scales",
+        default="month,year,export",
+        help="of the states: month,month-changed,year,export",
     )
     parser.add_argument("--states", default="", help="only these states (slugs, comma-separated)")
     parser.add_argument("--export-formats", default="csv,xlsx,pdf", help="of the year's exports")
@@ -696,6 +766,7 @@ def run(url: str, ids: dict[str, int], args: argparse.Namespace) -> None:
             verbose=args.verbose,
             server_pid=process.pid,
             formats=tuple(args.export_formats.split(",")),
+            change=visit_changer(url, ids["antenna"]),
         )
         print(f"  load average after: {load_average()}", flush=True)
     finally:
