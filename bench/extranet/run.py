@@ -467,11 +467,14 @@ def state_urls(ids: dict[str, int], scale: str) -> dict[str, str]:
     year = today.year - 1
     found = {}
     for slug, state in STATES.items():
+        kinds = [k.value for k in state.periods]
         if scale == "month":
             query = f"periode=mois&mois={month}"
-            if "semestre" in [k.value for k in state.periods]:
+            # A state without months (12, the half-year and year summary) reads the
+            # month's half-year.
+            if "mois" not in kinds:
                 query = f"periode=semestre&semestre={month.year}-{1 if month.month <= 6 else 2}"
-        elif "annee" in [k.value for k in state.periods]:
+        elif "annee" in kinds:
             query = f"periode=annee&annee={year}"
         else:
             query = f"periode=dates&du={year}-01-01&au={year}-12-31"
