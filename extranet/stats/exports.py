@@ -93,10 +93,20 @@ def csv_chunks(report: Report, heading: Heading) -> Iterator[bytes]:
         rows = [*table.rows, *([table.total] if table.total else [])]
         # Once a table, not once a cell: a year's visits are five million cells.
         writers = [cells.csv_writer_of(c.kind.value) for c in table.columns]
-        for i, row in enumerate(rows, 1):
-            writer.writerow([w(v) for w, v in zip(writers, row.values, strict=True)])
-            if i % 500 == 0:
+        lines: list[str] = []
+        for row in rows:
+            # Fields already quoted: a line is a join (csv.writer took a third of the time).
+            line = ";".join([w(v) for w, v in zip(writers, row.values, strict=True)])
+            # csv.writer's one empty field: quoted, not an empty line.
+            lines.append(line if line or len(writers) > 1 else '""')
+            if len(lines) == 1000:
+                lines.append("")
+                out.write("\r\n".join(lines))
+                lines.clear()
                 yield flush()
+        if lines:
+            lines.append("")
+            out.write("\r\n".join(lines))
         yield flush()
 
 

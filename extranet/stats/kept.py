@@ -32,6 +32,10 @@ from ledger.timeutil import Month
 Totals = Callable[[Iterable[ColumnElement[bool]]], Select[Any]]
 
 
+#: Rows a long read fetches at a time.
+YIELD_ROWS = 10_000
+
+
 def split_months(ctx: Context) -> tuple[list[Month], set[Month]]:
     """The period's months in order, and those of them whose figures the ledger keeps.
 
@@ -282,8 +286,11 @@ def visit_shares(
     found: dict[int, tuple[int, list[tuple[str | None, int]]]] = {}
     # In the allocation's order, so a visit's shares come in their own order.
     # Through the connection (Core): a year of an antenna is 600,000 rows.
-    for visit_id, kept, plan_id, code, category, minutes in ctx.session.connection().execute(
-        query.order_by(F.period, F.position, F.share)
+    # By batches (yield_per): one fetchone a row was a third of the time.
+    for visit_id, kept, plan_id, code, category, minutes in (
+        ctx.session.connection()
+        .execution_options(yield_per=YIELD_ROWS)
+        .execute(query.order_by(F.period, F.position, F.share))
     ):
         entry = found.get(visit_id)
         if entry is None:
