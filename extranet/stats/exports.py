@@ -225,6 +225,19 @@ def _fonts() -> tuple[str, str]:
 PDF_ROWS = 400
 
 
+def _thousands(n: int) -> str:
+    return f"{n:,}".replace(",", "\u00a0")
+
+
+def pdf_cut_note(table: Table) -> str:
+    """The first page's sentence of a PDF that lists only a table's first rows."""
+    return (
+        f"Ce PDF liste les {_thousands(table.pdf_limit or 0)} premières lignes sur "
+        f"{_thousands(len(table.rows))} ; le total porte sur toutes les lignes. "
+        "Les fichiers CSV et XLSX de cet état contiennent toutes les lignes."
+    )
+
+
 def write_pdf(report: Report, heading: Heading, target: IO[bytes]) -> None:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
@@ -276,7 +289,11 @@ def write_pdf(report: Report, heading: Heading, target: IO[bytes]) -> None:
         d = drawing(chart, width=width, height=75 * mm)
         story += [Spacer(1, 8), d]
     for table in _tables(report):
-        rows = [*table.rows, *([table.total] if table.total else [])]
+        listed = table.rows
+        if table.pdf_limit is not None and len(listed) > table.pdf_limit:
+            listed = listed[: table.pdf_limit]
+            story += [Spacer(1, 8), Paragraph(escape(pdf_cut_note(table)), text)]
+        rows = [*listed, *([table.total] if table.total else [])]
         header = [
             Paragraph(escape(c.label), ParagraphStyle("entete", parent=small, fontName=bold))
             for c in table.columns

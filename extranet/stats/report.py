@@ -71,6 +71,9 @@ class Table:
     page_limit: int = 2000
     #: Rows in all when ``rows`` holds only the first of them (a page's detail); None: all listed.
     count: int | None = None
+    #: Rows a PDF lists at most, the total still over all, with a sentence saying where the
+    #: others are (state 0's year is 540,000 visits, 10,000 pages); None: every row.
+    pdf_limit: int | None = None
 
     @property
     def rows_in_all(self) -> int:

@@ -2200,6 +2200,10 @@ def absences(ctx: Context) -> Report:
 
 # --- The visits behind a figure ----------------------------------------------------------
 
+#: Visits a PDF lists at most (about 25 pages; a year of an antenna is 540,000 visits,
+#: 10,000 pages): the total covers them all, the CSV and the XLSX list them all.
+PDF_VISITS = 1000
+
 #: ``VisitStatus.label`` builds its table at each call: once here for a year's rows.
 STATUS_LABELS = {status: status.label for status in VisitStatus}
 
@@ -2361,6 +2365,7 @@ def _visits(ctx: Context) -> Report:
         # The rows with their links (a page's); a file ignores it.
         page_limit=max(linked, 1),
         count=count,
+        pdf_limit=PDF_VISITS,
     )
     return Report(
         "Interventions derrière les chiffres",
