@@ -163,3 +163,41 @@ def test_only_the_drill_down_cuts_its_pdf() -> None:
     sources = inspect.getsource(states)
     assert sources.count("pdf_limit=") == 1
     assert "pdf_limit=PDF_VISITS" in inspect.getsource(states._visits)
+
+
+TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+
+
+@pytest.mark.slow
+def test_files_asked_at_once_all_answer(
+    closed_demo: Session, session_factory: sessionmaker[Session], data_dir: Path
+) -> None:
+    """Twelve exports at once (states 0 and 1, each format, two users, each in a thread of
+    its own as under a threaded server): every answer 200, whole, of its type."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = make_app(session_factory, data_dir, stats_cache_seconds=0)
+    jobs = [
+        (who, f"/statistiques/{slug}.{fmt}?{QUERIES[0]}")
+        for who in ("referent-file", "manager-file")
+        for slug in ("interventions", "beneficiaires")
+        for fmt in TYPES
+    ]
+
+    def fetch(job: tuple[str, str]) -> tuple[str, int, str, bytes]:
+        who, url = job
+        with app.test_client() as client:
+            assert login(client, who) == 302
+            answer = client.get(url)
+            return url, answer.status_code, answer.headers["Content-Type"], answer.get_data()
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        answers = list(pool.map(fetch, jobs))
+    for url, status, kind, body in answers:
+        assert status == 200, url
+        assert kind == TYPES[url.split("?")[0].rsplit(".", 1)[1]], url
+        assert body[:4] in (b"\xef\xbb\xbfO", b"PK\x03\x04", b"%PDF"), url
