@@ -2279,9 +2279,10 @@ def _visits(ctx: Context) -> Report:
     if page:
         rows_q = rows_q.limit(ctx.listed)
     # Through the connection (Core): the ORM's row handling took a third of a year's export.
-    # By batches (yield_per): one fetchone a row cost a third more.
+    # By batches (yield_per, on the statement: see kept.visit_shares): one fetchone a row
+    # cost a third more.
     found = (
-        ctx.session.connection().execution_options(yield_per=kept.YIELD_ROWS).execute(rows_q).all()
+        ctx.session.connection().execute(rows_q.execution_options(yield_per=kept.YIELD_ROWS)).all()
     )
     names = funders(ctx.session)
     # A page's billing up to its last row's day (none for an empty page); a file's, all.
