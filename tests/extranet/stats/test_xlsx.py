@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from openpyxl import load_workbook
 
 from extranet.stats.exports import XLSX_FORMATS, Heading, write_xlsx
-from extranet.stats.report import Column, Kind, Report, Row, Table
+from extranet.stats.report import Column, Kind, Report, Row, Table, Value
 
 HOSTILE = ["=1+1", "+33 6", "-2", "@SUM(A1)", "\tx", "\rx", 'a "quoted" <b> & co', "x\x01y"]
 
@@ -29,7 +29,7 @@ def _book(report: Report) -> bytes:
 
 def test_cells_are_typed_formatted_and_never_formulas() -> None:
     columns = tuple(Column(kind.value, kind) for kind in Kind)
-    values = {
+    values: dict[Kind, Value] = {
         Kind.TEXT: "texte",
         Kind.INT: 42,
         Kind.MINUTES: -30,
