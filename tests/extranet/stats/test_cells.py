@@ -40,3 +40,15 @@ def test_screen_text() -> None:
     assert delay_text(timedelta(minutes=45)) == "45 min"
     assert delay_text(timedelta(hours=5, minutes=59)) == "5 h"
     assert delay_text(timedelta(days=3, hours=4)) == "3 j 4 h"
+
+
+def test_csv_field_quotes_as_the_csv_module() -> None:
+    import csv
+    import io
+
+    from extranet.stats.cells import csv_field
+
+    texts = ["", "a", "a;b", 'dit "oui"', "deux\nlignes", "cr\rx", " espace ", "'=1", 'é;"x"']
+    out = io.StringIO()
+    csv.writer(out, delimiter=";", lineterminator="\r\n").writerow(["x", *texts])
+    assert out.getvalue() == ";".join(["x", *map(csv_field, texts)]) + "\r\n"

@@ -1,0 +1,204 @@
+"""State 0's files list every visit once, with the kept minutes the ledger kept.
+
+The drill-down's year is 540,000 rows: its files are built the cheap way (named
+tuples, batched reads, fields quoted once per distinct value, our XLSX writer).
+These tests read the files back and check them against the database itself: the
+visits in the period, each once and in order, the closed month's minutes from the
+kept figures row by row, the total, and the CSV and the XLSX cell for cell. A
+minute or a row off fails.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from demo.organisation import load_demo
+from extranet.models import Role
+from extranet.stats import states
+from kernel.settings import money
+from ledger import closures, figures
+from ledger.closing import Cutoff
+from ledger.models import Antenna, MonthVisitFigure, Visit, VisitStatus
+from ledger.timeutil import Month
+from tests.extranet.conftest import add_user, login, make_app
+from tests.extranet.stats.conftest import csv_sections
+
+SEPTEMBER = Month(2026, 9)
+NOW = datetime(2026, 10, 20, 21, 0, tzinfo=UTC)
+QUERIES = ("periode=annee&annee=2026", "periode=dates&du=2026-09-10&au=2026-10-12")
+HEADER = "Intervention"
+
+
+def _close_september(session: Session) -> None:
+    rules = money().rules
+    now = Cutoff().at(SEPTEMBER) + timedelta(minutes=1)
+    for key in closures.figures(session, SEPTEMBER, rules).digests:
+        closures.validate_funder(session, SEPTEMBER, key, actor="ref", now=now, rules=rules)
+    closures.close_month(session, SEPTEMBER, actor="ref", now=now, rules=rules)
+    session.commit()
+    assert figures.kept_months(session, [SEPTEMBER], rules) == {SEPTEMBER}
+
+
+@pytest.fixture
+def closed_demo(session: Session, monkeypatch: pytest.MonkeyPatch) -> Session:
+    """The demo's September and October, September closed, a manager and a referent."""
+    # A funder's rounding, for kept minutes to differ from the recorded ones.
+    monkeypatch.setenv("TELEGESTION_BILLING_ROUNDING", "APA75=15/nearest/5")
+    load_demo(session, seed=7, workers=10, beneficiaries=40, days=50, now=NOW)
+    add_user(session, "referent-file", Role.CENTRAL_REFERENT)
+    antenna = session.scalars(select(Antenna.id).order_by(Antenna.id)).first()
+    add_user(session, "manager-file", Role.ANTENNA_MANAGER, antenna)
+    session.commit()
+    _close_september(session)
+    return session
+
+
+def _day(text: str) -> date:
+    d, m, y = text.split("/")
+    return date(int(y), int(m), int(d))
+
+
+@pytest.mark.slow
+def test_visit_files_list_every_visit_once_with_its_kept_minutes(
+    closed_demo: Session,
+    session_factory: sessionmaker[Session],
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    session = closed_demo
+    app = make_app(session_factory, data_dir, stats_cache_seconds=0)
+    antenna = session.scalars(select(Antenna.id).order_by(Antenna.id)).first()
+    kept = {
+        vid: minutes
+        for vid, minutes in session.execute(
+            select(MonthVisitFigure.visit_id, MonthVisitFigure.kept_minutes)
+        )
+    }
+    assert kept and len(set(kept.values())) > 1
+    monkeypatch.setattr(states, "PDF_VISITS", 5)
+    for who, antennas in (("referent-file", None), ("manager-file", antenna)):
+        with app.test_client() as client:
+            assert login(client, who) == 302
+            for query in QUERIES:
+                first, last = (
+                    (date(2026, 1, 1), date(2026, 12, 31))
+                    if "annee" in query
+                    else (date(2026, 9, 10), date(2026, 10, 12))
+                )
+                wanted = select(Visit.id).where(
+                    Visit.service_date >= first,
+                    Visit.service_date <= last,
+                    Visit.status != VisitStatus.DELETED,
+                )
+                if antennas is not None:
+                    wanted = wanted.where(Visit.antenna_id == antennas)
+                expected = list(
+                    session.scalars(wanted.order_by(Visit.service_date, Visit.started_at, Visit.id))
+                )
+                answer = client.get(f"/statistiques/interventions.csv?{query}")
+                assert answer.status_code == 200
+                (caption,) = [c for c in csv_sections(answer.get_data()) if c.startswith("Inter")]
+                header, *rows, total = csv_sections(answer.get_data())[caption]
+                assert header[0] == HEADER and total[0] == "Total"
+                # Every visit, once, in order: none dropped, none doubled.
+                assert [int(r[0]) for r in rows] == expected, (who, query)
+                assert f": {len(expected)} (" in caption
+                minutes = [int(r[8]) if r[8] else None for r in rows]
+                # The closed month's minutes are the kept figures, row by row.
+                closed = [
+                    (m, kept.get(int(r[0])))
+                    for r, m in zip(rows, minutes, strict=True)
+                    if SEPTEMBER.first_day <= _day(r[1]) <= SEPTEMBER.last_day
+                ]
+                assert any(k is not None for _m, k in closed)
+                assert all(m == k for m, k in closed), (who, query)  # none: not counted
+                assert int(total[8]) == sum(m or 0 for m in minutes)
+                # The XLSX holds the same rows, typed.
+                xlsx = client.get(f"/statistiques/interventions.xlsx?{query}")
+                assert xlsx.status_code == 200
+                sheet = load_workbook(io.BytesIO(xlsx.get_data())).worksheets[0]
+                cells = list(sheet.iter_rows(values_only=True))
+                start = next(i for i, r in enumerate(cells) if r[0] == HEADER) + 1
+                listed = cells[start:]
+                assert len(listed) == len(rows) + 1
+                for line, typed in zip(rows, listed, strict=False):
+                    assert typed[0] == int(line[0])
+                    assert typed[1] == datetime.combine(_day(line[1]), datetime.min.time())
+                    assert list(typed[2:8]) == line[2:8]
+                    assert typed[8] == (int(line[8]) if line[8] else None)
+                    assert typed[9] == line[9]
+                assert listed[-1][8] == int(total[8])
+                # The PDF: the first rows, the total over all, and where the others are.
+                pdf = client.get(f"/statistiques/interventions.pdf?{query}")
+                assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+                path = tmp_path / "etat0.pdf"
+                path.write_bytes(pdf.get_data())
+                text = subprocess.run(
+                    ["pdftotext", "-layout", str(path), "-"],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+                if len(rows) > 5:
+                    assert "Ce PDF liste les 5 premières lignes sur" in text
+                    assert "CSV et XLSX de cet état contiennent toutes les lignes" in text
+                    assert rows[5][0] not in text.split()
+                    assert rows[4][0] in text.split()
+
+
+def test_only_the_drill_down_cuts_its_pdf() -> None:
+    """State 1's list of beneficiaries (funders ask for it whole) and every other state's
+    tables are printed whole: only state 0 sets a PDF limit."""
+    import inspect
+
+    sources = inspect.getsource(states)
+    assert sources.count("pdf_limit=") == 1
+    (drill_down,) = [f for f in sources.split("\ndef ") if f.startswith("_visits(")]
+    assert "pdf_limit=PDF_VISITS" in drill_down
+
+
+TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+
+
+@pytest.mark.slow
+def test_files_asked_at_once_all_answer(
+    closed_demo: Session, session_factory: sessionmaker[Session], data_dir: Path
+) -> None:
+    """Twelve exports at once (states 0 and 1, each format, two users, each in a thread of
+    its own as under a threaded server): every answer 200, whole, of its type."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = make_app(session_factory, data_dir, stats_cache_seconds=0)
+    jobs = [
+        (who, f"/statistiques/{slug}.{fmt}?{QUERIES[0]}")
+        for who in ("referent-file", "manager-file")
+        for slug in ("interventions", "beneficiaires")
+        for fmt in TYPES
+    ]
+
+    def fetch(job: tuple[str, str]) -> tuple[str, int, str, bytes]:
+        who, url = job
+        with app.test_client() as client:
+            assert login(client, who) == 302
+            answer = client.get(url)
+            return url, answer.status_code, answer.headers["Content-Type"], answer.get_data()
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        answers = list(pool.map(fetch, jobs))
+    for url, status, kind, body in answers:
+        assert status == 200, url
+        assert kind == TYPES[url.split("?")[0].rsplit(".", 1)[1]], url
+        assert body[:4] in (b"\xef\xbb\xbfO", b"PK\x03\x04", b"%PDF"), url
