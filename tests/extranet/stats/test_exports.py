@@ -19,6 +19,8 @@ from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
+from extranet.stats.exports import Heading, pdf_lines, write_pdf
+from extranet.stats.report import Column, Kind, Report, Row, Table
 from extranet.stats.states import STATES
 from ledger import service
 from ledger.models import Beneficiary
@@ -203,3 +205,37 @@ def test_exports_are_audited(referent: FlaskClient, session: Session) -> None:
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "stats.exported")).one()
     assert entry.actor == "referent" and entry.object_id == "profil"
     assert entry.details["format"] == "xlsx"
+
+
+def test_pdf_lines_cut_a_text_between_its_words() -> None:
+    def width(text: str) -> float:
+        return float(len(text))
+
+    assert pdf_lines("Paris Centre", width, 20) == "Paris Centre"
+    assert pdf_lines("Intervention 9876543", width, 14) == "Intervention\n9876543"
+    assert pdf_lines("Dupont  Jean Marie", width, 11) == "Dupont Jean\nMarie"
+    # A word wider than the column: left to a Paragraph (it cuts the word).
+    assert pdf_lines("Intervention 9876543", width, 10) is None
+
+
+def test_pdf_cells_wrapped_between_words_or_as_paragraphs_keep_their_text(
+    tmp_path: Path,
+) -> None:
+    columns = tuple(Column(f"Colonne {i}") for i in range(8)) + (Column("N", Kind.INT),)
+    long_words = "Anticonstitutionnellement" * 2
+    rows = [
+        Row(
+            ("Intervention 9876543", "Dupont Jean-Marie de la Fontaine", long_words, "<&>")
+            + ("",) * 4
+            + (i,)
+        )
+        for i in range(3)
+    ]
+    report = Report("Appels incomplets", "", [Table("t", "Détail", columns, rows)])
+    heading = Heading("Paris Domicile", "Appels incomplets", "année 2025", [], NOW)
+    out = io.BytesIO()
+    write_pdf(report, heading, out)
+    text = _pdf_text(out.getvalue(), tmp_path)
+    for needle in ("Intervention", "9876543", "Dupont Jean-Marie", "Fontaine", "<&>"):
+        assert needle in text, needle
+    assert "Anticonstitutionnel" in text
