@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -124,64 +125,184 @@ def _sheet_title(caption: str, used: set[str]) -> str:
     return title
 
 
-def _xlsx_cell(sheet: object, value: Value, kind: Kind) -> object:
-    from openpyxl.cell import WriteOnlyCell
+#: The workbook's cell styles (``styles.xml``'s ``cellXfs``): 0 plain, 1 bold text, then
+#: one per number format, with its id (164 and up: the formats Excel does not number).
+_XLSX_NUMBER_FORMATS = ("0", "[h]:mm", "0.0%", "dd/mm/yyyy", "dd/mm/yyyy hh:mm")
+_XLSX_FORMAT_IDS = {"0": 1, "[h]:mm": 164, "0.0%": 165, "dd/mm/yyyy": 166, "dd/mm/yyyy hh:mm": 167}
+_XLSX_STYLE = {fmt: 2 + i for i, fmt in enumerate(_XLSX_NUMBER_FORMATS)}
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+_XML_ESCAPES = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        **{chr(c): "" for c in range(32) if c not in (9, 10, 13)},
+    }
+)
 
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _xlsx_text(ref: str, text: str, style: int = 0) -> str:
+    shown = cells.safe_text(text).translate(_XML_ESCAPES)
+    styled = f' s="{style}"' if style else ""
+    return f'<c r="{ref}" t="inlineStr"{styled}><is><t xml:space="preserve">{shown}</t></is></c>'
+
+
+def _xlsx_cell(ref: str, value: Value, kind: Kind) -> str:
+    """One typed cell: integers, hours as durations, percentages, dates and Paris times as
+    dates; any other value as text, never a formula."""
     if value is None:
-        return WriteOnlyCell(sheet, value=None)  # type: ignore[arg-type]
-    if kind is Kind.HOURS and isinstance(value, int):
-        cell = WriteOnlyCell(sheet, value=timedelta(minutes=value))  # type: ignore[arg-type]
-    elif kind is Kind.PERCENT and isinstance(value, int | float):
-        cell = WriteOnlyCell(sheet, value=float(value) / 100)  # type: ignore[arg-type]
+        return ""
+    number: float | int
+    if kind is Kind.HOURS and isinstance(value, int) and not isinstance(value, bool):
+        number, default = value / 1440, None
+    elif kind is Kind.PERCENT and isinstance(value, int | float) and not isinstance(value, bool):
+        number, default = float(value) / 100, None
     elif isinstance(value, datetime):
         # Excel has no time zones: the Paris wall time people read.
-        cell = WriteOnlyCell(sheet, value=to_paris(value).replace(tzinfo=None))  # type: ignore[arg-type]
-    elif isinstance(value, date | timedelta | int | float) and not isinstance(value, bool):
-        cell = WriteOnlyCell(sheet, value=value)  # type: ignore[arg-type]
-    else:
-        cell = WriteOnlyCell(sheet, value=cells.safe_text(str(value)))  # type: ignore[arg-type]
-        cell.data_type = "s"  # never a formula, whatever the text
-        return cell
-    if kind in XLSX_FORMATS:
-        cell.number_format = XLSX_FORMATS[kind]
-    elif isinstance(value, datetime):
-        cell.number_format = XLSX_FORMATS[Kind.DATETIME]
+        moment = to_paris(value).replace(tzinfo=None)
+        number, default = (moment - _EXCEL_EPOCH) / timedelta(days=1), Kind.DATETIME
     elif isinstance(value, date):
-        cell.number_format = XLSX_FORMATS[Kind.DATE]
-    return cell
+        number, default = (value - _EXCEL_EPOCH.date()).days, Kind.DATE
+    elif isinstance(value, timedelta):
+        number, default = value / timedelta(days=1), Kind.DELAY
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number, default = value, None
+    else:
+        return _xlsx_text(ref, str(value))
+    fmt = XLSX_FORMATS.get(kind) or (XLSX_FORMATS[default] if default else None)
+    styled = f' s="{_XLSX_STYLE[fmt]}"' if fmt else ""
+    return f'<c r="{ref}"{styled}><v>{number!r}</v></c>'
 
 
-def _text_cell(sheet: object, text: str, bold: bool = False) -> object:
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
+_XLSX_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PACKAGE_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
 
-    cell = WriteOnlyCell(sheet, value=cells.safe_text(text))  # type: ignore[arg-type]
-    cell.data_type = "s"
-    if bold:
-        cell.font = Font(bold=True)
-    return cell
+
+def _xlsx_styles() -> str:
+    formats = "".join(
+        f'<numFmt numFmtId="{_XLSX_FORMAT_IDS[f]}" formatCode="{f}"/>'
+        for f in _XLSX_NUMBER_FORMATS
+        if _XLSX_FORMAT_IDS[f] >= 164
+    )
+    numbered = "".join(
+        f'<xf numFmtId="{_XLSX_FORMAT_IDS[f]}" fontId="0" fillId="0" borderId="0" '
+        f'xfId="0" applyNumberFormat="1"/>'
+        for f in _XLSX_NUMBER_FORMATS
+    )
+    return (
+        f'{_XLSX_HEAD}<styleSheet xmlns="{_MAIN}"><numFmts count="4">{formats}</numFmts>'
+        '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
+        '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
+        '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+        '<fill><patternFill patternType="gray125"/></fill></fills>'
+        '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+        '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
+        f'</cellStyleXfs><cellXfs count="{2 + len(_XLSX_NUMBER_FORMATS)}">'
+        '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+        '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+        f'{numbered}</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" '
+        'builtinId="0"/></cellStyles></styleSheet>'
+    )
+
+
+def _xlsx_sheet(table: Table, heading: Heading, out: IO[bytes]) -> None:
+    """The sheet's XML, written a few hundred rows at a time."""
+    letters = [_column_letter(i) for i in range(max(2, len(table.columns)))]
+    kinds = [c.kind for c in table.columns]
+    lines = [f'{_XLSX_HEAD}<worksheet xmlns="{_MAIN}"><sheetData>']
+    r = 0
+
+    def row(cells_xml: str) -> None:
+        lines.append(f'<row r="{r}">{cells_xml}</row>')
+
+    for name, value in heading.lines():
+        r += 1
+        row(_xlsx_text(f"A{r}", name, 1) + _xlsx_text(f"B{r}", value))
+    r += 2
+    row(_xlsx_text(f"A{r}", table.caption, 1))
+    r += 1
+    row("".join(_xlsx_text(f"{letters[i]}{r}", c.label, 1) for i, c in enumerate(table.columns)))
+    for values in (*table.rows, *([table.total] if table.total else [])):
+        r += 1
+        row(
+            "".join(
+                _xlsx_cell(f"{letters[i]}{r}", value, kinds[i])
+                for i, value in enumerate(values.values)
+            )
+        )
+        if len(lines) >= 500:
+            out.write("".join(lines).encode())
+            lines.clear()
+    lines.append("</sheetData></worksheet>")
+    out.write("".join(lines).encode())
 
 
 def write_xlsx(report: Report, heading: Heading, target: IO[bytes]) -> None:
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
+    """The workbook's XML written directly (no cell object per value: a year's 28,000
+    incomplete calls took 14 s of CPU through openpyxl's cells)."""
     used: set[str] = set()
     tables = _tables(report)
     if not tables:
         tables = [Table("vide", report.prompt or report.title, (Column(""),), [])]
-    for table in tables:
-        sheet = book.create_sheet(_sheet_title(table.caption, used))
-        for name, value in heading.lines():
-            sheet.append([_text_cell(sheet, name, bold=True), _text_cell(sheet, value)])
-        sheet.append([])
-        sheet.append([_text_cell(sheet, table.caption, bold=True)])
-        sheet.append([_text_cell(sheet, c.label, bold=True) for c in table.columns])
-        for row in table.rows:
-            sheet.append([_xlsx_cell(sheet, v, c.kind) for v, c in _cells(table, row)])
-        if table.total:
-            sheet.append([_xlsx_cell(sheet, v, c.kind) for v, c in _cells(table, table.total)])
-    book.save(target)
+    titles = [_sheet_title(t.caption, used) for t in tables]
+    n = len(tables)
+    sheet_types = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        for i in range(1, n + 1)
+    )
+    content_types = (
+        f'{_XLSX_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+        'content-types"><Default Extension="rels" ContentType="application/'
+        'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" '
+        'ContentType="application/xml"/><Override PartName="/xl/workbook.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main'
+        '+xml"/><Override PartName="/xl/styles.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        f"{sheet_types}</Types>"
+    )
+    root_rels = (
+        f'{_XLSX_HEAD}<Relationships xmlns="{_PACKAGE_RELS}"><Relationship Id="rId1" '
+        f'Type="{_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+    )
+    sheets = "".join(
+        f'<sheet name="{title.translate(_XML_ESCAPES).replace(chr(34), "&quot;")}" '
+        f'sheetId="{i}" r:id="rId{i}"/>'
+        for i, title in enumerate(titles, 1)
+    )
+    workbook = (
+        f'{_XLSX_HEAD}<workbook xmlns="{_MAIN}" xmlns:r="{_RELS}"><sheets>{sheets}</sheets>'
+        "</workbook>"
+    )
+    workbook_rels = (
+        f'{_XLSX_HEAD}<Relationships xmlns="{_PACKAGE_RELS}">'
+        + "".join(
+            f'<Relationship Id="rId{i}" Type="{_RELS}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+            for i in range(1, n + 1)
+        )
+        + f'<Relationship Id="rId{n + 1}" Type="{_RELS}/styles" Target="styles.xml"/>'
+        "</Relationships>"
+    )
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as book:
+        book.writestr("[Content_Types].xml", content_types)
+        book.writestr("_rels/.rels", root_rels)
+        book.writestr("xl/workbook.xml", workbook)
+        book.writestr("xl/_rels/workbook.xml.rels", workbook_rels)
+        book.writestr("xl/styles.xml", _xlsx_styles())
+        for i, table in enumerate(tables, 1):
+            with book.open(f"xl/worksheets/sheet{i}.xml", "w") as out:
+                _xlsx_sheet(table, heading, out)
 
 
 # --- PDF ---------------------------------------------------------------------------------
