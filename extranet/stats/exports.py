@@ -9,9 +9,10 @@ so a year of visits does not sit twice in memory as text.
 * CSV for French Excel: semicolons, UTF-8 with a byte-order mark, decimal
   comma, dates as dd/mm/yyyy; the tables one after the other, each under its
   caption.
-* XLSX (openpyxl's write-only mode, decision 0321): one sheet per table, typed
-  cells: integers, hours as durations ``[h]:mm``, percentages, dates and
-  Paris times as dates; text always as text.
+* XLSX (decision 0321, its XML written directly since 2026-12-07): one sheet
+  per table, typed cells: integers, hours as durations ``[h]:mm``,
+  percentages, dates and Paris times as dates; text always as text (inline
+  strings).
 * PDF (reportlab): A4 landscape, the heading, the charts (the same drawings
   as the page, ``charts.drawing``) and the tables, page numbers.
 
