@@ -17,15 +17,16 @@ in the database with INSERT ... SELECT (secondary indexes of ``visits`` and
 ``call_events`` dropped during the load and built again after).
 ``--give-history-calls`` gives the history of a database built before the
 history had calls (``--reuse``) the same calls and versions in place, then
-counts again the incomplete calls its closed months keep. ``--reuse`` keeps a database built by an earlier run with
-the same ``--pgdir`` (its ids are in ``bench-ids.json`` there); migrations are
-applied to it (new indexes included). The PostgreSQL started here is stopped
-at the end. Then starts the extranet with gunicorn (``telegestion extranet
-serve``) and has ``--users`` threads (each logged in as an antenna manager or
-a central referent) request every main page ``--rounds`` times. Prints p50/p95
-per page, against a baseline in the same run: ``/sante``, the cheapest request
-through the same gunicorn, session-less (the cost of the server and the
-network alone), and the machine's load average before and after.
+counts again the incomplete calls its closed months keep. ``--reuse`` keeps a
+database built by an earlier run with the same ``--pgdir`` (its ids are in
+``bench-ids.json`` there); migrations are applied to it (new indexes included).
+The PostgreSQL started here is stopped at the end. Then starts the extranet
+with gunicorn (``telegestion extranet serve``) and has ``--users`` threads
+(each logged in as an antenna manager or a central referent) request every main
+page ``--rounds`` times. Prints p50/p95 per page, against a baseline in the
+same run: ``/sante``, the cheapest request through the same gunicorn,
+session-less (the cost of the server and the network alone), and the machine's
+load average before and after.
 
 Then the statistics states (``--only-states`` skips the page mix, ``--no-states``
 the states): a second gunicorn (one worker, one thread, statistics cache off,
