@@ -8,19 +8,25 @@ Builds a throwaway PostgreSQL (scripts/postgres, ``--port``, ``--pgdir``) with
 the first customer's organisation (``demo.organisation``: 6 antennas, 330
 workers, 2,100 beneficiaries, a month of real calls and visits; ``--people``
 times more workers and beneficiaries, 4 with ``--big``) plus ``--visits``
-historical visits over ``--years`` years before that month (about one in a
-thousand left incomplete, one in forty corrected) and some calls no visit
-could take (unknown number or worker code), generated in the database with
-INSERT ... SELECT (secondary indexes of ``visits`` dropped during the load and
-built again after). ``--reuse`` keeps a database built by an earlier run with
-the same ``--pgdir`` (its ids are in ``bench-ids.json`` there); migrations are
-applied to it (new indexes included). The PostgreSQL started here is stopped
-at the end. Then starts the extranet with gunicorn (``telegestion extranet
-serve``) and has ``--users`` threads (each logged in as an antenna manager or
-a central referent) request every main page ``--rounds`` times. Prints p50/p95
-per page, against a baseline in the same run: ``/sante``, the cheapest request
-through the same gunicorn, session-less (the cost of the server and the
-network alone), and the machine's load average before and after.
+historical visits over ``--years`` years before that month, each with its
+arrival and departure calls (identified, answered at the visit's times), except
+about one in a thousand left incomplete (its departure not called in) and one
+in forty corrected (one call missing, then a manager's version with a motive),
+and some calls no visit could take (unknown number or worker code), generated
+in the database with INSERT ... SELECT (secondary indexes of ``visits`` and
+``call_events`` dropped during the load and built again after).
+``--give-history-calls`` gives the history of a database built before the
+history had calls (``--reuse``) the same calls and versions in place, then
+counts again the incomplete calls its closed months keep. ``--reuse`` keeps a
+database built by an earlier run with the same ``--pgdir`` (its ids are in
+``bench-ids.json`` there); migrations are applied to it (new indexes included).
+The PostgreSQL started here is stopped at the end. Then starts the extranet
+with gunicorn (``telegestion extranet serve``) and has ``--users`` threads
+(each logged in as an antenna manager or a central referent) request every main
+page ``--rounds`` times. Prints p50/p95 per page, against a baseline in the
+same run: ``/sante``, the cheapest request through the same gunicorn,
+session-less (the cost of the server and the network alone), and the machine's
+load average before and after.
 
 Then the statistics states (``--only-states`` skips the page mix, ``--no-states``
 the states): a second gunicorn (one worker, one thread, statistics cache off,
@@ -64,20 +70,20 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, select, text
 
 from config.database import migrate
 from demo.organisation import load_demo
 from extranet.demo import create_demo_users
 from kernel.settings import closing, money
-from ledger import closures, service
+from ledger import call_figures, closures, service
 from ledger.db import make_engine, make_session_factory
 from ledger.facts import forget_cached_months
-from ledger.models import Antenna, Beneficiary, Visit, VisitStatus, Worker
+from ledger.models import Antenna, Beneficiary, MonthClosure, Visit, VisitStatus, Worker
 from ledger.motives import Motive
 from ledger.timeutil import Month, paris_date, utc_now
 
@@ -127,6 +133,63 @@ FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day'
 CROSS JOIN generate_series(0, :calls_per_day - 1) AS s
 JOIN bench_pairs p ON p.k = (s * 7 + extract(doy FROM d)::int) % :pairs;
 """
+
+HISTORY_CALLS_SQL = """
+CREATE TEMP TABLE bench_phones AS
+SELECT beneficiary_id, min(e164) AS e164 FROM phones GROUP BY beneficiary_id;
+CREATE TEMP TABLE bench_authors AS
+SELECT a.id AS antenna_id,
+       coalesce((SELECT min(u.login) FROM extranet_users u
+                 WHERE u.role = 'antenna_manager' AND u.antenna_id = a.id), 'referent') AS login
+FROM antennas a;
+INSERT INTO call_events (id, channel_id, received_at, answered_at, code_completed_at, caller_raw,
+                         caller_e164, called_number, beneficiary_id, worker_id, antenna_id,
+                         identification, direction, outcome, source, recorded_at)
+SELECT :base + 2 * v.id - 1, 'bench-' || v.id || '-a',
+       v.started_at - interval '2 seconds', v.started_at, v.started_at + interval '10 seconds',
+       p.e164, p.e164, '0800000000', v.beneficiary_id, v.worker_id, v.antenna_id,
+       'ok', 'arrival', 'recorded', 'ari', v.started_at
+FROM visits v LEFT JOIN bench_phones p ON p.beneficiary_id = v.beneficiary_id
+WHERE v.service_date BETWEEN CAST(:first AS date) AND CAST(:last AS date)
+  AND (v.status <> 'corrected' OR v.id % 3 <> 0)
+UNION ALL
+SELECT :base + 2 * v.id, 'bench-' || v.id || '-d',
+       v.ended_at - interval '2 seconds', v.ended_at, v.ended_at + interval '10 seconds',
+       p.e164, p.e164, '0800000000', v.beneficiary_id, v.worker_id, v.antenna_id,
+       'ok', 'departure', 'recorded', 'ari', v.ended_at
+FROM visits v LEFT JOIN bench_phones p ON p.beneficiary_id = v.beneficiary_id
+WHERE v.service_date BETWEEN CAST(:first AS date) AND CAST(:last AS date)
+  AND (v.status = 'complete' OR (v.status = 'corrected' AND v.id % 3 = 0));
+INSERT INTO visit_versions (visit_id, version, started_at, ended_at, status, motive, comment,
+                            author, created_at)
+SELECT v.id, 1,
+       CASE WHEN v.status = 'corrected' AND v.id % 3 = 0 THEN NULL ELSE v.started_at END,
+       CASE WHEN v.status = 'corrected' AND v.id % 3 = 0 THEN v.ended_at END,
+       'incomplete', NULL, '', 'system:ivr',
+       CASE WHEN v.status = 'corrected' AND v.id % 3 = 0 THEN v.ended_at ELSE v.started_at END
+FROM visits v
+WHERE v.service_date BETWEEN CAST(:first AS date) AND CAST(:last AS date)
+  AND v.status <> 'complete'
+UNION ALL
+SELECT v.id, 2, v.started_at, v.ended_at, 'corrected',
+       (ARRAY['worker_forgot', 'phone_out_of_order', 'line_busy', 'wrong_code',
+              'no_phone_at_home', 'time_error'])[1 + v.id % 6],
+       '', a.login,
+       v.ended_at + (1 + v.id % 71) * interval '1 hour'
+FROM visits v JOIN bench_authors a ON a.antenna_id = v.antenna_id
+WHERE v.service_date BETWEEN CAST(:first AS date) AND CAST(:last AS date)
+  AND v.status = 'corrected';
+UPDATE visits v SET
+    arrival_event_id = CASE WHEN v.status <> 'corrected' OR v.id % 3 <> 0
+                            THEN :base + 2 * v.id - 1 END,
+    departure_event_id = CASE WHEN v.status = 'complete'
+                                   OR (v.status = 'corrected' AND v.id % 3 = 0)
+                              THEN :base + 2 * v.id END,
+    version = CASE WHEN v.status = 'corrected' THEN 2 ELSE 1 END
+WHERE v.service_date BETWEEN CAST(:first AS date) AND CAST(:last AS date);
+SELECT setval('call_events_id_seq', (SELECT max(id) FROM call_events))
+"""
+
 
 #: PostgreSQL settings of the bench's cluster: a modest production setting for a
 #: machine of 24 GB (the defaults' 128 MB of shared buffers are for a laptop).
@@ -194,32 +257,23 @@ def build_database(url: str, visits: int, *, people: int = 1, years: int = 5) ->
         pairs = conn.scalar(text("SELECT count(*) FROM beneficiaries"))
         # Loading 10 million rows into a table with six indexes is slower than
         # building them after: drop the secondary ones, load, build them again.
-        indexes = conn.execute(
-            text(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'visits' "
-                "AND indexname NOT IN (SELECT conname FROM pg_constraint)"
-            )
-        ).all()
-        for name, _definition in indexes:
-            conn.execute(text(f"DROP INDEX {name}"))
+        rebuilt = _drop_indexes(conn, ("visits", "call_events"))
         # The generated rows refer to existing rows by construction: no trigger
         # checks their foreign keys one row at a time (the bench's superuser may).
         conn.execute(text("SET LOCAL session_replication_role = replica"))
-        for statement in HISTORY_SQL.split(";\n"):
-            if statement.strip():
-                conn.execute(
-                    text(statement),
-                    {
-                        "first": first,
-                        "last": last,
-                        "per_day": max(1, visits // days),
-                        "calls_per_day": 4 * people,
-                        "pairs": pairs,
-                    },
-                )
-        conn.execute(text("SET maintenance_work_mem = '1GB'"))
-        for _name, definition in indexes:
-            conn.execute(text(definition))
+        _run_sql(
+            conn,
+            HISTORY_SQL,
+            {
+                "first": first,
+                "last": last,
+                "per_day": max(1, visits // days),
+                "calls_per_day": 4 * people,
+                "pairs": pairs,
+            },
+        )
+        _give_calls(conn, first, last)
+        _build_indexes(conn, rebuilt)
     history_seconds = time.perf_counter() - started
     with engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
@@ -243,6 +297,111 @@ def build_database(url: str, visits: int, *, people: int = 1, years: int = 5) ->
         )
     engine.dispose()
     return counts
+
+
+def _run_sql(conn: Connection, sql: str, params: dict[str, object]) -> None:
+    for statement in sql.split(";\n"):
+        if statement.strip():
+            conn.execute(text(statement), params)
+
+
+def _drop_indexes(conn: Connection, tables: tuple[str, ...]) -> list[str]:
+    """Drop the secondary indexes and unique constraints of ``tables`` (not their primary
+    keys); the statements that build them again."""
+    rebuilt: list[str] = []
+    for table in tables:
+        for name, definition in conn.execute(
+            text(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = CAST(:t AS regclass) AND contype = 'u'"
+            ),
+            {"t": table},
+        ).all():
+            conn.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT {name}"))
+            rebuilt.append(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+        for name, definition in conn.execute(
+            text(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t "
+                "AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+            ),
+            {"t": table},
+        ).all():
+            conn.execute(text(f"DROP INDEX {name}"))
+            rebuilt.append(definition)
+    return rebuilt
+
+
+def _build_indexes(conn: Connection, rebuilt: list[str]) -> None:
+    conn.execute(text("SET maintenance_work_mem = '1GB'"))
+    for statement in rebuilt:
+        conn.execute(text(statement))
+
+
+def _give_calls(conn: Connection, first: date, last: date) -> None:
+    """Give the history visits of ``first`` to ``last`` their calls (HISTORY_CALLS_SQL)."""
+    base = conn.scalar(text("SELECT coalesce(max(id), 0) FROM call_events"))
+    _run_sql(conn, HISTORY_CALLS_SQL, {"first": first, "last": last, "base": base})
+
+
+def give_history_calls(url: str) -> dict[str, float]:
+    """Give the history visits of a database built before they had calls (the bench's
+    ``--give-history-calls``) their calls and versions, as a fresh build does, then count
+    again the incomplete calls kept by the closed months (``ledger.call_figures``): the
+    only figures of a closed month that depend on the calls (the kept allocation and the
+    funders' digests do not read them)."""
+    engine = make_engine(url)
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        # The history: the visits before the demo month's, the only ones with versions.
+        first, last = conn.execute(
+            text(
+                "SELECT (SELECT min(service_date) FROM visits), min(v.service_date) - 1 "
+                "FROM visits v JOIN visit_versions vv ON vv.visit_id = v.id"
+            )
+        ).one()
+        called = conn.scalar(
+            text(
+                "SELECT count(*) FROM visits WHERE service_date BETWEEN :f AND :l "
+                "AND (arrival_event_id IS NOT NULL OR departure_event_id IS NOT NULL)"
+            ),
+            {"f": first, "l": last},
+        )
+        if called:
+            raise SystemExit(f"The history ({first} to {last}) already has calls.")
+        before = conn.scalar(text("SELECT count(*) FROM call_events"))
+        rebuilt = _drop_indexes(conn, ("visits", "call_events"))
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        _give_calls(conn, first, last)
+        loaded = time.perf_counter()
+        _build_indexes(conn, rebuilt)
+        events = conn.scalar(text("SELECT count(*) FROM call_events")) - before
+    indexed = time.perf_counter()
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+    vacuumed = time.perf_counter()
+    factory = make_session_factory(engine)
+    with factory() as session:
+        months = [
+            Month(y, m)
+            for y, m in session.execute(
+                select(MonthClosure.year, MonthClosure.month)
+                .where(MonthClosure.closed.is_(True))
+                .order_by(MonthClosure.year, MonthClosure.month)
+            )
+        ]
+        for month in months:
+            call_figures.store(session, month)
+        session.commit()
+    engine.dispose()
+    done = time.perf_counter()
+    return {
+        "events": events,
+        "closed_months": len(months),
+        "load_s": round(loaded - started),
+        "indexes_s": round(indexed - loaded),
+        "vacuum_s": round(vacuumed - indexed),
+        "recount_s": round(done - vacuumed),
+    }
 
 
 def close_history(url: str, first: Month | None = None, last: Month | None = None) -> None:
@@ -683,6 +842,11 @@ def main() -> None:
         "--close-months", default="", help="only these months: FIRST:LAST (YYYY-MM:YYYY-MM)"
     )
     parser.add_argument("--only-close", action="store_true", help="close, then stop")
+    parser.add_argument(
+        "--give-history-calls",
+        action="store_true",
+        help="give the history visits of a database built before they had calls their calls",
+    )
     parser.add_argument("--port", type=int, default=PORT, help="of the throwaway PostgreSQL")
     parser.add_argument(
         "--pgdir",
@@ -720,6 +884,10 @@ def main() -> None:
             f"  {ids['visits']:,} visits in the database; demo organisation {ids['demo_s']} s, "
             f"history {ids['history_s']} s"
         )
+        if args.give_history_calls:
+            print("Giving the history visits their calls…", flush=True)
+            given = give_history_calls(url)
+            print("  " + ", ".join(f"{k} {v:,}" for k, v in given.items()), flush=True)
         if args.close_history:
             first = last = None
             if args.close_months:

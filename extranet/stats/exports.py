@@ -223,6 +223,28 @@ def _fonts() -> tuple[str, str]:
 
 #: Rows per reportlab table: a long table is split so that layout stays linear.
 PDF_ROWS = 400
+#: reportlab's padding of a table cell, left and right (its default: 6 points).
+PDF_PADDING = 6
+
+
+def pdf_lines(text: str, width_of: Callable[[str], float], fits: float) -> str | None:
+    """``text`` cut between its words into lines no wider than ``fits`` (joined by
+    newlines, as a table cell draws them); None if a word alone is wider."""
+    if width_of(text) <= fits:
+        return text
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        if width_of(word) > fits:
+            return None
+        longer = f"{line} {word}" if line else word
+        if width_of(longer) <= fits:
+            line = longer
+        else:
+            lines.append(line)
+            line = word
+    lines.append(line)
+    return "\n".join(lines)
 
 
 def _thousands(n: int) -> str:
@@ -243,6 +265,7 @@ def write_pdf(report: Report, heading: Heading, target: IO[bytes]) -> None:
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
+    from reportlab.pdfbase.pdfmetrics import stringWidth
     from reportlab.platypus import (
         KeepTogether,
         LongTable,
@@ -299,16 +322,21 @@ def write_pdf(report: Report, heading: Heading, target: IO[bytes]) -> None:
             for c in table.columns
         ]
         parts = [rows[i : i + PDF_ROWS] for i in range(0, len(rows), PDF_ROWS)] or [[]]
+        column_width = width / len(table.columns)
+        # A text is drawn as lines cut between its words (``pdf_lines``); a Paragraph
+        # only for a word longer than its column: parsing and wrapping a Paragraph per
+        # cell was most of the time of a long table (a year's incomplete calls).
+        fits = column_width - 2 * PDF_PADDING
+
+        def cell(value: Value, column: Column, fits: float = fits) -> object:
+            shown = cells.screen_text(value, column.kind.value)
+            if column.kind.numeric:
+                return shown
+            lines = pdf_lines(shown, lambda text: stringWidth(text, regular, 7), fits)
+            return Paragraph(escape(shown), small) if lines is None else lines
+
         for n, part in enumerate(parts):
-            data = [header] + [
-                [
-                    Paragraph(escape(cells.screen_text(v, c.kind.value)), small)
-                    if not c.kind.numeric
-                    else cells.screen_text(v, c.kind.value)
-                    for v, c in _cells(table, row)
-                ]
-                for row in part
-            ]
+            data = [header] + [[cell(v, c) for v, c in _cells(table, row)] for row in part]
             if not part:
                 data.append(
                     [Paragraph(escape(table.empty), small)] + [""] * (len(table.columns) - 1)

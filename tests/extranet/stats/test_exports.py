@@ -11,7 +11,7 @@ import io
 import re
 import subprocess
 import zipfile
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,8 @@ from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
+from extranet.stats.exports import Heading, pdf_lines, write_pdf, write_xlsx
+from extranet.stats.report import Column, Kind, Report, Row, Table
 from extranet.stats.states import STATES
 from ledger import service
 from ledger.models import Beneficiary
@@ -203,3 +205,79 @@ def test_exports_are_audited(referent: FlaskClient, session: Session) -> None:
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "stats.exported")).one()
     assert entry.actor == "referent" and entry.object_id == "profil"
     assert entry.details["format"] == "xlsx"
+
+
+def test_pdf_lines_cut_a_text_between_its_words() -> None:
+    def width(text: str) -> float:
+        return float(len(text))
+
+    assert pdf_lines("Paris Centre", width, 20) == "Paris Centre"
+    assert pdf_lines("Intervention 9876543", width, 14) == "Intervention\n9876543"
+    assert pdf_lines("Dupont  Jean Marie", width, 11) == "Dupont Jean\nMarie"
+    # A word wider than the column: left to a Paragraph (it cuts the word).
+    assert pdf_lines("Intervention 9876543", width, 10) is None
+
+
+def test_pdf_cells_wrapped_between_words_or_as_paragraphs_keep_their_text(
+    tmp_path: Path,
+) -> None:
+    columns = tuple(Column(f"Colonne {i}") for i in range(8)) + (Column("N", Kind.INT),)
+    long_words = "Anticonstitutionnellement" * 2
+    rows = [
+        Row(
+            ("Intervention 9876543", "Dupont Jean-Marie de la Fontaine", long_words, "<&>")
+            + ("",) * 4
+            + (i,)
+        )
+        for i in range(3)
+    ]
+    report = Report("Appels incomplets", "", [Table("t", "Détail", columns, rows)])
+    heading = Heading("Paris Domicile", "Appels incomplets", "année 2025", [], NOW)
+    out = io.BytesIO()
+    write_pdf(report, heading, out)
+    text = _pdf_text(out.getvalue(), tmp_path)
+    for needle in ("Intervention", "9876543", "Dupont Jean-Marie", "Fontaine", "<&>"):
+        assert needle in text, needle
+    assert "Anticonstitutionnel" in text
+
+
+def test_xlsx_written_directly_reads_back_typed() -> None:
+    columns = (
+        Column("Texte"),
+        Column("Nombre", Kind.INT),
+        Column("Heures", Kind.HOURS),
+        Column("Taux", Kind.PERCENT),
+        Column("Jour", Kind.DATE),
+        Column("Le", Kind.DATETIME),
+        Column("Délai", Kind.DELAY),
+    )
+    when = datetime(2025, 7, 1, 6, 30, tzinfo=UTC)  # 08:30 in Paris
+    rows = [
+        Row(("=SOMME(A1) & <b>\x01", 12, 90, 12.5, date(2025, 7, 1), when, timedelta(hours=30))),
+        Row(("", None, None, None, None, None, None)),
+    ]
+    report = Report("Appels", "", [Table("t", "Détail : [1/2]", columns, rows, total=rows[0])])
+    heading = Heading(
+        "Paris Domicile", "Appels incomplets", "année 2025", [("Antenne", "NORD")], NOW
+    )
+    out = io.BytesIO()
+    write_xlsx(report, heading, out)
+    book = load_workbook(io.BytesIO(out.getvalue()))
+    (sheet,) = book.worksheets
+    assert sheet.title == "Détail    1 2"
+    assert sheet["A1"].value == "Organisation" and sheet["A1"].font.b
+    assert sheet["B4"].value == "NORD"
+    header = 4 + 1 + 2  # the heading's lines, an empty row, the caption
+    assert [c.value for c in sheet[header + 1]] == [c.label for c in columns]
+    text, number, hours, rate, day, moment, delay = sheet[header + 2]
+    assert (text.value, text.data_type) == ("'=SOMME(A1) & <b>", "s")
+    assert (number.value, number.number_format) == (12, "0")
+    assert hours.number_format == "[h]:mm" and hours.value == timedelta(minutes=90)
+    assert (rate.value, rate.number_format) == (0.125, "0.0%")
+    assert day.is_date and day.number_format == "dd/mm/yyyy"
+    assert day.value == datetime(2025, 7, 1)
+    assert moment.value == datetime(2025, 7, 1, 8, 30)
+    assert moment.number_format == "dd/mm/yyyy hh:mm"
+    assert delay.value == timedelta(hours=30) and delay.number_format == "[h]:mm"
+    assert all(c.value is None for c in sheet[header + 3][1:])
+    assert [c.value for c in sheet[header + 4]][1] == 12  # the total

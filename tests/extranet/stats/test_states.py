@@ -356,3 +356,19 @@ def test_13_absences(manager_a: FlaskClient, scenario: Scenario, session: Sessio
     ]
     definitive = page(manager_a, f"/statistiques/absences?{MONTH}&nature=definitive")
     assert [r[2] for r in table(definitive, "absences")] == ["Décès"]
+
+
+def test_a_call_not_identified_has_no_beneficiary_or_no_worker() -> None:
+    """States 3 and 5 read the calls not identified through the partial index of the calls
+    without a beneficiary or a worker (``_calls_in_period``): the same calls."""
+    from ivr.services import identification
+    from ledger.models import Identification
+
+    for caller in ("+33145678901", None):
+        for beneficiary_id in (None, 1):
+            for digits in ("1234", None):
+                for worker_id in (None, 2):
+                    found = identification(caller, beneficiary_id, digits, worker_id)
+                    assert (found is not Identification.OK) == (
+                        beneficiary_id is None or worker_id is None
+                    )
