@@ -30,7 +30,13 @@ MEMO_MAX = 1 << 16
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+#: A text's own "_x0041_" (read by Excel as an escape) written as "_x005F_x0041_".
+_LITERAL = re.compile("_(?=x[0-9A-Fa-f]{4}_)")
+
+
 def _escape(text: str) -> str:
+    if "_x" in text:
+        text = _LITERAL.sub("_x005F_", text)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = text.replace('"', "&quot;").replace("\r", "&#13;")  # XML reads a bare CR as LF
     return _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", text)

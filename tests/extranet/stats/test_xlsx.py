@@ -92,3 +92,16 @@ def test_one_sheet_per_table_with_distinct_titles_and_an_empty_report() -> None:
     assert len(set(titles)) == 3 and all(len(t) <= 31 for t in titles)
     empty = load_workbook(io.BytesIO(_book(Report("Essai", "", [], prompt="Choisissez"))))
     assert list(empty.worksheets[0].iter_rows(values_only=True))[6][0] == "Choisissez"
+
+
+def test_a_text_that_looks_like_an_escape_is_kept_as_written() -> None:
+    # Excel reads "_x0041_" in a cell's text as the escape of "A": the text's own
+    # underscore is escaped (_x005F_) so the cell shows what was written.
+    table = Table("t", "t", (Column("texte"),), [Row(("code_x0041_ fin",))])
+    data = _book(Report("R", "", [table]))
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        xml = "".join(
+            archive.read(name).decode() for name in archive.namelist() if name.endswith(".xml")
+        )
+    assert "code_x005F_x0041_ fin" in xml
+    assert "code_x0041_ fin" not in xml
