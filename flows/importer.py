@@ -11,13 +11,10 @@ change of an existing row is written to the audit journal with its old value.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import logging
 import os
 import re
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -34,6 +31,7 @@ from flows.bulk import insert_many
 from flows.formats import FileFormat
 from kernel.transport import safe_name
 from ledger.bulk import read_in, row_decoder, row_encoder
+from ledger.collector import quiet_collector
 from ledger.models import (
     Absence,
     Antenna,
@@ -1277,7 +1275,7 @@ def import_file(
         if max_bytes and size > max_bytes:
             raise FileRefused(f"fichier trop volumineux ({size} octets, {max_bytes} au plus)")
         fmt, file_date = found
-        with _quiet_gc(), session_factory() as session, session.begin():
+        with quiet_collector(), session_factory() as session, session.begin():
             _refuse_older(session, fmt, name)
             applier = _APPLIERS[fmt.key](session, file_date, report, full)
             _stream(path, fmt, applier, report, reject, progress)
@@ -1299,54 +1297,6 @@ def import_file(
         f" refused: {report.refused}" if report.refused else "",
     )
     return report
-
-
-#: Allocations between two young collections while an import runs (Python's default 700).
-_IMPORT_GC_THRESHOLD = 10_000
-_gc_lock = threading.Lock()
-#: Imports running in this process, and the collector's thresholds before the first.
-_gc_imports = 0
-_gc_thresholds: tuple[int, ...] = gc.get_threshold()
-_gc_froze = False
-
-
-@contextlib.contextmanager
-def _quiet_gc() -> Iterator[None]:
-    """Make the garbage collector's work while an import runs proportional to
-    what the import keeps, and put it back as it was after.
-
-    An import allocates millions of objects. With the defaults, they set off
-    a few dozen full collections that each walked every object of the process
-    (loaded modules, SQLAlchemy's mappings: about 100,000) for about 55 ms,
-    and thousands of young collections that walked the chunk's rows again
-    and again: together 15 % of the CPU time of an import of 100,000
-    beneficiaries. The objects that exist before the import are frozen
-    (``gc.freeze``: full collections skip them) and young collections are
-    rarer. Nothing is kept alive longer: reference counting frees what it
-    always freed, and cycles are still collected, less often.
-    """
-    global _gc_imports, _gc_thresholds, _gc_froze
-    # Process-wide settings: imports running at once in threads share them,
-    # the first one in sets them and the last one out puts them back.
-    with _gc_lock:
-        if _gc_imports == 0:
-            _gc_thresholds = gc.get_threshold()
-            # A process that froze objects itself (a preloading server) keeps them
-            # frozen: ``unfreeze`` cannot tell its objects from the import's.
-            _gc_froze = gc.get_freeze_count() == 0
-            if _gc_froze:
-                gc.freeze()
-            gc.set_threshold(_IMPORT_GC_THRESHOLD, *_gc_thresholds[1:])
-        _gc_imports += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_imports -= 1
-            if _gc_imports == 0:
-                gc.set_threshold(*_gc_thresholds)
-                if _gc_froze:
-                    gc.unfreeze()
 
 
 def _refuse_older(session: Session, fmt: FileFormat, name: str) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Select, String, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
+from ledger.collector import without_cyclic_gc
 from ledger.models import Beneficiary, CallEvent, CarePlan, Funder, Visit, VisitStatus, VisitVersion
 from ledger.money import (
     MonthBilling,
@@ -28,7 +29,6 @@ from ledger.money import (
     VisitFact,
     allocate_month,
     line_order,
-    without_cyclic_gc,
 )
 from ledger.motives import esppadom_code
 from ledger.timeutil import Month, as_utc

@@ -30,13 +30,12 @@ The rules (see docs/decisions/0501-billing_export-allocation-rule.md):
 from __future__ import annotations
 
 import enum
-import gc
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from ledger.collector import without_cyclic_gc
 from ledger.timeutil import as_utc
 
 ALLOWED_STEPS = (1, 5, 10, 15, 30)
@@ -345,19 +344,6 @@ def allocate_month(
 
 
 _Marker = tuple[int, str, int | None, str, int, Category]
-
-
-@contextmanager
-def without_cyclic_gc() -> Iterator[None]:
-    """Make a month's objects (millions) without the cyclic collector walking them over
-    and over: none of them is part of a cycle, reference counting frees them."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _allocate(

@@ -9,9 +9,7 @@ take the antennas already narrowed by ``filters.scope_antennas``.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Collection, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -57,20 +55,6 @@ class Context:
     #: A state whose detail can run to millions of rows (every incomplete visit of a
     #: year) reads only these from the database and counts the others in SQL.
     listed: int | None = None
-
-
-@contextmanager
-def without_cycle_collector() -> Iterator[None]:
-    """Build many acyclic rows (tuples of plain values) without the cycle collector: it
-    walked a year's 540,000 visit rows again and again as they were made (a third of
-    state 0's file). Cycles made inside wait for the collector's next pass, after."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def in_antennas(column: object, antennas: Collection[int] | None) -> ColumnElement[bool]:

@@ -53,11 +53,11 @@ from extranet.stats.loaders import (
     kept_minutes,
     people,
     shares,
-    without_cycle_collector,
 )
 from extranet.stats.report import Chart, Column, Kind, Report, Row, Table, Value
 from ledger import call_figures
 from ledger.call_figures import corrected, incomplete_kind, missing_call
+from ledger.collector import without_cyclic_gc
 from ledger.facts import month_plans, plan_minutes
 from ledger.figures import period_of
 from ledger.models import (
@@ -2249,7 +2249,7 @@ def _visits_in_all(ctx: Context, where: list[ColumnElement[bool]]) -> tuple[int,
 
 
 def visits(ctx: Context) -> Report:
-    with without_cycle_collector():
+    with without_cyclic_gc():
         return _visits(ctx)
 
 
