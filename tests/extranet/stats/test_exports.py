@@ -211,11 +211,17 @@ def test_pdf_lines_cut_a_text_between_its_words() -> None:
     def width(text: str) -> float:
         return float(len(text))
 
-    assert pdf_lines("Paris Centre", width, 20) == "Paris Centre"
-    assert pdf_lines("Intervention 9876543", width, 14) == "Intervention\n9876543"
-    assert pdf_lines("Dupont  Jean Marie", width, 11) == "Dupont Jean\nMarie"
-    # A word wider than the column: left to a Paragraph (it cuts the word).
-    assert pdf_lines("Intervention 9876543", width, 10) is None
+    assert pdf_lines("Paris Centre", width, 20) == ["Paris Centre"]
+    assert pdf_lines("Intervention 9876543", width, 14) == ["Intervention", "9876543"]
+    assert pdf_lines("Dupont  Jean Marie", width, 11) == ["Dupont Jean", "Marie"]
+    # A word wider than the column: cut between its characters, as a paragraph cuts it.
+    assert pdf_lines("Intervention 9876543", width, 10) == ["Interventi", "on 9876543"]
+    assert pdf_lines("Le Anticonstitutionnellement", width, 10) == [
+        "Le",
+        "Anticonsti",
+        "tutionnell",
+        "ement",
+    ]
 
 
 def test_pdf_cells_wrapped_between_words_or_as_paragraphs_keep_their_text(
