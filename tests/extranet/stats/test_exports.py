@@ -291,6 +291,9 @@ def test_xlsx_written_directly_reads_back_typed() -> None:
     assert [c.value for c in sheet[header + 4]][1] == 12  # the total
 
 
+CORRECTED = "Corrigée le 05/03/2025 par LEFÈVRE-MARTIN Jean-Baptiste de la Fontaine"
+
+
 def _long_table_pdf(tmp_path: Path, n: int) -> tuple[list[str], bytes]:
     columns = (
         Column("Date", Kind.DATE),
@@ -304,7 +307,7 @@ def _long_table_pdf(tmp_path: Path, n: int) -> tuple[list[str], bytes]:
             (
                 date(2025, 1, 1) + timedelta(days=i % 365),
                 f"Intervention {9_000_000 + i}",
-                "Corrigée le 05/03/2025 par LEFÈVRE-MARTIN Jean-Baptiste de la Fontaine",
+                CORRECTED,
                 "Anticonstitutionnellement" * 3,
                 100_000 + i,
             )
@@ -346,8 +349,7 @@ def test_pdf_long_table_lists_every_row_under_its_header_on_every_page(
 def test_pdf_long_table_wraps_texts_between_words_and_cuts_long_words(tmp_path: Path) -> None:
     pages, data = _long_table_pdf(tmp_path, 3)
     text = pages[0]
-    words = "Corrigée le 05/03/2025 par LEFÈVRE-MARTIN Jean-Baptiste de la Fontaine".split()
-    for word in words:
+    for word in CORRECTED.split():
         assert text.count(word) >= 3, word
     # Cut onto several lines: no line of the page holds the whole sentence.
     assert "Jean-Baptiste de la Fontaine" not in text
