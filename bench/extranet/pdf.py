@@ -5,7 +5,8 @@
 No database: a synthetic ``Report`` built like state 3's ("appels-incomplets")
 year for one antenna: its three summary tables, its chart and its detail of
 ``--rows`` incomplete calls (9 columns: dates "dd/mm/yyyy hh:mm", antennas,
-French names of 15 to 30 characters, kinds, states, "Intervention n"), then
+French names of 15 to 30 characters, kinds, states, the manager who corrected,
+"Intervention n"; ``--wordy``: "Corrigée le ... par ..." instead), then
 the same report with a short detail (``--short`` rows). Prints the CPU time
 (``time.process_time``, the machine is shared) of ``write_pdf`` and, as the
 baseline in the same process, of reportlab's bare canvas drawing the same cell
@@ -61,7 +62,7 @@ def _names(rng: random.Random, n: int) -> list[str]:
     return [f"{rng.choice(LAST).upper()} {rng.choice(FIRST)}" for _ in range(n)]
 
 
-def state3_report(rows: int, seed: int = 3) -> Report:
+def state3_report(rows: int, seed: int = 3, wordy: bool = False) -> Report:
     rng = random.Random(seed)
     workers, beneficiaries = _names(rng, 60), _names(rng, 400)
     managers = _names(rng, 4)
@@ -80,7 +81,13 @@ def state3_report(rows: int, seed: int = 3) -> Report:
                     rng.choice(KINDS),
                     "Corrigé" if corrected else "À corriger",
                     at + timedelta(hours=rng.randrange(1, 72)) if corrected else None,
-                    f"Corrigée le {at:%d/%m/%Y} par {rng.choice(managers)}" if corrected else "",
+                    (
+                        f"Corrigée le {at:%d/%m/%Y} par {rng.choice(managers)}"
+                        if wordy
+                        else rng.choice(managers)
+                    )
+                    if corrected
+                    else "",
                     f"Intervention {9_000_000 + i}",
                 )
             )
@@ -179,11 +186,16 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=28_700)
     parser.add_argument("--short", type=int, default=200)
     parser.add_argument("--out", default="")
+    parser.add_argument(
+        "--wordy",
+        action="store_true",
+        help='"Par" as "Corrigée le dd/mm/yyyy par NOM Prénom" (rows of 4 lines)',
+    )
     args = parser.parse_args()
     _fonts()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for label, n in (("year", args.rows), ("short", args.short)):
-        report = state3_report(n)
+        report = state3_report(n, wordy=args.wordy)
         spent, data = write(report)
         base = baseline(report)
         print(

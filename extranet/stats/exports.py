@@ -31,7 +31,7 @@ from typing import IO, Any
 
 from extranet.stats import cells, xlsx
 from extranet.stats.charts import drawing
-from extranet.stats.report import Column, Kind, Report, Row, Table, Value
+from extranet.stats.report import Column, Kind, Report, Table, Value
 from ledger.timeutil import to_paris
 
 CHUNK = 64 * 1024
@@ -61,10 +61,6 @@ class Heading:
 def _tables(report: Report) -> list[Table]:
     """The report's tables, then each chart's data table."""
     return [*report.tables, *(chart.table() for chart in report.charts)]
-
-
-def _cells(table: Table, row: Row) -> list[tuple[Value, Column]]:
-    return list(zip(row.values, table.columns, strict=True))
 
 
 # --- CSV ---------------------------------------------------------------------------------
@@ -320,9 +316,13 @@ class _Encoder:
                     )
                     + f" {self.select}"
                 )
-        if len(self.memo) < 200_000:
+        if len(self.memo) < 50_000:
             self.memo[text] = found
         return found
+
+
+class _Cut(list[str]):
+    """A cell's lines with a word cut: a paragraph's leading (``PDF_HEADER_LEADING``)."""
 
 
 @dataclass
@@ -359,11 +359,15 @@ class _Texts:
         return found
 
     def lines(self, text: str, fits: float, bold: bool = False) -> list[str]:
+        """``text``'s lines; a ``_Cut`` (lines a paragraph's leading apart, as reportlab's
+        ``Paragraph`` drew them) if a word of it is wider than ``fits``."""
         key = (text, fits, bold)
         found = self.cut.get(key)
         if found is None:
             found = pdf_lines(text, lambda t: self.width(t, bold), fits)
-            if len(self.cut) < 200_000:
+            if len(found) > 1 and any(self.width(w, bold) > fits for w in text.split()):
+                found = _Cut(found)
+            if len(self.cut) < 50_000:
                 self.cut[key] = found
         return found
 
@@ -443,6 +447,7 @@ def _grid_flowable() -> type:
                 first = top - PDF_PADDING_Y - PDF_SIZE
                 for j, cell in enumerate(row.cells):
                     y = first
+                    step = PDF_HEADER_LEADING if type(cell) is _Cut else leading
                     for line in cell:
                         if line:
                             if i and self.right[j]:
@@ -451,7 +456,7 @@ def _grid_flowable() -> type:
                             else:
                                 x = lefts[j] + PDF_PADDING
                             code.append(f"1 0 0 1 {x:.3f} {y:.3f} Tm {encoder.ops(line)}")
-                        y -= leading
+                        y -= step
                 top -= row.height
                 lines.append(f"0 {top:.3f} m {width:.3f} {top:.3f} l")
             code.append("ET")
@@ -489,7 +494,10 @@ def write_pdf(report: Report, heading: Heading, target: IO[bytes]) -> None:
     screen_text = cells.screen_text
 
     def grid_height(lines: list[list[str]], leading: float) -> float:
-        return max(len(cell) for cell in lines) * leading + 2 * PDF_PADDING_Y
+        return (
+            max(len(c) * (PDF_HEADER_LEADING if type(c) is _Cut else leading) for c in lines)
+            + 2 * PDF_PADDING_Y
+        )
 
     def grid_row(lines: list[list[str]], bold: bool = False) -> _GridRow:
         return _GridRow(lines, grid_height(lines, PDF_LEADING), bold)
@@ -555,7 +563,9 @@ def write_pdf(report: Report, heading: Heading, target: IO[bytes]) -> None:
         if table.total and grid_rows:
             grid_rows[-1].bold = True
         if not grid_rows:
-            grid_rows = [grid_row([texts.lines(table.empty, fits)] + [[""]] * (n_columns - 1))]
+            # The sentence as a paragraph was (its leading).
+            empty = _Cut(texts.lines(table.empty, fits))
+            grid_rows = [grid_row([empty] + [[""]] * (n_columns - 1))]
         parts = [grid_rows[i : i + PDF_ROWS] for i in range(0, len(grid_rows), PDF_ROWS)]
         for n, part in enumerate(parts):
             grid = Grid(header, part, [column_width] * n_columns, right, texts)
