@@ -304,7 +304,7 @@ class _Encoder:
         from reportlab.lib.rl_accel import escapePDF
 
         if self.simple:
-            found = f"({escapePDF(text.encode('latin-1', 'replace'))}) Tj"
+            found = f"({escapePDF(text.encode('cp1252', 'replace'))}) Tj"
         else:
             try:
                 found = f"({text.translate(self.codes)}) Tj"
