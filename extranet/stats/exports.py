@@ -465,7 +465,9 @@ def _grid_flowable() -> type:
             code.append("q 0.25 w 0.690 0.690 0.690 RG")
             code.extend(lines)
             code.append("S Q")
-            canvas._code.append("\n".join(code))
+            # The page's rows as PDF operators (reportlab's public way to add them), in their
+            # own graphics state: the font and colours set here end with them.
+            canvas.addLiteral("q\n" + "\n".join(code) + "\nQ")
 
     return Grid
 
