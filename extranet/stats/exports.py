@@ -13,7 +13,9 @@ so a year of visits does not sit twice in memory as text.
   one sheet per table, typed cells: integers, hours as durations ``[h]:mm``,
   percentages, dates and Paris times as dates; text always as shared strings.
 * PDF (reportlab): A4 landscape, the heading, the charts (the same drawings
-  as the page, ``charts.drawing``) and the tables, page numbers.
+  as the page, ``charts.drawing``) and the tables, page numbers. The tables
+  are our own flowable (``_grid_flowable``), not reportlab's: a year's 28,700
+  rows in seconds (``bench/extranet/pdf.py``).
 
 Text cells go through ``cells.safe_text``: no cell starts with a formula sign.
 """
@@ -31,7 +33,7 @@ from typing import IO, Any
 
 from extranet.stats import cells, xlsx
 from extranet.stats.charts import drawing
-from extranet.stats.report import Column, Kind, Report, Row, Table, Value
+from extranet.stats.report import Column, Kind, Report, Table, Value
 from ledger.timeutil import to_paris
 
 CHUNK = 64 * 1024
@@ -61,10 +63,6 @@ class Heading:
 def _tables(report: Report) -> list[Table]:
     """The report's tables, then each chart's data table."""
     return [*report.tables, *(chart.table() for chart in report.charts)]
-
-
-def _cells(table: Table, row: Row) -> list[tuple[Value, Column]]:
-    return list(zip(row.values, table.columns, strict=True))
 
 
 # --- CSV ---------------------------------------------------------------------------------
@@ -221,30 +219,257 @@ def _fonts() -> tuple[str, str]:
     return _pdf_font
 
 
-#: Rows per reportlab table: a long table is split so that layout stays linear.
+#: Rows per part of a long table, each part under its caption ("(suite)" after the first).
 PDF_ROWS = 400
-#: reportlab's padding of a table cell, left and right (its default: 6 points).
+#: A table cell's padding, left and right (as reportlab's tables: 6 points).
 PDF_PADDING = 6
+#: A cell's padding above and below its lines (reportlab's: 3 points).
+PDF_PADDING_Y = 3
+#: The cells' font size; the lines' leading (reportlab's tables: 1.2 times the size).
+PDF_SIZE = 7
+PDF_LEADING = 8.4
+#: The header's leading (a bold paragraph's, as before).
+PDF_HEADER_LEADING = 8.5
 
 
-def pdf_lines(text: str, width_of: Callable[[str], float], fits: float) -> str | None:
-    """``text`` cut between its words into lines no wider than ``fits`` (joined by
-    newlines, as a table cell draws them); None if a word alone is wider."""
+def pdf_lines(text: str, width_of: Callable[[str], float], fits: float) -> list[str]:
+    """``text`` cut between its words into lines no wider than ``fits``; a word wider
+    than ``fits`` alone is cut between its characters (as a paragraph cuts it)."""
     if width_of(text) <= fits:
-        return text
+        return [text]
     lines: list[str] = []
     line = ""
     for word in text.split():
-        if width_of(word) > fits:
-            return None
         longer = f"{line} {word}" if line else word
         if width_of(longer) <= fits:
             line = longer
-        else:
+            continue
+        if line:
             lines.append(line)
-            line = word
+        line = word
+        while width_of(line) > fits and len(line) > 1:
+            cut = 1
+            while cut < len(line) - 1 and width_of(line[: cut + 1]) <= fits:
+                cut += 1
+            lines.append(line[:cut])
+            line = line[cut:]
     lines.append(line)
-    return "\n".join(lines)
+    return lines
+
+
+class _Encoder:
+    """A TrueType font's texts as PDF text operators, each string encoded once.
+
+    reportlab's ``drawString`` encodes a text char by char into the font's subsets
+    and escapes it on every call: most of the time of a long table. Here each
+    character's code is asked of the font once (``splitString``, so the PDF's
+    subsets are reportlab's own), and a text of the first subset's characters is
+    one ``str.translate``. ``ops(text)`` draws at the text position with this
+    font's first subset current (``select``); a text with characters of other
+    subsets switches and comes back."""
+
+    class _Codes(dict[int, str]):
+        def __init__(self, encoder: _Encoder) -> None:
+            super().__init__()
+            self.encoder = encoder
+
+        def __missing__(self, code: int) -> str:
+            from reportlab.lib.rl_accel import escapePDF
+
+            ((subset, chunk),) = self.encoder.font.splitString(chr(code), self.encoder.doc)
+            if subset:
+                raise LookupError(code)
+            self[code] = escaped = escapePDF(chunk)
+            return escaped
+
+    def __init__(self, font_name: str, doc: Any) -> None:
+        from reportlab.pdfbase.pdfmetrics import getFont
+
+        self.font = getFont(font_name)
+        self.doc = doc
+        self.simple = not hasattr(self.font, "splitString")
+        self.codes = _Encoder._Codes(self)
+        if self.simple:  # a standard font (Helvetica): one encoding, no subsets
+            internal = doc.getInternalFontName(font_name)
+            self.select = f"{internal} {PDF_SIZE} Tf"
+        else:
+            self.select = f"{self.subset_font(0)} {PDF_SIZE} Tf"
+        self.memo: dict[str, str] = {}
+
+    def subset_font(self, subset: int) -> str:
+        return str(self.font.getSubsetInternalName(subset, self.doc))
+
+    def ops(self, text: str) -> str:
+        found = self.memo.get(text)
+        if found is not None:
+            return found
+        from reportlab.lib.rl_accel import escapePDF
+
+        if self.simple:
+            found = f"({escapePDF(text.encode('cp1252', 'replace'))}) Tj"
+        else:
+            try:
+                found = f"({text.translate(self.codes)}) Tj"
+            except LookupError:
+                found = (
+                    " ".join(
+                        f"{self.subset_font(subset)} {PDF_SIZE} Tf ({escapePDF(chunk)}) Tj"
+                        for subset, chunk in self.font.splitString(text, self.doc)
+                    )
+                    + f" {self.select}"
+                )
+        if len(self.memo) < 50_000:
+            self.memo[text] = found
+        return found
+
+
+class _Cut(list[str]):
+    """A cell's lines with a word cut: a paragraph's leading (``PDF_HEADER_LEADING``)."""
+
+
+@dataclass
+class _GridRow:
+    #: Each cell's lines.
+    cells: list[list[str]]
+    height: float
+    bold: bool = False
+
+
+class _Texts:
+    """Cells' lines and widths, each distinct text measured and cut once per document."""
+
+    def __init__(self, regular: str, bold: str) -> None:
+        from reportlab.pdfbase.pdfmetrics import stringWidth
+
+        self.fonts = (regular, bold)
+        self.widths: tuple[dict[str, float], dict[str, float]] = ({}, {})
+        self.cut: dict[tuple[str, float, bool], list[str]] = {}
+        self.string_width = stringWidth
+        self._encoders: tuple[Any, _Encoder, _Encoder] | None = None
+
+    def encoders(self, doc: Any) -> tuple[_Encoder, _Encoder]:
+        """The regular and the bold font's encoders for the document being drawn."""
+        if self._encoders is None or self._encoders[0] is not doc:
+            self._encoders = (doc, _Encoder(self.fonts[0], doc), _Encoder(self.fonts[1], doc))
+        return self._encoders[1], self._encoders[2]
+
+    def width(self, text: str, bold: bool = False) -> float:
+        widths = self.widths[bold]
+        found = widths.get(text)
+        if found is None:
+            found = widths[text] = self.string_width(text, self.fonts[bold], PDF_SIZE)
+        return found
+
+    def lines(self, text: str, fits: float, bold: bool = False) -> list[str]:
+        """``text``'s lines; a ``_Cut`` (lines a paragraph's leading apart, as reportlab's
+        ``Paragraph`` drew them) if a word of it is wider than ``fits``."""
+        key = (text, fits, bold)
+        found = self.cut.get(key)
+        if found is None:
+            found = pdf_lines(text, lambda t: self.width(t, bold), fits)
+            if len(found) > 1 and any(self.width(w, bold) > fits for w in text.split()):
+                found = _Cut(found)
+            if len(self.cut) < 50_000:
+                self.cut[key] = found
+        return found
+
+
+def _grid_flowable() -> type:
+    """``_Grid``'s class, made when reportlab is imported (it is imported lazily)."""
+    from reportlab.platypus.flowables import Flowable
+
+    class Grid(Flowable):  # type: ignore[misc]
+        """A table drawn straight on the canvas: its header on every page, its rows
+        cut between pages (``split``), each row's height from its lines (as
+        reportlab's table, with none of its per cell machinery)."""
+
+        def __init__(
+            self,
+            header: _GridRow,
+            rows: list[_GridRow],
+            widths: list[float],
+            right: list[bool],
+            texts: _Texts,
+        ) -> None:
+            super().__init__()
+            # Centred on the frame, as reportlab's tables (this one is as wide as the
+            # frame's width without its padding: 6 points out on each side).
+            self.hAlign = "CENTER"
+            self.header, self.rows, self.widths = header, rows, widths
+            self.right, self.texts = right, texts
+            self.width = sum(widths)
+            self.height = header.height + sum(r.height for r in rows)
+
+        def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+            return self.width, self.height
+
+        def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
+            used = self.header.height
+            n = 0
+            for row in self.rows:
+                if used + row.height > availHeight + 1e-6:
+                    break
+                used += row.height
+                n += 1
+            if n == 0 or n == len(self.rows):
+                return [] if n == 0 else [self]
+            make = type(self)
+            return [
+                make(self.header, self.rows[:n], self.widths, self.right, self.texts),
+                make(self.header, self.rows[n:], self.widths, self.right, self.texts),
+            ]
+
+        def draw(self) -> None:
+            canvas = self.canv
+            texts = self.texts
+            encoders = texts.encoders(canvas._doc)
+            lefts: list[float] = []
+            x = 0.0
+            for w in self.widths:
+                lefts.append(x)
+                x += w
+            width = self.width
+            code: list[str] = []
+            lines: list[str] = []
+            top = self.height
+            # The header's background.
+            code.append(
+                f"q 0.910 0.925 0.949 rg 0 {top - self.header.height:.3f} "
+                f"{width:.3f} {self.header.height:.3f} re f Q"
+            )
+            code.append(f"BT 0 g {encoders[1].select}")
+            current = 1
+            for i, row in enumerate([self.header, *self.rows]):
+                bold = 1 if row.bold or i == 0 else 0
+                encoder = encoders[bold]
+                if bold != current:
+                    code.append(encoder.select)
+                    current = bold
+                leading = PDF_HEADER_LEADING if i == 0 else PDF_LEADING
+                first = top - PDF_PADDING_Y - PDF_SIZE
+                for j, cell in enumerate(row.cells):
+                    y = first
+                    step = PDF_HEADER_LEADING if type(cell) is _Cut else leading
+                    for line in cell:
+                        if line:
+                            if i and self.right[j]:
+                                x = lefts[j] + self.widths[j] - PDF_PADDING
+                                x -= texts.width(line, bool(bold))
+                            else:
+                                x = lefts[j] + PDF_PADDING
+                            code.append(f"1 0 0 1 {x:.3f} {y:.3f} Tm {encoder.ops(line)}")
+                        y -= step
+                top -= row.height
+                lines.append(f"0 {top:.3f} m {width:.3f} {top:.3f} l")
+            code.append("ET")
+            code.append("q 0.25 w 0.690 0.690 0.690 RG")
+            code.extend(lines)
+            code.append("S Q")
+            # The page's rows as PDF operators (reportlab's public way to add them), in their
+            # own graphics state: the font and colours set here end with them.
+            canvas.addLiteral("q\n" + "\n".join(code) + "\nQ")
+
+    return Grid
 
 
 def _thousands(n: int) -> str:
@@ -261,24 +486,27 @@ def pdf_cut_note(table: Table) -> str:
 
 
 def write_pdf(report: Report, heading: Heading, target: IO[bytes]) -> None:
-    from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-    from reportlab.platypus import (
-        KeepTogether,
-        LongTable,
-        Paragraph,
-        SimpleDocTemplate,
-        Spacer,
-        TableStyle,
-    )
+    from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer
     from reportlab.platypus.flowables import Flowable
 
     regular, bold = _fonts()
+    texts = _Texts(regular, bold)
+    Grid = _grid_flowable()
+    screen_text = cells.screen_text
+
+    def grid_height(lines: list[list[str]], leading: float) -> float:
+        return (
+            max(len(c) * (PDF_HEADER_LEADING if type(c) is _Cut else leading) for c in lines)
+            + 2 * PDF_PADDING_Y
+        )
+
+    def grid_row(lines: list[list[str]], bold: bool = False) -> _GridRow:
+        return _GridRow(lines, grid_height(lines, PDF_LEADING), bold)
+
     text = ParagraphStyle("texte", fontName=regular, fontSize=8, leading=10)
-    small = ParagraphStyle("cellule", fontName=regular, fontSize=7, leading=8.5)
     title = ParagraphStyle("titre", fontName=bold, fontSize=15, leading=19, spaceAfter=4)
     subtitle = ParagraphStyle(
         "sous-titre", fontName=bold, fontSize=10, leading=13, spaceBefore=8, spaceAfter=3
@@ -317,53 +545,39 @@ def write_pdf(report: Report, heading: Heading, target: IO[bytes]) -> None:
             listed = listed[: table.pdf_limit]
             story += [Spacer(1, 8), Paragraph(escape(pdf_cut_note(table)), text)]
         rows = [*listed, *([table.total] if table.total else [])]
-        header = [
-            Paragraph(escape(c.label), ParagraphStyle("entete", parent=small, fontName=bold))
-            for c in table.columns
-        ]
-        parts = [rows[i : i + PDF_ROWS] for i in range(0, len(rows), PDF_ROWS)] or [[]]
-        column_width = width / len(table.columns)
-        # A text is drawn as lines cut between its words (``pdf_lines``); a Paragraph
-        # only for a word longer than its column: parsing and wrapping a Paragraph per
-        # cell was most of the time of a long table (a year's incomplete calls).
+        n_columns = len(table.columns)
+        column_width = width / n_columns
         fits = column_width - 2 * PDF_PADDING
-
-        def cell(value: Value, column: Column, fits: float = fits) -> object:
-            shown = cells.screen_text(value, column.kind.value)
-            if column.kind.numeric:
-                return shown
-            lines = pdf_lines(shown, lambda text: stringWidth(text, regular, 7), fits)
-            return Paragraph(escape(shown), small) if lines is None else lines
-
+        header = grid_row([texts.lines(c.label, fits, bold=True) for c in table.columns], True)
+        header.height = grid_height(header.cells, PDF_HEADER_LEADING)
+        kinds = [(c.kind.value, c.kind.numeric) for c in table.columns]
+        right = [numeric for _kind, numeric in kinds]
+        grid_rows = [
+            grid_row(
+                [
+                    [shown] if numeric else texts.lines(shown, fits)
+                    for shown, numeric in [
+                        (screen_text(v, kind), numeric)
+                        for v, (kind, numeric) in zip(row.values, kinds, strict=True)
+                    ]
+                ]
+            )
+            for row in rows
+        ]
+        if table.total and grid_rows:
+            grid_rows[-1].bold = True
+        if not grid_rows:
+            # The sentence as a paragraph was (its leading).
+            empty = _Cut(texts.lines(table.empty, fits))
+            grid_rows = [grid_row([empty] + [[""]] * (n_columns - 1))]
+        parts = [grid_rows[i : i + PDF_ROWS] for i in range(0, len(grid_rows), PDF_ROWS)]
         for n, part in enumerate(parts):
-            data = [header] + [[cell(v, c) for v, c in _cells(table, row)] for row in part]
-            if not part:
-                data.append(
-                    [Paragraph(escape(table.empty), small)] + [""] * (len(table.columns) - 1)
-                )
-            grid = LongTable(
-                data, repeatRows=1, colWidths=[width / len(table.columns)] * len(table.columns)
+            grid = Grid(header, part, [column_width] * n_columns, right, texts)
+            caption = Paragraph(
+                escape(table.caption if n == 0 else f"{table.caption} (suite)"), subtitle
             )
-            style = [
-                ("FONT", (0, 0), (-1, -1), regular, 7),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8ecf2")),
-                ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#b0b0b0")),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ]
-            for i, column in enumerate(table.columns):
-                if column.kind.numeric:
-                    style.append(("ALIGN", (i, 1), (i, -1), "RIGHT"))
-            if table.total and n == len(parts) - 1 and part:
-                style.append(("FONT", (0, -1), (-1, -1), bold, 7))
-            grid.setStyle(TableStyle(style))
-            caption = table.caption if n == 0 else f"{table.caption} (suite)"
-            story.append(
-                KeepTogether([Paragraph(escape(caption), subtitle), grid])
-                if len(part) < 30
-                else Paragraph(escape(caption), subtitle)
-            )
-            if len(part) >= 30:
-                story.append(grid)
+            # A short table with its caption on one page; a long one starts under it.
+            story += [KeepTogether([caption, grid])] if len(part) < 30 else [caption, grid]
     doc = SimpleDocTemplate(
         target,
         pagesize=page_size,

@@ -211,11 +211,17 @@ def test_pdf_lines_cut_a_text_between_its_words() -> None:
     def width(text: str) -> float:
         return float(len(text))
 
-    assert pdf_lines("Paris Centre", width, 20) == "Paris Centre"
-    assert pdf_lines("Intervention 9876543", width, 14) == "Intervention\n9876543"
-    assert pdf_lines("Dupont  Jean Marie", width, 11) == "Dupont Jean\nMarie"
-    # A word wider than the column: left to a Paragraph (it cuts the word).
-    assert pdf_lines("Intervention 9876543", width, 10) is None
+    assert pdf_lines("Paris Centre", width, 20) == ["Paris Centre"]
+    assert pdf_lines("Intervention 9876543", width, 14) == ["Intervention", "9876543"]
+    assert pdf_lines("Dupont  Jean Marie", width, 11) == ["Dupont Jean", "Marie"]
+    # A word wider than the column: cut between its characters, as a paragraph cuts it.
+    assert pdf_lines("Intervention 9876543", width, 10) == ["Interventi", "on 9876543"]
+    assert pdf_lines("Le Anticonstitutionnellement", width, 10) == [
+        "Le",
+        "Anticonsti",
+        "tutionnell",
+        "ement",
+    ]
 
 
 def test_pdf_cells_wrapped_between_words_or_as_paragraphs_keep_their_text(
@@ -283,3 +289,90 @@ def test_xlsx_written_directly_reads_back_typed() -> None:
     assert delay.value == timedelta(hours=30) and delay.number_format == "[h]:mm"
     assert all(c.value is None for c in sheet[header + 3][1:])
     assert [c.value for c in sheet[header + 4]][1] == 12  # the total
+
+
+CORRECTED = "Corrigée le 05/03/2025 par LEFÈVRE-MARTIN Jean-Baptiste de la Fontaine"
+
+
+def _long_table_pdf(tmp_path: Path, n: int) -> tuple[list[str], bytes]:
+    columns = (
+        Column("Date", Kind.DATE),
+        Column("Intervenant"),
+        Column("Par"),
+        Column("Mot"),
+        Column("Minutes", Kind.INT),
+    )
+    rows = [
+        Row(
+            (
+                date(2025, 1, 1) + timedelta(days=i % 365),
+                f"Intervention {9_000_000 + i}",
+                CORRECTED,
+                "Anticonstitutionnellement" * 3,
+                100_000 + i,
+            )
+        )
+        for i in range(n)
+    ]
+    total = Row(("Total", "", "", "", 424242))
+    table = Table("t", "Détail des appels", columns, rows, total=total)
+    report = Report("Appels incomplets", "", [table])
+    heading = Heading("Paris Domicile", "Appels incomplets", "année 2025", [], NOW)
+    out = io.BytesIO()
+    write_pdf(report, heading, out)
+    path = tmp_path / "long.pdf"
+    path.write_bytes(out.getvalue())
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    return text.split("\f"), out.getvalue()
+
+
+def test_pdf_long_table_lists_every_row_under_its_header_on_every_page(
+    tmp_path: Path,
+) -> None:
+    pages, _data = _long_table_pdf(tmp_path, 900)
+    pages = [p for p in pages if p.strip()]
+    text = "\n".join(pages)
+    for i in range(900):
+        assert f"Intervention {9_000_000 + i}" in text, i
+        assert str(100_000 + i) in text, i
+    # Every page its header; the parts after 400 rows under "(suite)" captions.
+    for page in pages:
+        assert re.search(r"Date\s+Intervenant\s+Par\s+Mot\s+Minutes", page), page[:300]
+    assert text.count("Détail des appels (suite)") == 2
+    # The total row, last; the page count as reportlab's tables gave (rows of 4 lines).
+    assert re.search(r"Total\s+.*424242", pages[-1].replace("\n", " "))
+    assert 900 / 16 <= len(pages) <= 900 / 8, len(pages)
+
+
+def test_pdf_long_table_wraps_texts_between_words_and_cuts_long_words(tmp_path: Path) -> None:
+    pages, data = _long_table_pdf(tmp_path, 3)
+    text = pages[0]
+    for word in CORRECTED.split():
+        assert text.count(word) >= 3, word
+    # Cut onto several lines: no line of the page holds the whole sentence.
+    assert "Jean-Baptiste de la Fontaine" not in text
+    # The long word, cut between its characters, every piece shown.
+    path = tmp_path / "long.pdf"
+    path.write_bytes(data)
+    raw = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True)
+    squeezed = re.sub(r"\s+", "", raw.stdout)
+    assert "Anticonstitutionnellement" * 3 in squeezed
+
+
+def test_pdf_numbers_are_right_aligned(tmp_path: Path) -> None:
+    _pages, data = _long_table_pdf(tmp_path, 5)
+    path = tmp_path / "long.pdf"
+    path.write_bytes(data)
+    html = subprocess.run(
+        ["pdftotext", "-bbox", "-f", "1", "-l", "1", str(path), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    right_edges = {
+        round(float(m.group(1)), 1)
+        for m in re.finditer(r'xMax="([\d.]+)"[^>]*>(?:10000\d|424242)<', html)
+    }
+    assert len(right_edges) == 1, right_edges  # the numbers end at the same x
