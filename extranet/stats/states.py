@@ -21,10 +21,12 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     Integer,
+    Interval,
     ScalarSelect,
     Select,
     String,
     and_,
+    case,
     cast,
     func,
     literal,
@@ -742,22 +744,42 @@ def incomplete_fixes(ctx: Context) -> list[tuple[int | None, str, timedelta]]:
     0.33 s to 0.04 s for one antenna's month."""
     first = select().where(VisitVersion.visit_id == Visit.id, VisitVersion.motive.is_not(None))
     first = first.order_by(VisitVersion.version).limit(1)
-    columns = (
-        Visit.antenna_id,
-        incomplete_kind(),
-        Visit.started_at,
-        Visit.ended_at,
-        _first_version_at(),
-    )
+    where = _incomplete_where(ctx)
     if ctx.session.get_bind().dialect.name == "postgresql":
+        # ``_delay`` said in SQL: three columns a row to read, not five with three
+        # moments to convert (a year of all antennas is 83,000 corrections on the bench);
+        # the visit's first version read only where it is the anchor.
         fix = first.add_columns(VisitVersion.created_at, VisitVersion.author).lateral("fix")
-        query = select(*columns, fix.c.created_at, fix.c.author).join(fix, true())
-    else:
-        version = aliased(VisitVersion)
-        query = select(*columns, version.created_at, version.author).join(
-            version, version.id == first.add_columns(VisitVersion.id).scalar_subquery()
+        since = case(
+            (
+                and_(Visit.arrival_event_id.is_(None), Visit.departure_event_id.is_(None)),
+                func.coalesce(Visit.ended_at, Visit.started_at, fix.c.created_at),
+            ),
+            else_=func.coalesce(_first_version_at(), fix.c.created_at),
         )
-    query = query.where(*_incomplete_where(ctx))
+        delay = func.greatest(fix.c.created_at - since, literal(timedelta(0)))
+        return [
+            (antenna, author, delay)
+            for antenna, author, delay in ctx.session.execute(
+                select(Visit.antenna_id, fix.c.author, type_coerce(delay, Interval))
+                .join(fix, true())
+                .where(*where)
+            )
+        ]
+    version = aliased(VisitVersion)
+    query = (
+        select(
+            Visit.antenna_id,
+            incomplete_kind(),
+            Visit.started_at,
+            Visit.ended_at,
+            _first_version_at(),
+            version.created_at,
+            version.author,
+        )
+        .join(version, version.id == first.add_columns(VisitVersion.id).scalar_subquery())
+        .where(*where)
+    )
     return [
         (
             antenna,
