@@ -9,11 +9,13 @@ a file.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from flask import url_for
@@ -1075,6 +1077,7 @@ def _with_antenna(f: Filters, antenna_id: int | None) -> dict[str, Any]:
     return args
 
 
+TWO_DAYS = timedelta(days=2)
 DELAY_BANDS = (
     (timedelta(hours=24), "Moins de 24 h"),
     (timedelta(days=2), "De 24 à 48 h"),
@@ -1099,6 +1102,9 @@ def correction_rate(ctx: Context) -> Report:
     fixes = incomplete_fixes(ctx) + [
         (i.antenna_id, i.author, i.delay) for i in codes if i.delay is not None
     ]
+    # In order of delay: every list of delays below is sorted, its medians and its counts
+    # under a limit read by bisection (a year of all antennas is 83,000 on the bench).
+    fixes.sort(key=itemgetter(2))
     ants = antenna_names(ctx.session)
     logins = {author for _a, author, _d in fixes if author}
     names = (
@@ -1118,7 +1124,7 @@ def correction_rate(ctx: Context) -> Report:
         counted.by_antenna.items(), key=lambda kv: ants.get(kv[0] or 0, "")
     ):
         delays = delays_of[antenna_id]
-        within = sum(1 for d in delays if d < timedelta(days=2))
+        within = bisect_left(delays, TWO_DAYS)
         rows.append(
             Row(
                 (
@@ -1159,7 +1165,7 @@ def correction_rate(ctx: Context) -> Report:
                 all_fixed,
                 _percent(all_fixed, counted.count),
                 _median(all_delays),
-                _percent(sum(1 for d in all_delays if d < timedelta(days=2)), len(all_delays)),
+                _percent(bisect_left(all_delays, TWO_DAYS), len(all_delays)),
             )
         ),
     )
@@ -1205,8 +1211,10 @@ def correction_rate(ctx: Context) -> Report:
         author_rows,
     )
     bands: Counter[str] = Counter()
-    for delay in all_delays:
-        bands[next(label for limit, label in DELAY_BANDS if delay < limit)] += 1
+    below = 0
+    for limit, label in DELAY_BANDS:
+        under = bisect_left(all_delays, limit)
+        bands[label], below = under - below, under
     by_delay = Table(
         "correction-delais",
         "Corrections par délai",
