@@ -9,11 +9,13 @@ a file.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from flask import url_for
@@ -21,10 +23,12 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     Integer,
+    Interval,
     ScalarSelect,
     Select,
     String,
     and_,
+    case,
     cast,
     func,
     literal,
@@ -32,6 +36,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
     type_coerce,
     union_all,
 )
@@ -731,14 +736,39 @@ def _delay(
 
 def incomplete_fixes(ctx: Context) -> list[tuple[int | None, str, timedelta]]:
     """(antenna, author, delay) of each incomplete visit corrected by a version with a
-    motive (its first), read by the database without the others."""
-    first_fix = (
-        select(VisitVersion.visit_id, func.min(VisitVersion.version).label("version"))
-        .where(VisitVersion.motive.is_not(None))
-        .group_by(VisitVersion.visit_id)
-        .subquery()
-    )
-    fix = aliased(VisitVersion)
+    motive (its first), read by the database without the others.
+
+    Each of the period's incomplete visits finds its first fix through the index on the
+    visit's versions (a ``LATERAL`` join on PostgreSQL, which SQLite has not: there a
+    subquery correlated on the visit, which SQLite runs per visit the same way), not by
+    grouping every version with a motive in the database (250,000 on the bench, of all
+    periods and antennas) before joining: 2.7 s down to 1.2 s for a year of all antennas,
+    0.33 s to 0.04 s for one antenna's month."""
+    first = select().where(VisitVersion.visit_id == Visit.id, VisitVersion.motive.is_not(None))
+    first = first.order_by(VisitVersion.version).limit(1)
+    where = _incomplete_where(ctx)
+    if ctx.session.get_bind().dialect.name == "postgresql":
+        # ``_delay`` said in SQL: three columns a row to read, not five with three
+        # moments to convert (a year of all antennas is 83,000 corrections on the bench);
+        # the visit's first version read only where it is the anchor.
+        fix = first.add_columns(VisitVersion.created_at, VisitVersion.author).lateral("fix")
+        since = case(
+            (
+                and_(Visit.arrival_event_id.is_(None), Visit.departure_event_id.is_(None)),
+                func.coalesce(Visit.ended_at, Visit.started_at, fix.c.created_at),
+            ),
+            else_=func.coalesce(_first_version_at(), fix.c.created_at),
+        )
+        delay = func.greatest(fix.c.created_at - since, literal(timedelta(0)))
+        return [
+            (antenna, author, delay)
+            for antenna, author, delay in ctx.session.execute(
+                select(Visit.antenna_id, fix.c.author, type_coerce(delay, Interval))
+                .join(fix, true())
+                .where(*where)
+            )
+        ]
+    version = aliased(VisitVersion)
     query = (
         select(
             Visit.antenna_id,
@@ -746,12 +776,11 @@ def incomplete_fixes(ctx: Context) -> list[tuple[int | None, str, timedelta]]:
             Visit.started_at,
             Visit.ended_at,
             _first_version_at(),
-            fix.created_at,
-            fix.author,
+            version.created_at,
+            version.author,
         )
-        .join(first_fix, first_fix.c.visit_id == Visit.id)
-        .join(fix, and_(fix.visit_id == Visit.id, fix.version == first_fix.c.version))
-        .where(*_incomplete_where(ctx))
+        .join(version, version.id == first.add_columns(VisitVersion.id).scalar_subquery())
+        .where(*where)
     )
     return [
         (
@@ -1048,6 +1077,7 @@ def _with_antenna(f: Filters, antenna_id: int | None) -> dict[str, Any]:
     return args
 
 
+TWO_DAYS = timedelta(days=2)
 DELAY_BANDS = (
     (timedelta(hours=24), "Moins de 24 h"),
     (timedelta(days=2), "De 24 à 48 h"),
@@ -1072,6 +1102,9 @@ def correction_rate(ctx: Context) -> Report:
     fixes = incomplete_fixes(ctx) + [
         (i.antenna_id, i.author, i.delay) for i in codes if i.delay is not None
     ]
+    # In order of delay: every list of delays below is sorted, its medians and its counts
+    # under a limit read by bisection (a year of all antennas is 83,000 on the bench).
+    fixes.sort(key=itemgetter(2))
     ants = antenna_names(ctx.session)
     logins = {author for _a, author, _d in fixes if author}
     names = (
@@ -1091,7 +1124,7 @@ def correction_rate(ctx: Context) -> Report:
         counted.by_antenna.items(), key=lambda kv: ants.get(kv[0] or 0, "")
     ):
         delays = delays_of[antenna_id]
-        within = sum(1 for d in delays if d < timedelta(days=2))
+        within = bisect_left(delays, TWO_DAYS)
         rows.append(
             Row(
                 (
@@ -1132,7 +1165,7 @@ def correction_rate(ctx: Context) -> Report:
                 all_fixed,
                 _percent(all_fixed, counted.count),
                 _median(all_delays),
-                _percent(sum(1 for d in all_delays if d < timedelta(days=2)), len(all_delays)),
+                _percent(bisect_left(all_delays, TWO_DAYS), len(all_delays)),
             )
         ),
     )
@@ -1178,8 +1211,10 @@ def correction_rate(ctx: Context) -> Report:
         author_rows,
     )
     bands: Counter[str] = Counter()
-    for delay in all_delays:
-        bands[next(label for limit, label in DELAY_BANDS if delay < limit)] += 1
+    below = 0
+    for limit, label in DELAY_BANDS:
+        under = bisect_left(all_delays, limit)
+        bands[label], below = under - below, under
     by_delay = Table(
         "correction-delais",
         "Corrections par délai",

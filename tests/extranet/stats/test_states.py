@@ -122,6 +122,33 @@ def test_3_and_6_incomplete_calls_corrected_or_not(
     assert ["Moins de 24 h", "1", "100,0 %"] in table(rate, "correction-delais")
 
 
+def test_6_a_visit_corrected_twice_counts_its_first_correction(
+    client: FlaskClient, scenario: Scenario, session: Session
+) -> None:
+    # Two versions with a motive: the correction is the first (the lower version), by its
+    # author; the later one, by another, is not counted.
+    visit = session.get_one(Visit, scenario.a.incomplete_visit.id)
+    for author, minute in (("resp-a", 0), ("autre", 30)):
+        correct_visit(
+            session,
+            visit,
+            started_at=datetime(2026, 11, 20, 12, minute, tzinfo=UTC),
+            ended_at=visit.ended_at,
+            motive=Motive.WORKER_FORGOT,
+            comment="",
+            author=author,
+        )
+        session.commit()
+    manager = logged_in(client, "resp-a")
+    rate = page(manager, f"/statistiques/taux-de-correction?{MONTH}")
+    assert table(rate, "correction-antennes")[0][1:4] == ["1", "1", "100,0 %"]
+    (by_author,) = table(rate, "correction-responsables")
+    assert by_author[1:3] == ["Resp-A", "1"]
+    assert ["Moins de 24 h", "1", "100,0 %"] in table(rate, "correction-delais")
+    doc = page(manager, f"/statistiques/appels-incomplets?{MONTH}")
+    assert table(doc, "incomplets")[0][7] == "resp-a"
+
+
 def test_3_a_page_lists_the_first_incomplete_calls_and_counts_them_all(
     client: FlaskClient, scenario: Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
