@@ -2252,16 +2252,14 @@ STATUS_LABELS = {status.value: status.label for status in VisitStatus}
 
 
 def _visit_billing(
-    ctx: Context, until: date | None = None
+    ctx: Context, months: list[Month], until: date | None = None
 ) -> dict[int, tuple[int, list[tuple[str | None, int]]]]:
     """Visit id -> kept minutes and shares (funder code, None outside any plan; minutes),
-    of the funder filtered: from the ledger's kept figures for closed months, from the
-    ledger's allocation for the others. A visit not counted is absent; none after
-    ``until`` when given (a page's last day)."""
-    months, kept_set = kept.split_months(ctx)
-    months = [m for m in months if until is None or m.first_day <= until]
-    found = kept.visit_shares(ctx, [m for m in months if m in kept_set], until)
-    live = [m for m in months if m not in kept_set]
+    of the funder filtered, from the ledger's allocation of these months (not closed: the
+    closed months' come with the visits, ``kept.visit_shares``). A visit not counted is
+    absent; none after ``until`` when given (a page's last day)."""
+    found: dict[int, tuple[int, list[tuple[str | None, int]]]] = {}
+    live = [m for m in months if until is None or m.first_day <= until]
     if live:
         for _m, vb in billed(ctx, only=live):
             found[vb.visit.visit_id] = (
@@ -2302,37 +2300,55 @@ def _visits(ctx: Context) -> Report:
         where.append(Visit.worker_id == f.worker_id)
     if f.beneficiary_id is not None:
         where.append(Visit.beneficiary_id == f.beneficiary_id)
-    rows_q = (
-        select(
-            Visit.id,
-            Visit.service_date,
-            Visit.started_at,
-            Visit.ended_at,
-            Visit.worker_id,
-            Visit.beneficiary_id,
-            Visit.antenna_id,
-            # The stored text, not the enum: SQLAlchemy's Enum processing was 0.5 s a year.
-            type_coerce(Visit.status, String),
-        )
-        .where(and_(*where))
-        .order_by(Visit.service_date, Visit.started_at, Visit.id)
-    )
+    order = (Visit.service_date, Visit.started_at, Visit.id)
     # A page (without a funder filter: which visits have a share of a funder is known
     # only after the allocation) reads its first rows only, and counts the others below.
     page = ctx.listed is not None and not f.funder_code
+    months, kept_set = kept.split_months(ctx)
+    # A closed month's kept minutes and shares come with its visits, in the same read
+    # (up to a page's last day: the day of its last visit, by the visits' index).
+    last_day = None
+    if page and ctx.listed:
+        nth = select(Visit.service_date).where(and_(*where)).order_by(*order)
+        last_day = func.coalesce(
+            nth.offset(ctx.listed - 1).limit(1).scalar_subquery(), f.period.last
+        )
+    shared = kept.visit_shares(ctx, [m for m in months if m in kept_set], last_day)
+    rows_q = select(
+        Visit.id,
+        Visit.service_date,
+        Visit.started_at,
+        Visit.ended_at,
+        Visit.worker_id,
+        Visit.beneficiary_id,
+        Visit.antenna_id,
+        # The stored text, not the enum: SQLAlchemy's Enum processing was 0.5 s a year.
+        type_coerce(Visit.status, String),
+        *(
+            (shared.c.kept, shared.c.shares)
+            if shared is not None
+            else (type_coerce(null(), Integer), type_coerce(null(), String))
+        ),
+    )
+    if shared is not None:
+        rows_q = rows_q.outerjoin(shared, shared.c.visit_id == Visit.id)
+    rows_q = rows_q.where(and_(*where)).order_by(*order)
     if page:
         rows_q = rows_q.limit(ctx.listed)
     # Through the connection (Core): the ORM's row handling took a third of a year's export.
-    # By batches (yield_per, on the statement: see kept.visit_shares): one fetchone a row
-    # cost a third more.
+    # By batches (yield_per, on the statement: Connection.execution_options changes the
+    # session's connection itself, and its next INSERT went through a server-side cursor,
+    # a 500 on PostgreSQL): one fetchone a row cost a third more.
     found = (
         ctx.session.connection().execute(rows_q.execution_options(yield_per=kept.YIELD_ROWS)).all()
     )
     names = funders(ctx.session)
-    # A page's billing up to its last row's day (none for an empty page); a file's, all.
-    billing = _visit_billing(ctx, found[-1][1] if page else None) if found or not page else {}
+    # The months not closed from the ledger's allocation: a page's up to its last row's
+    # day (none for an empty page); a file's, all.
+    live = [m for m in months if m not in kept_set]
+    billing = _visit_billing(ctx, live, found[-1][1] if page else None) if found or not page else {}
     if f.funder_code:
-        found = [r for r in found if r[0] in billing]
+        found = [r for r in found if r[8] is not None or r[0] in billing]
     workers = people(ctx.session, Worker, (r[4] for r in found))
     bens = people(ctx.session, Beneficiary, (r[5] for r in found))
     ants = antenna_names(ctx.session)
@@ -2341,25 +2357,33 @@ def _visits(ctx: Context) -> Report:
     linked = ctx.listed or 0
     rows: list[Row] = []
     total = 0
-    #: The text of each split met (a few hundred for a year: the same shares recur).
-    splits: dict[tuple[tuple[str | None, int], ...], str] = {}
+
+    def split_text(parts: list[tuple[str | None, int]]) -> str:
+        return " | ".join(f"{code_label(names, code)} : {format_hours(m)}" for code, m in parts)
+
+    #: The text of each split met (a few hundred for a year: the same shares recur), by
+    #: the kept shares' text (closed months) or the shares (the others).
+    kept_splits: dict[str, str] = {}
+    live_splits: dict[tuple[tuple[str | None, int], ...], str] = {}
     worker_names = {wid: person.name for wid, person in workers.items()}
     ben_names = {bid: person.name for bid, person in bens.items()}
     counted_of = billing.get
-    for vid, day, start, end, wid, bid, antenna_id, status in found:
-        counted = counted_of(vid)
-        if counted is None:
-            minutes = None
+    for vid, day, start, end, wid, bid, antenna_id, status, minutes, key in found:
+        if minutes is not None:
+            minutes = int(minutes)  # a sum of a funder's shares: numeric on PostgreSQL
+            total += minutes
+            split = kept_splits.get(key)
+            if split is None:
+                split = kept_splits[key] = split_text(kept.split_shares(key))
+        elif (counted := counted_of(vid)) is None:
             split = "Non comptée"
         else:
             minutes, parts_list = counted
             total += minutes
             parts = tuple(parts_list)
-            split = splits.get(parts)  # type: ignore[assignment]
+            split = live_splits.get(parts)  # type: ignore[assignment]
             if split is None:
-                split = splits[parts] = " | ".join(
-                    f"{code_label(names, code)} : {format_hours(share)}" for code, share in parts
-                )
+                split = live_splits[parts] = split_text(parts_list)
         values = (
             vid,
             day,
