@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     String,
     Subquery,
@@ -309,7 +310,7 @@ def visit_shares(
     )
     # A counted visit without share has one row without category: its kept minutes only.
     share = case((F.category.is_(None), None), else_=text)
-    kept = func.sum(F.minutes) if f.funder_code else func.max(F.kept_minutes)
+    kept = cast(func.sum(F.minutes), Integer) if f.funder_code else func.max(F.kept_minutes)
     return (
         select(
             F.visit_id.label("visit_id"),
