@@ -20,7 +20,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     Select,
     String,
     Subquery,
@@ -280,47 +279,52 @@ def plan_minutes(ctx: Context, months: Collection[Month]) -> dict[int, list[tupl
 SHARE_SEP = "\x1e"
 
 
-def visit_shares(
-    ctx: Context, months: Collection[Month], until: ColumnElement[date] | None = None
-) -> Subquery | None:
-    """Per counted visit of these kept months in the page's antennas and period (up to
-    ``until`` when given): ``visit_id``, ``kept``, its kept minutes (of the funder
-    filtered), and ``shares``, its shares as one text, each ``share:minutes:code`` (code
-    ``+`` and the funder's code, empty outside any plan) joined by ``SHARE_SEP``, in no
-    order (``share`` gives it: ``split_shares``), empty for a visit without share. With a
-    funder filter, only the visits with a share of that funder, and only those shares.
-
-    Joined to the visits' read by the database (hash join): a year of an antenna is
-    600,000 share rows, read and gathered in a dict of lists they took a third of the
-    year's export."""
-    if not months:
-        return None
-    f = ctx.filters
-    where = _kept_where(ctx, months)
-    if until is not None:
-        where.append(F.service_date <= until)
-    if f.funder_code:
-        where.append(F.funder_code == f.funder_code)
-    text = (
+def _share_text() -> ColumnElement[str]:
+    """A kept share as ``share:minutes:`` then ``+`` and its funder's code in a plan,
+    ``-`` and it outside any plan (``split_shares``)."""
+    return (
         cast(F.share, String)
         + ":"
         + cast(F.minutes, String)
         + ":"
-        + case((F.plan_id.is_(None), ""), else_="+" + F.funder_code)
+        + case((F.plan_id.is_(None), "-"), else_="+")
+        + F.funder_code
     )
+
+
+def visit_shares(
+    ctx: Context, months: Collection[Month], until: ColumnElement[date] | None = None
+) -> tuple[Subquery | None, dict[int, str]]:
+    """The counted visits of these kept months in the page's antennas and period (up to
+    ``until`` when given): a subquery of their first kept row (``visit_id``; ``kept``, the
+    visit's kept minutes; ``shares``, its first share's text, empty for a visit without
+    share), to join to the visits' read, and visit id -> the text of its other shares
+    (a few: most visits have one share), each after ``SHARE_SEP``. ``split_shares`` reads
+    the whole text (the first's and the others'), ``of_funder`` a funder's part of it.
+
+    Joined to the visits' read by the database (hash join): a year of an antenna is
+    600,000 share rows; read and gathered in a dict of lists, they took a third of the
+    year's export, and grouped by the database they took it three seconds more."""
+    if not months:
+        return None, {}
+    where = _kept_where(ctx, months)
+    if until is not None:
+        where.append(F.service_date <= until)
     # A counted visit without share has one row without category: its kept minutes only.
-    share = case((F.category.is_(None), None), else_=text)
-    kept = cast(func.sum(F.minutes), Integer) if f.funder_code else func.max(F.kept_minutes)
-    return (
+    first = (
         select(
             F.visit_id.label("visit_id"),
-            kept.label("kept"),
-            func.coalesce(func.aggregate_strings(share, SHARE_SEP), "").label("shares"),
+            F.kept_minutes.label("kept"),
+            case((F.category.is_(None), ""), else_=_share_text()).label("shares"),
         )
-        .where(*where)
-        .group_by(F.visit_id)
+        .where(*where, F.share == 0)
         .subquery("kept_shares")
     )
+    more: dict[int, str] = defaultdict(str)
+    query = select(F.visit_id, _share_text()).where(*where, F.share > 0)
+    for visit_id, text in ctx.session.connection().execute(query):
+        more[visit_id] += SHARE_SEP + text
+    return first, dict(more)
 
 
 def split_shares(text: str) -> list[tuple[str | None, int]]:
@@ -331,9 +335,18 @@ def split_shares(text: str) -> list[tuple[str | None, int]]:
     found = []
     for part in text.split(SHARE_SEP):
         share, minutes, code = part.split(":", 2)
-        found.append((int(share), code[1:] if code else None, int(minutes)))
+        found.append((int(share), code[1:] if code[0] == "+" else None, int(minutes)))
     found.sort()
     return [(code, minutes) for _share, code, minutes in found]
+
+
+def of_funder(text: str, funder_code: str) -> tuple[int, str] | None:
+    """A funder's part of ``visit_shares``' text of a visit: the minutes of its shares and
+    their text; None without any."""
+    parts = [p for p in text.split(SHARE_SEP) if p and p.split(":", 2)[2][1:] == funder_code]
+    if not parts:
+        return None
+    return sum(int(p.split(":", 2)[1]) for p in parts), SHARE_SEP.join(parts)
 
 
 def kept_total(ctx: Context, months: Collection[Month]) -> int:

@@ -2321,7 +2321,7 @@ def _visits(ctx: Context) -> Report:
         last_day = func.coalesce(
             nth.offset(ctx.listed - 1).limit(1).scalar_subquery(), f.period.last
         )
-    shared = kept.visit_shares(ctx, [m for m in months if m in kept_set], last_day)
+    shared, more_shares = kept.visit_shares(ctx, [m for m in months if m in kept_set], last_day)
     rows_q = select(
         Visit.id,
         Visit.service_date,
@@ -2348,7 +2348,7 @@ def _visits(ctx: Context) -> Report:
     # By batches (yield_per, on the statement: Connection.execution_options changes the
     # session's connection itself, and its next INSERT went through a server-side cursor,
     # a 500 on PostgreSQL): one fetchone a row cost a third more.
-    found = (
+    found: list[Any] = list(
         ctx.session.connection().execute(rows_q.execution_options(yield_per=kept.YIELD_ROWS)).all()
     )
     names = funders(ctx.session)
@@ -2356,8 +2356,28 @@ def _visits(ctx: Context) -> Report:
     # day (none for an empty page); a file's, all.
     live = [m for m in months if m not in kept_set]
     billing = _visit_billing(ctx, live, found[-1][1] if page else None) if found or not page else {}
+    if more_shares:
+        # A visit's other shares (a few), after its first one's.
+        found = [
+            r if r[0] not in more_shares else (*r[:9], r[9] + more_shares[r[0]]) for r in found
+        ]
     if f.funder_code:
-        found = [r for r in found if r[8] is not None or r[0] in billing]
+        # The funder's shares of each visit, their minutes its kept ones; a closed month's
+        # visit without any left out, as a visit of the others without any is absent from
+        # the allocation's ``billing``.
+        funder_of: dict[str, tuple[int, str] | None] = {}
+        kept_found = []
+        for r in found:
+            if r[9] is None:
+                if r[0] in billing:
+                    kept_found.append(r)
+                continue
+            part = funder_of.get(r[9], ())
+            if part == ():
+                part = funder_of[r[9]] = kept.of_funder(r[9], f.funder_code)
+            if part is not None:
+                kept_found.append((*r[:8], *part))
+        found = kept_found
     workers = people(ctx.session, Worker, (r[4] for r in found))
     bens = people(ctx.session, Beneficiary, (r[5] for r in found))
     ants = antenna_names(ctx.session)
