@@ -293,7 +293,7 @@ def _share_text() -> ColumnElement[str]:
 
 
 def visit_shares(
-    ctx: Context, months: Collection[Month], until: ColumnElement[date] | None = None
+    ctx: Context, months: Collection[Month], until: date | None = None
 ) -> tuple[Subquery | None, dict[int, str]]:
     """The counted visits of these kept months in the page's antennas and period (up to
     ``until`` when given): a subquery of their first kept row (``visit_id``; ``kept``, the

@@ -2313,37 +2313,54 @@ def _visits(ctx: Context) -> Report:
     # only after the allocation) reads its first rows only, and counts the others below.
     page = ctx.listed is not None and not f.funder_code
     months, kept_set = kept.split_months(ctx)
-    # A closed month's kept minutes and shares come with its visits, in the same read
-    # (up to a page's last day: the day of its last visit, by the visits' index).
+    # A closed month's kept minutes and shares come with its visits, in the same read: a
+    # page's up to its last day (the day of its last visit, read first by the visits'
+    # index: a year's page joined every closed month's rows, 0.8 -> 2.7 s).
     last_day = None
     if page and ctx.listed:
         nth = select(Visit.service_date).where(and_(*where)).order_by(*order)
-        last_day = func.coalesce(
-            nth.offset(ctx.listed - 1).limit(1).scalar_subquery(), f.period.last
-        )
-    shared, more_shares = kept.visit_shares(ctx, [m for m in months if m in kept_set], last_day)
-    rows_q = select(
+        last_day = ctx.session.scalar(nth.offset(ctx.listed - 1).limit(1)) or f.period.last
+    shared, more_shares = kept.visit_shares(
+        ctx,
+        [m for m in months if m in kept_set and (last_day is None or m.first_day <= last_day)],
+        last_day,
+    )
+    listed_q = select(
         Visit.id,
         Visit.service_date,
+        Visit.started_at,
         # As text (``_clock_of_text``): the driver's aware datetimes took 2 s of a year.
-        cast(Visit.started_at, String),
-        cast(Visit.ended_at, String),
+        cast(Visit.started_at, String).label("arrival"),
+        cast(Visit.ended_at, String).label("departure"),
         Visit.worker_id,
         Visit.beneficiary_id,
         Visit.antenna_id,
         # The stored text, not the enum: SQLAlchemy's Enum processing was 0.5 s a year.
-        type_coerce(Visit.status, String),
+        type_coerce(Visit.status, String).label("status"),
+    ).where(and_(*where))
+    if page:
+        # The page's rows chosen before the join: a LIMIT over the join made PostgreSQL
+        # compare each row with each kept row of the days (a nested loop, 1.4 s).
+        listed_q = listed_q.order_by(*order).limit(ctx.listed)
+    v = listed_q.subquery("listed")
+    rows_q = select(
+        v.c.id,
+        v.c.service_date,
+        v.c.arrival,
+        v.c.departure,
+        v.c.worker_id,
+        v.c.beneficiary_id,
+        v.c.antenna_id,
+        v.c.status,
         *(
             (shared.c.kept, shared.c.shares)
             if shared is not None
             else (type_coerce(null(), Integer), type_coerce(null(), String))
         ),
-    )
+    ).select_from(v)
     if shared is not None:
-        rows_q = rows_q.outerjoin(shared, shared.c.visit_id == Visit.id)
-    rows_q = rows_q.where(and_(*where)).order_by(*order)
-    if page:
-        rows_q = rows_q.limit(ctx.listed)
+        rows_q = rows_q.outerjoin(shared, shared.c.visit_id == v.c.id)
+    rows_q = rows_q.order_by(v.c.service_date, v.c.started_at, v.c.id)
     # Through the connection (Core): the ORM's row handling took a third of a year's export.
     # By batches (yield_per, on the statement: Connection.execution_options changes the
     # session's connection itself, and its next INSERT went through a server-side cursor,
