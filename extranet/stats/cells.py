@@ -12,7 +12,7 @@ number stays a number.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 
 from extranet.formatting import date_time, day
@@ -105,23 +105,47 @@ def csv_field(text: str) -> str:
     return text
 
 
-def csv_writer_of(kind: str) -> Callable[[object], str]:
-    """A column's CSV fields (``csv_text``, quoted as ``csv_field``), a fresh one per table:
-    integers the shortest way, texts and days remembered (a year's visits repeat their
-    names, days, clocks and splits: 5 million cells, a few thousand distinct texts)."""
-    if kind in ("int", "minutes"):
-        return lambda value: str(value) if type(value) is int else csv_field(csv_text(value, kind))
-    memo: dict[object, str] = {}
+class _Memo(dict[object, str]):
+    """``convert``'s results of texts and days (``memo``)."""
 
-    def write(value: object) -> str:
+    __slots__ = ("convert",)
+
+    def __init__(self, convert: Callable[[object], str]) -> None:
+        super().__init__()
+        self.convert = convert
+
+    def __missing__(self, value: object) -> str:
+        text = self.convert(value)
         # Texts and days only: 1, 1.0 and True are one key to a dict, not one cell.
-        if type(value) is not str and type(value) is not date:
-            return csv_field(csv_text(value, kind))
-        text = memo.get(value)
-        if text is None:
-            text = csv_field(csv_text(value, kind))
-            if len(memo) < MEMO_MAX:
-                memo[value] = text
+        if (type(value) is str or type(value) is date) and len(self) < MEMO_MAX:
+            self[value] = text
         return text
 
-    return write
+
+def memo(convert: Callable[[object], str]) -> Callable[[object], str]:
+    """``convert`` remembering its texts' and days' results (MEMO_MAX of them): a value
+    met before is one lookup of a dict, without a call to Python code (a year's visits
+    repeat their names, days, clocks and splits: 5 million cells, a few thousand texts)."""
+    return _Memo(convert).__getitem__
+
+
+def csv_writer_of(kind: str) -> Callable[[Sequence[object]], list[str]]:
+    """A column's CSV fields (``csv_text``, quoted as ``csv_field``), a fresh one per table,
+    given a column's values at a time: integers the shortest way (``str`` mapped over a
+    column of integers only), texts and days remembered (``memo``)."""
+    if kind in ("int", "minutes"):
+
+        def one(value: object) -> str:
+            return str(value) if type(value) is int else csv_field(csv_text(value, kind))
+
+        def integers(column: Sequence[object]) -> list[str]:
+            types = set(map(type, column))
+            if types == {int}:
+                return list(map(str, column))
+            if types == {int, type(None)}:
+                return ["" if value is None else str(value) for value in column]
+            return list(map(one, column))
+
+        return integers
+    field = memo(lambda value: csv_field(csv_text(value, kind)))
+    return lambda column: list(map(field, column))

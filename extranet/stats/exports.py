@@ -91,20 +91,21 @@ def csv_chunks(report: Report, heading: Heading) -> Iterator[bytes]:
         rows = [*table.rows, *([table.total] if table.total else [])]
         # Once a table, not once a cell: a year's visits are five million cells.
         writers = [cells.csv_writer_of(c.kind.value) for c in table.columns]
-        lines: list[str] = []
-        for row in rows:
-            # Fields already quoted: a line is a join (csv.writer took a third of the time).
-            line = ";".join([w(v) for w, v in zip(writers, row.values, strict=True)])
-            # csv.writer's one empty field: quoted, not an empty line.
-            lines.append(line if line or len(writers) > 1 else '""')
-            if len(lines) == 1000:
-                lines.append("")
-                out.write("\r\n".join(lines))
-                lines.clear()
-                yield flush()
-        if lines:
+        n = len(writers)
+        for first in range(0, len(rows), 1000):
+            values = [row.values for row in rows[first : first + 1000]]
+            # A column at a time (map, no call a cell), the lines joined from the columns;
+            # fields already quoted: a line is a join (csv.writer took a third of the time).
+            fields = [
+                w(column) for w, column in zip(writers, zip(*values, strict=True), strict=True)
+            ]
+            lines = list(map(";".join, zip(*fields, strict=True))) if n else [""] * len(values)
+            if n <= 1:
+                # csv.writer's one empty field: quoted, not an empty line.
+                lines = [line or '""' for line in lines]
             lines.append("")
             out.write("\r\n".join(lines))
+            yield flush()
         yield flush()
 
 
@@ -167,7 +168,7 @@ def _xlsx_writer(book: xlsx.Book, kind: Kind) -> Callable[[Value], str]:
         # Most of a year's cells: integers, the shortest way.
         head = f'<c s="{book.style(fmt)}"><v>'
         return lambda value: f"{head}{value}</v></c>" if type(value) is int else cell(value)
-    return xlsx.memo(cell)  # type: ignore[arg-type]
+    return cells.memo(cell)  # type: ignore[arg-type]
 
 
 def write_xlsx(report: Report, heading: Heading, target: IO[bytes]) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import IO
 
@@ -24,7 +24,6 @@ from typing import IO
 LEVEL = 1
 EPOCH = datetime(1899, 12, 30)
 EPOCH_DAY = EPOCH.date()
-MEMO_MAX = 1 << 16
 
 #: Characters XML 1.0 forbids, written as SpreadsheetML's escapes (_x0001_).
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -204,21 +203,3 @@ class Book:
             out.write("".join(batch).encode())
             out.write(b"</sst>")
         z.close()
-
-
-def memo(convert: Callable[[object], str]) -> Callable[[object], str]:
-    """``convert`` remembering texts' and days' cells (1, 1.0 and True are one dict key:
-    other values are converted each time)."""
-    found: dict[object, str] = {}
-
-    def cell(value: object) -> str:
-        if type(value) is not str and type(value) is not date:
-            return convert(value)
-        xml = found.get(value)
-        if xml is None:
-            xml = convert(value)
-            if len(found) < MEMO_MAX:
-                found[value] = xml
-        return xml
-
-    return cell

@@ -202,3 +202,59 @@ def test_files_asked_at_once_all_answer(
         assert status == 200, url
         assert kind == TYPES[url.split("?")[0].rsplit(".", 1)[1]], url
         assert body[:4] in (b"\xef\xbb\xbfO", b"PK\x03\x04", b"%PDF"), url
+
+
+def _visit_rows(client: object, query: str) -> tuple[str, list[list[str]]]:
+    answer = client.get(f"/statistiques/interventions.csv?{query}")  # type: ignore[attr-defined]
+    assert answer.status_code == 200
+    sections = csv_sections(answer.get_data())
+    (caption,) = [c for c in sections if c.startswith("Inter")]
+    return caption, sections[caption]
+
+
+@pytest.mark.slow
+def test_a_closed_months_rows_are_those_its_allocation_gives(
+    closed_demo: Session,
+    session_factory: sessionmaker[Session],
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A closed month's minutes and split come with its visits from the kept figures
+    (``kept.visit_shares``), the open months' from the ledger's allocation: the same
+    rows, split texts included, as the allocation of every month gives, with and without
+    a funder filter (the kept minutes are then that funder's). A worker's rows (computed
+    live) are the rows of the whole file that name them."""
+    session = closed_demo
+    app = make_app(session_factory, data_dir, stats_cache_seconds=0)
+    codes = sorted(
+        {
+            code
+            for (code,) in session.execute(
+                select(MonthVisitFigure.funder_code).where(MonthVisitFigure.plan_id.is_not(None))
+            )
+        }
+    )
+    assert codes
+    queries = [
+        q + extra for q in QUERIES for extra in ("", *(f"&financeur={code}" for code in codes))
+    ]
+    with app.test_client() as client:
+        assert login(client, "referent-file") == 302
+        kept_files = {q: _visit_rows(client, q) for q in queries}
+        live_split = states.kept.split_months
+
+        def all_live(ctx: states.Context) -> tuple[list[Month], set[Month]]:
+            return live_split(ctx)[0], set()
+
+        with monkeypatch.context() as patch:
+            patch.setattr(states.kept, "split_months", all_live)
+            for q in queries:
+                assert _visit_rows(client, q) == kept_files[q], q
+        caption, (header, *rows, _total) = kept_files[QUERIES[0]]
+        assert any(" | " in r[9] for r in rows) and any(r[9] == "Non comptée" for r in rows)
+        closed = [r for r in rows if _day(r[1]).month == SEPTEMBER.month]
+        assert closed and any(r[8] for r in closed)
+        worker_name = rows[0][4]
+        worker_id = session.scalar(select(Visit.worker_id).where(Visit.id == int(rows[0][0])))
+        _c, (_h, *theirs, _t) = _visit_rows(client, f"{QUERIES[0]}&intervenant={worker_id}")
+        assert theirs == [r for r in rows if r[4] == worker_name]
