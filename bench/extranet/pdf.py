@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from extranet.stats import cells
 from extranet.stats.exports import Heading, _fonts, write_pdf
 from extranet.stats.report import Chart, Column, Kind, Report, Row, Table
+from extranet.stats.states import INCOMPLETE_DETAIL_COLUMNS
 
 FIRST = [
     "Jean-Marie",
@@ -113,17 +114,7 @@ def state3_report(rows: int, seed: int = 3, wordy: bool = False) -> Report:
         [Row((w, "Antenne Paris Nord", 300, 100, 400)) for w in workers],
         total=Row(("Total", "", 18000, 6000, 24000)),
     )
-    columns = (
-        Column("Date", Kind.DATETIME),
-        Column("Antenne"),
-        Column("Intervenant"),
-        Column("Bénéficiaire"),
-        Column("Type"),
-        Column("État"),
-        Column("Corrigé le", Kind.DATETIME),
-        Column("Par"),
-        Column("Voir"),
-    )
+    columns = INCOMPLETE_DETAIL_COLUMNS
     table = Table("incomplets", "Détail des appels incomplets", columns, detail)
     months = [f"{m:02d}/2025" for m in range(1, 13)]
     chart = Chart(

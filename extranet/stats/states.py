@@ -917,6 +917,20 @@ def _buckets(ctx: Context) -> tuple[list[str], Callable[[date], int]]:
     return [_month_label(m) for m in months], lambda d: months.index(Month.of(d))
 
 
+#: State 3's detail: one line per incomplete call (``bench/extranet/pdf.py`` draws the same).
+INCOMPLETE_DETAIL_COLUMNS = (
+    Column("Date", Kind.DATETIME),
+    Column("Antenne"),
+    Column("Intervenant"),
+    Column("Bénéficiaire"),
+    Column("Type"),
+    Column("État"),
+    Column("Corrigé le", Kind.DATETIME),
+    Column("Par"),
+    Column("Voir"),
+)
+
+
 def incomplete_calls(ctx: Context) -> Report:
     f = ctx.filters
     codes = _code_items(ctx)
@@ -1036,17 +1050,7 @@ def incomplete_calls(ctx: Context) -> Report:
     detail = Table(
         "incomplets",
         "Détail des appels incomplets",
-        (
-            Column("Date", Kind.DATETIME),
-            Column("Antenne"),
-            Column("Intervenant"),
-            Column("Bénéficiaire"),
-            Column("Type"),
-            Column("État"),
-            Column("Corrigé le", Kind.DATETIME),
-            Column("Par"),
-            Column("Voir"),
-        ),
+        INCOMPLETE_DETAIL_COLUMNS,
         detail_rows,
         empty="Aucun appel incomplet sur la période.",
         count=counted.count,
