@@ -47,7 +47,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # ZoneInfo, and each timestamp read was rebuilt (a month's allocation of one
     # antenna: 60,000 ``replace`` calls); a server set to another zone would also
     # change what SQL makes of a timestamp's date.
-    connect_args = {"options": "-c TimeZone=UTC", **kwargs.pop("connect_args", {})}
+    # No JIT compilation: our queries are short (a page, a year's sums), and the server
+    # compiles again at every execution of one whose cost passes its thresholds. A year's
+    # correction rate (issue 14) spent 250 ms of its 1.2 s compiling, for no gain in
+    # execution; no state or page was slower without it (docs/architecture/extranet.md).
+    connect_args = {"options": "-c TimeZone=UTC -c jit=off", **kwargs.pop("connect_args", {})}
     return create_engine(url, connect_args=connect_args, **kwargs)
 
 
