@@ -146,7 +146,7 @@ def create_app(config: AppConfig) -> Flask:
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error: CSRFError) -> tuple[str, int]:
-        logger.info("CSRF refused on %s: %s", request.path, error.description)
+        logger.info("CSRF refused on %r: %s", request.path, error.description)
         return render_template("error.html", code=400, message=_CSRF_MESSAGE), 400
 
     for code, message in _ERRORS.items():

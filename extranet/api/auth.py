@@ -55,7 +55,7 @@ def authenticate() -> None:
     secret = _bearer()
     found = None if secret is None else tokens.find(db(), secret)
     if found is None:
-        logger.info("API call without a known token from %s: %s", client_address(), request.path)
+        logger.info("API call without a known token from %s: %r", client_address(), request.path)
         raise ApiError(401, headers={"WWW-Authenticate": 'Bearer realm="telegestion"'})
     g.api_token = found
     if found.revoked_at is not None:

@@ -226,7 +226,7 @@ def callback() -> ResponseReturnValue:
         claims: dict[str, Any] = dict(client.userinfo(token=token))
     except (OAuthError, JoseError, requests.RequestException, RuntimeError, ValueError) as error:
         # Also a refusal at the portal (error=access_denied), a replayed or forged state.
-        logger.info("SSO callback refused: %s", error)
+        logger.info("SSO callback refused: %r", error)
         return _refusal(FAILED, 400)
     if claims.get("sub") != id_claims["sub"]:
         logger.warning("SSO userinfo subject differs from the ID token's")
