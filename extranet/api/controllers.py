@@ -460,15 +460,12 @@ def statistics(args: dict[str, Any]) -> dict[str, Any]:
     first_day, last_day = first.first_day, last.last_day
 
     def compute() -> dict[str, Any]:
+        by_antenna, by_funder = stats.hours_tables(session, viewer, first_day, last_day)
         return {
             "first_month": str(first),
             "last_month": str(last),
-            "hours_by_antenna": _figures(
-                stats.hours_by_antenna(session, viewer, first_day, last_day)
-            ),
-            "hours_by_funder": _figures(
-                stats.hours_by_funder(session, viewer, first_day, last_day)
-            ),
+            "hours_by_antenna": _figures(by_antenna),
+            "hours_by_funder": _figures(by_funder),
             "incomplete_rates": _figures(
                 stats.incomplete_rates(session, viewer, first_day, last_day)
             ),

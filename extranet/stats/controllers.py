@@ -64,9 +64,10 @@ def index() -> str:
     scope_key = antenna_ids(user())
 
     def compute() -> dict[str, object]:
+        by_antenna, by_funder = queries.hours_tables(session, user(), first, today)
         return {
-            "by_antenna": queries.hours_by_antenna(session, user(), first, today),
-            "by_funder": queries.hours_by_funder(session, user(), first, today),
+            "by_antenna": by_antenna,
+            "by_funder": by_funder,
             "rates": queries.incomplete_rates(session, user(), first, today),
             "computed_at": moment,
         }

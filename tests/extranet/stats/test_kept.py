@@ -17,17 +17,20 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from demo.organisation import load_demo
-from extranet.models import Role
 from kernel.settings import money
-from ledger import closures, figures, service
-from ledger.closing import Cutoff
-from ledger.models import Antenna, Beneficiary, Funder, Visit, VisitStatus, Worker
+from ledger import figures, service
+from ledger.models import Beneficiary, Funder, Visit, VisitStatus, Worker
 from ledger.motives import Motive
 from ledger.timeutil import Month
 from tests import factories
-from tests.extranet.conftest import add_user, login, make_app
-from tests.extranet.stats.conftest import csv_sections, page, table
+from tests.extranet.conftest import login, make_app
+from tests.extranet.stats.conftest import (
+    close_month,
+    csv_sections,
+    demo_with_users,
+    page,
+    table,
+)
 
 SEPTEMBER, OCTOBER = Month(2026, 9), Month(2026, 10)
 
@@ -144,19 +147,7 @@ def test_states_read_from_kept_figures_as_computed_live(
     data_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("TELEGESTION_BILLING_ROUNDING", "APA75=15/nearest/5")
-    load_demo(
-        session,
-        seed=7,
-        workers=10,
-        beneficiaries=40,
-        days=50,
-        now=datetime(2026, 10, 20, 21, 0, tzinfo=UTC),
-    )
-    add_user(session, "referent-kept", Role.CENTRAL_REFERENT)
-    antenna = session.scalars(select(Antenna).order_by(Antenna.id)).first()
-    assert antenna is not None
-    add_user(session, "manager-kept", Role.ANTENNA_MANAGER, antenna.id)
+    demo_with_users(session, monkeypatch, "referent-kept", "manager-kept")
     funder = session.scalars(select(Funder.code).order_by(Funder.id)).first()
     assert funder is not None
     _correct_some_of_september(session)
@@ -187,11 +178,7 @@ def test_states_read_from_kept_figures_as_computed_live(
         assert [row for row in kinds if row[0] == "Total" and row[3] != "0"], name
     rules = money().rules
     assert rules  # the funder's rounding of the environment, as the closing page passes it
-    now = Cutoff().at(SEPTEMBER) + timedelta(minutes=1)
-    for key in closures.figures(session, SEPTEMBER, rules).digests:
-        closures.validate_funder(session, SEPTEMBER, key, actor="ref", now=now, rules=rules)
-    closures.close_month(session, SEPTEMBER, actor="ref", now=now, rules=rules)
-    session.commit()
+    close_month(session, SEPTEMBER)
     assert figures.kept_months(session, [SEPTEMBER, OCTOBER], rules) == {SEPTEMBER}
     assert read() == live
     factories.reopen_month(session, SEPTEMBER)
