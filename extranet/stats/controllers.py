@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from extranet.scope import antenna_ids, get_in_scope
-from extranet.stats import exports, queries
+from extranet.stats import exports, queries, states
 from extranet.stats.cache import TtlCache
 from extranet.stats.charts import svg
 from extranet.stats.filters import FilterError, Filters, PeriodKind, parse_filters, scope_antennas
@@ -223,6 +223,9 @@ def export(slug: str, fmt: str) -> ResponseReturnValue:
         filters, ctx = _load(found)
     except FilterError as error:
         return _refused(str(error))
+    if fmt == "pdf" and found.pdf_listed:
+        # Only the rows the PDF lists (read when called: tests lower the limit).
+        ctx = replace(ctx, listed=states.PDF_VISITS)
     report = _report(found, filters, ctx)
     heading = _heading(found, filters, ctx)
     audit(

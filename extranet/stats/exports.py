@@ -34,6 +34,7 @@ from typing import IO, Any
 from extranet.stats import cells, xlsx
 from extranet.stats.charts import drawing
 from extranet.stats.report import Column, Kind, Report, Table, Value
+from ledger.collector import without_cyclic_gc
 from ledger.timeutil import to_paris
 
 CHUNK = 64 * 1024
@@ -171,6 +172,51 @@ def _xlsx_writer(book: xlsx.Book, kind: Kind) -> Callable[[Value], str]:
     return cells.memo(cell)  # type: ignore[arg-type]
 
 
+#: Types whose cells are never text (``_xlsx_writer``: numbers, dates, durations, empty);
+#: ``bool`` is not one of them (written as text), nor a subclass of ``int``.
+_NOT_TEXT = frozenset({type(None), int, float, date, datetime, timedelta})
+
+
+def _xlsx_body(
+    book: xlsx.Book, table: Table, writers: list[Callable[[Value], str]]
+) -> Iterator[str]:
+    """The table's rows' cells, computed a column at a time (``map`` over a column: a
+    year of visits is 5.5 million cells, and a list and a ``zip`` a row cost more than
+    the cells), with the shared strings numbered as a row by row writer numbers them
+    (in the order first met, row after row): each text column's distinct values are
+    written first in the order of their first cell (row, then column), so the file is
+    the same, byte for byte."""
+    if not table.rows:
+        return iter(())
+    # Without the cyclic collector: it walked the year's rows and columns (tuples) again
+    # and again as the cells were made (with it, a column at a time saved 0.2 s of the
+    # writer's 3.35 s of CPU; without, 0.8 s).
+    with without_cyclic_gc():
+        columns = list(zip(*(row.values for row in table.rows), strict=True))
+        firsts: list[tuple[int, int, Value]] = []
+        for c, column in enumerate(columns):
+            types = set(map(type, column))
+            if types <= _NOT_TEXT:
+                continue  # no text cell, no shared string to number
+            # Each value's first row: reversed, a later (smaller) row overwrites. Keyed
+            # by type too where types mix: True == 1 to a dict, not to the writer.
+            rows = range(len(column) - 1, -1, -1)
+            if len(types - {type(None)}) > 1:
+                keys = zip(map(type, reversed(column)), reversed(column), strict=True)
+                typed = dict(zip(keys, rows, strict=True))
+                firsts.extend((row, c, value) for (_t, value), row in typed.items())
+            else:
+                first_row = dict(zip(reversed(column), rows, strict=True))
+                firsts.extend((row, c, value) for value, row in first_row.items())
+        firsts.sort(key=lambda found: (found[0], found[1]))
+        for _row, c, value in firsts:
+            writers[c](value)  # numbers the value's text, as its first cell would
+        cells_by_column = [
+            list(map(write, column)) for column, write in zip(columns, writers, strict=True)
+        ]
+    return map("".join, zip(*cells_by_column, strict=True))
+
+
 def write_xlsx(report: Report, heading: Heading, target: IO[bytes]) -> None:
     book = xlsx.Book(target, sorted(set(XLSX_FORMATS.values())))
     bold = book.style(bold=True)
@@ -188,8 +234,7 @@ def write_xlsx(report: Report, heading: Heading, target: IO[bytes]) -> None:
         yield book.text_cell(cells.safe_text(table.caption), bold)
         yield "".join(book.text_cell(cells.safe_text(c.label), bold) for c in table.columns)
         writers = [_xlsx_writer(book, c.kind) for c in table.columns]
-        for row in table.rows:
-            yield "".join([w(v) for w, v in zip(writers, row.values, strict=True)])
+        yield from _xlsx_body(book, table, writers)
         if table.total:
             yield "".join([w(v) for w, v in zip(writers, table.total.values, strict=True)])
 
@@ -481,7 +526,7 @@ def pdf_cut_note(table: Table) -> str:
     """The first page's sentence of a PDF that lists only a table's first rows."""
     return (
         f"Ce PDF liste les {_thousands(table.pdf_limit or 0)} premières lignes sur "
-        f"{_thousands(len(table.rows))} ; le total porte sur toutes les lignes. "
+        f"{_thousands(table.rows_in_all)} ; le total porte sur toutes les lignes. "
         "Les fichiers CSV et XLSX de cet état contiennent toutes les lignes."
     )
 
@@ -542,7 +587,8 @@ def write_pdf(report: Report, heading: Heading, target: IO[bytes]) -> None:
         story += [Spacer(1, 8), d]
     for table in _tables(report):
         listed = table.rows
-        if table.pdf_limit is not None and len(listed) > table.pdf_limit:
+        # ``rows_in_all``: a report built for its PDF holds only the rows the PDF lists.
+        if table.pdf_limit is not None and table.rows_in_all > table.pdf_limit:
             listed = listed[: table.pdf_limit]
             story += [Spacer(1, 8), Paragraph(escape(pdf_cut_note(table)), text)]
         rows = [*listed, *([table.total] if table.total else [])]

@@ -107,6 +107,10 @@ class State:
     default: PeriodKind = PeriodKind.MONTH
     #: A state's own choices: name -> ((value, label), ...).
     options: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    #: Its PDF lists only the first ``PDF_VISITS`` rows: built for it as a page of that
+    #: many rows (its count and total read by SQL), not the whole detail (state 0's year
+    #: is 550,000 rows, two thirds of its PDF's time).
+    pdf_listed: bool = False
 
     @property
     def option_values(self) -> dict[str, tuple[str, ...]]:
@@ -2625,6 +2629,7 @@ STATES: dict[str, State] = {
             "Les interventions derrière un chiffre.",
             visits,
             PERSONS,
+            pdf_listed=True,
         ),
     )
 }

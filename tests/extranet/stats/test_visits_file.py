@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import subprocess
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -20,42 +20,28 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from demo.organisation import load_demo
-from extranet.models import Role
 from extranet.stats import states
 from kernel.settings import money
-from ledger import closures, figures
-from ledger.closing import Cutoff
+from ledger import figures
 from ledger.models import Antenna, MonthVisitFigure, Visit, VisitStatus
 from ledger.timeutil import Month
-from tests.extranet.conftest import add_user, login, make_app
-from tests.extranet.stats.conftest import csv_sections
+from tests.extranet.conftest import login, make_app
+from tests.extranet.stats.conftest import close_month, csv_sections, demo_with_users
 
 SEPTEMBER = Month(2026, 9)
-NOW = datetime(2026, 10, 20, 21, 0, tzinfo=UTC)
 QUERIES = ("periode=annee&annee=2026", "periode=dates&du=2026-09-10&au=2026-10-12")
 HEADER = "Intervention"
 
 
 def _close_september(session: Session) -> None:
-    rules = money().rules
-    now = Cutoff().at(SEPTEMBER) + timedelta(minutes=1)
-    for key in closures.figures(session, SEPTEMBER, rules).digests:
-        closures.validate_funder(session, SEPTEMBER, key, actor="ref", now=now, rules=rules)
-    closures.close_month(session, SEPTEMBER, actor="ref", now=now, rules=rules)
-    session.commit()
-    assert figures.kept_months(session, [SEPTEMBER], rules) == {SEPTEMBER}
+    close_month(session, SEPTEMBER)
+    assert figures.kept_months(session, [SEPTEMBER], money().rules) == {SEPTEMBER}
 
 
 @pytest.fixture
 def closed_demo(session: Session, monkeypatch: pytest.MonkeyPatch) -> Session:
     """The demo's September and October, September closed, a manager and a referent."""
-    # A funder's rounding, for kept minutes to differ from the recorded ones.
-    monkeypatch.setenv("TELEGESTION_BILLING_ROUNDING", "APA75=15/nearest/5")
-    load_demo(session, seed=7, workers=10, beneficiaries=40, days=50, now=NOW)
-    add_user(session, "referent-file", Role.CENTRAL_REFERENT)
-    antenna = session.scalars(select(Antenna.id).order_by(Antenna.id)).first()
-    add_user(session, "manager-file", Role.ANTENNA_MANAGER, antenna)
+    demo_with_users(session, monkeypatch, "referent-file", "manager-file")
     session.commit()
     _close_september(session)
     return session
@@ -148,7 +134,17 @@ def test_visit_files_list_every_visit_once_with_its_kept_minutes(
                     capture_output=True,
                     text=True,
                 ).stdout
+                # Its caption's count and its total are over every visit: the PDF's
+                # report holds only the rows it lists, the others counted by SQL.
+                words = text.split()
+                assert (
+                    caption.split()
+                    == words[words.index("Interventions,") :][: len(caption.split())]
+                )
+                assert words[words.index("Total") + 1 :].count(total[8]) == 1
                 if len(rows) > 5:
+                    in_all = f"{len(rows):,}".replace(",", " ")
+                    assert f"les 5 premières lignes sur {in_all} ;" in " ".join(words)
                     assert "Ce PDF liste les 5 premières lignes sur" in text
                     assert "CSV et XLSX de cet état contiennent toutes les lignes" in text
                     assert rows[5][0] not in text.split()

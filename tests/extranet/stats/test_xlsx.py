@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from openpyxl import load_workbook
 
+from extranet.stats import exports, xlsx
 from extranet.stats.exports import XLSX_FORMATS, Heading, write_xlsx
 from extranet.stats.report import Column, Kind, Report, Row, Table, Value
 
@@ -105,3 +108,41 @@ def test_a_text_that_looks_like_an_escape_is_kept_as_written() -> None:
         )
     assert "code_x005F_x0041_ fin" in xml
     assert "code_x0041_ fin" not in xml
+
+
+def _row_by_row(
+    book: xlsx.Book, table: Table, writers: list[Callable[[Value], str]]
+) -> Iterator[str]:
+    """The writer's body as it was, a row at a time: the shared strings numbered as met."""
+    for row in table.rows:
+        yield "".join([w(v) for w, v in zip(writers, row.values, strict=True)])
+
+
+def test_cells_written_a_column_at_a_time_give_the_row_by_row_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The shared strings are numbered in the order a row by row writer meets them:
+    # texts repeated across columns and rows, first met in a later column of an
+    # earlier row, a text and its escaped twin ("=x" is written "'=x"), True beside 1
+    # (one key to a dict: True is a text cell, 1 a number), empty cells, days.
+    columns = (
+        Column("a"),
+        Column("b"),
+        Column("n", Kind.INT),
+        Column("j", Kind.DATE),
+        Column("m", Kind.MINUTES),
+    )
+    values: list[tuple[Value, ...]] = [
+        ("Dupont", "Martin", 1, date(2025, 1, 2), 30),
+        ("Martin", "=x", 2, date(2025, 1, 2), None),
+        ("'=x", "Dupont", "trois", date(2025, 1, 3), 45),
+        (None, True, 1, None, 15),  # type: ignore[list-item]
+        ("1", 1, True, date(2025, 1, 2), 0),  # type: ignore[list-item]
+        ("Zoé", "Zoé", None, date(2025, 1, 4), 60),
+    ]
+    rows = [Row(v) for v in values] * 3
+    table = Table("t", "Lignes", columns, rows, total=Row(("Total", None, 6, None, 150)))
+    report = Report("Essai", "", [table, Table("v", "Vide", columns, [])])
+    by_column = _book(report)
+    monkeypatch.setattr(exports, "_xlsx_body", _row_by_row)
+    assert by_column == _book(report)
