@@ -40,6 +40,10 @@ class ExtranetSettings:
     refresh_seconds: int = 20
     #: Seconds a computed statistics page is reused (0: computed at every request; the bench).
     stats_cache_seconds: int = 300
+    #: Seconds a new worker may spend, before it takes requests, reading the open
+    #: months of each antenna and first using the statistics' code (0: none). No
+    #: request is served meanwhile: a restart holds the first requests that long.
+    warm_seconds: int = 20
     #: Calls one REST API token may make per minute (``extranet.api``); beyond, 429.
     api_calls_per_minute: int = 120
 
@@ -58,6 +62,9 @@ class ExtranetSettings:
             raise SettingsError("extranet.refresh_seconds must be between 5 and 300")
         if not 0 <= self.stats_cache_seconds <= 3600:
             raise SettingsError("extranet.stats_cache_seconds must be between 0 and 3600")
+        if not 0 <= self.warm_seconds <= 50:
+            # gunicorn does not time out a worker that has not started: this bounds it.
+            raise SettingsError("extranet.warm_seconds must be between 0 and 50")
         if not 1 <= self.api_calls_per_minute <= 100_000:
             raise SettingsError("extranet.api_calls_per_minute must be between 1 and 100000")
 

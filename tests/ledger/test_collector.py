@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 
 import pytest
 
@@ -56,3 +57,24 @@ def test_a_burst_leaves_a_collector_switched_off_by_the_process_off() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_warmed_process_collects_its_garbage_then_freezes_what_survived() -> None:
+    class Node:
+        other: object = None
+
+    before = gc.get_freeze_count()
+    # Off, so that only ``freeze_survivors`` can collect the cycle (``gc.collect`` runs
+    # with the collector off).
+    with collector.without_cyclic_gc():
+        garbage = Node()
+        garbage.other = garbage  # a cycle: only a collection frees it
+        gone = weakref.ref(garbage)
+        del garbage
+        assert gone() is not None
+        try:
+            collector.freeze_survivors()
+            assert gone() is None, "collected before the freeze, not frozen with the rest"
+            assert gc.get_freeze_count() > before
+        finally:
+            gc.unfreeze()
