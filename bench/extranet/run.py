@@ -441,12 +441,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: A worker's line once warmed (``extranet.stats.warm``).
+WARMED = re.compile(r"worker warmed: [^\n]*")
+
+
 def start_extranet(
     url: str,
     data_dir: Path,
     workers: int,
     threads: int,
     stats_cache: int = 300,
+    name: str = "extranet",
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {
@@ -462,22 +467,40 @@ def start_extranet(
         # 0 for the statistics bench: every request computes its state.
         "TELEGESTION_EXTRANET_STATS_CACHE_SECONDS": str(stats_cache),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "config.cli", "extranet", "serve", "--bind", f"127.0.0.1:{port}"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = data_dir / f"gunicorn-{name}.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                *("-m", "config.cli", "extranet", "serve", "--bind", f"127.0.0.1:{port}"),
+            ],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 240  # a loaded machine starts gunicorn slowly
     while time.monotonic() < deadline:
         try:
             if httpx.get(base + "/sante", timeout=2).status_code == 200:
-                return process, base
+                break
         except httpx.TransportError:
             time.sleep(0.2)
-    process.terminate()
-    raise RuntimeError("the extranet did not start")
+    else:
+        process.terminate()
+        raise RuntimeError("the extranet did not start")
+    # Each worker warms before it takes requests (``extranet.stats.warm``): the first
+    # may answer while another still warms, which would weigh on the figures.
+    warmed: list[str] = []
+    warming = env.get("TELEGESTION_EXTRANET_WARM_SECONDS") != "0"
+    while warming and len(warmed) < workers and time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the extranet stopped: {log}")
+        warmed = WARMED.findall(log.read_text(errors="replace"))
+        time.sleep(0.2)
+    for line in warmed:
+        print(f"  {line}", flush=True)
+    return process, base
 
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
@@ -905,7 +928,7 @@ def run(url: str, ids: dict[str, int], args: argparse.Namespace) -> None:
     data_dir = ROOT / "var" / "bench-extranet"
     data_dir.mkdir(parents=True, exist_ok=True)
     if not args.only_states:
-        process, base = start_extranet(url, data_dir, args.workers, args.threads)
+        process, base = start_extranet(url, data_dir, args.workers, args.threads, name="mix")
         try:
             print(
                 f"{args.users} concurrent users, {args.rounds} rounds, gunicorn "
@@ -921,7 +944,7 @@ def run(url: str, ids: dict[str, int], args: argparse.Namespace) -> None:
             process.wait(timeout=30)
     if args.no_states:
         return
-    process, base = start_extranet(url, data_dir, 1, 1, stats_cache=0)
+    process, base = start_extranet(url, data_dir, 1, 1, stats_cache=0, name="states")
     try:
         with make_session_factory(make_engine(url))() as session:
             code = session.scalar(select(Antenna.code).where(Antenna.id == ids["antenna"]))
