@@ -23,9 +23,10 @@ database built by an earlier run with the same ``--pgdir`` (its ids are in
 The PostgreSQL started here is stopped at the end. Then starts the extranet
 with gunicorn (``telegestion extranet serve``) and has ``--users`` threads
 (each logged in as an antenna manager or a central referent) request every main
-page ``--rounds`` times. Prints p50/p95 per page, against a baseline in the
-same run: ``/sante``, the cheapest request through the same gunicorn,
-session-less (the cost of the server and the network alone), and the machine's
+page ``--rounds`` times, with ``--think`` seconds (on average) between two pages,
+as a person reading them would, or none (the default). Prints p50/p95 per page,
+against a baseline in the same run: ``/sante``, the cheapest request through the
+same gunicorn, session-less (the cost of the server and the network alone), and the machine's
 load average before and after.
 
 Then the statistics states (``--only-states`` skips the page mix, ``--no-states``
@@ -59,6 +60,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import secrets
 import shutil
@@ -546,8 +548,17 @@ def pages(ids: dict[str, int], central: bool) -> dict[str, str]:
 
 
 def run_users(
-    base: str, ids: dict[str, int], users: int, rounds: int, skip: frozenset[str] = frozenset()
+    base: str,
+    ids: dict[str, int],
+    users: int,
+    rounds: int,
+    skip: frozenset[str] = frozenset(),
+    think: float = 0.0,
 ) -> dict[str, list[float]]:
+    """Each user logs in, then asks every page of its role ``rounds`` times, waiting
+    between two pages a time drawn around ``think`` seconds (0: none, each page asked as
+    soon as the last one answered: on two cores, ten such users keep both busy, and a
+    page's time is then mostly its wait for a core)."""
     timings: dict[str, list[float]] = defaultdict(list)
     lock = threading.Lock()
     errors: list[str] = []
@@ -557,12 +568,17 @@ def run_users(
 
     def user_loop(index: int) -> None:
         login_name = logins[index % len(logins)]
+        # Seeded per user: the same waits at each run, users out of step with each other.
+        waits = random.Random(index)
         with httpx.Client(base_url=base, timeout=60) as client:
             token = login(client, login_name)
             for _ in range(rounds):
                 for name, path in pages(ids, login_name == "referent").items():
                     if name in skip:
                         continue
+                    if think:
+                        # A person reading the last page: half to one and a half times it.
+                        time.sleep(think * waits.uniform(0.5, 1.5))
                     started = time.perf_counter()
                     try:
                         if path.startswith(EXPORT):
@@ -838,6 +854,12 @@ def main() -> None:
     )
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="seconds a user waits between two pages of the mix, on average (0: none)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--url", default="", help="an empty PostgreSQL database to use instead")
@@ -931,13 +953,14 @@ def run(url: str, ids: dict[str, int], args: argparse.Namespace) -> None:
         process, base = start_extranet(url, data_dir, args.workers, args.threads, name="mix")
         try:
             print(
-                f"{args.users} concurrent users, {args.rounds} rounds, gunicorn "
+                f"{args.users} concurrent users, {args.rounds} rounds, "
+                f"think time {args.think:g} s, gunicorn "
                 f"{args.workers} workers x {args.threads} threads; load average "
                 f"{load_average()}:",
                 flush=True,
             )
             skip = frozenset(name for name in args.skip.split(",") if name)
-            report(run_users(base, ids, args.users, args.rounds, skip))
+            report(run_users(base, ids, args.users, args.rounds, skip, args.think))
             print(f"  load average after: {load_average()}", flush=True)
         finally:
             process.terminate()
