@@ -67,6 +67,11 @@ def _check(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> Non
         deadline=None,
         database=None,
         suppress_health_check=list(HealthCheck),
+        # The same examples at every run: a negative case whose only invalid value is
+        # sent as nothing (an empty array in the query; the Authorization header is
+        # ours) is a valid request, rightly answered 200, which schemathesis then
+        # reports as accepted invalid data (seen once in about a dozen runs).
+        derandomize=True,
     )
     def run(case: Any) -> None:
         case.call_and_validate(headers=headers, excluded_checks=excluded)
