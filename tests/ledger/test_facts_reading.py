@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -88,12 +89,13 @@ def _plain_facts(session: Session) -> list[VisitFact]:
     return facts
 
 
-def _random_month(session: Session, org: SmallOrg, seed: int) -> None:
-    """About forty visits of November with odd seconds, on plans that fill up."""
+def _random_month(session: Session, org: SmallOrg, seed: int, *, both: bool = False) -> None:
+    """About forty visits of November with odd seconds, on plans that fill up (in antenna
+    a; ``both``: a's and b's)."""
     rng = random.Random(seed)
     apa = factories.funder(session, FunderKind.APA, f"APA{seed}")
     caisse = factories.funder(session, FunderKind.PENSION_FUND, f"CAR{seed}")
-    for ben in (org.ben_a1, org.ben_a2):
+    for ben in (org.ben_a1, org.ben_a2, *((org.ben_b1,) if both else ())):
         factories.care_plan(session, ben, apa, max_hours=rng.choice((2.5, 4.75, 6.0)))
         factories.care_plan(
             session, ben, caisse, max_hours=rng.choice((1.25, 3.0)), starts_on=date(2026, 11, 10)
@@ -103,6 +105,7 @@ def _random_month(session: Session, org: SmallOrg, seed: int) -> None:
         (org.worker_a1, org.ben_a1),
         (org.worker_a2, org.ben_a2),
         (org.worker_a1, org.ben_a2),
+        *(((org.worker_b1, org.ben_b1),) if both else ()),
     ]
     moment = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
     for n in range(40):
@@ -298,3 +301,54 @@ def test_a_changed_month_is_allocated_again_for_its_changed_beneficiaries_only(
     )
     session.commit()
     check({org.ben_a2.id})
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_a_month_of_several_antennas_is_its_antennas_months_side_by_side(
+    session: Session, org: SmallOrg, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All antennas' month (a referent's, the close's) is put together from each antenna's
+    month, read and allocated apart: the same facts and minutes as the whole month by
+    the plain rules; a beneficiary with visits in two antennas has it read whole."""
+    from ledger import facts as module
+
+    _random_month(session, org, seed, both=True)
+    forget_cached_months()
+    a, b = org.antenna_a.id, org.antenna_b.id
+    scopes: list[tuple[int, ...] | None] = []
+    load = module._load_visits
+
+    def spy(session: Session, scope: Any, only: set[int] | None = None) -> list[VisitFact]:
+        scopes.append(scope.antenna_ids)
+        return load(session, scope, only)
+
+    monkeypatch.setattr(module, "_load_visits", spy)
+    rules = {f"APA{seed}": Rounding(15, RoundingMode.NEAREST, 0)}
+
+    def check() -> None:
+        plain = _plain_facts(session)
+        plans = load_month_facts(session, NOVEMBER).plans  # read whole, never composed
+        scopes.clear()
+        for rule in (None, rules):
+            for antennas in (None, [a, b]):
+                read, billing = month_billing(session, NOVEMBER, rule, antennas)
+                assert read.visits == plain
+                assert read.plans == plans
+                _same(billing, reference_allocation(2026, 11, plain, plans, rule or {}))
+
+    check()
+    assert {v.beneficiary_id for v in _plain_facts(session)} == {
+        org.ben_a1.id, org.ben_a2.id, org.ben_b1.id
+    }  # fmt: skip
+    assert set(scopes) == {(a,), (b,)}, "each antenna's month read apart, never the whole"
+    # One of b1's visits recorded in antenna a (written outside the ledger): b1's visits
+    # are then in two antennas' months, and the months of both are read whole.
+    stray = session.scalars(
+        select(Visit.id)
+        .where(Visit.beneficiary_id == org.ben_b1.id, Visit.status != VisitStatus.DELETED)
+        .order_by(Visit.id)
+    ).first()
+    session.execute(update(Visit).where(Visit.id == stray).values(antenna_id=a))
+    session.commit()
+    check()
+    assert (a, b) in scopes, "the two antennas' month read whole"

@@ -70,9 +70,14 @@ def test_a_warmed_month_is_not_read_again(
     _refuse_reading(monkeypatch)
     billing = month_billing(session, NOVEMBER, money().rules, [a])[1]
     assert billing.visits, "the scenario's November has visits"
-    # A scope that was not warmed (both antennas at once) is read: the check can fail.
+    # Both antennas at once, and all (a referent's), are put together from the warmed
+    # antennas' months: nothing read either.
+    both = month_billing(session, NOVEMBER, money().rules, [a, b])[1]
+    assert len(both.visits) > len(billing.visits)
+    assert month_billing(session, NOVEMBER, money().rules)[1] == both
+    # A scope that was not warmed (one worker's month) is read: the check can fail.
     with pytest.raises(Read):
-        month_billing(session, NOVEMBER, money().rules, [a, b])
+        month_billing(session, NOVEMBER, money().rules, [a], worker_id=org.worker_a1.id)
 
 
 def test_a_state_page_after_warming_reads_no_month(
