@@ -297,12 +297,29 @@ def _cached(session: Session, scope: _Scope) -> _Entry:
     with _LOCK:
         entries[scope] = entry
         entries.move_to_end(scope)
+        evicted = False
         while len(entries) > 1 and (
             len(entries) > _CACHE_SIZE
             or sum(len(e.visits) for e in entries.values()) > _CACHE_VISITS
         ):
             entries.popitem(last=False)
+            evicted = True
+        if evicted:
+            _forget_composed(engine, entries)
     return entry
+
+
+def _forget_composed(engine: Engine, entries: OrderedDict[_Scope, _Entry]) -> None:
+    """Drop the months put together from a month no longer cached: they would keep its
+    visits alive beyond the cache's bound (called under ``_LOCK``)."""
+    composed = _COMPOSED.get(engine)
+    if composed is None:
+        return
+    cached = {id(entry) for entry in entries.values()}
+    for key in [
+        k for k, (parts, _made) in composed.items() if not {id(p) for p in parts} <= cached
+    ]:
+        del composed[key]
 
 
 def _changed_entry(

@@ -352,3 +352,27 @@ def test_a_month_of_several_antennas_is_its_antennas_months_side_by_side(
     session.commit()
     check()
     assert (a, b) in scopes, "the two antennas' month read whole"
+
+
+def test_a_month_put_together_goes_when_one_of_its_antennas_months_leaves_the_cache(
+    session: Session, org: SmallOrg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Else it would keep that month's visits alive beyond the cache's bound."""
+    from ledger import facts as module
+
+    _random_month(session, org, 8, both=True)
+    forget_cached_months()
+    month_billing(session, NOVEMBER, None)
+    composed = module._COMPOSED[session.get_bind().engine]  # type: ignore[union-attr]
+    assert len(composed) == 1
+    # Two more months read: antenna a's November, the least recently used, leaves.
+    monkeypatch.setattr(module, "_CACHE_SIZE", 2)
+    month_billing(session, Month(2026, 10), None, [org.antenna_b.id])
+    assert len(composed) == 0
+    # Asked again, it is put together again, and equal.
+    again = month_billing(session, NOVEMBER, None)[1]
+    assert len(composed) == 1
+    plain = _plain_facts(session)
+    _same(
+        again, reference_allocation(2026, 11, plain, load_month_facts(session, NOVEMBER).plans, {})
+    )
