@@ -12,7 +12,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
@@ -33,6 +33,7 @@ from ledger.models import (
     VisitVersion,
 )
 from ledger.money import (
+    Line,
     MonthBilling,
     PlanFact,
     Rounding,
@@ -381,16 +382,32 @@ def _merged(old: MonthBilling, fresh: MonthBilling, changed: set[int]) -> MonthB
     unbillable visits by id (the month's facts are in that order); lines by
     ``line_order``, a line's ties (one beneficiary's) in the order of its first visit,
     which a stable sort keeps since each beneficiary's lines come from one allocation."""
-    visits = [b for b in old.visits if b.visit.beneficiary_id not in changed]
-    visits.extend(fresh.visits)
-    visits.sort(key=_chronological)
-    unbillable = [v for v in old.unbillable if v.beneficiary_id not in changed]
-    unbillable.extend(fresh.unbillable)
-    unbillable.sort(key=_visit_id)
-    lines = [ln for ln in old.lines if ln.key.beneficiary_id not in changed]
-    lines.extend(fresh.lines)
-    lines.sort(key=line_order)
-    return MonthBilling(old.year, old.month, tuple(visits), tuple(unbillable), tuple(lines))
+    return _in_whole_order(
+        old.year,
+        old.month,
+        chain((b for b in old.visits if b.visit.beneficiary_id not in changed), fresh.visits),
+        chain((v for v in old.unbillable if v.beneficiary_id not in changed), fresh.unbillable),
+        chain((ln for ln in old.lines if ln.key.beneficiary_id not in changed), fresh.lines),
+    )
+
+
+def _in_whole_order(
+    year: int,
+    month: int,
+    visits: Iterable[VisitBilling],
+    unbillable: Iterable[VisitFact],
+    lines: Iterable[Line],
+) -> MonthBilling:
+    """Beneficiaries' figures from separate allocations, in the order ``allocate_month``
+    gives a whole month (``_merged``'s docstring); each one's lines in its own
+    allocation's order, which the stable sort keeps."""
+    return MonthBilling(
+        year,
+        month,
+        tuple(sorted(visits, key=_chronological)),
+        tuple(sorted(unbillable, key=_visit_id)),
+        tuple(sorted(lines, key=line_order)),
+    )
 
 
 def warm_months(
@@ -754,12 +771,12 @@ def _composed(
     with without_cyclic_gc():
         visits = tuple(sorted(chain.from_iterable(p.visits for p in parts), key=_visit_id))
         plans = tuple(sorted(chain.from_iterable(p.plans for p in parts), key=_plan_id))
-        billing = MonthBilling(
+        billing = _in_whole_order(
             month.year,
             month.month,
-            tuple(sorted(chain.from_iterable(b.visits for b in billings), key=_chronological)),
-            tuple(sorted(chain.from_iterable(b.unbillable for b in billings), key=_visit_id)),
-            tuple(sorted(chain.from_iterable(b.lines for b in billings), key=line_order)),
+            chain.from_iterable(b.visits for b in billings),
+            chain.from_iterable(b.unbillable for b in billings),
+            chain.from_iterable(b.lines for b in billings),
         )
     composed = (visits, plans, billing)
     with _LOCK:
