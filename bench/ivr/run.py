@@ -18,7 +18,14 @@ process and of Asterisk, and the load average (the machine may be shared:
 compare the two systems of one run, never runs of different days). Stops
 rising once calls are lost. ``--profile FILE`` records the IVR with py-spy.
 
-    .venv/bin/python -m bench.ivr.run [--rates 5,10,20,40] [--seconds 5] [--sip]
+The dialplan-only IVR plays what the application plays to a worker arriving
+(welcome, code request, "arrival recorded at H hours M", goodbye): Asterisk's
+CPU a call is mostly the audio it sends, so both must send the same.
+``--sip --floor`` adds a third system between them: the dialplan-only IVR
+behind a Stasis application that sends each call straight back
+(bench/ivr/floor.py), what entering and leaving Stasis costs Asterisk.
+
+    .venv/bin/python -m bench.ivr.run [--rates 5,10,20,40] [--seconds 5] [--sip [--floor]]
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ import httpx
 from sqlalchemy import select
 
 from bench.ivr import breakdown
+from bench.ivr.floor import FloorApp
 from bench.ivr.sip import Phone, SipBench, SipStep
 from config.database import create_schema
 from ivr import ami
@@ -245,6 +253,11 @@ def main() -> int:
         "--sip", action="store_true", help="calls over SIP/RTP with sipp instead of Local channels"
     )
     parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="with --sip: also the dialplan IVR behind a Stasis application that does nothing",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         help="record the IVR process with py-spy (raw stacks) into this file",
@@ -291,6 +304,8 @@ def main() -> int:
         stdout=log,
         stderr=log,
     )
+    systems = ("dialplan", "floor", "stasis") if args.sip and args.floor else ("dialplan", "stasis")
+    floor = FloorApp(ARI, password) if "floor" in systems else None
     profiler = None
     if args.profile:
         profiler = subprocess.Popen(
@@ -315,15 +330,17 @@ def main() -> int:
         print(f"{'system':9} {'rate':>5} {'placed':>6} {'held/s':>7} {'done':>5} {'lost':>4} "
               f"{'commit p50':>10} {'p99 ms':>8} {'1st prompt p50':>14} {'p99 ms':>8} "
               f"{'cpu ms/call ivr':>15} {'asterisk':>8}  load")  # fmt: skip
+        if floor is not None:
+            floor.start()
         for rate in (float(r) for r in args.rates.split(",")):
             steps = []
-            for system in ("dialplan", "stasis"):
+            for system in systems:
                 before = cpu_seconds(ivr.pid), cpu_seconds(asterisk_pid)
                 if args.sip:
                     step = sip_step(
-                        sip.baseline(rate, args.seconds)
-                        if system == "dialplan"
-                        else sip.stasis(rate, args.seconds)
+                        sip.stasis(rate, args.seconds)
+                        if system == "stasis"
+                        else sip.baseline(rate, args.seconds, system)
                     )
                 elif system == "dialplan":
                     step = measure_baseline(password, rate, args.seconds, pairs, baseline_spool)
@@ -341,16 +358,21 @@ def main() -> int:
                       flush=True)  # fmt: skip
                 if step.parts:
                     print(f"          {step.parts}", flush=True)
-            base, ours = steps
+                if floor is not None and system == "floor":
+                    print(f"          floor: {floor.take()} channels sent back by the "
+                          "floor application", flush=True)  # fmt: skip
+            base, ours = steps[0], steps[-1]
             ratio = (ours.completed / ours.placed) / (base.completed / base.placed or 1)
             print(f"          stasis/dialplan: completed {ratio:.2f}, "
                   f"held rate {ours.held_rate / (base.held_rate or 1):.2f}, first prompt p99 "
                   f"{ours.first_prompt_p99_ms / (base.first_prompt_p99_ms or 1):.2f}",
                   flush=True)  # fmt: skip
-            if ours.lost or base.lost:
+            if any(step.lost for step in steps):
                 print(f"calls lost at {rate:.0f}/s: stopping the rise")
                 break
     finally:
+        if floor is not None:
+            floor.stop()
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(30)

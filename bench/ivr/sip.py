@@ -27,6 +27,7 @@ from tests.ivr.sipload import PhoneCall, start_sipp
 
 STASIS_NUMBER = "0800123456"
 BASELINE_NUMBER = "0800000099"
+FLOOR_NUMBER = "0800000098"
 
 
 @dataclass(frozen=True)
@@ -152,10 +153,13 @@ class SipBench:
             breakdown.describe(ours),
         )  # fmt: skip
 
-    def baseline(self, rate: float, seconds: float) -> SipStep:
-        name = f"dialplan-{rate:g}"
+    def baseline(self, rate: float, seconds: float, system: str = "dialplan") -> SipStep:
+        """The dialplan-only IVR, or (``system="floor"``) the same after a hop through
+        a Stasis application that does nothing (bench/ivr/floor.py)."""
+        name = f"{system}-{rate:g}"
+        number = FLOOR_NUMBER if system == "floor" else BASELINE_NUMBER
         size = self.baseline_spool.stat().st_size if self.baseline_spool.exists() else 0
-        phones = self._place(name, BASELINE_NUMBER, rate, seconds)
+        phones = self._place(name, number, rate, seconds)
         wanted = {p.national: p for p in phones}
         rows: dict[str, list[str]] = {}
 
@@ -169,7 +173,7 @@ class SipBench:
         self._wait(all_in)
         right = [r for number, r in rows.items() if r[5] == wanted[number].code]
         return SipStep(
-            "dialplan", rate, len(phones), len(right),
+            system, rate, len(phones), len(right),
             _held([float(r[1]) for r in right]),
             [(float(r[4]) - float(r[3])) * 1000 for r in right],
             [(float(r[2]) - float(r[1])) * 1000 for r in right],
