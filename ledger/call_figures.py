@@ -7,7 +7,9 @@ millions of such visits (every visit entered by hand is one), too many to count
 at every request. A closed month's visits and versions cannot change without a
 reopen (``ledger.service`` refuses every write to it), so the close counts them
 once, in its transaction, into ``month_call_figures`` (one row per day, antenna,
-worker, kind and corrected or not), and the reopen deletes them. The rule of
+worker, kind and corrected or not) and its visits per antenna, with and without
+a call missing, into ``month_visit_counts`` (the overview's rate of incomplete
+calls, over six months of every antenna), and the reopen deletes them. The rule of
 what is incomplete, of its kind and of corrected is here, once: the live count
 of the months not closed uses the same expressions.
 
@@ -34,7 +36,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from ledger.figures import period_of
-from ledger.models import MonthCallFigure, MonthClosure, Visit, VisitStatus, VisitVersion
+from ledger.models import (
+    MonthCallFigure,
+    MonthClosure,
+    MonthVisitCount,
+    Visit,
+    VisitStatus,
+    VisitVersion,
+)
 from ledger.timeutil import Month
 
 
@@ -63,10 +72,34 @@ def corrected() -> ColumnElement[bool]:
     return or_(Visit.status != VisitStatus.INCOMPLETE, fixed)
 
 
+def visit_totals() -> tuple[ColumnElement[int], ColumnElement[int]]:
+    """Of a group of visits (deleted ones left out by the caller): how many, and how many
+    with a call missing, the rate of incomplete calls (kept per antenna by ``store``)."""
+    return func.count(), func.sum(case((missing_call(), 1), else_=0))
+
+
+def counted_visits() -> ColumnElement[bool]:
+    """The visits the rate counts: all but the deleted."""
+    return Visit.status != VisitStatus.DELETED
+
+
 def store(session: Session, month: Month) -> None:
-    """Count the incomplete visits of ``month`` (being closed); the caller holds the
-    closure row locked and commits with the close."""
+    """Count the incomplete visits of ``month`` (being closed), and its visits per antenna;
+    the caller holds the closure row locked and commits with the close."""
     drop(session, month)
+    visits, missing = visit_totals()
+    in_month = (Visit.service_date >= month.first_day, Visit.service_date <= month.last_day)
+    per_antenna = (
+        select(literal(period_of(month), Integer), Visit.antenna_id, visits, missing)
+        .where(*in_month, counted_visits())
+        .group_by(Visit.antenna_id)
+    )
+    c = MonthVisitCount.__table__
+    session.execute(
+        insert(MonthVisitCount).from_select(
+            [c.c.period, c.c.antenna_id, c.c.visits, c.c.missing_call], per_antenna
+        )
+    )
     kind, fixed = incomplete_kind().label("kind"), corrected().label("corrected")
     counted = (
         select(
@@ -105,7 +138,8 @@ def store(session: Session, month: Month) -> None:
 
 def drop(session: Session, month: Month) -> None:
     """Forget the counts of ``month`` (being reopened)."""
-    session.execute(delete(MonthCallFigure).where(MonthCallFigure.period == period_of(month)))
+    for table in (MonthCallFigure, MonthVisitCount):
+        session.execute(delete(table).where(table.period == period_of(month)))
     session.flush()
 
 

@@ -717,3 +717,18 @@ class MonthCallFigure(Base):
     corrected: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     #: How many visits.
     visits: Mapped[int] = mapped_column(Integer)
+
+
+class MonthVisitCount(Base):
+    """A closed month's visits per antenna and how many of them have a call missing
+    (``ledger.call_figures``): the statistics' rate of incomplete calls. Deleted visits
+    are in neither. Written at the close, dropped at the reopen."""
+
+    __tablename__ = "month_visit_counts"
+
+    #: year * 100 + month of the closed month.
+    period: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    antenna_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    visits: Mapped[int] = mapped_column(Integer)
+    #: Of ``visits``, those whose arrival or departure was not called in.
+    missing_call: Mapped[int] = mapped_column(Integer)

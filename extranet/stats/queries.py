@@ -10,13 +10,14 @@ Call rates are counted in the database.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import ColumnElement, Float, case, cast, extract, func, or_, select
+from sqlalchemy import ColumnElement, and_, extract, func, or_, select
 from sqlalchemy.orm import Session
 
 from extranet.scope import Viewer, antenna_ids, scope
 from kernel.settings import money
+from ledger import call_figures
 from ledger.facts import month_billing
 from ledger.figures import kept_months, period_of
 from ledger.models import (
@@ -25,8 +26,8 @@ from ledger.models import (
     Funder,
     MonthPairFigure,
     MonthShareFigure,
+    MonthVisitCount,
     Visit,
-    VisitStatus,
 )
 from ledger.money import Category
 from ledger.timeutil import Month
@@ -230,21 +231,59 @@ def hours_by_beneficiary_and_funder(
 
 
 def incomplete_rates(session: Session, user: Viewer, first: date, last: date) -> Table:
-    """Share (%) of visits not called in at both ends, by antenna and month."""
-    year, month = extract("year", Visit.service_date), extract("month", Visit.service_date)
-    not_clocked = case(
-        (or_(Visit.arrival_event_id.is_(None), Visit.departure_event_id.is_(None)), 1.0),
-        else_=0.0,
-    )
-    query = (
-        select(
-            Antenna.name,
-            year,
-            month,
-            100.0 * func.sum(not_clocked) / cast(func.count(Visit.id), Float),
+    """Share (%) of visits not called in at both ends, by antenna and month.
+
+    A closed month is read from its visits counted per antenna at the close
+    (``ledger.call_figures``), the others counted live by the same rule: six months of
+    every antenna at ten million visits were 1.7 s of SQL at each first computation.
+    """
+    months = Month.span(first, last)
+    kept = call_figures.kept_months(session, months)
+    counts: dict[tuple[str, int, int], tuple[int, int]] = {}
+    if kept:
+        k = MonthVisitCount
+        read = (
+            select(Antenna.name, k.period, k.visits, k.missing_call)
+            .join(Antenna, Antenna.id == k.antenna_id)
+            .where(k.period.in_(sorted(period_of(m) for m in kept)))
         )
+        areas = antenna_ids(user)
+        if areas is not None:
+            read = read.where(k.antenna_id.in_(sorted(areas)))
+        for name, period, visits, missing in session.execute(read):
+            counts[(name, period // 100, period % 100)] = (visits, missing)
+    live = [m for m in months if m not in kept]
+    if live:
+        counts.update(_live_visit_counts(session, user, live, first, last))
+    rows = [
+        (name, year, month, 100.0 * missing / visits)
+        for (name, year, month), (visits, missing) in counts.items()
+        if visits
+    ]
+    return _table(rows, first, last)
+
+
+def _live_visit_counts(
+    session: Session, user: Viewer, months: list[Month], first: date, last: date
+) -> dict[tuple[str, int, int], tuple[int, int]]:
+    """Visits and those with a call missing, by antenna and month, counted now."""
+    year, month = extract("year", Visit.service_date), extract("month", Visit.service_date)
+    visits, missing = call_figures.visit_totals()
+    ranges: list[tuple[date, date]] = []
+    for m in months:  # in order: neighbours make one range
+        start, end = max(m.first_day, first), min(m.last_day, last)
+        if ranges and ranges[-1][1] + timedelta(days=1) == start:
+            ranges[-1] = (ranges[-1][0], end)
+        else:
+            ranges.append((start, end))
+    days = [and_(Visit.service_date >= a, Visit.service_date <= b) for a, b in ranges]
+    query = (
+        select(Antenna.name, year, month, visits, missing)
         .join(Antenna, Antenna.id == Visit.antenna_id)
-        .where(*_period(first, last), Visit.status != VisitStatus.DELETED)
+        .where(or_(*days), call_figures.counted_visits())
         .group_by(Antenna.name, year, month)
     )
-    return _table(list(session.execute(scope(query, user, Visit))), first, last)
+    return {
+        (name, int(y), int(m)): (int(n), int(missed or 0))
+        for name, y, m, n, missed in session.execute(scope(query, user, Visit))
+    }

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ledger import call_figures, service
-from ledger.models import MonthCallFigure, Visit
+from ledger.models import MonthCallFigure, MonthVisitCount, Visit
 from ledger.motives import Motive
 from ledger.pairing import Direction
 from ledger.timeutil import Month
@@ -130,3 +130,60 @@ def test_the_migration_counts_the_months_closed_before_it_as_the_close_does(
     session.execute(delete(MonthCallFigure))
     _migration().backfill(session.connection())
     assert _rows(session) == at_close
+
+
+VISIT_COUNTS_MIGRATION = MIGRATION.with_name("2026_12_07_0013_month_visit_counts.py")
+
+
+def _visit_counts(session: Session) -> list[tuple[object, ...]]:
+    k = MonthVisitCount
+    query = select(k.period, k.antenna_id, k.visits, k.missing_call).order_by(
+        k.period, k.antenna_id
+    )
+    return [tuple(r) for r in session.execute(query)]
+
+
+def test_the_close_keeps_each_antennas_visits_with_and_without_a_call_missing(
+    session: Session, org: SmallOrg
+) -> None:
+    """The overview's rate of incomplete calls: deleted visits are in neither count."""
+    _october(session, org)
+    # One more visit of antenna B with no departure, then deleted by its manager.
+    _call(
+        session,
+        "b1-gone",
+        org.worker_b1.id,
+        org.ben_b1.id,
+        datetime(2026, 10, 27, 7, 0, tzinfo=UTC),
+        Direction.ARRIVAL,
+    )
+    session.commit()
+    gone = session.scalars(select(Visit).where(Visit.service_date == date(2026, 10, 27))).one()
+    service.correct_visit(
+        session,
+        gone,
+        started_at=gone.started_at,
+        ended_at=None,
+        motive=Motive.WORKER_FORGOT,
+        comment="",
+        author="resp-b",
+        delete=True,
+    )
+    session.commit()
+    factories.close_month(session, OCTOBER)
+    a, b = org.antenna_a.id, org.antenna_b.id
+    # A: two with no departure, one corrected (its departure still not called), one
+    # complete. B: one entered by hand, one with no arrival (the deleted one left out).
+    kept = [(202610, a, 4, 3), (202610, b, 2, 2)]
+    assert _visit_counts(session) == kept
+
+    session.execute(delete(MonthVisitCount))
+    spec = importlib.util.spec_from_file_location("visit_counts", VISIT_COUNTS_MIGRATION)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    migration.backfill(session.connection())
+    assert _visit_counts(session) == kept
+
+    factories.reopen_month(session, OCTOBER)
+    assert _visit_counts(session) == []

@@ -1,4 +1,5 @@
-"""The statistics overview reads a closed month's hours from the kept sums, with the same result.
+"""The statistics overview reads a closed month's hours from the kept sums and its rate of
+incomplete calls from the kept counts, with the same result.
 
 ``/statistiques`` shows the hours by antenna and by funder of the last six
 months. Before the close every month is allocated live (once for both tables);
@@ -68,16 +69,31 @@ def test_overview_reads_closed_months_from_kept_sums_as_computed_live(
         return allocate(session, month, rules, antennas)
 
     monkeypatch.setattr(queries, "month_billing", counting)
+    # The months whose rate of incomplete calls is counted live.
+    counted: Counter[Month] = Counter()
+    count_live = queries._live_visit_counts
+
+    def counting_rates(
+        session: Session, user: Any, months: list[Month], first: Any, last: Any
+    ) -> Any:
+        counted.update(months)
+        return count_live(session, user, months, first, last)
+
+    monkeypatch.setattr(queries, "_live_visit_counts", counting_rates)
 
     def read() -> dict[str, list[list[list[str]]]]:
         allocated.clear()
+        counted.clear()
         return {who: _overview(app, who) for who in USERS}
 
     live = read()
     # Each month of the six allocated once per page (not once per table).
     assert allocated[SEPTEMBER] == allocated[OCTOBER] == len(USERS)
-    by_antenna, by_funder, _rates = live[USERS[0]]
+    assert counted[SEPTEMBER] == counted[OCTOBER] == len(USERS)
+    by_antenna, by_funder, rates = live[USERS[0]]
     assert len(by_antenna) > 1 and len(by_funder) > 1  # the demo's antennas and funders
+    # Some incomplete calls in September (its column), and not in every antenna alike.
+    assert len({row[4] for row in rates}) > 1
     # June to November: September is the fourth month, hours there in both tables.
     assert any(row[4] != "—" for row in by_antenna) and any(row[4] != "—" for row in by_funder)
     assert len(live[USERS[1]][0]) == 1  # the manager's antenna only
@@ -87,7 +103,10 @@ def test_overview_reads_closed_months_from_kept_sums_as_computed_live(
     assert read() == live
     assert allocated[SEPTEMBER] == 0  # read from the kept sums
     assert allocated[OCTOBER] == len(USERS)
+    assert counted[SEPTEMBER] == 0  # read from the kept counts
+    assert counted[OCTOBER] == len(USERS)
 
     factories.reopen_month(session, SEPTEMBER)
     assert read() == live
     assert allocated[SEPTEMBER] == len(USERS)
+    assert counted[SEPTEMBER] == len(USERS)
