@@ -92,8 +92,8 @@ def _rows(session: Session) -> list[tuple[object, ...]]:
     ]
 
 
-def _migration() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("month_call_figures_migration", MIGRATION)
+def _migration(path: Path = MIGRATION) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -178,11 +178,7 @@ def test_the_close_keeps_each_antennas_visits_with_and_without_a_call_missing(
     assert _visit_counts(session) == kept
 
     session.execute(delete(MonthVisitCount))
-    spec = importlib.util.spec_from_file_location("visit_counts", VISIT_COUNTS_MIGRATION)
-    assert spec is not None and spec.loader is not None
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
-    migration.backfill(session.connection())
+    _migration(VISIT_COUNTS_MIGRATION).backfill(session.connection())
     assert _visit_counts(session) == kept
 
     factories.reopen_month(session, OCTOBER)
