@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 
 from flask import Response, abort, current_app, render_template, request, stream_with_context
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from extranet.scope import antenna_ids, get_in_scope
+from extranet.scope import Viewer, antenna_ids, get_in_scope
 from extranet.stats import exports, queries, states
 from extranet.stats.cache import TtlCache
 from extranet.stats.charts import svg
@@ -53,26 +54,35 @@ def cache() -> TtlCache:
     return current_app.extensions.setdefault("extranet_stats_cache", TtlCache(seconds))  # type: ignore[no-any-return]
 
 
-@requires("can_see_statistics")
-def index() -> str:
-    moment = now()
+#: Months the overview shows unless asked otherwise.
+OVERVIEW_MONTHS = 6
+
+
+def overview(
+    session: Session, viewer: Viewer, months: int, moment: datetime
+) -> tuple[dict[str, object], bool]:
+    """The overview's tables for ``months`` months to ``moment``'s day, in the viewer's
+    scope, from the cache when computed within its time (and whether they were)."""
     today = paris_date(moment)
-    months = min(max(int_arg("mois") or 6, 1), 24)
     index = today.year * 12 + today.month - 1 - (months - 1)
     first = date(index // 12, index % 12 + 1, 1)
-    session = db()
-    scope_key = antenna_ids(user())
 
     def compute() -> dict[str, object]:
-        by_antenna, by_funder = queries.hours_tables(session, user(), first, today)
+        by_antenna, by_funder = queries.hours_tables(session, viewer, first, today)
         return {
             "by_antenna": by_antenna,
             "by_funder": by_funder,
-            "rates": queries.incomplete_rates(session, user(), first, today),
+            "rates": queries.incomplete_rates(session, viewer, first, today),
             "computed_at": moment,
         }
 
-    figures, _cached = cache().get_or_compute((scope_key, first, today), compute)
+    return cache().get_or_compute((antenna_ids(viewer), first, today), compute)
+
+
+@requires("can_see_statistics")
+def index() -> str:
+    months = min(max(int_arg("mois") or OVERVIEW_MONTHS, 1), 24)
+    figures, _cached = overview(db(), user(), months, now())
     states = sorted((s for s in STATES.values() if s.number), key=lambda s: s.number)
     return render_template("stats/index.html", months=months, states=states, **figures)
 

@@ -6,6 +6,9 @@ million) and for the first use of the templates, of SQLAlchemy's statement cache
 and of the states' code (0.3 s): over the second a manager's page may take.
 Done here, before gunicorn hands the worker a connection, nobody waits for it
 but a restart. Closed months need no warming: they are read from the kept figures.
+Last, the referents' overview (six months of every antenna, put together from the
+antennas' months just read) is computed once into the statistics cache: its first
+computation in a worker was the slowest page of the bench at ten million visits.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from extranet.stats.charts import svg
-from extranet.stats.controllers import PAGE_ROWS
+from extranet.stats.controllers import OVERVIEW_MONTHS, PAGE_ROWS, overview
 from extranet.stats.filters import FilterError, PeriodKind, parse_filters
 from extranet.stats.loaders import Context
 from extranet.stats.states import STATES
@@ -51,6 +54,20 @@ class Warmed:
     months: list[tuple[Month, tuple[int, ...] | None]]
     states: list[str]
     templates: int
+    #: 1 when the referents' overview was computed (and cached), else 0.
+    overviews: int = 0
+
+
+@dataclass(frozen=True)
+class _EveryAntenna:
+    """Whoever sees every antenna (a central referent): the overview's scope warmed."""
+
+    sees_all_antennas: bool = True
+    antenna_id: int | None = None
+    antenna: Antenna | None = None
+
+
+EVERY_ANTENNA = _EveryAntenna()
 
 
 def open_months(session: Session, today: date) -> list[Month]:
@@ -71,9 +88,9 @@ def warm(
     *,
     clock: Callable[[], float] = time.monotonic,
 ) -> Warmed:
-    """Compile the templates, build every state once, then read each antenna's open
-    months, within ``seconds``. Never raises: a worker that could not warm still
-    serves (its first requests are slower)."""
+    """Compile the templates, build every state once, read each antenna's open months,
+    then compute the referents' overview, within ``seconds``. Never raises: a worker
+    that could not warm still serves (its first requests are slower)."""
     started = clock()
     until = started + seconds
     config = app.extensions["telegestion"]
@@ -81,7 +98,7 @@ def warm(
     today = paris_date(moment)
     months: list[tuple[Month, tuple[int, ...] | None]] = []
     states: list[str] = []
-    templates = 0
+    templates = overviews = 0
     session: Session = config.session_factory()
     try:
         _limit(session, until, clock)
@@ -131,16 +148,25 @@ def warm(
         ]
         # The rules the states read the months with (``loaders.months``): the same cache key.
         months = warm_months(session, scopes, money().rules, until=until, clock=clock)
+        if antennas and clock() < until:
+            # The referents' overview (six months of every antenna, their first page): its
+            # statements compiled, its months put together from the antennas' just read,
+            # and its tables cached for whoever asks first.
+            with app.test_request_context("/statistiques"):
+                overview(session, EVERY_ANTENNA, OVERVIEW_MONTHS, moment)
+            overviews = 1
     except Exception:  # noqa: BLE001 - warming is an optimisation, never a reason not to serve
         log.exception("warming the worker failed; it serves cold")
     finally:
         session.rollback()
         session.close()
     log.info(
-        "worker warmed: %d month(s) of an antenna, %d state(s), %d template(s) in %.1f s",
+        "worker warmed: %d month(s) of an antenna, %d state(s), %d template(s), "
+        "%d overview in %.1f s",
         len(months),
         len(states),
         templates,
+        overviews,
         clock() - started,
     )
-    return Warmed(months, states, templates)
+    return Warmed(months, states, templates, overviews)

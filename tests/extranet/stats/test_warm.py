@@ -14,6 +14,7 @@ import re
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from flask import Flask
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from extranet.stats import queries
 from extranet.stats import warm as warm_module
 from extranet.stats.filters import PeriodKind
 from extranet.stats.loaders import Context
@@ -90,6 +92,28 @@ def test_a_state_page_after_warming_reads_no_month(
     client = logged_in(app.test_client(), "resp-a")
     doc = page(client, "/statistiques/beneficiaires?periode=mois&mois=2026-11")
     assert table(doc, "heures-beneficiaires")
+
+
+def test_the_referents_overview_is_ready_after_warming(
+    app: Flask, scenario: Scenario, org: SmallOrg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A referent's first overview (six months of every antenna) is the warm-up's; a
+    manager's (not warmed: one antenna's overview is cheap) is computed."""
+    forget_cached_months()
+    assert warm(app, 30).overviews == 1
+    computed: list[str] = []
+    hours_tables = queries.hours_tables
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        computed.append("hours")
+        return hours_tables(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "hours_tables", counting)
+    doc = page(logged_in(app.test_client(), "referent"), "/statistiques")
+    assert len(doc.xpath("//table")) == 3
+    assert computed == []
+    page(logged_in(app.test_client(), "resp-a"), "/statistiques")
+    assert computed == ["hours"]
 
 
 def test_warming_stops_at_its_time(session: Session, scenario: Scenario, org: SmallOrg) -> None:
