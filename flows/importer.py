@@ -27,7 +27,7 @@ from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows import formats
-from flows.bulk import insert_many
+from flows.bulk import WriteBehind, insert_many
 from flows.formats import FileFormat
 from kernel.transport import safe_name
 from ledger.bulk import read_in, row_decoder, row_encoder
@@ -205,6 +205,10 @@ class _Applier:
         raise NotImplementedError
 
     def finish(self) -> None:
+        return None
+
+    def abandon(self) -> None:
+        """The import failed: leave the connection ready for the rollback."""
         return None
 
     def _audit(self, action: str, object_type: str, object_id: object, **details: Any) -> None:
@@ -490,6 +494,8 @@ class _Beneficiaries(_Applier):
         self._encode_person_no_sex = row_encoder(
             _table(Beneficiary), list(_PERSON_COLUMNS[:-1]), dialect
         )
+        #: New people, phones and plans, written while the next chunk is parsed.
+        self._behind = WriteBehind(session.connection())
 
     def check(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         errors = self._check_repeat(values)
@@ -543,6 +549,7 @@ class _Beneficiaries(_Applier):
         return []
 
     def apply_chunk(self, rows: list[Row], reject: _RejectWriter) -> None:
+        self._behind.wait()
         wanted_plans: dict[str, list[_Plan]] = {}
         firsts: list[Row] = []
         for row in rows:
@@ -581,9 +588,14 @@ class _Beneficiaries(_Applier):
             elif pending is None:
                 pending = self._pending[ben_id] = (antennas[ben_id], [])
             pending[1].extend(plans)
-        insert_many(self.session.connection(), _table(CarePlan), new_plans)
+        self._behind.insert(_table(CarePlan), new_plans)
         if touched:
             self._settle(touched, reopened)
+        self.session.flush()
+        self._behind.send()
+
+    def abandon(self) -> None:
+        self._behind.abandon()
 
     def _settle(self, ben_ids: list[int], reopened: list[int]) -> None:
         """Settle the chunk's known beneficiaries whose plans would not change, and
@@ -701,18 +713,7 @@ class _Beneficiaries(_Applier):
         ben_ids = [person.id for person, _ in by_row]
         new_ids: dict[str, int] = {}
         if new_rows:
-            # One executemany, then the ids in one query (RETURNING with many rows
-            # in parameter order is slow on SQLite).
-            insert_many(connection, table, new_rows)
-            new_ids = dict(
-                read_in(
-                    connection,
-                    table,
-                    ("external_id", "id"),
-                    "external_id",
-                    [row["external_id"] for row in new_rows],
-                )
-            )
+            new_ids = self._behind.insert_new(table, new_rows, "external_id")
         self._inserts: dict[type[Phone] | type[CarePlan], list[dict[str, Any]]] = {
             Phone: [],
             CarePlan: [],
@@ -754,8 +755,7 @@ class _Beneficiaries(_Applier):
             )
         # Plain inserts, in file order (a phone's id keeps its column order).
         for model, inserted in self._inserts.items():
-            if inserted:
-                insert_many(session.connection(), _table(model), inserted)
+            self._behind.insert(_table(model), inserted)
         session.flush()
         return antennas
 
@@ -924,6 +924,7 @@ class _Beneficiaries(_Applier):
         )
 
     def finish(self) -> None:
+        self._behind.close()
         # The beneficiaries left pending: their plans in force are not exactly their
         # lines' (``_settle``), so they are loaded and reconciled, in id order.
         ids = sorted(self._pending)
@@ -1278,8 +1279,12 @@ def import_file(
         with quiet_collector(), session_factory() as session, session.begin():
             _refuse_older(session, fmt, name)
             applier = _APPLIERS[fmt.key](session, file_date, report, full)
-            _stream(path, fmt, applier, report, reject, progress)
-            applier.finish()
+            try:
+                _stream(path, fmt, applier, report, reject, progress)
+                applier.finish()
+            except BaseException:
+                applier.abandon()
+                raise
             audit(session, ACTOR, "flows.import", "file", name[:40], **report.counts)
     except FileRefused as exc:
         report.refused = str(exc)
