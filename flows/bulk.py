@@ -32,21 +32,24 @@ def insert_many(connection: Connection, table: Table, rows: Sequence[dict[str, A
 
 
 def _with_defaults(table: Table, rows: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:
-    keys = set(rows[0])
-    # Columns left out that have a Python-side default get it. A callable such
-    # as ``utc_now`` is called once for the rows of one call, not once per row
-    # as Core would: they are written at the same instant of one transaction,
-    # and the same value encodes once (a tenth of the writing time).
-    defaults = {
+    defaults = _defaults(table, set(rows[0]))
+    if defaults:
+        return [{**row, **defaults} for row in rows]
+    return rows
+
+
+def _defaults(table: Table, keys: set[str]) -> dict[str, Any]:
+    """The Python-side defaults of the columns left out of ``keys``. A callable such
+    as ``utc_now`` is called once for the rows of one call, not once per row as
+    Core would: they are written at the same instant of one transaction, and the
+    same value encodes once (a tenth of the writing time)."""
+    return {
         column.key: _default_value(column)
         for column in table.columns
         if column.key not in keys
         and column.default is not None
         and (column.default.is_scalar or column.default.is_callable)
     }
-    if defaults:
-        return [{**row, **defaults} for row in rows]
-    return rows
 
 
 def _default_value(column: Any) -> Any:
@@ -93,6 +96,9 @@ class WriteBehind:
             insert_many(self._connection, table, rows)
             return
         rows = _with_defaults(table, rows)
+        self._stage(table, rows)
+
+    def _stage(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         write_rows(self._connection, self._staging_of(table, list(rows[0])), rows)
         self._staged[table] = None
 
@@ -104,15 +110,22 @@ class WriteBehind:
             insert_many(self._connection, table, rows)
             return dict(read_in(self._connection, table, (key, "id"), key, [r[key] for r in rows]))
         # In one session the sequence's values come in order: the ids a COPY would give.
-        ids = self._connection.execute(
-            text(
-                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
-            ),
-            {"table": self._name(table), "n": len(rows)},
-        ).scalars()
-        with_ids = [{**row, "id": row_id} for row, row_id in zip(rows, ids, strict=True)]
-        self.insert(table, with_ids)
-        return {row[key]: row["id"] for row in with_ids}
+        cursor = self._connection.connection.cursor()
+        try:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                (self._name(table), len(rows)),
+            )
+            ids = [row_id for (row_id,) in cursor.fetchall()]
+        finally:
+            cursor.close()
+        # One copy of each row, with its id and the defaults.
+        defaults = _defaults(table, {*rows[0], "id"})
+        self._stage(
+            table,
+            [{**row, **defaults, "id": row_id} for row, row_id in zip(rows, ids, strict=True)],
+        )
+        return {row[key]: row_id for row, row_id in zip(rows, ids, strict=True)}
 
     def _staging_of(self, table: Table, columns: list[str]) -> Table:
         staging = self._staging.get(table)
