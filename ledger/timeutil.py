@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -144,6 +145,19 @@ class Month:
 
     def contains(self, day: date) -> bool:
         return day.year == self.year and day.month == self.month
+
+    @staticmethod
+    def day_ranges(months: Iterable[Month], first: date, last: date) -> list[tuple[date, date]]:
+        """The days of ``months`` (in order) between ``first`` and ``last``, as ranges:
+        neighbouring months make one."""
+        ranges: list[tuple[date, date]] = []
+        for month in months:
+            start, end = max(month.first_day, first), min(month.last_day, last)
+            if ranges and ranges[-1][1] + timedelta(days=1) == start:
+                ranges[-1] = (ranges[-1][0], end)
+            else:
+                ranges.append((start, end))
+        return ranges
 
     @property
     def label(self) -> str:

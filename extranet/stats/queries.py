@@ -10,7 +10,7 @@ Call rates are counted in the database.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import ColumnElement, and_, extract, func, or_, select
 from sqlalchemy.orm import Session
@@ -58,10 +58,6 @@ def _table(rows: list, first: date, last: date) -> Table:  # type: ignore[type-a
             value or 0
         )
     return Table(_months(first, last), dict(sorted(table.items())))
-
-
-def _period(first: date, last: date) -> list[ColumnElement[bool]]:
-    return [Visit.service_date >= first, Visit.service_date <= last]
 
 
 def _antenna_names(session: Session) -> dict[int, str]:
@@ -269,14 +265,10 @@ def _live_visit_counts(
     """Visits and those with a call missing, by antenna and month, counted now."""
     year, month = extract("year", Visit.service_date), extract("month", Visit.service_date)
     visits, missing = call_figures.visit_totals()
-    ranges: list[tuple[date, date]] = []
-    for m in months:  # in order: neighbours make one range
-        start, end = max(m.first_day, first), min(m.last_day, last)
-        if ranges and ranges[-1][1] + timedelta(days=1) == start:
-            ranges[-1] = (ranges[-1][0], end)
-        else:
-            ranges.append((start, end))
-    days = [and_(Visit.service_date >= a, Visit.service_date <= b) for a, b in ranges]
+    days = [
+        and_(Visit.service_date >= a, Visit.service_date <= b)
+        for a, b in Month.day_ranges(months, first, last)
+    ]
     query = (
         select(Antenna.name, year, month, visits, missing)
         .join(Antenna, Antenna.id == Visit.antenna_id)

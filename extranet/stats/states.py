@@ -528,16 +528,7 @@ def _kept_call_months(ctx: Context) -> set[Month]:
 def _live_days(ctx: Context, kept: set[Month]) -> list[tuple[date, date]]:
     """The period's days outside the kept months, as ranges."""
     p = ctx.filters.period
-    ranges: list[tuple[date, date]] = []
-    for month in p.months:
-        if month in kept:
-            continue
-        first, last = max(month.first_day, p.first), min(month.last_day, p.last)
-        if ranges and ranges[-1][1] + timedelta(days=1) == first:
-            ranges[-1] = (ranges[-1][0], last)
-        else:
-            ranges.append((first, last))
-    return ranges
+    return Month.day_ranges((m for m in p.months if m not in kept), p.first, p.last)
 
 
 def _kept_counts(ctx: Context, kept: set[Month]) -> Select[str, bool, int, int, date, int]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -87,3 +88,26 @@ def test_month_across_the_year_and_in_french() -> None:
 def test_month_refuses_what_is_not_a_month(text: str) -> None:
     with pytest.raises(ValueError, match="mois"):
         Month.parse(text)
+
+
+@given(
+    first=st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31)),
+    days=st.integers(min_value=0, max_value=800),
+    keep=st.lists(st.booleans(), min_size=30, max_size=30),
+)
+def test_day_ranges_cover_exactly_the_months_days_in_the_period(
+    first: date, days: int, keep: list[bool]
+) -> None:
+    """Every day of the chosen months within the period, once; ranges in order, apart."""
+    last = first + timedelta(days=days)
+    months = [m for m, kept in zip(Month.span(first, last), keep, strict=False) if kept]
+    ranges = Month.day_ranges(months, first, last)
+    covered = [a + timedelta(days=n) for a, b in ranges for n in range((b - a).days + 1)]
+    wanted = [
+        first + timedelta(days=n)
+        for n in range(days + 1)
+        if Month.of(first + timedelta(days=n)) in months
+    ]
+    assert covered == wanted
+    # Neighbouring months make one range: two ranges always have a day between them.
+    assert all(b + timedelta(days=1) < c for (_, b), (c, _) in pairwise(ranges))
