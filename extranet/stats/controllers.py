@@ -58,11 +58,9 @@ def cache() -> TtlCache:
 OVERVIEW_MONTHS = 6
 
 
-def overview(
-    session: Session, viewer: Viewer, months: int, moment: datetime
-) -> tuple[dict[str, object], bool]:
+def overview(session: Session, viewer: Viewer, months: int, moment: datetime) -> dict[str, object]:
     """The overview's tables for ``months`` months to ``moment``'s day, in the viewer's
-    scope, from the cache when computed within its time (and whether they were)."""
+    scope, from the cache when computed within its time."""
     today = paris_date(moment)
     index = today.year * 12 + today.month - 1 - (months - 1)
     first = date(index // 12, index % 12 + 1, 1)
@@ -76,13 +74,14 @@ def overview(
             "computed_at": moment,
         }
 
-    return cache().get_or_compute((antenna_ids(viewer), first, today), compute)
+    figures, _cached = cache().get_or_compute((antenna_ids(viewer), first, today), compute)
+    return figures  # type: ignore[no-any-return]
 
 
 @requires("can_see_statistics")
 def index() -> str:
     months = min(max(int_arg("mois") or OVERVIEW_MONTHS, 1), 24)
-    figures, _cached = overview(db(), user(), months, now())
+    figures = overview(db(), user(), months, now())
     states = sorted((s for s in STATES.values() if s.number), key=lambda s: s.number)
     return render_template("stats/index.html", months=months, states=states, **figures)
 
