@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Engine, Enum, MetaData, String, Table, insert, text
+from sqlalchemy import Column, Engine, Enum, MetaData, String, Table, insert, inspect, text
 from sqlalchemy.orm import Session
 
 from config.database import create_schema
@@ -184,6 +184,29 @@ def _bare_table(name: str, like: Table) -> Table:
     )
 
 
+LEDGER_TABLES = ("call_events", "visits", "visit_versions")
+
+
+def _secondary_indexes(engine: Engine) -> list[str]:
+    """DROP statements for the ledger tables' indexes that enforce nothing."""
+    found = inspect(engine)
+    return [
+        f"DROP INDEX {index['name']}"
+        for table in LEDGER_TABLES
+        for index in found.get_indexes(table)
+        if not index["unique"]
+    ]
+
+
+def _foreign_keys(engine: Engine) -> list[str]:
+    found = inspect(engine)
+    return [
+        f"ALTER TABLE {table} DROP CONSTRAINT {key['name']}"
+        for table in LEDGER_TABLES
+        for key in found.get_foreign_keys(table)
+    ]
+
+
 def bench_ingest(
     engine: Engine, rows: list[dict[str, Any]]
 ) -> tuple[Timing, Timing, Timing, int, dict[str, Timing]]:
@@ -201,7 +224,9 @@ def bench_ingest(
     the ingest writes (events, visits, versions, paired beforehand) by the same
     writer into bare tables (``bare_all``); the events alone into the ledger's
     own ``call_events`` (``schema_events``), then the visits and versions into
-    theirs (``schema_visits``), rolled back.
+    theirs (``schema_visits``), rolled back; and the floors the ledger's
+    integrity sets (``floor_keys``: without the secondary indexes;
+    ``floor_no_fk``, PostgreSQL: without the foreign keys either).
     """
     bare_table = _bare_table("bench_bare", TABLES["call_events"])
     with engine.begin() as conn:
@@ -247,6 +272,29 @@ def bench_ingest(
             write_rows(session, TABLES["visit_versions"], planned.versions)
         extra["schema_visits"] = timings.pop()
         session.rollback()
+    # The floor the ledger's integrity sets: the same rows into its tables
+    # with their secondary indexes dropped (what the pages and flows read
+    # through), keys, unique keys, foreign keys and checks kept; and, on
+    # PostgreSQL, without the foreign keys either. Dropped in the transaction
+    # and rolled back with the rows: the schema is left as it was.
+    floors = {"floor_keys": _secondary_indexes(engine)}
+    if engine.dialect.name == "postgresql":
+        floors["floor_no_fk"] = floors["floor_keys"] + _foreign_keys(engine)
+    for name, drops in floors.items():
+        with Session(engine) as session:
+            session.begin()
+            if engine.dialect.name == "sqlite":
+                # pysqlite opens its transaction at the first INSERT only: DDL
+                # before it would be committed at once.
+                session.connection().exec_driver_sql("BEGIN")
+            for statement in drops:
+                session.execute(text(statement))
+            with _timed(session, timings):
+                write_rows(session, TABLES["call_events"], rows)
+                write_rows(session, TABLES["visits"], planned.visits)
+                write_rows(session, TABLES["visit_versions"], planned.versions)
+            extra[name] = timings.pop()
+            session.rollback()
     del planned
 
     with Session(engine) as session, session.begin(), _timed(session, timings):
@@ -362,6 +410,17 @@ def run_one(label: str, url: str, args: argparse.Namespace) -> None:
         f"ingest {ingest.all_cpu / extra['bare_all'].all_cpu:.2f}x the bare insert of every "
         f"row, {ingest.all_cpu / schema:.2f}x the same rows into the ledger's tables"
     )
+    floor = extra["floor_keys"]
+    line = (
+        f"[{label}] floor of the ledger's integrity (CPU, process + server): the same rows "
+        f"into its tables with their keys, unique keys, foreign keys and checks but no "
+        f"secondary index: {floor}, {floor.all_cpu / baseline.all_cpu:.2f}x the baseline"
+    )
+    if "floor_no_fk" in extra:
+        no_fk = extra["floor_no_fk"]
+        line += f"; without the foreign keys either: {no_fk}, "
+        line += f"{no_fk.all_cpu / baseline.all_cpu:.2f}x"
+    print(line)
     print(
         f"[{label}] legacy baseline (7 columns, SQLAlchemy executemany) {legacy}, "
         f"{n / legacy.wall:,.0f} rows/s; ingest takes {ingest.wall / legacy.wall:.2f}x its wall"
