@@ -193,32 +193,26 @@ def test_the_export_is_the_plain_reading_of_its_visits(
     the months it allocates: its file is the one read object by object, every visit of
     the months allocated, in the same order (a day of a month with other days, two
     months, a manager's scope, visits overflowing their plan and a manual one)."""
-    for side, hours in ((scenario.a, 3), (scenario.b, 2)):
-        for day in (3, 20, 28):
-            start = datetime(2026, 11, day, 7, 13, 41, tzinfo=UTC)
-            enter_manual_visit(
-                session,
-                worker=side.worker,
-                beneficiary=side.beneficiary,
-                started_at=start,
-                ended_at=start + timedelta(hours=hours, minutes=7, seconds=31),
-                motive=Motive.TIME_ERROR,
-                comment="",
-                author="referent",
-            )
+    # Two antennas' visits on three days of November (three hours a day overflow a's
+    # plan), and one of December.
+    made = [
+        (side, day, hours)
+        for side, hours in ((scenario.a, 3), (scenario.b, 2))
+        for day in (3, 20, 28)
+    ]
+    for side, day, hours in [*made, (scenario.a, 31, 0)]:
+        start = datetime(2026, 11, 1, 7, 13, 41, tzinfo=UTC) + timedelta(days=day - 1)
+        enter_manual_visit(
+            session,
+            worker=side.worker,
+            beneficiary=side.beneficiary,
+            started_at=start,
+            ended_at=start + timedelta(hours=hours, minutes=47, seconds=31),
+            motive=Motive.TIME_ERROR,
+            comment="",
+            author="referent",
+        )
         session.commit()
-    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    enter_manual_visit(
-        session,
-        worker=scenario.a.worker,
-        beneficiary=scenario.a.beneficiary,
-        started_at=start,
-        ended_at=start + timedelta(minutes=50),
-        motive=Motive.TIME_ERROR,
-        comment="",
-        author="referent",
-    )
-    session.commit()
     sides = {"referent": [scenario.a, scenario.b], "resp-a": [scenario.a], "resp-b": [scenario.b]}
     antenna_ids = [side.antenna.id for side in sides[login_]]
     assert login(client, login_) == 302

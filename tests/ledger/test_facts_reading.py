@@ -172,6 +172,21 @@ def _same(fast: MonthBilling, plain: MonthBilling) -> None:
     ]
 
 
+def _ended_later(session: Session, visit: Visit, *, minutes: int) -> None:
+    """``visit`` corrected to end ``minutes`` later (a working day's change), committed."""
+    assert visit.ended_at is not None
+    service.correct_visit(
+        session,
+        visit,
+        started_at=visit.started_at,
+        ended_at=visit.ended_at + timedelta(minutes=minutes),
+        motive=Motive.TIME_ERROR,
+        comment="",
+        author="resp-a",
+    )
+    session.commit()
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_month_read_for_money_is_the_ledger_s(
     session: Session, org: SmallOrg, seed: int
@@ -253,17 +268,7 @@ def test_a_changed_month_is_allocated_again_for_its_changed_beneficiaries_only(
     )
     # One visit corrected by a minute (a working day's change).
     first = next(v for v in visits if v.ended_at is not None and v.beneficiary_id == org.ben_a1.id)
-    assert first.ended_at is not None
-    service.correct_visit(
-        session,
-        first,
-        started_at=first.started_at,
-        ended_at=first.ended_at + timedelta(minutes=1),
-        motive=Motive.TIME_ERROR,
-        comment="",
-        author="resp-a",
-    )
-    session.commit()
+    _ended_later(session, first, minutes=1)
     check({org.ben_a1.id})
     # A visit moved to another beneficiary: both are read again.
     moved = next(v for v in visits if v.ended_at is not None and v.beneficiary_id == org.ben_a2.id)
@@ -398,17 +403,8 @@ def test_the_antennas_markers_read_together_are_each_antenna_s_own(
     visit = session.scalars(
         select(Visit).where(Visit.status == VisitStatus.COMPLETE).order_by(Visit.id)
     ).first()
-    assert visit is not None and visit.started_at is not None and visit.ended_at is not None
-    service.correct_visit(
-        session,
-        visit,
-        started_at=visit.started_at,
-        ended_at=visit.ended_at + timedelta(minutes=5),
-        motive=Motive.TIME_ERROR,
-        comment="",
-        author="resp-a",
-    )
-    session.commit()
+    assert visit is not None
+    _ended_later(session, visit, minutes=5)
     again = module._markers(session, scopes)
     assert again == {scope: module._marker(session, scope) for scope in scopes}
     changed = next(s for s in scopes if s.antenna_ids == (visit.antenna_id,))
