@@ -23,6 +23,10 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def safe_cell(value: object) -> object:
     """``value`` as a spreadsheet may read it: text that would start a formula is quoted."""
+    if type(value) is str:
+        # Most cells are plain text: tested first, the isinstance of six types and the
+        # str() below are skipped (a day's CSV for a referent has 26,000 cells).
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
     if value is None:
         return ""
     if isinstance(value, bool | int | float | Decimal | date | datetime):

@@ -172,6 +172,21 @@ def _same(fast: MonthBilling, plain: MonthBilling) -> None:
     ]
 
 
+def _ended_later(session: Session, visit: Visit, *, minutes: int) -> None:
+    """``visit`` corrected to end ``minutes`` later (a working day's change), committed."""
+    assert visit.ended_at is not None
+    service.correct_visit(
+        session,
+        visit,
+        started_at=visit.started_at,
+        ended_at=visit.ended_at + timedelta(minutes=minutes),
+        motive=Motive.TIME_ERROR,
+        comment="",
+        author="resp-a",
+    )
+    session.commit()
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_month_read_for_money_is_the_ledger_s(
     session: Session, org: SmallOrg, seed: int
@@ -253,17 +268,7 @@ def test_a_changed_month_is_allocated_again_for_its_changed_beneficiaries_only(
     )
     # One visit corrected by a minute (a working day's change).
     first = next(v for v in visits if v.ended_at is not None and v.beneficiary_id == org.ben_a1.id)
-    assert first.ended_at is not None
-    service.correct_visit(
-        session,
-        first,
-        started_at=first.started_at,
-        ended_at=first.ended_at + timedelta(minutes=1),
-        motive=Motive.TIME_ERROR,
-        comment="",
-        author="resp-a",
-    )
-    session.commit()
+    _ended_later(session, first, minutes=1)
     check({org.ben_a1.id})
     # A visit moved to another beneficiary: both are read again.
     moved = next(v for v in visits if v.ended_at is not None and v.beneficiary_id == org.ben_a2.id)
@@ -376,3 +381,31 @@ def test_a_month_put_together_goes_when_one_of_its_antennas_months_leaves_the_ca
     _same(
         again, reference_allocation(2026, 11, plain, load_month_facts(session, NOVEMBER).plans, {})
     )
+
+
+@pytest.mark.parametrize("both", [False, True])
+def test_the_antennas_markers_read_together_are_each_antenna_s_own(
+    session: Session, org: SmallOrg, both: bool
+) -> None:
+    """A month of several antennas reads its antennas' markers in one grouped pass per
+    table (``_markers``); each must be the one its antenna's month is cached under
+    (``_marker``, read alone), an antenna without visits or plans that month (b, when
+    not ``both``) included, and it must change when a visit does."""
+    from ledger import facts as module
+
+    _random_month(session, org, 9, both=both)
+    scopes = [
+        module._Scope(NOVEMBER, (antenna.id,), None, None)
+        for antenna in (org.antenna_a, org.antenna_b)
+    ]
+    together = module._markers(session, scopes)
+    assert together == {scope: module._marker(session, scope) for scope in scopes}
+    visit = session.scalars(
+        select(Visit).where(Visit.status == VisitStatus.COMPLETE).order_by(Visit.id)
+    ).first()
+    assert visit is not None
+    _ended_later(session, visit, minutes=5)
+    again = module._markers(session, scopes)
+    assert again == {scope: module._marker(session, scope) for scope in scopes}
+    changed = next(s for s in scopes if s.antenna_ids == (visit.antenna_id,))
+    assert again[changed] != together[changed]
