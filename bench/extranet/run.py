@@ -840,6 +840,58 @@ def visit_changer(url: str, antenna_id: int) -> Callable[[], None]:
     return change
 
 
+def postmaster_pid(pgdir: Path) -> int | None:
+    """The PostgreSQL server's pid, from its data directory (None: not ours, or gone)."""
+    try:
+        return int((pgdir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class Demand:
+    """CPU spent over the page mix by the extranet, PostgreSQL and this bench's users.
+
+    All three share the machine's cores, so together they bound how fast the
+    pages can come back: with ``users`` asking, each ``think`` seconds after the
+    last answer, the throughput cannot pass ``cores / cpu_per_request``, and
+    the interactive response-time law (mean response = users / throughput -
+    think) puts the mean response at ``users x cpu_per_request / cores - think``
+    at least, whatever the page. PostgreSQL's share counts its live backends
+    (the extranet's pooled connections); one that ends during the mix is lost.
+    """
+
+    def __init__(self, server_pid: int, database_pid: int | None) -> None:
+        self.server_pid, self.database_pid = server_pid, database_pid
+        self.start = self._read()
+
+    def _read(self) -> tuple[float, float, float, float]:
+        database = cpu_seconds(self.database_pid) if self.database_pid is not None else 0.0
+        return (
+            time.perf_counter(),
+            cpu_seconds(self.server_pid),
+            database,
+            time.process_time(),
+        )
+
+    def report(self, requests: int, users: int, think: float) -> None:
+        end = self._read()
+        wall, server, database, client = (b - a for a, b in zip(self.start, end, strict=True))
+        cores = os.cpu_count() or 1
+        each = (server + database + client) / requests
+        floor = max(0.0, users * each / cores - think)
+        where = "" if self.database_pid is not None else " (PostgreSQL not ours: not counted)"
+        print(
+            f"  CPU over the mix ({requests} requests in {wall:.0f} s): extranet "
+            f"{server:.1f} s, PostgreSQL {database:.1f} s{where}, the users' client "
+            f"{client:.1f} s; {each * 1000:.1f} ms a request on {cores} cores "
+            f"({(server + database) / requests * 1000:.1f} ms without the client), busy "
+            f"{(server + database + client) / (wall * cores) * 100:.0f} %. With {users} users "
+            f"and {think:g} s of thought, no page mix of this cost can average under "
+            f"{floor * 1000:.0f} ms a request (response-time law)",
+            flush=True,
+        )
+
+
 def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -960,7 +1012,10 @@ def run(url: str, ids: dict[str, int], args: argparse.Namespace) -> None:
                 flush=True,
             )
             skip = frozenset(name for name in args.skip.split(",") if name)
-            report(run_users(base, ids, args.users, args.rounds, skip, args.think))
+            demand = Demand(process.pid, None if args.url else postmaster_pid(args.pgdir))
+            timings = run_users(base, ids, args.users, args.rounds, skip, args.think)
+            report(timings)
+            demand.report(sum(map(len, timings.values())), args.users, args.think)
             print(f"  load average after: {load_average()}", flush=True)
         finally:
             process.terminate()
