@@ -98,7 +98,13 @@ def _departement_plan(today: date) -> Exists:
 
 
 def new_beneficiaries(
-    session: Session, user: User, today: date, *, departement: bool, antenna_id: int | None = None
+    session: Session,
+    user: User,
+    today: date,
+    *,
+    departement: bool,
+    antenna_id: int | None = None,
+    beneficiary_id: int | None = None,
 ) -> list[Beneficiary]:
     kind = AlertKind.NEW_WITH_DEPARTEMENT if departement else AlertKind.NEW_WITHOUT_DEPARTEMENT
     has_plan = _departement_plan(today)
@@ -116,11 +122,18 @@ def new_beneficiaries(
     )
     if antenna_id is not None:
         query = query.where(Beneficiary.antenna_id == antenna_id)
+    if beneficiary_id is not None:
+        query = query.where(Beneficiary.id == beneficiary_id)
     return list(session.scalars(scope(query, user, Beneficiary)).all())
 
 
 def plans_ending(
-    session: Session, user: User, today: date, antenna_id: int | None = None
+    session: Session,
+    user: User,
+    today: date,
+    antenna_id: int | None = None,
+    *,
+    beneficiary_id: int | None = None,
 ) -> list[CarePlan]:
     later = aliased(CarePlan)
     renewed = exists().where(
@@ -147,11 +160,18 @@ def plans_ending(
     )
     if antenna_id is not None:
         query = query.where(Beneficiary.antenna_id == antenna_id)
+    if beneficiary_id is not None:
+        query = query.where(CarePlan.beneficiary_id == beneficiary_id)
     return list(session.scalars(scope(query, user, CarePlan)).all())
 
 
 def definitive_absences(
-    session: Session, user: User, today: date, antenna_id: int | None = None
+    session: Session,
+    user: User,
+    today: date,
+    antenna_id: int | None = None,
+    *,
+    beneficiary_id: int | None = None,
 ) -> list[Absence]:
     """Definitive absences begun while the beneficiary's care goes on past their start.
 
@@ -173,6 +193,8 @@ def definitive_absences(
     )
     if antenna_id is not None:
         query = query.where(Beneficiary.antenna_id == antenna_id)
+    if beneficiary_id is not None:
+        query = query.where(Absence.beneficiary_id == beneficiary_id)
     return list(session.scalars(scope(query, user, Absence)).all())
 
 
@@ -210,33 +232,34 @@ class OpenAlert:
 def open_alerts_for_beneficiary(
     session: Session, user: User, beneficiary: Beneficiary, today: date
 ) -> list[OpenAlert]:
-    """The acknowledgeable alerts about one beneficiary (shown on their page)."""
+    """The acknowledgeable alerts about one beneficiary (shown on their page).
+
+    Each list is asked for this beneficiary alone: the antenna's lists stop at
+    ``LIMIT``, and one beneficiary's alert past it was missing from their page.
+    """
     found: list[OpenAlert] = []
     for departement in (True, False):
         kind = AlertKind.NEW_WITH_DEPARTEMENT if departement else AlertKind.NEW_WITHOUT_DEPARTEMENT
-        rows = new_beneficiaries(
-            session, user, today, departement=departement, antenna_id=beneficiary.antenna_id
-        )
-        if any(b.id == beneficiary.id for b in rows):
+        if new_beneficiaries(
+            session, user, today, departement=departement, beneficiary_id=beneficiary.id
+        ):
             found.append(OpenAlert(kind, beneficiary.id, kind.label))
-    for plan in plans_ending(session, user, today, beneficiary.antenna_id):
-        if plan.beneficiary_id == beneficiary.id:
-            found.append(
-                OpenAlert(
-                    AlertKind.PLAN_ENDING,
-                    plan.id,
-                    f"Le plan d'aide {plan.funder.name} se termine le "
-                    f"{plan.ends_on.strftime('%d/%m/%Y') if plan.ends_on else ''}",
-                )
+    for plan in plans_ending(session, user, today, beneficiary_id=beneficiary.id):
+        found.append(
+            OpenAlert(
+                AlertKind.PLAN_ENDING,
+                plan.id,
+                f"Le plan d'aide {plan.funder.name} se termine le "
+                f"{plan.ends_on.strftime('%d/%m/%Y') if plan.ends_on else ''}",
             )
-    for absence in definitive_absences(session, user, today, beneficiary.antenna_id):
-        if absence.beneficiary_id == beneficiary.id:
-            found.append(
-                OpenAlert(
-                    AlertKind.DEFINITIVE_ABSENCE,
-                    absence.id,
-                    f"{absence.label} le {absence.starts_on.strftime('%d/%m/%Y')} : "
-                    "la prise en charge est toujours en cours",
-                )
+        )
+    for absence in definitive_absences(session, user, today, beneficiary_id=beneficiary.id):
+        found.append(
+            OpenAlert(
+                AlertKind.DEFINITIVE_ABSENCE,
+                absence.id,
+                f"{absence.label} le {absence.starts_on.strftime('%d/%m/%Y')} : "
+                "la prise en charge est toujours en cours",
             )
+        )
     return found

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from extranet.models import AlertAck, LoginThrottle, ThrottleScope, User
 from ledger.models import AuditEntry, Phone, Visit, VisitStatus, Worker
 from ledger.timeutil import as_utc, paris_to_utc
+from tests import factories
 from tests.extranet.conftest import NOW, PASSWORD, Scenario, csrf_token, login
 
 
@@ -281,6 +282,30 @@ def test_acknowledging_a_new_beneficiary_clears_its_alert(
     assert link not in manager_a.get("/alertes").get_data(as_text=True)
     ack = session.scalars(select(AlertAck)).one()
     assert ack.acked_by == "resp-a"
+
+
+def test_a_beneficiarys_page_shows_its_alert_past_the_antennas_list(
+    manager_a: FlaskClient, scenario: Scenario, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page asks for this beneficiary's alerts, not for the antenna's first ``LIMIT``."""
+    from extranet.alerts import queries
+    from ledger.models import CarePlan
+
+    new = scenario.a.new_beneficiary
+    plan = session.scalars(select(CarePlan).where(CarePlan.beneficiary_id == new.id)).one()
+    earlier = factories.beneficiary(session, scenario.a.antenna)
+    earlier.care_start = new.care_start - timedelta(days=1)
+    factories.care_plan(session, earlier, plan.funder, starts_on=earlier.care_start)
+    session.commit()
+    monkeypatch.setattr(queries, "LIMIT", 1)
+    # The antenna's list holds the earlier one only...
+    alerts = manager_a.get("/alertes").get_data(as_text=True)
+    assert f'href="/beneficiaires/{earlier.id}"' in alerts
+    assert f'href="/beneficiaires/{new.id}"' not in alerts
+    # ...and each one's page still shows its own alert, to acknowledge there.
+    page = manager_a.get(f"/beneficiaires/{new.id}").get_data(as_text=True)
+    assert queries.AlertKind.NEW_WITH_DEPARTEMENT.label in page
+    assert f'name="object_id" value="{new.id}"' in page
 
 
 def test_plan_ending_alert_goes_when_the_plan_is_renewed(
