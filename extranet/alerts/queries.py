@@ -209,6 +209,7 @@ def all_alerts(
         now=now,
         antenna_id=antenna_id,
         limit=LIMIT,
+        raw_calls=False,
     )
     return Alerts(
         incomplete=calls.items,

@@ -137,8 +137,13 @@ def incomplete_page(
     until: date | None = None,
     limit: int | None = None,
     after: Cursor | None = None,
+    raw_calls: bool = True,
 ) -> Page:
-    """At most ``limit`` incomplete items after ``after``, oldest first, and the next cursor."""
+    """At most ``limit`` incomplete items after ``after``, oldest first, and the next cursor.
+
+    ``raw_calls``: give each incomplete visit its calls (``Incomplete.calls``), which
+    the incomplete-calls page shows and the alerts' list does not.
+    """
     # Only the visits ``visit_anomalies`` finds incomplete (arrival without departure
     # after the grace, departure without arrival), in the list's order; the rule
     # itself decides below.
@@ -215,7 +220,8 @@ def incomplete_page(
     if limit is not None and len(found) > limit:
         found = found[:limit]
         following = found[-1].cursor
-    _attach_raw_calls(session, user, [i for i in found if i.visit is not None])
+    if raw_calls:
+        _attach_raw_calls(session, user, [i for i in found if i.visit is not None])
     return Page(found, following)
 
 
