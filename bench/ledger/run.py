@@ -187,24 +187,22 @@ def _bare_table(name: str, like: Table) -> Table:
 LEDGER_TABLES = ("call_events", "visits", "visit_versions")
 
 
-def _secondary_indexes(engine: Engine) -> list[str]:
-    """DROP statements for the ledger tables' indexes that enforce nothing."""
+def _schema_drops(engine: Engine) -> tuple[list[str], list[str]]:
+    """DROP statements for the ledger tables' indexes that enforce nothing, and for
+    their foreign keys."""
     found = inspect(engine)
-    return [
+    indexes = [
         f"DROP INDEX {index['name']}"
         for table in LEDGER_TABLES
         for index in found.get_indexes(table)
         if not index["unique"]
     ]
-
-
-def _foreign_keys(engine: Engine) -> list[str]:
-    found = inspect(engine)
-    return [
+    keys = [
         f"ALTER TABLE {table} DROP CONSTRAINT {key['name']}"
         for table in LEDGER_TABLES
         for key in found.get_foreign_keys(table)
     ]
+    return indexes, keys
 
 
 def bench_ingest(
@@ -277,9 +275,10 @@ def bench_ingest(
     # through), keys, unique keys, foreign keys and checks kept; and, on
     # PostgreSQL, without the foreign keys either. Dropped in the transaction
     # and rolled back with the rows: the schema is left as it was.
-    floors = {"floor_keys": _secondary_indexes(engine)}
+    indexes, keys = _schema_drops(engine)
+    floors = {"floor_keys": indexes}
     if engine.dialect.name == "postgresql":
-        floors["floor_no_fk"] = floors["floor_keys"] + _foreign_keys(engine)
+        floors["floor_no_fk"] = indexes + keys
     for name, drops in floors.items():
         with Session(engine) as session:
             session.begin()
