@@ -137,7 +137,8 @@ def test_migrated_indexes_are_defined_as_the_models_say(
     migrate(empty_database_url)
     migrated = _index_definitions(empty_database_url)
     if PG_URL:
-        # The models' schema, created directly, in a schema of its own.
+        # The models' schema, created directly in the same database once the
+        # migrated one is read and dropped.
         engine = make_engine(empty_database_url)
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
